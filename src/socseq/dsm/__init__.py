@@ -1,0 +1,1 @@
+"""Digital soil mapping of the baseline SOC stock."""

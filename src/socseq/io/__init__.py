@@ -1,0 +1,1 @@
+"""Input/output: rasters, grids, units, soil samples."""

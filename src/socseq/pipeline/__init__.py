@@ -1,0 +1,1 @@
+"""The gridded GSOCseq pipeline."""

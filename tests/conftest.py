@@ -1,0 +1,44 @@
+"""Shared fixtures: access to ../shared reference data with the skip/require rule."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+SHARED = Path(__file__).resolve().parents[1].parent / "shared"
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption("--runslow", action="store_true", default=False, help="run slow tests")
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    if config.getoption("--runslow"):
+        return
+    skip_slow = pytest.mark.skip(reason="slow check: opt in with --runslow")
+    for item in items:
+        if "slow" in item.keywords:
+            item.add_marker(skip_slow)
+
+
+def shared_path(*parts: str) -> Path:
+    """Return a path under ../shared, skipping (or failing when required) if it is absent."""
+    path = SHARED.joinpath(*parts)
+    if not path.exists():
+        message = f"{path} is absent: the shared reference data sit beside the repository"
+        if os.environ.get("SOCSEQ_REQUIRE_SHARED") == "1":
+            pytest.fail(message + " and SOCSEQ_REQUIRE_SHARED=1 requires them")
+        pytest.skip(message)
+    return path
+
+
+@pytest.fixture
+def shared() -> type:
+    """Give tests the :func:`shared_path` helper."""
+
+    class _Shared:
+        path = staticmethod(shared_path)
+
+    return _Shared
