@@ -48,6 +48,7 @@ from socseq.rothc.model import (
     RothCState,
     RunOptions,
     Soil,
+    infer_n_cells,
     prepare,
 )
 from socseq.rothc.modifiers import falloon_iom
@@ -198,7 +199,8 @@ def equilibrium(
         The equilibrium state and the (fitted) annual input.
     """
     options = options or RunOptions()
-    prepared = prepare(soil, forcing, options, params)
+    n_cells = infer_n_cells(soil, forcing, target_soc, options.rate_factor)
+    prepared = prepare(soil, forcing, options, params, n_cells)
     for name, arr in zip(("tmp", "rain", "evap", "plant_cover", "cover_factor", "c_inp", "fym",
                           "dpm_rpm", "modern"), prepared.forcing, strict=True):
         if 12 % arr.shape[1]:

@@ -405,15 +405,24 @@ class PreparedCells:
     consts: FloatArray
 
 
+def infer_n_cells(soil: Soil, forcing: MonthlyForcing, *others: ArrayLike | None) -> int:
+    """Number of cells implied by the per-cell soil values, 2-D forcing and other arrays."""
+    n_cells = soil.n_cells
+    for name in _FORCING_ORDER[:-1]:
+        value = getattr(forcing, name, None)
+        if value is not None and np.ndim(value) == 2:
+            n_cells = max(n_cells, np.shape(value)[0])
+    for value in others:
+        if value is not None:
+            n_cells = max(n_cells, int(np.size(value)))
+    return n_cells
+
+
 def prepare(soil: Soil, forcing: MonthlyForcing, options: RunOptions,
             params: RothCParameters, n_cells: int | None = None) -> PreparedCells:
     """Validate inputs and build the kernel arrays (internal)."""
     if n_cells is None:
-        n_cells = soil.n_cells
-        for name in _FORCING_ORDER[:-1]:
-            value = getattr(forcing, name, None)
-            if value is not None and np.ndim(value) == 2:
-                n_cells = max(n_cells, np.shape(value)[0])
+        n_cells = infer_n_cells(soil, forcing)
     arrays = soil.validated(n_cells)
     limits = arrays.water_limits(params)
     water = np.ascontiguousarray(np.column_stack(
@@ -495,7 +504,8 @@ def run(
     options = options or RunOptions()
     if n_months < 1:
         raise InputValidationError(f"n_months: must be at least 1, got {n_months}")
-    n_cells = state.n_cells if state is not None else None
+    n_cells = (state.n_cells if state is not None
+               else infer_n_cells(soil, forcing, options.rate_factor))
     prepared = prepare(soil, forcing, options, params, n_cells)
     n_cells = prepared.n_cells
     if state is None:
