@@ -1,0 +1,122 @@
+"""The ``socseq`` command line: thin commands over the Python API.
+
+Every :class:`~socseq.exceptions.SocseqError` reaches the user as one line on standard error
+and exit status 2, never as a traceback.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from importlib import resources
+from pathlib import Path
+
+import click
+from rich.console import Console
+from rich.table import Table
+
+from socseq import __version__
+from socseq.exceptions import SocseqError
+
+console = Console()
+err_console = Console(stderr=True)
+
+EXAMPLE_INPUT = "example_rothc_input.dat"
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="socseq")
+def cli() -> None:
+    """socseq: soil organic carbon sequestration maps with RothC and digital soil mapping."""
+
+
+@cli.command()
+@click.argument("input_file", required=False, type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path),
+              default=Path("socseq-out/rothc"), show_default=True,
+              help="Folder for month_results and year_results.")
+@click.option("--format", "fmt", type=click.Choice(["csv", "rothamsted"]), default="csv",
+              show_default=True,
+              help="csv: full precision, official v2 column names; rothamsted: the official "
+                   "month_results.out/year_results.out text layout.")
+@click.option("--spinup", type=click.Choice(["rothamsted", "exact"]), default="rothamsted",
+              show_default=True,
+              help="rothamsted: the official iteration (reproduces the official month count); "
+                   "exact: the periodic equilibrium solved directly.")
+@click.option("--constants", type=click.Choice(["official", "decimal"]), default="official",
+              show_default=True,
+              help="official: float32 literals as the Fortran code (byte-identical outputs); "
+                   "decimal: the published decimal values.")
+@click.option("--example", is_flag=True,
+              help="Run the example input shipped with socseq instead of INPUT_FILE.")
+def rothc(input_file: Path | None, out_dir: Path, fmt: str, spinup: str, constants: str,
+          example: bool) -> None:
+    """Run one site from an official RothC input file (v2 or v1 layout).
+
+    Drop-in for the Rothamsted RothC 2.0.0 program: reads RothC_input.dat, spins up on the
+    first 12 rows, runs the rest forward and writes month and year results.
+    """
+    from socseq.rothc.parameters import RothCParameters
+    from socseq.rothc.rothamsted_io import read_rothamsted_input, write_results
+    from socseq.rothc.site import run_rothamsted
+
+    if example == (input_file is not None):
+        raise click.UsageError("give either INPUT_FILE or --example")
+    started = time.perf_counter()
+    if example:
+        with resources.as_file(resources.files("socseq.data") / EXAMPLE_INPUT) as path:
+            site = read_rothamsted_input(path)
+    else:
+        site = read_rothamsted_input(input_file)
+    params = (RothCParameters.rothamsted() if constants == "official"
+              else RothCParameters.decimal())
+    with console.status("running RothC (spin-up, forward)"):
+        month, year = run_rothamsted(site, spinup=spinup, params=params)  # type: ignore[arg-type]
+    written = write_results(out_dir, month, year, fmt=fmt)  # type: ignore[arg-type]
+    elapsed = time.perf_counter() - started
+
+    table = Table(title=f"RothC {site.source.name if hasattr(site, 'source') else ''}",
+                  show_edge=False)
+    for column in ("Year", "SOC_t_C_ha", "CO2_t_C_ha", "deltaC"):
+        table.add_column(column, justify="right")
+    shown = year if len(year) <= 8 else year.iloc[[0, 1, 2, 3, -3, -2, -1]]
+    for _, row in shown.iterrows():
+        delta = "" if row["deltaC"] != row["deltaC"] else f"{row['deltaC']:.2f}"
+        table.add_row(str(int(row["Year"])), f"{row['SOC_t_C_ha']:.4f}",
+                      f"{row['CO2_t_C_ha']:.4f}", delta)
+    console.print(table)
+    console.print(f"spin-up: {int(month['Month'].iloc[1])} months; forward: "
+                  f"{len(month) - 2} months; {elapsed:.2f} s")
+    for path in written:
+        console.print(f"wrote {path}")
+
+
+def _register_optional_groups() -> None:
+    """Attach command groups that live beside their sub-packages."""
+    try:
+        from socseq.dsm.cli import dsm
+    except ImportError:  # pragma: no cover - the DSM commands are part of every install
+        return
+    cli.add_command(dsm)
+
+
+_register_optional_groups()
+
+
+def main() -> None:
+    """Entry point: run the CLI and turn socseq errors into one line and exit status 2."""
+    try:
+        cli.main(standalone_mode=False)
+    except click.exceptions.Abort:
+        err_console.print("aborted")
+        sys.exit(130)
+    except click.ClickException as exc:
+        exc.show()
+        sys.exit(exc.exit_code)
+    except SocseqError as exc:
+        err_console.print(f"error: {exc}", highlight=False, soft_wrap=True)
+        sys.exit(2)
+    except OSError as exc:
+        err_console.print(f"error: {exc.strerror or exc}: {exc.filename or ''}".rstrip(": "),
+                          highlight=False, soft_wrap=True)
+        sys.exit(2)

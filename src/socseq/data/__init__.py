@@ -1,0 +1,1 @@
+"""Data shipped with socseq (example inputs written for socseq; no third-party data)."""
