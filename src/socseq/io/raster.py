@@ -1,0 +1,607 @@
+"""Read and write rasters: GeoTIFF/COG, NetCDF and Zarr, with one set of conventions.
+
+Whatever the format, :func:`open_raster` returns a DataArray with dims ``(y, x)`` or
+``(band|time, y, x)``, north-up (y decreasing), float64 with NaN for no data, scale factors
+applied exactly once, a CRS, and ``attrs["source"]`` naming the file. Errors are one line that
+names the layer and the file, what was wrong and how to fix it.
+
+Writers are atomic (see :mod:`socseq.io.atomic`): a failed write leaves nothing under the
+final name.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import rasterio
+import rioxarray
+import xarray as xr
+from pyproj import CRS
+from rasterio.errors import RasterioError
+
+from socseq.exceptions import ConfigError, InputFormatError, InputValidationError
+from socseq.io.atomic import atomic_path
+from socseq.io.grid import MissingCRSError
+
+__all__ = [
+    "RasterFileNotFoundError",
+    "open_monthly",
+    "open_raster",
+    "write_geotiff",
+    "write_netcdf",
+    "write_zarr",
+]
+
+_NETCDF_SUFFIXES = {".nc", ".nc4", ".netcdf", ".cdf", ".h5", ".hdf5", ".he5"}
+_SPATIAL_NAMES = {"y": ("y", "lat", "latitude"), "x": ("x", "lon", "long", "longitude")}
+#: Attributes that describe the stored encoding; once decoded they must not travel with the
+#: values, or a later step could apply a scale factor a second time.
+_ENCODING_ATTRS = ("scale_factor", "add_offset", "_FillValue", "missing_value", "_Unsigned")
+
+
+class RasterFileNotFoundError(InputValidationError, FileNotFoundError):
+    """A raster file named in the configuration does not exist."""
+
+
+def _what(name: str, path: Path) -> str:
+    return f"layer '{name}' (file {path})"
+
+
+def _detect_format(path: Path) -> str:
+    """Return "zarr", "netcdf" or "gdal" from the path (directories are Zarr stores)."""
+    suffixes = [s.lower() for s in path.suffixes]
+    if path.is_dir() or (suffixes and suffixes[-1] == ".zarr"):
+        return "zarr"
+    if suffixes and (suffixes[-1] in _NETCDF_SUFFIXES or suffixes[-2:] == [".nc", ".gz"]):
+        return "netcdf"
+    return "gdal"
+
+
+def _open_dataset(path: Path, fmt: str, name: str, chunks: Any, decode: bool) -> xr.Dataset:
+    """Open a NetCDF or Zarr file with xarray, trying NetCDF-4 (HDF5) then NetCDF-3."""
+    kwargs: dict[str, Any] = {"chunks": chunks, "mask_and_scale": decode, "decode_coords": "all"}
+    if fmt == "zarr":
+        engines = ["zarr"]
+    elif path.suffix.lower() == ".gz":
+        engines = ["scipy"]  # the scipy engine reads gzipped NetCDF-3 directly
+    else:
+        engines = ["h5netcdf", "scipy"]
+    errors = []
+    for engine in engines:
+        try:
+            return xr.open_dataset(path, engine=engine, **kwargs)
+        except Exception as exc:  # each engine fails with its own exception type
+            first_line = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+            errors.append(f"{engine}: {first_line}")
+    if path.suffix.lower() == ".gz":
+        hint = "gunzip it first"
+    else:
+        hint = "check it is a NetCDF-4/NetCDF-3 file or a Zarr store"
+    raise InputFormatError(f"{_what(name, path)}: cannot be read ({'; '.join(errors)}); {hint}")
+
+
+def _select_variable(ds: xr.Dataset, variable: str | None, name: str, path: Path) -> xr.DataArray:
+    """Pick the data variable: the one given, or the only gridded one in the file."""
+    gridded = [str(v) for v, arr in ds.data_vars.items() if arr.ndim >= 2]
+    if variable is not None:
+        if variable not in ds.data_vars:
+            raise InputValidationError(
+                f"{_what(name, path)}: has no variable '{variable}' (available: "
+                f"{', '.join(map(str, ds.data_vars)) or 'none'}); set variable to one of them"
+            )
+        return ds[variable]
+    if len(gridded) != 1:
+        raise InputValidationError(
+            f"{_what(name, path)}: holds {len(gridded)} gridded variables "
+            f"({', '.join(gridded) or 'none'}); set variable to the one to read"
+        )
+    return ds[gridded[0]]
+
+
+def _crs_from_dataset(ds: xr.Dataset, da: xr.DataArray) -> CRS | None:
+    """Find a CRS in a CF grid-mapping variable even when the data variable does not link it."""
+    if da.rio.crs is not None:
+        return CRS.from_user_input(da.rio.crs)
+    for var in [*ds.coords.values(), *ds.data_vars.values()]:
+        for key in ("crs_wkt", "spatial_ref"):
+            if isinstance(var.attrs.get(key), str):
+                return CRS.from_wkt(var.attrs[key])
+        if "grid_mapping_name" in var.attrs:
+            return CRS.from_cf(var.attrs)
+    return None
+
+
+def _as_unsigned(da: xr.DataArray) -> xr.DataArray:
+    """Apply the NetCDF ``_Unsigned = "true"`` convention to undecoded class codes."""
+    if str(da.attrs.get("_Unsigned", "")).lower() != "true" or da.dtype.kind != "i":
+        return da
+    unsigned = np.dtype(f"u{da.dtype.itemsize}")
+    out = da.copy(data=da.values.view(unsigned))
+    for key in ("_FillValue", "missing_value"):
+        if key in out.attrs:
+            out.attrs[key] = np.array(out.attrs[key], dtype=da.dtype).view(unsigned).item()
+    return out
+
+
+def _open_with_xarray(
+    path: Path, fmt: str, name: str, variable: str | None, chunks: Any, categorical: bool
+) -> xr.DataArray:
+    # Class codes are not scaled: read them undecoded to keep the integer dtype.
+    ds = _open_dataset(path, fmt, name, chunks, decode=not categorical)
+    da = _select_variable(ds, variable, name, path)
+    crs = _crs_from_dataset(ds, da)
+    # Drop the grid-mapping variable and other non-index coordinates; the CRS is re-attached.
+    da = da.reset_coords(drop=True)
+    if categorical:
+        da = _as_unsigned(da)
+        nodata = da.attrs.get("_FillValue", da.attrs.get("missing_value"))
+        if np.issubdtype(da.dtype, np.floating) and nodata is not None:
+            da = da.where(da != nodata)
+            nodata = np.nan
+        da.attrs = {k: v for k, v in da.attrs.items() if k not in _ENCODING_ATTRS}
+        if nodata is not None:
+            da = da.rio.write_nodata(nodata, encoded=False)
+    if crs is not None:
+        da = da.rio.write_crs(crs)
+    return da
+
+
+def _open_with_gdal(
+    path: Path, name: str, variable: str | None, chunks: Any, categorical: bool
+) -> xr.DataArray:
+    try:
+        if categorical:
+            da = rioxarray.open_rasterio(path, masked=False, mask_and_scale=False, chunks=chunks)
+        else:
+            da = rioxarray.open_rasterio(path, mask_and_scale=True, chunks=chunks)
+    except (RasterioError, OSError) as exc:
+        raise InputFormatError(
+            f"{_what(name, path)}: cannot be read as a raster ({str(exc).splitlines()[0]}); "
+            "check it is a GeoTIFF/COG/VRT or NetCDF (.nc) or Zarr (.zarr) file"
+        ) from exc
+    if isinstance(da, list | xr.Dataset):
+        raise InputFormatError(
+            f"{_what(name, path)}: holds several subdatasets; open it as NetCDF (.nc suffix) "
+            "or convert the wanted subdataset to GeoTIFF (gdal_translate)"
+        )
+    if variable is not None:
+        descriptions = da.attrs.get("long_name")
+        descriptions = [descriptions] if isinstance(descriptions, str) else list(descriptions or [])
+        if variable not in descriptions:
+            raise InputValidationError(
+                f"{_what(name, path)}: has no band described '{variable}' (band descriptions: "
+                f"{', '.join(map(str, descriptions)) or 'none'}); set band = N instead"
+            )
+        da = da.isel(band=[descriptions.index(variable)])
+    nodata = da.rio.nodata if categorical else None
+    if nodata is not None and np.issubdtype(da.dtype, np.floating):
+        da, nodata = da.where(da != nodata), np.nan
+    # rioxarray leaves band descriptions in long_name; they describe bands, not the layer.
+    da.attrs = {k: v for k, v in da.attrs.items() if k not in (*_ENCODING_ATTRS, "long_name")}
+    if nodata is not None:
+        da = da.rio.write_nodata(nodata, encoded=False)
+    if da.sizes["band"] == 1:
+        da = da.squeeze("band", drop=True)
+    return da
+
+
+def _rename_spatial(da: xr.DataArray, name: str, path: Path) -> tuple[xr.DataArray, bool]:
+    """Rename lat/lon style dims to y/x; also tell whether they were lat/lon named."""
+    renames: dict[str, str] = {}
+    lonlat_named = False
+    for dim in da.dims:
+        low = str(dim).lower()
+        for target, aliases in _SPATIAL_NAMES.items():
+            if low in aliases:
+                renames[str(dim)] = target
+                lonlat_named |= low != target
+    da = da.rename(renames) if any(k != v for k, v in renames.items()) else da
+    if "y" not in da.dims or "x" not in da.dims:
+        raise InputFormatError(
+            f"{_what(name, path)}: has dims ({', '.join(map(str, da.dims))}) and no y/x or "
+            "lat/lon pair; give a gridded variable with spatial dims"
+        )
+    extra = [d for d in da.dims if d not in ("y", "x")]
+    if len(extra) > 1:
+        raise InputFormatError(
+            f"{_what(name, path)}: has dims ({', '.join(map(str, da.dims))}); socseq reads "
+            "2-D or 3-D layers: extract one level of the extra dims first (e.g. cdo sellevel)"
+        )
+    return da.transpose(*extra, "y", "x"), lonlat_named
+
+
+def _looks_lonlat(da: xr.DataArray, lonlat_named: bool) -> bool:
+    """Tell whether lat/lon-named (or degree-unit) coordinates lie in degree ranges."""
+    degree_units = str(da["y"].attrs.get("units", "")).startswith("degree")
+    if not (lonlat_named or degree_units) or da.sizes["y"] == 0 or da.sizes["x"] == 0:
+        return False
+    y, x = da["y"].values, da["x"].values
+    return bool(np.all(np.abs(y) <= 90) and np.all((x >= -180) & (x <= 360)))
+
+
+def _north_up(da: xr.DataArray) -> xr.DataArray:
+    """Order y decreasing and x increasing, and shift 0–360° longitudes to −180–180°."""
+    crs = da.rio.crs
+    if crs is not None and CRS.from_user_input(crs).is_geographic and float(da["x"].max()) > 180:
+        da = da.assign_coords(x=((da["x"] + 180) % 360) - 180).sortby("x")
+    if da.sizes["y"] > 1 and float(da["y"][0]) < float(da["y"][-1]):
+        da = da.isel(y=slice(None, None, -1))
+    if da.sizes["x"] > 1 and float(da["x"][0]) > float(da["x"][-1]):
+        da = da.isel(x=slice(None, None, -1))
+    # A GeoTransform stored by the reader describes the file's order, not the flipped one.
+    return da.rio.write_transform(da.rio.transform(recalc=True))
+
+
+def _select_band(da: xr.DataArray, band: int, name: str, path: Path) -> xr.DataArray:
+    """Select a 1-based band (GDAL convention) along the leading dim."""
+    if da.ndim == 2:
+        count, dim = 1, None
+    else:
+        dim = da.dims[0]
+        count = da.sizes[dim]
+    if not 1 <= band <= count:
+        raise InputValidationError(
+            f"{_what(name, path)}: band {band} requested but the file has {count} band(s); "
+            f"set band between 1 and {count}"
+        )
+    return da if dim is None else da.isel({dim: band - 1}, drop=True)
+
+
+def open_raster(
+    path: str | os.PathLike[str],
+    *,
+    name: str,
+    variable: str | None = None,
+    band: int | None = None,
+    chunks: Any = None,
+    categorical: bool = False,
+) -> xr.DataArray:
+    """Open one raster layer from GeoTIFF/COG/VRT, NetCDF or Zarr.
+
+    Parameters
+    ----------
+    path : path-like
+        File; the format follows the suffix: ``.nc``/``.nc4``/``.h5`` (and ``.nc.gz`` for
+        NetCDF-3) are read with xarray (h5netcdf, then scipy for NetCDF-3), ``.zarr`` or a
+        directory as Zarr, anything else with GDAL through rioxarray.
+    name : str
+        Layer name for error messages and the returned ``DataArray.name``.
+    variable : str, optional
+        NetCDF/Zarr variable, or a GeoTIFF band description. Needed when the file holds more
+        than one gridded variable.
+    band : int, optional
+        1-based index along the leading dim (band or time) to read a single 2-D slice.
+    chunks : optional
+        Dask chunks passed to the reader (e.g. ``{"y": 1024, "x": 1024}``); ``None`` reads
+        lazily without dask.
+    categorical : bool, default False
+        Class codes (land use): no scaling, the stored integer dtype and its nodata value
+        (``.rio.nodata``) are kept instead of float64 with NaN.
+
+    Returns
+    -------
+    xarray.DataArray
+        Dims ``(y, x)`` or ``(band|time|…, y, x)``; y decreasing, x increasing (0–360°
+        longitudes shifted to −180–180°); float64 with NaN for nodata/_FillValue (CF
+        ``scale_factor``/``add_offset`` applied once and removed from ``attrs``); CRS written;
+        ``attrs["source"]`` = the path; the file's ``units``/``long_name`` attributes kept.
+
+    Raises
+    ------
+    RasterFileNotFoundError
+        The file does not exist.
+    InputFormatError
+        The file cannot be read or has no spatial dims.
+    InputValidationError
+        ``variable`` is missing or ambiguous, or ``band`` is out of range.
+    MissingCRSError
+        No CRS in the file, and its coordinates are not lat/lon in degree ranges.
+    """
+    path = Path(path)
+    if not path.exists():
+        raise RasterFileNotFoundError(
+            f"{_what(name, path)}: does not exist; check the path in the configuration"
+        )
+    fmt = _detect_format(path)
+    if fmt == "gdal":
+        da = _open_with_gdal(path, name, variable, chunks, categorical)
+    else:
+        da = _open_with_xarray(path, fmt, name, variable, chunks, categorical)
+    da, lonlat_named = _rename_spatial(da, name, path)
+    if da.rio.crs is None:
+        if not _looks_lonlat(da, lonlat_named):
+            raise MissingCRSError(
+                f"{_what(name, path)}: has no CRS and its coordinates are not lat/lon degrees; "
+                "write the CRS into the file (gdal_edit.py -a_srs EPSG:XXXX FILE) or a CF "
+                "grid_mapping"
+            )
+        da = da.rio.write_crs("EPSG:4326")
+    da = _north_up(da)
+    if band is not None:
+        da = _select_band(da, band, name, path)
+    if not categorical:
+        da = da.astype("float64").rio.write_nodata(np.nan, encoded=False)
+    da.name = name
+    da.attrs["source"] = str(path)
+    return da
+
+
+def _month_index(times: xr.DataArray) -> np.ndarray:
+    """Months since year 0 for datetime64 or cftime coordinates."""
+    return times.dt.year.values.astype(np.int64) * 12 + times.dt.month.values.astype(np.int64) - 1
+
+
+def _month_label(index: int) -> str:
+    return f"{index // 12:04d}-{index % 12 + 1:02d}"
+
+
+def _parse_start(start: str, name: str, path: Path) -> pd.Timestamp:
+    """Parse 'YYYY-MM' (or 'YYYY-MM-DD') strictly: dateutil would accept 'January' as a date."""
+    match = re.fullmatch(r"(\d{4})-(\d{1,2})(?:-\d{1,2})?", str(start).strip())
+    if match is None or not 1 <= int(match.group(2)) <= 12:
+        raise ConfigError(
+            f"{_what(name, path)}: start '{start}' is not a month; give the first month as "
+            "'YYYY-MM'"
+        )
+    return pd.Timestamp(year=int(match.group(1)), month=int(match.group(2)), day=1)
+
+
+def open_monthly(
+    path: str | os.PathLike[str],
+    *,
+    name: str,
+    variable: str | None = None,
+    chunks: Any = None,
+    start: str | None = None,
+    full_years: bool = False,
+) -> xr.DataArray:
+    """Open a monthly series as ``(time, y, x)`` with month-start time stamps.
+
+    Parameters
+    ----------
+    path, name, variable, chunks
+        As for :func:`open_raster`.
+    start : str, optional
+        First month (``"2001-01"``) for files without a time axis: multi-band GeoTIFFs (whose
+        band count must be a multiple of 12) or NetCDF with a plain month/band axis. When the
+        file has a time axis, ``start`` must match its first month if given.
+    full_years : bool, default False
+        Require whole years (a multiple of 12 months); the phases that cycle over years
+        need it.
+
+    Returns
+    -------
+    xarray.DataArray
+        Dims ``(time, y, x)``; ``time`` holds the first day of each month (whatever day the
+        file stamped, e.g. mid-month for CRU), consecutive with no gaps.
+
+    Raises
+    ------
+    InputValidationError
+        No time axis and no ``start``; band count not a multiple of 12; missing, repeated or
+        unsorted months; not whole years when ``full_years``.
+    ConfigError
+        ``start`` is not a date or disagrees with the file's time axis.
+    """
+    path = Path(path)
+    da = open_raster(path, name=name, variable=variable, chunks=chunks)
+    what = _what(name, path)
+    if da.ndim != 3:
+        raise InputValidationError(
+            f"{what}: has a single band and no time axis; a monthly layer needs a time axis "
+            "or 12·n bands"
+        )
+    lead = da.dims[0]
+    n = da.sizes[lead]
+    coord = da[lead] if lead in da.coords else None
+    has_dates = coord is not None and (
+        np.issubdtype(coord.dtype, np.datetime64) or coord.dtype == object
+    )
+    if has_dates:
+        months = _month_index(coord)
+        order = np.argsort(months, kind="stable")
+        if not np.array_equal(order, np.arange(n)):
+            da, months = da.isel({lead: order}), months[order]
+        steps = np.diff(months)
+        if np.any(steps == 0):
+            first = _month_label(int(months[1:][steps == 0][0]))
+            raise InputValidationError(
+                f"{what}: has several time steps in month {first} (daily data?); give one "
+                "value per month (monthly means or sums)"
+            )
+        if np.any(steps > 1):
+            gap = int(np.flatnonzero(steps > 1)[0])
+            missing = int((months[-1] - months[0] + 1) - n)
+            raise InputValidationError(
+                f"{what}: time axis misses {missing} month(s), the first is "
+                f"{_month_label(int(months[gap]) + 1)}; give a complete monthly series"
+            )
+        first_month = pd.Timestamp(year=int(months[0] // 12), month=int(months[0] % 12 + 1), day=1)
+        if start is not None and _parse_start(start, name, path) != first_month:
+            raise ConfigError(
+                f"{what}: start '{start}' disagrees with the file's first month "
+                f"{first_month:%Y-%m}; drop start or correct it"
+            )
+    else:
+        if start is None:
+            raise InputValidationError(
+                f"{what}: has {n} bands and no time axis; give start = 'YYYY-MM' (the month of "
+                "band 1)"
+            )
+        if lead == "band" and n % 12:
+            raise InputValidationError(
+                f"{what}: has {n} bands, not a multiple of 12 months; give whole years of "
+                "monthly bands"
+            )
+        first_month = _parse_start(start, name, path)
+    if full_years and n % 12:
+        raise InputValidationError(
+            f"{what}: has {n} months, not whole years; give a multiple of 12 months"
+        )
+    times = pd.date_range(first_month, periods=n, freq="MS")
+    da = da.rename({lead: "time"}) if lead != "time" else da
+    return da.assign_coords(time=times)
+
+
+def _require_crs(da: xr.DataArray | xr.Dataset, path: Path) -> CRS:
+    crs = da.rio.crs
+    if crs is None:
+        raise MissingCRSError(
+            f"output {path}: the data have no CRS; write one with .rio.write_crs before saving"
+        )
+    return CRS.from_user_input(crs)
+
+
+def _clean_attrs(attrs: dict[str, Any]) -> dict[str, Any]:
+    """Attributes safe to write: scalars and strings, without decoded-encoding leftovers."""
+    return {
+        k: v
+        for k, v in attrs.items()
+        if k not in _ENCODING_ATTRS and isinstance(v, str | int | float | np.number)
+    }
+
+
+def write_geotiff(
+    da: xr.DataArray,
+    path: str | os.PathLike[str],
+    *,
+    nodata: float = -999.0,
+    cog: bool = True,
+    tags: dict[str, Any] | None = None,
+    dtype: str | None = None,
+) -> Path:
+    """Write a ``(y, x)`` or ``(band|time, y, x)`` raster to GeoTIFF, atomically.
+
+    Parameters
+    ----------
+    da : xarray.DataArray
+        Data with a CRS; NaN is written as ``nodata``.
+    path : path-like
+        Destination ``.tif``.
+    nodata : float, default -999.0
+        Value stored for NaN cells (the GSOCseq products use -999).
+    cog : bool, default True
+        Cloud-optimised GeoTIFF (GDAL COG driver, DEFLATE, overviews) when GDAL has the
+        driver; otherwise, or when False, a tiled DEFLATE-compressed GeoTIFF.
+    tags : dict, optional
+        Extra GeoTIFF metadata (provenance: version, config hash, date). Scalar ``attrs`` of
+        ``da`` (e.g. ``units``) are written too.
+    dtype : str, optional
+        Stored dtype (e.g. ``"float32"`` to halve the size); default the data's dtype.
+
+    Returns
+    -------
+    pathlib.Path
+        The final path.
+    """
+    path = Path(path)
+    crs = _require_crs(da, path)
+    out_dtype = np.dtype(dtype or da.dtype)
+    if np.issubdtype(out_dtype, np.integer):
+        info = np.iinfo(out_dtype)
+        if not info.min <= nodata <= info.max:
+            raise InputValidationError(
+                f"output {path}: nodata {nodata} does not fit dtype {out_dtype}; give a nodata "
+                f"between {info.min} and {info.max}"
+            )
+    out = da.fillna(nodata) if np.issubdtype(da.dtype, np.floating) else da
+    out = out.astype(out_dtype)
+    out.attrs = _clean_attrs(da.attrs)
+    out.encoding = {}
+    out = out.rio.write_crs(crs).rio.write_nodata(nodata, encoded=False)
+    with rasterio.Env() as env:
+        has_cog = "COG" in env.drivers()
+    if cog and has_cog:
+        options: dict[str, Any] = {"driver": "COG", "compress": "DEFLATE"}
+    else:
+        options = {
+            "driver": "GTiff",
+            "tiled": True,
+            "blockxsize": 256,
+            "blockysize": 256,
+            "compress": "DEFLATE",
+        }
+    with atomic_path(path) as tmp:
+        out.rio.to_raster(tmp, tags=tags or {}, **options)
+    return path
+
+
+def _prepare_dataset(data: xr.Dataset | xr.DataArray, path: Path) -> xr.Dataset:
+    """Dataset with a CF grid mapping on every gridded variable and fresh encodings."""
+    # Copy so that resetting encodings below never touches the caller's objects.
+    ds = data.to_dataset(name=data.name or "data") if isinstance(data, xr.DataArray) else data
+    ds = ds.copy()
+    for var in ds.variables.values():
+        # Encodings read from another file (chunk sizes, compressors, packing) may not fit the
+        # new file or the converted values; the writer chooses fresh ones.
+        var.encoding = {k: v for k, v in var.encoding.items() if k in ("units", "calendar")}
+        var.attrs = {
+            k: v for k, v in var.attrs.items() if k not in (*_ENCODING_ATTRS, "grid_mapping")
+        }
+    gridded = any({"y", "x"} <= set(v.dims) for v in ds.data_vars.values())
+    if gridded:
+        crs = None
+        for var in ds.data_vars.values():
+            if {"y", "x"} <= set(var.dims) and var.rio.crs is not None:
+                crs = var.rio.crs
+                break
+        if crs is None and ds.rio.crs is not None:
+            crs = ds.rio.crs
+        if crs is None:
+            _require_crs(ds, path)
+        # Links every data variable to a spatial_ref variable holding crs_wkt (CF grid mapping).
+        # The link is moved from encoding to attrs because an explicit `encoding` argument to
+        # the writers replaces a variable's encoding and would drop it.
+        ds = ds.rio.write_crs(crs)
+        for var in ds.data_vars.values():
+            link = var.encoding.pop("grid_mapping", None)
+            if link is not None and {"y", "x"} <= set(var.dims):
+                var.attrs["grid_mapping"] = link
+    ds.attrs.setdefault("Conventions", "CF-1.8")
+    return ds
+
+
+def write_netcdf(
+    ds: xr.Dataset | xr.DataArray,
+    path: str | os.PathLike[str],
+    *,
+    encoding: dict[str, dict[str, Any]] | None = None,
+    complevel: int = 4,
+) -> Path:
+    """Write a Dataset (or DataArray) to NetCDF-4 with CF metadata, atomically.
+
+    Every gridded variable gets a CF ``grid_mapping`` pointing at a ``spatial_ref`` variable
+    with the CRS (``crs_wkt``), ``units``/``long_name`` attributes are kept, and numeric
+    variables are zlib-compressed. ``encoding`` entries override the defaults per variable.
+    """
+    path = Path(path)
+    ds = _prepare_dataset(ds, path)
+    enc: dict[str, dict[str, Any]] = {
+        str(name): {"zlib": True, "complevel": complevel}
+        for name, var in ds.data_vars.items()
+        if var.ndim >= 1 and var.dtype.kind in "iuf"
+    }
+    for name, extra in (encoding or {}).items():
+        enc.setdefault(name, {}).update(extra)
+    with atomic_path(path) as tmp:
+        ds.to_netcdf(tmp, engine="h5netcdf", encoding=enc)
+    return path
+
+
+def write_zarr(ds: xr.Dataset | xr.DataArray, path: str | os.PathLike[str]) -> Path:
+    """Write a Dataset (or DataArray) to a Zarr store directory, atomically.
+
+    The CRS is stored as a CF grid mapping as in :func:`write_netcdf`; dask-chunked data are
+    written chunk by chunk with the existing chunks. The store uses Zarr format 2 with
+    consolidated metadata, which GDAL, R and older zarr readers understand.
+    """
+    path = Path(path)
+    ds = _prepare_dataset(ds, path)
+    with atomic_path(path) as tmp:
+        ds.to_zarr(tmp, mode="w", zarr_format=2, consolidated=True)
+    return path
