@@ -310,7 +310,7 @@ def align_to_template(
     if da.rio.crs is None:
         raise MissingCRSError(
             f"{describe_source(da, name)}: has no CRS, so it cannot be aligned to the grid; "
-            "write one into the file (gdal_edit.py -a_srs EPSG:XXXX FILE) or set crs in the config"
+            "write one into the file (gdal_edit.py -a_srs EPSG:XXXX FILE)"
         )
     method = _choose_resampling(da, grid, kind, resampling, name)
     if _on_grid(da, grid):
