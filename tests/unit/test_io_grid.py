@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 import xarray as xr
 from affine import Affine
-from pyproj import Geod
+from pyproj import Geod, Transformer
 
 from socseq.exceptions import GridMismatchError, InputValidationError, SocseqError
 from socseq.io.grid import (
@@ -98,6 +98,18 @@ def test_bilinear_is_kept_when_the_source_is_less_than_2x_finer():
         _on(src_grid, np.ones(src_grid.shape)), TARGET, kind="continuous", name="tas"
     )
     assert out.attrs["resampling"] == "bilinear"
+
+
+def test_global_geographic_source_onto_a_projected_grid():
+    # A CRU-like global 0.5° field, linear in lon/lat, so bilinear is exact at every centre.
+    world = GridSpec.from_bounds("EPSG:4326", 0.5, (-180, -90, 180, 90))
+    lat, lon = world.coords()
+    field = lon[None, :] + 10 * lat[:, None]
+    out = align_to_template(_on(world, field), TARGET, kind="continuous", name="tmp")
+    assert out.attrs["resampling"] == "bilinear"
+    ty, tx = np.meshgrid(*TARGET.coords(), indexing="ij")
+    c_lon, c_lat = Transformer.from_crs(32631, 4326, always_xy=True).transform(tx, ty)
+    np.testing.assert_allclose(out.values, c_lon + 10 * c_lat, rtol=1e-6)
 
 
 def test_average_is_chosen_when_coarsening_more_than_2x():

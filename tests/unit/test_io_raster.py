@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import gzip
+import shutil
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -359,3 +362,16 @@ def test_categorical_netcdf_applies_unsigned_and_keeps_fill(tmp_path):
     assert da.rio.nodata == 0
     as_float = open_raster(tmp_path / "lc.nc", name="landuse")
     assert np.isnan(as_float.values[0, 0]) and as_float.values[1, 0] == 220
+
+
+def test_netcdf3_and_gzipped_netcdf3_are_read(tmp_path):
+    # CRU TS files come as NetCDF-3, often gzipped; h5netcdf cannot read them, scipy can.
+    ds = xr.Dataset(
+        {"pre": (("lat", "lon"), np.full((2, 3), 80.0))},
+        coords={"lat": [1.0, 0.0], "lon": [0.0, 1.0, 2.0]},
+    )
+    ds.to_netcdf(tmp_path / "cru.nc", engine="scipy")
+    assert float(open_raster(tmp_path / "cru.nc", name="pre").mean()) == 80.0
+    with open(tmp_path / "cru.nc", "rb") as raw, gzip.open(tmp_path / "cru.nc.gz", "wb") as gz:
+        shutil.copyfileobj(raw, gz)
+    assert open_raster(tmp_path / "cru.nc.gz", name="pre").rio.crs.to_epsg() == 4326

@@ -204,26 +204,54 @@ class GridSpec:
         return da.rio.write_crs(self.crs).rio.write_transform(self.transform)
 
 
-def _source_res_in_grid_units(da: xr.DataArray, grid: GridSpec) -> tuple[float, float]:
-    """Approximate source cell size (x, y) expressed in the grid's CRS units."""
-    left, bottom, right, top = transform_bounds(
-        da.rio.crs, grid.crs, *da.rio.bounds(recalc=True), densify_pts=21
-    )
-    return ((right - left) / da.rio.width, (top - bottom) / da.rio.height)
+def _grid_bounds_in(crs: Any, grid: GridSpec) -> tuple[float, float, float, float]:
+    """Return the grid's extent in another CRS.
+
+    Working in the source CRS (rather than moving a possibly global source extent into a
+    national projected CRS, where far-away corners do not transform) keeps this robust.
+    """
+    return transform_bounds(grid.crs, crs, *grid.bounds, densify_pts=21)
 
 
-def _overlap_fraction(da: xr.DataArray, grid: GridSpec) -> tuple[float, tuple[float, ...]]:
-    """Share of the grid's extent covered by the source extent, and the source bounds."""
-    src = transform_bounds(da.rio.crs, grid.crs, *da.rio.bounds(recalc=True), densify_pts=21)
+def _source_res_in_grid_units(
+    da: xr.DataArray, grid: GridSpec, grid_in_src: tuple[float, float, float, float]
+) -> tuple[float, float]:
+    """Approximate source cell size (x, y) in the grid's CRS units, over the grid's extent."""
+    sx, sy = (abs(r) for r in da.rio.resolution(recalc=True))
+    left, bottom, right, top = grid_in_src
     gl, gb, gr, gt = grid.bounds
-    dx = max(0.0, min(src[2], gr) - max(src[0], gl))
-    dy = max(0.0, min(src[3], gt) - max(src[1], gb))
-    return (dx * dy) / ((gr - gl) * (gt - gb)), src
+    return (sx * (gr - gl) / (right - left), sy * (gt - gb) / (top - bottom))
+
+
+def _overlap_fraction(da: xr.DataArray, grid_in_src: tuple[float, float, float, float]) -> float:
+    """Share of the grid's extent (measured in the source CRS) that the source covers."""
+    sl, sb, sr, st = da.rio.bounds(recalc=True)
+    left, bottom, right, top = grid_in_src
+    dx = max(0.0, min(sr, right) - max(sl, left))
+    dy = max(0.0, min(st, top) - max(sb, bottom))
+    return (dx * dy) / ((right - left) * (top - bottom))
+
+
+def _clip_to(da: xr.DataArray, grid_in_src: tuple[float, float, float, float]) -> xr.DataArray:
+    """Keep the source cells over the grid plus a margin, so a global file is not warped whole.
+
+    The margin of 3 source cells covers the bilinear neighbours and partly covered edge cells.
+    """
+    sx, sy = (abs(r) for r in da.rio.resolution(recalc=True))
+    left, bottom, right, top = grid_in_src
+    x, y = da["x"].values, da["y"].values
+    cols = np.flatnonzero((x >= left - 3 * sx) & (x <= right + 3 * sx))
+    rows = np.flatnonzero((y >= bottom - 3 * sy) & (y <= top + 3 * sy))
+    if len(cols) < 2 or len(rows) < 2 or (len(cols), len(rows)) == (len(x), len(y)):
+        return da
+    clipped = da.isel(x=slice(cols[0], cols[-1] + 1), y=slice(rows[0], rows[-1] + 1))
+    return clipped.rio.write_transform(clipped.rio.transform(recalc=True))
 
 
 def _choose_resampling(
     da: xr.DataArray,
     grid: GridSpec,
+    grid_in_src: tuple[float, float, float, float],
     kind: str,
     resampling: str | None,
     name: str,
@@ -243,7 +271,7 @@ def _choose_resampling(
             )
         return resampling
     if kind == "continuous":
-        sx, sy = _source_res_in_grid_units(da, grid)
+        sx, sy = _source_res_in_grid_units(da, grid, grid_in_src)
         gx, gy = grid.res
         if math.sqrt((gx / sx) * (gy / sy)) > AVERAGE_WHEN_FINER_BY:
             return "average"
@@ -312,19 +340,21 @@ def align_to_template(
             f"{describe_source(da, name)}: has no CRS, so it cannot be aligned to the grid; "
             "write one into the file (gdal_edit.py -a_srs EPSG:XXXX FILE)"
         )
-    method = _choose_resampling(da, grid, kind, resampling, name)
+    src_crs = CRS.from_user_input(da.rio.crs)
+    grid_in_src = _grid_bounds_in(src_crs, grid)
+    method = _choose_resampling(da, grid, grid_in_src, kind, resampling, name)
     if _on_grid(da, grid):
         y, x = grid.coords()
         return da.assign_coords(y=y, x=x).assign_attrs(resampling="none (already on grid)")
 
-    overlap, src_bounds = _overlap_fraction(da, grid)
-    if overlap <= 0:
+    if _overlap_fraction(da, grid_in_src) <= 0:
         raise GridMismatchError(
             f"{describe_source(da, name)}: covers 0 % of the template grid (layer bounds "
-            f"{tuple(round(v, 4) for v in src_bounds)} vs grid bounds "
-            f"{tuple(round(v, 4) for v in grid.bounds)} in {grid.crs.to_string()}); "
-            "check the layer's CRS and that it covers the study region"
+            f"{tuple(round(v, 4) for v in da.rio.bounds(recalc=True))} vs grid bounds "
+            f"{tuple(round(v, 4) for v in grid_in_src)} in the layer's CRS "
+            f"{src_crs.to_string()}); check the layer's CRS and that it covers the study region"
         )
+    da = _clip_to(da, grid_in_src)
 
     if np.issubdtype(da.dtype, np.integer) and da.rio.nodata is not None:
         nodata: float = da.rio.nodata
@@ -409,7 +439,8 @@ def fill_from_nearest(
             f"{what}: max_distance_m = {max_distance_m} is negative; give ≥ 0"
         )
     lead = [d for d in da.dims if d not in ("y", "x")]
-    data = np.asarray(da.transpose(*lead, "y", "x").values, dtype=da.dtype)
+    # Integer layers have no NaN to fill; they are treated as float so NaN can mark gaps.
+    data = np.asarray(da.transpose(*lead, "y", "x").values, dtype="float64")
     ny, nx = data.shape[-2:]
     flat = data.reshape(-1, ny * nx)
     missing = np.isnan(flat)

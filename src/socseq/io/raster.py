@@ -121,7 +121,8 @@ def _as_unsigned(da: xr.DataArray) -> xr.DataArray:
     if str(da.attrs.get("_Unsigned", "")).lower() != "true" or da.dtype.kind != "i":
         return da
     unsigned = np.dtype(f"u{da.dtype.itemsize}")
-    out = da.copy(data=da.values.view(unsigned))
+    # A dask array views lazily; other backends are read here (class maps are small).
+    out = da.copy(data=(da.data if da.chunks else da.values).view(unsigned))
     for key in ("_FillValue", "missing_value"):
         if key in out.attrs:
             out.attrs[key] = np.array(out.attrs[key], dtype=da.dtype).view(unsigned).item()
@@ -430,8 +431,8 @@ def open_monthly(
     else:
         if start is None:
             raise InputValidationError(
-                f"{what}: has {n} bands and no time axis; give start = 'YYYY-MM' (the month of "
-                "band 1)"
+                f"{what}: has {n} steps along '{lead}' but no dates; give start = 'YYYY-MM' "
+                "(the month of the first step)"
             )
         if lead == "band" and n % 12:
             raise InputValidationError(
