@@ -53,6 +53,8 @@ def test_gridspec_from_bounds_geometry():
     template = grid.template()
     assert template.rio.crs.to_epsg() == 4326 and np.isnan(template).all()
     assert GridSpec.from_raster(template) == grid
+    assert repr(grid).startswith("GridSpec(crs='EPSG:4326', transform=Affine(")
+    assert "\n" not in repr(grid)
 
 
 def test_gridspec_projected_and_invalid():

@@ -113,6 +113,15 @@ class GridSpec:
                 f"grid size {self.width}×{self.height} cells is empty; give a positive size"
             )
 
+    def __repr__(self) -> str:
+        # pyproj's own repr spans many lines; logs and error messages need one.
+        crs = self.crs.to_string()
+        t = self.transform
+        return (
+            f"GridSpec(crs={crs!r}, transform=Affine({t.a!r}, {t.b!r}, {t.c!r}, {t.d!r}, "
+            f"{t.e!r}, {t.f!r}), width={self.width}, height={self.height})"
+        )
+
     @classmethod
     def from_raster(cls, da: xr.DataArray) -> GridSpec:
         """Take the grid of a raster that has a CRS (e.g. the master SOC map)."""
