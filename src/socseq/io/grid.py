@@ -398,7 +398,7 @@ def _require_metres(crs: CRS, what: str) -> None:
 
 
 def _cell_centres_xyz(y: np.ndarray, x: np.ndarray) -> np.ndarray:
-    """Unit-sphere cartesian coordinates of (lat, lon) centres × Earth radius, shape (n, 3)."""
+    """Return cartesian (x, y, z) in metres of (lat, lon) points on the mean-radius sphere."""
     lat = np.deg2rad(y)
     lon = np.deg2rad(x)
     clat = np.cos(lat)
