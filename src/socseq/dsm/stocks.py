@@ -1,0 +1,619 @@
+"""SOC stocks from soil samples: units, bulk density, coarse fragments and depth harmonisation.
+
+The stock of a layer is
+
+    stock [t C/ha] = 0.1 · SOC [g/kg] · BD [g/cm³] · d [cm] · (1 − CF)
+
+with d its thickness and CF the volumetric coarse-fragment fraction. (1 g/kg × 1 g/cm³ × 1 cm
+= 10⁻³ g C per cm² = 0.1 t C/ha: 1 % SOC in 1 cm of soil of density 1 g/cm³ holds 1 t C/ha.)
+
+Bulk density missing in a sample is filled by a pedotransfer function of organic matter
+(OM = 1.724 × SOC, the van Bemmelen factor). The default is Grigal et al. (1989), which the FAO
+Soil Organic Carbon Mapping Cookbook used for the same purpose and which stays within
+0.67–1.61 g/cm³ for any organic matter content, whereas the linear and logarithmic functions
+(Saini 1966; Jeffrey 1970) turn negative in organic soils. The others of the Cookbook's set are
+available by name (:data:`BD_PTFS`).
+
+Profiles with several horizons are harmonised to the target interval (0–30 cm by default)
+either by depth-weighting or by the equal-area quadratic spline of Bishop et al. (1999) as
+programmed by Malone et al. (2009). Both work on the carbon density of each horizon (t C/ha
+per cm = 0.1·SOC·BD·(1 − CF)), whose depth integral *is* the stock, rather than on SOC, BD
+and CF separately: the mean of a product is not the product of the means.
+
+References
+----------
+Adams, W.A. (1973) J. Soil Sci. 24, 10–17. Bishop, T.F.A., McBratney, A.B., Laslett, G.M. (1999)
+Modelling soil attribute depth functions with equal-area quadratic smoothing splines.
+Geoderma 91, 27–45. Drew, L.A. (1973) Minnesota Forestry Research Notes 243. FAO (2018) Soil
+Organic Carbon Mapping Cookbook, 2nd ed., ch. 3 (code: FAO-SID/SOC-Mapping-Cookbook,
+code/1A-DataPreparation-Profiles.R). Grigal, D.F., Brovold, S.L., Nord, W.S., Ohmann, L.F.
+(1989) Can. J. Soil Sci. 69, 895–900. Honeysett, J.L., Ratkowsky, D.A. (1989) J. Soil Sci. 40,
+299–308. Jeffrey, D.W. (1970) J. Ecol. 58, 297–299. Malone, B.P., McBratney, A.B., Minasny, B.,
+Laslett, G.M. (2009) Mapping continuous depth functions of soil carbon storage and available
+water capacity. Geoderma 154, 138–152. Saini, G.R. (1966) Nature 210, 1295–1296.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Literal
+
+import numpy as np
+import pandas as pd
+
+from socseq.dsm.qa import SampleReport
+from socseq.exceptions import ConfigError, InputValidationError
+from socseq.io.samples import SampleTable
+
+__all__ = [
+    "BD_PTFS",
+    "LIMITS",
+    "VAN_BEMMELEN",
+    "BulkDensityPTF",
+    "EqualAreaSpline",
+    "bulk_density_ptf",
+    "compute_stocks",
+    "soc_stock_t_ha",
+]
+
+#: Organic matter / organic carbon ratio (van Bemmelen factor).
+VAN_BEMMELEN = 1.724
+
+Harmonisation = Literal["weighted", "spline"]
+
+
+@dataclass(frozen=True)
+class BulkDensityPTF:
+    """A bulk density pedotransfer function of organic matter content.
+
+    Attributes
+    ----------
+    name : str
+        Registry key.
+    equation : str
+        The equation as published, OM in % and BD in g/cm³.
+    reference : str
+        Where it comes from.
+    of_om : callable
+        OM (%) → BD (g/cm³).
+    """
+
+    name: str
+    equation: str
+    reference: str
+    of_om: Callable[[np.ndarray], np.ndarray]
+
+    def __call__(self, soc_g_kg: np.ndarray) -> np.ndarray:
+        """Return BD (g/cm³) for SOC (g/kg), with OM (%) = 1.724 · SOC (g/kg) / 10."""
+        om_pct = VAN_BEMMELEN * np.asarray(soc_g_kg, dtype=float) / 10.0
+        return np.asarray(self.of_om(om_pct), dtype=float)
+
+
+#: The pedotransfer functions listed by the FAO SOC Mapping Cookbook (2018, ch. 3).
+BD_PTFS: dict[str, BulkDensityPTF] = {
+    ptf.name: ptf
+    for ptf in (
+        BulkDensityPTF(
+            "grigal1989",
+            "BD = 0.669 + 0.941 · exp(−0.06 · OM)",
+            "Grigal et al. (1989) Can. J. Soil Sci. 69, 895–900",
+            lambda om: 0.669 + 0.941 * np.exp(-0.06 * om),
+        ),
+        BulkDensityPTF(
+            "saini1966",
+            "BD = 1.62 − 0.06 · OM",
+            "Saini (1966) Nature 210, 1295–1296",
+            lambda om: 1.62 - 0.06 * om,
+        ),
+        BulkDensityPTF(
+            "drew1973",
+            "BD = 1 / (0.6268 + 0.0361 · OM)",
+            "Drew (1973) Minnesota Forestry Research Notes 243",
+            lambda om: 1.0 / (0.6268 + 0.0361 * om),
+        ),
+        BulkDensityPTF(
+            "jeffrey1970",
+            "BD = 1.482 − 0.6786 · ln(OM)",
+            "Jeffrey (1970) J. Ecol. 58, 297–299 (natural log, as coded in the FAO Cookbook)",
+            lambda om: 1.482 - 0.6786 * np.log(np.maximum(om, 1e-6)),
+        ),
+        BulkDensityPTF(
+            "adams1973",
+            "BD = 100 / (OM / 0.244 + (100 − OM) / 2.65)",
+            "Adams (1973) J. Soil Sci. 24, 10–17 (mineral density 2.65 as in the FAO Cookbook)",
+            lambda om: 100.0 / (om / 0.244 + (100.0 - om) / 2.65),
+        ),
+        BulkDensityPTF(
+            "honeysett1989",
+            "BD = 1 / (0.564 + 0.0556 · OM)",
+            "Honeysett & Ratkowsky (1989) J. Soil Sci. 40, 299–308",
+            lambda om: 1.0 / (0.564 + 0.0556 * om),
+        ),
+    )
+}
+
+#: Physically possible ranges (inclusive bounds unless noted) of the canonical sample
+#: quantities. SOC: pure organic matter holds about 50–58 % C, so more than 600 g/kg cannot
+#: be organic carbon. BD: a soil cannot be denser than its mineral particles (quartz
+#: 2.65 g/cm³). CF: 1 (all stones) leaves no fine earth to hold SOC. Stocks: the plausible
+#: range of socseq.io.units for a 0–30 cm stock.
+LIMITS: dict[str, tuple[float, float]] = {
+    "soc_g_kg": (0.0, 600.0),
+    "bd_g_cm3": (0.02, 2.65),
+    "cf_frac": (0.0, 0.999),
+    "top_cm": (0.0, 1000.0),
+    "bottom_cm": (0.0, 1000.0),
+    "stock_t_ha": (0.0, 1000.0),
+}
+
+
+def bulk_density_ptf(soc_g_kg: np.ndarray, method: str = "grigal1989") -> np.ndarray:
+    """Estimate bulk density from SOC with a named pedotransfer function.
+
+    Parameters
+    ----------
+    soc_g_kg : array-like
+        SOC concentration (g/kg).
+    method : str, default "grigal1989"
+        Key of :data:`BD_PTFS`.
+
+    Returns
+    -------
+    numpy.ndarray
+        Bulk density (g/cm³).
+    """
+    if method not in BD_PTFS:
+        raise ConfigError(
+            f"bulk density pedotransfer function '{method}' is not known; use one of "
+            f"{', '.join(BD_PTFS)}"
+        )
+    return BD_PTFS[method](soc_g_kg)
+
+
+def soc_stock_t_ha(
+    soc_g_kg: np.ndarray | float,
+    bd_g_cm3: np.ndarray | float,
+    thickness_cm: np.ndarray | float,
+    cf_frac: np.ndarray | float = 0.0,
+) -> np.ndarray:
+    """SOC stock of a layer (t C/ha).
+
+    Parameters
+    ----------
+    soc_g_kg : array-like
+        SOC concentration of the fine earth (g/kg; 1 % = 10 g/kg).
+    bd_g_cm3 : array-like
+        Bulk density of the fine earth (g/cm³ = Mg/m³).
+    thickness_cm : array-like
+        Layer thickness (cm).
+    cf_frac : array-like, default 0
+        Volumetric coarse-fragment fraction (0–1).
+
+    Returns
+    -------
+    numpy.ndarray
+        Stock = 0.1 · SOC · BD · thickness · (1 − CF), in t C/ha (÷ 10 for kg C/m²).
+    """
+    return (
+        0.1
+        * np.asarray(soc_g_kg, float)
+        * np.asarray(bd_g_cm3, float)
+        * np.asarray(thickness_cm, float)
+        * (1.0 - np.asarray(cf_frac, float))
+    )
+
+
+def _positive_integral(c0: float, c1: float, c2: float, t0: float, t1: float) -> float:
+    """∫ max(0, c0 + c1·t + c2·t²) dt over [t0, t1], exactly."""
+
+    def antiderivative(t: float) -> float:
+        return c0 * t + c1 * t**2 / 2 + c2 * t**3 / 3
+
+    coeffs = [c2, c1, c0] if c2 != 0 else [c1, c0]
+    roots = np.roots(coeffs) if any(coeffs[:-1]) else np.array([])
+    cuts = sorted(float(r.real) for r in roots if abs(r.imag) < 1e-12 and t0 < r.real < t1)
+    edges = [t0, *cuts, t1]
+    total = 0.0
+    for lo, hi in zip(edges[:-1], edges[1:], strict=True):
+        mid = (lo + hi) / 2
+        if c0 + c1 * mid + c2 * mid**2 > 0:
+            total += antiderivative(hi) - antiderivative(lo)
+    return total
+
+
+@dataclass(frozen=True)
+class EqualAreaSpline:
+    """Equal-area quadratic smoothing spline through horizon means (Bishop et al. 1999).
+
+    Build it with :meth:`fit`. Within horizon *i* the spline is
+    f(x) = αᵢ + βᵢ (x − uᵢ) + γᵢ (x − uᵢ)²; between horizons (gaps) it is linear; f and f′
+    are continuous, and f′ = 0 at the top of the first and the bottom of the last horizon.
+
+    Attributes
+    ----------
+    top, bottom : numpy.ndarray
+        Horizon limits uᵢ, vᵢ (cm), sorted by depth.
+    fitted : numpy.ndarray
+        Fitted horizon means f̄ᵢ (the spline's mean over each horizon).
+    alpha, beta, gamma : numpy.ndarray
+        Coefficients of each horizon's quadratic.
+    knot_slopes : numpy.ndarray
+        f′ at the n − 1 inner knots, which is also the slope across each gap.
+    """
+
+    top: np.ndarray
+    bottom: np.ndarray
+    fitted: np.ndarray
+    alpha: np.ndarray
+    beta: np.ndarray
+    gamma: np.ndarray
+    knot_slopes: np.ndarray
+
+    @classmethod
+    def fit(
+        cls, top: np.ndarray, bottom: np.ndarray, values: np.ndarray, lam: float = 0.1
+    ) -> EqualAreaSpline:
+        """Fit the spline to horizon values.
+
+        Parameters
+        ----------
+        top, bottom : array-like
+            Horizon limits (cm); horizons must not overlap (gaps are allowed).
+        values : array-like
+            The property's mean over each horizon.
+        lam : float, default 0.1
+            Smoothing parameter λ for depths in cm (0.1 is the usual choice, Malone et al.
+            2009). λ → 0 reproduces the horizon means exactly.
+
+        Returns
+        -------
+        EqualAreaSpline
+
+        Notes
+        -----
+        The spline minimises (1/n) Σ (yᵢ − f̄ᵢ)² + λ ∫ f′(x)² dx. With hᵢ the thicknesses,
+        gᵢ the gaps, Q the (n−1)×n difference matrix and R the (n−1)×(n−1) tridiagonal matrix
+        Rₖₖ = 2hₖ + 2hₖ₊₁ + 6gₖ, Rₖ,ₖ₊₁ = Rₖ₊₁,ₖ = hₖ₊₁, the fitted means solve
+        (I + 6nλ QᵀR⁻¹Q) f̄ = y, the knot slopes are b = 6 R⁻¹ Q f̄, and per horizon
+        γᵢ = (bᵢ − bᵢ₋₁)/(2hᵢ), αᵢ = f̄ᵢ − bᵢ₋₁hᵢ/2 − γᵢhᵢ²/3 (b₀ = bₙ = 0), which are
+        Bishop et al. (1999, appendix) and the R code of Malone et al. (2009). Because
+        1ᵀQᵀ = 0, the fitted means keep the plain sum of the data, Σ f̄ᵢ = Σ yᵢ, so the
+        depth integral is preserved exactly when λ → 0 or horizons are equally thick.
+        """
+        order = np.argsort(np.asarray(top, float), kind="stable")
+        u = np.asarray(top, float)[order]
+        v = np.asarray(bottom, float)[order]
+        y = np.asarray(values, float)[order]
+        h = v - u
+        if np.any(h <= 0) or np.any(u[1:] < v[:-1]):
+            raise InputValidationError(
+                "equal-area spline: horizons must have bottom > top and must not overlap "
+                f"(top {u.tolist()}, bottom {v.tolist()}); correct the horizon depths"
+            )
+        n = y.size
+        if n == 1:
+            zero = np.zeros(1)
+            return cls(u, v, y.copy(), y.copy(), zero, zero, np.zeros(0))
+        gaps = u[1:] - v[:-1]
+        r = np.diag(2 * h[:-1] + 2 * h[1:] + 6 * gaps)
+        r += np.diag(h[1:-1], 1) + np.diag(h[1:-1], -1)
+        q = np.zeros((n - 1, n))
+        q[np.arange(n - 1), np.arange(n - 1)] = -1.0
+        q[np.arange(n - 1), np.arange(1, n)] = 1.0
+        r_inv_q = np.linalg.solve(r, q)
+        z = np.eye(n) + 6 * n * lam * q.T @ r_inv_q
+        fitted = np.linalg.solve(z, y)
+        slopes = 6 * r_inv_q @ fitted
+        b_top = np.concatenate([[0.0], slopes])
+        b_bottom = np.concatenate([slopes, [0.0]])
+        gamma = (b_bottom - b_top) / (2 * h)
+        alpha = fitted - b_top * h / 2 - gamma * h**2 / 3
+        return cls(u, v, fitted, alpha, b_top, gamma, slopes)
+
+    def _pieces(self) -> list[tuple[float, float, float, float, float, float]]:
+        """(start, end, origin, c0, c1, c2): f = c0 + c1 t + c2 t², t = x − origin."""
+        pieces = []
+        for i in range(self.top.size):
+            u, v = self.top[i], self.bottom[i]
+            pieces.append((u, v, u, self.alpha[i], self.beta[i], self.gamma[i]))
+            if i + 1 < self.top.size and self.top[i + 1] > v:
+                h = v - u
+                f_v = self.alpha[i] + self.beta[i] * h + self.gamma[i] * h**2
+                pieces.append((v, self.top[i + 1], v, f_v, self.knot_slopes[i], 0.0))
+        return pieces
+
+    def __call__(self, depth_cm: np.ndarray | float) -> np.ndarray:
+        """Evaluate the spline (NaN above the first and below the last horizon)."""
+        x = np.atleast_1d(np.asarray(depth_cm, float))
+        out = np.full(x.shape, np.nan)
+        for start, end, origin, c0, c1, c2 in self._pieces():
+            inside = (x >= start) & (x <= end)
+            t = x[inside] - origin
+            out[inside] = c0 + c1 * t + c2 * t**2
+        return out
+
+    def mean(self, upper_cm: float, lower_cm: float) -> tuple[float, float]:
+        """Mean of max(f, 0) over the part of [upper, lower] the profile covers.
+
+        Negative stretches of the spline (possible below a sharp drop) count as zero, as the
+        0 lower bound of Malone et al. (2009) does for 1-cm values.
+
+        Returns
+        -------
+        (mean, covered_cm) : (float, float)
+            NaN and 0 when the profile does not reach into the interval.
+        """
+        lo, hi = max(upper_cm, self.top[0]), min(lower_cm, self.bottom[-1])
+        if hi <= lo:
+            return float("nan"), 0.0
+        total = 0.0
+        for start, end, origin, c0, c1, c2 in self._pieces():
+            a, b = max(start, lo), min(end, hi)
+            if b > a:
+                total += _positive_integral(c0, c1, c2, a - origin, b - origin)
+        return total / (hi - lo), hi - lo
+
+
+def _flag_missing(
+    data: pd.DataFrame, column: str, report: SampleReport, action: str
+) -> pd.Series:
+    missing = data[column].isna()
+    if missing.any():
+        report.add_rows(data[missing], "missing_value", action, column=column)
+    return missing
+
+
+def _flag_impossible(data: pd.DataFrame, column: str, report: SampleReport) -> pd.Series:
+    lo, hi = LIMITS[column]
+    values = data[column]
+    bad = values.notna() & ((values < lo) | (values > hi))
+    if bad.any():
+        report.add_rows(
+            data[bad], "impossible_value", "dropped", column=column, values=values[bad],
+            detail=f"possible range {lo:g}–{hi:g}",
+        )
+    return bad
+
+
+def _weighted(top: np.ndarray, bottom: np.ndarray, values: np.ndarray,
+              interval: tuple[float, float]) -> tuple[float, float]:
+    """Depth-weighted mean over the covered part of the interval, and the covered length."""
+    overlap = np.clip(np.minimum(bottom, interval[1]) - np.maximum(top, interval[0]), 0, None)
+    covered = float(overlap.sum())
+    if covered <= 0:
+        return float("nan"), 0.0
+    return float(np.sum(values * overlap) / covered), covered
+
+
+def _harmonise(
+    horizons: pd.DataFrame,
+    interval: tuple[float, float],
+    method: Harmonisation,
+    lam: float,
+    min_coverage: float,
+    report: SampleReport,
+) -> pd.DataFrame:
+    """One row per profile with the stock and the harmonised SOC, BD and CF over ``interval``."""
+    thickness = interval[1] - interval[0]
+    # Plain arrays sorted by profile (in order of first appearance) then depth: a pandas
+    # groupby costs more than the arithmetic for thousands of small profiles.
+    codes, keys = pd.factorize(horizons["_profile"], sort=False)
+    order = np.lexsort((horizons["top_cm"].to_numpy(), codes))
+    codes = codes[order]
+    starts = np.concatenate([[0], np.flatnonzero(np.diff(codes)) + 1, [len(codes)]])
+    col = {name: horizons[name].to_numpy()[order] for name in
+           ("sample_id", "row", "x", "y", "top_cm", "bottom_cm", "density", "soc_g_kg",
+            "bd_g_cm3", "cf_frac", "bd_source")}
+    rows = []
+    for first, stop in zip(starts[:-1], starts[1:], strict=True):
+        key = str(keys[codes[first]])
+        head = pd.DataFrame({"sample_id": [col["sample_id"][first]], "row": [col["row"][first]]})
+        top, bottom = col["top_cm"][first:stop], col["bottom_cm"][first:stop]
+        if np.any(top[1:] < bottom[:-1]):
+            report.add_rows(head, "overlapping_horizons", "dropped", column="top_cm",
+                            detail=f"profile {key}")
+            continue
+        if np.ptp(col["x"][first:stop]) > 0 or np.ptp(col["y"][first:stop]) > 0:
+            report.add_rows(head, "inconsistent_location", "first location used",
+                            detail=f"profile {key} has horizons at several places")
+        values = {}
+        covered = 0.0
+        for name in ("density", "soc_g_kg", "bd_g_cm3", "cf_frac"):
+            y = col[name][first:stop]
+            if method == "spline":
+                mean, covered = EqualAreaSpline.fit(top, bottom, y, lam).mean(*interval)
+            else:
+                mean, covered = _weighted(top, bottom, y, interval)
+            values[name] = mean
+        coverage = covered / thickness
+        if coverage < min_coverage:
+            report.add_rows(
+                head, "insufficient_depth", "dropped", column="bottom_cm", values=[coverage],
+                detail=f"horizons cover {covered:g} of {thickness:g} cm (minimum "
+                       f"{min_coverage:.0%})",
+            )
+            continue
+        if coverage < 1 - 1e-9:
+            report.add_rows(
+                head, "partial_depth",
+                "extrapolated: mean of the covered part used for the whole interval",
+                column="bottom_cm", values=[coverage],
+                detail=f"horizons cover {covered:g} of {thickness:g} cm",
+            )
+        rows.append(
+            {
+                "sample_id": key,
+                "row": int(col["row"][first]),
+                "x": float(col["x"][first]),
+                "y": float(col["y"][first]),
+                "stock_t_ha": values["density"] * thickness,
+                "soc_g_kg": values["soc_g_kg"],
+                "bd_g_cm3": values["bd_g_cm3"],
+                "cf_frac": values["cf_frac"],
+                "bd_source": ";".join(sorted(set(col["bd_source"][first:stop]))),
+                "n_horizons": int(stop - first),
+                "coverage": coverage,
+            }
+        )
+    return pd.DataFrame(rows)
+
+
+def _merge_duplicates(samples: pd.DataFrame, report: SampleReport) -> pd.DataFrame:
+    """Average samples at identical coordinates into one (the first one's id and row)."""
+    key = samples[["x", "y"]].round(9).astype(str).agg(",".join, axis=1)
+    dup = key.duplicated(keep=False)
+    if not dup.any():
+        return samples
+    numeric = [c for c in ("stock_t_ha", "soc_g_kg", "bd_g_cm3", "cf_frac", "coverage")
+               if c in samples]
+    merged = samples.copy()
+    for _, group in samples[dup].groupby(key[dup], sort=False):
+        keep = group.index[0]
+        merged.loc[keep, numeric] = group[numeric].mean().to_numpy()
+        report.add_rows(
+            group.iloc[1:], "duplicate_location", f"merged into {group.iloc[0]['sample_id']}",
+            column="stock_t_ha", values=group["stock_t_ha"].iloc[1:],
+            detail=f"{len(group)} samples at this location averaged",
+        )
+        merged = merged.drop(index=group.index[1:])
+    return merged.reset_index(drop=True)
+
+
+def compute_stocks(
+    table: SampleTable,
+    *,
+    depth_cm: tuple[float, float] = (0.0, 30.0),
+    interval_cm: tuple[float, float] | None = None,
+    harmonisation: Harmonisation = "weighted",
+    spline_lambda: float = 0.1,
+    min_coverage: float = 0.5,
+    bulk_density_ptf: str = "grigal1989",
+    report: SampleReport | None = None,
+) -> tuple[pd.DataFrame, SampleReport]:
+    """Compute the SOC stock over ``depth_cm`` for every sample or profile.
+
+    Parameters
+    ----------
+    table : SampleTable
+        From :func:`socseq.io.samples.read_samples`, with either ``stock_t_ha`` or
+        ``soc_g_kg`` (and optionally ``bd_g_cm3``, ``cf_frac``, ``top_cm``/``bottom_cm``,
+        ``profile_id``).
+    depth_cm : (float, float), default (0, 30)
+        Target interval (cm).
+    interval_cm : (float, float), optional
+        Depth of every sample when the table has no ``top_cm``/``bottom_cm`` columns (e.g.
+        values already harmonised to 0–30 cm). For stocks it must equal ``depth_cm``.
+    harmonisation : {"weighted", "spline"}
+        Depth-weighted mean, or the equal-area spline (:class:`EqualAreaSpline`).
+    spline_lambda : float, default 0.1
+        λ of the spline (depths in cm).
+    min_coverage : float, default 0.5
+        Smallest share of the target interval the horizons must cover; profiles covering
+        less are dropped, those covering more but not all are extrapolated (reported).
+    bulk_density_ptf : str, default "grigal1989"
+        Pedotransfer function (:data:`BD_PTFS`) filling missing bulk density.
+    report : SampleReport, optional
+        Report to add the issues to; a new one by default.
+
+    Returns
+    -------
+    samples : pandas.DataFrame
+        One row per sample or profile: ``sample_id``, ``row``, ``x``, ``y``, ``stock_t_ha``
+        and, when computed from concentrations, the harmonised ``soc_g_kg``, ``bd_g_cm3``,
+        ``cf_frac``, ``bd_source`` (``measured`` or the PTF name), ``n_horizons``,
+        ``coverage``.
+    report : SampleReport
+        Every sample dropped, filled, extrapolated or merged, and why.
+
+    Raises
+    ------
+    ConfigError
+        Neither or both of stocks and SOC given, no depth information, or stocks for another
+        interval than the target.
+    """
+    data = table.data.copy()
+    report = report if report is not None else SampleReport(source=str(table.source))
+    report.n_read = len(data)
+    what = f"samples file {table.source}"
+    a, b = (float(v) for v in depth_cm)
+    if not 0 <= a < b:
+        raise ConfigError(f"{what}: depth_cm = {depth_cm} is not an interval; give e.g. [0, 30]")
+    has_stock, has_soc = "stock_t_ha" in data, "soc_g_kg" in data
+    if has_stock == has_soc:
+        raise ConfigError(
+            f"{what}: give either a stock column or a SOC concentration column (with bulk "
+            "density and coarse fragments), not "
+            + ("both" if has_stock else "neither")
+        )
+    has_depths = "top_cm" in data and "bottom_cm" in data
+    if has_depths == (interval_cm is not None):
+        raise ConfigError(
+            f"{what}: give either top and bottom depth columns or interval_cm (the depth of "
+            "every sample), not " + ("both" if has_depths else "neither")
+        )
+
+    if has_stock:
+        if has_depths or tuple(float(v) for v in interval_cm) != (a, b):  # type: ignore[union-attr]
+            raise ConfigError(
+                f"{what}: stocks must refer to the target interval {a:g}–{b:g} cm; give SOC, "
+                "bulk density and depths instead to harmonise other intervals"
+            )
+        drop = _flag_missing(data, "stock_t_ha", report, "dropped")
+        drop |= _flag_impossible(data, "stock_t_ha", report)
+        samples = data[~drop][["sample_id", "row", "x", "y", "stock_t_ha"]]
+    else:
+        if not has_depths:
+            data["top_cm"], data["bottom_cm"] = (float(v) for v in interval_cm)  # type: ignore[union-attr]
+        drop = _flag_missing(data, "soc_g_kg", report, "dropped")
+        for column in ("top_cm", "bottom_cm"):
+            drop |= _flag_missing(data, column, report, "dropped")
+        for column in ("soc_g_kg", "bd_g_cm3", "cf_frac", "top_cm", "bottom_cm"):
+            if column in data:
+                drop |= _flag_impossible(data, column, report)
+        inverted = data["bottom_cm"] <= data["top_cm"]
+        if inverted.any():
+            report.add_rows(data[inverted & ~drop], "impossible_value", "dropped",
+                            column="bottom_cm", values=data["bottom_cm"][inverted & ~drop],
+                            detail="bottom is not below top")
+            drop |= inverted
+        data = data[~drop].copy()
+
+        if "bd_g_cm3" not in data:
+            data["bd_g_cm3"] = np.nan
+        ptf = BD_PTFS.get(bulk_density_ptf)
+        if ptf is None:
+            raise ConfigError(
+                f"{what}: bulk_density_ptf '{bulk_density_ptf}' is not known; use one of "
+                f"{', '.join(BD_PTFS)}"
+            )
+        no_bd = _flag_missing(data, "bd_g_cm3", report,
+                              f"filled by pedotransfer function {ptf.name}")
+        data["bd_source"] = np.where(no_bd, ptf.name, "measured")
+        data.loc[no_bd, "bd_g_cm3"] = ptf(data.loc[no_bd, "soc_g_kg"].to_numpy())
+        if "cf_frac" not in data:
+            data["cf_frac"] = 0.0
+        no_cf = _flag_missing(data, "cf_frac", report, "assumed 0 (no coarse fragments)")
+        data.loc[no_cf, "cf_frac"] = 0.0
+        data["density"] = soc_stock_t_ha(data["soc_g_kg"], data["bd_g_cm3"], 1.0,
+                                         data["cf_frac"])
+        data["_profile"] = data["profile_id"] if "profile_id" in data else (
+            data["sample_id"] + "#" + data["row"].astype(str)
+        )
+        samples = _harmonise(data, (a, b), harmonisation, spline_lambda, min_coverage, report)
+        if "profile_id" not in data and not samples.empty:
+            # Without a profile column each row is its own sample: restore the plain ids.
+            samples["sample_id"] = samples["sample_id"].str.rsplit("#", n=1).str[0]
+        if samples.empty:
+            samples = pd.DataFrame(columns=["sample_id", "row", "x", "y", "stock_t_ha"])
+        else:
+            samples = samples[~_flag_impossible(samples, "stock_t_ha", report)]
+
+    samples = _merge_duplicates(samples.reset_index(drop=True), report)
+    report.n_used = len(samples)
+    if samples.empty:
+        raise InputValidationError(
+            f"{what}: no sample is left after the checks ({report.counts().to_dict('records')});"
+            " see the issues and correct the columns or units"
+        )
+    return samples.reset_index(drop=True), report
