@@ -1,0 +1,299 @@
+"""Covariate rasters on one grid, their values at sample points, and the feature encoding.
+
+:class:`CovariateStack` opens every covariate with :func:`socseq.io.raster.open_raster` and
+aligns it to the template grid with :func:`socseq.io.grid.align_to_template`, the pipeline's own
+alignment (continuous layers: bilinear or average; class layers: mode), so the DSM sees exactly
+the grid the RothC runs use. Class layers (land cover, soil map units) keep their codes and are
+treated as categories by :class:`FeatureEncoder`, which one-hot encodes them: a tree split on a
+code number would otherwise order land-cover classes as if they were quantities.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import xarray as xr
+from pyproj import CRS, Transformer
+from sklearn.base import BaseEstimator, TransformerMixin
+from sklearn.utils.validation import check_is_fitted
+
+from socseq.exceptions import InputValidationError
+from socseq.io.grid import GridSpec, align_to_template
+from socseq.io.raster import open_raster
+
+__all__ = ["CovariateLayer", "CovariateStack", "FeatureEncoder"]
+
+
+@dataclass(frozen=True)
+class CovariateLayer:
+    """One covariate raster.
+
+    Attributes
+    ----------
+    name : str
+        Name of the covariate (the feature name in the model).
+    path : pathlib.Path
+        GeoTIFF/COG, NetCDF or Zarr file.
+    categorical : bool
+        Class codes (land cover, soil map unit) rather than a quantity.
+    variable, band : optional
+        Variable of a NetCDF/Zarr file, or 1-based band of a multi-band file.
+    resampling : str, optional
+        Overrides the alignment rule (continuous: bilinear/average; categorical: mode/nearest).
+    """
+
+    name: str
+    path: Path
+    categorical: bool = False
+    variable: str | None = None
+    band: int | None = None
+    resampling: str | None = None
+
+
+class CovariateStack:
+    """Covariate layers aligned on one grid, as float64 ``(y, x)`` arrays with NaN for no data.
+
+    Parameters
+    ----------
+    data : xarray.Dataset
+        One ``(y, x)`` variable per covariate on ``grid``.
+    grid : GridSpec
+        The template grid.
+    categorical : sequence of str
+        Names of the class layers.
+    """
+
+    def __init__(self, data: xr.Dataset, grid: GridSpec, categorical: Sequence[str] = ()):
+        missing = [name for name in categorical if name not in data]
+        if missing:
+            raise InputValidationError(
+                f"covariate stack: categorical layer '{missing[0]}' is not in the stack "
+                f"({', '.join(map(str, data.data_vars))}); check the covariate names"
+            )
+        self.data = data
+        self.grid = grid
+        self.categorical = tuple(categorical)
+
+    @classmethod
+    def open(
+        cls, layers: Sequence[CovariateLayer], *, grid: GridSpec | None = None
+    ) -> CovariateStack:
+        """Open and align covariate rasters.
+
+        Parameters
+        ----------
+        layers : sequence of CovariateLayer
+            The covariates; names must be unique.
+        grid : GridSpec, optional
+            Template grid; by default the grid of the first layer.
+
+        Returns
+        -------
+        CovariateStack
+        """
+        names = [layer.name for layer in layers]
+        if not layers or len(set(names)) != len(names):
+            dupes = sorted({n for n in names if names.count(n) > 1})
+            raise InputValidationError(
+                "covariates: " + (f"names {', '.join(dupes)} are used twice; give every "
+                                  "covariate its own name" if dupes else
+                                  "none given; list at least one covariate raster")
+            )
+        arrays: dict[str, xr.DataArray] = {}
+        for layer in layers:
+            da = open_raster(
+                layer.path, name=layer.name, variable=layer.variable, band=layer.band,
+                categorical=layer.categorical,
+            )
+            if da.ndim != 2:
+                raise InputValidationError(
+                    f"covariate '{layer.name}' (file {layer.path}): has dims {da.dims}; give "
+                    "a single-band layer or set band"
+                )
+            if grid is None:
+                grid = GridSpec.from_raster(da)
+            kind = "categorical" if layer.categorical else "continuous"
+            aligned = align_to_template(
+                da, grid, kind=kind, resampling=layer.resampling, name=layer.name
+            )
+            values = np.asarray(aligned.values, dtype=float)
+            if layer.categorical and aligned.rio.nodata is not None:
+                # Integer class rasters mark no data with a code; the stack uses NaN.
+                nodata = aligned.rio.nodata
+                values = np.where(np.asarray(aligned.values) == nodata, np.nan, values)
+            if not np.isfinite(values).any():
+                raise InputValidationError(
+                    f"covariate '{layer.name}' (file {layer.path}): has no value on the "
+                    "template grid; check its extent, CRS and nodata value"
+                )
+            arrays[layer.name] = xr.DataArray(
+                values, dims=("y", "x"), attrs={"source": str(layer.path),
+                                                "resampling": aligned.attrs.get("resampling")}
+            )
+        assert grid is not None  # set from the first layer when not given
+        y, x = grid.coords()
+        data = xr.Dataset(arrays, coords={"y": y, "x": x})
+        data = data.rio.write_crs(grid.crs).rio.write_transform(grid.transform)
+        return cls(data, grid, [layer.name for layer in layers if layer.categorical])
+
+    @property
+    def names(self) -> list[str]:
+        """Covariate names, in stack order."""
+        return [str(name) for name in self.data.data_vars]
+
+    def cell_index(
+        self, x: np.ndarray, y: np.ndarray, crs: CRS | str
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Return (row, col, inside) of the cells holding points given in ``crs``.
+
+        Points on a cell edge go to the cell right/below, as GDAL's point sampling does.
+        """
+        transformer = Transformer.from_crs(CRS.from_user_input(crs), self.grid.crs,
+                                           always_xy=True)
+        gx, gy = transformer.transform(np.asarray(x, float), np.asarray(y, float))
+        col_f, row_f = ~self.grid.transform * (np.asarray(gx), np.asarray(gy))
+        col = np.floor(np.asarray(col_f)).astype(np.int64)
+        row = np.floor(np.asarray(row_f)).astype(np.int64)
+        inside = (row >= 0) & (row < self.grid.height) & (col >= 0) & (col < self.grid.width)
+        inside &= np.isfinite(np.asarray(col_f)) & np.isfinite(np.asarray(row_f))
+        return np.where(inside, row, 0), np.where(inside, col, 0), inside
+
+    def extract(self, x: np.ndarray, y: np.ndarray, crs: CRS | str) -> pd.DataFrame:
+        """Covariate values at points (value of the cell holding each point).
+
+        Parameters
+        ----------
+        x, y : array-like
+            Point coordinates in ``crs``.
+        crs : pyproj.CRS or str
+            CRS of the points (transformed to the grid's CRS here).
+
+        Returns
+        -------
+        pandas.DataFrame
+            One column per covariate, NaN where the point is outside the grid or the layer
+            has no data; column ``inside_grid`` (bool).
+        """
+        row, col, inside = self.cell_index(x, y, crs)
+        out = {}
+        for name in self.names:
+            values = self.data[name].values[row, col]
+            out[name] = np.where(inside, values, np.nan)
+        frame = pd.DataFrame(out)
+        frame["inside_grid"] = inside
+        return frame
+
+    def window_frames(
+        self, rows_per_window: int
+    ) -> Iterator[tuple[slice, pd.DataFrame, np.ndarray]]:
+        """Yield (row slice, covariate table of the window's cells, flat cell index in window).
+
+        Cells with a missing *continuous* covariate are left out (no prediction is possible
+        there); a missing class code is kept and encoded as "no class".
+        """
+        continuous = [n for n in self.names if n not in self.categorical]
+        for start in range(0, self.grid.height, rows_per_window):
+            window = slice(start, min(start + rows_per_window, self.grid.height))
+            block = {name: self.data[name].values[window].ravel() for name in self.names}
+            frame = pd.DataFrame(block)
+            valid = np.ones(len(frame), dtype=bool)
+            for name in continuous:
+                valid &= np.isfinite(frame[name].to_numpy())
+            index = np.flatnonzero(valid)
+            yield window, frame.iloc[index].reset_index(drop=True), index
+
+
+class FeatureEncoder(TransformerMixin, BaseEstimator):
+    """Pass continuous covariates through and one-hot encode categorical ones.
+
+    Parameters
+    ----------
+    categorical : sequence of str or int, default ()
+        Categorical columns: names (for DataFrames) or positions (for arrays).
+
+    Attributes
+    ----------
+    columns_ : list
+        Input columns seen in ``fit`` (names, or positions for arrays).
+    categories_ : dict
+        Category codes seen in ``fit`` per categorical column, sorted.
+    feature_names_out_ : list of str
+        Encoded column names (``"LCEE10=2"`` for indicators).
+    source_ : numpy.ndarray of int
+        For every encoded column, the index of the input column it comes from (to add up
+        importances per covariate).
+
+    Notes
+    -----
+    A class code not seen in ``fit``, or missing (NaN), sets all indicators of its layer to 0,
+    i.e. "none of the known classes"; the model then predicts from the other covariates.
+    """
+
+    def __init__(self, categorical: Sequence[str | int] = ()):
+        self.categorical = categorical
+
+    def _columns(self, X: pd.DataFrame | np.ndarray) -> list[str | int]:
+        if isinstance(X, pd.DataFrame):
+            return list(X.columns)
+        return list(range(np.asarray(X).shape[1]))
+
+    @staticmethod
+    def _column(X: pd.DataFrame | np.ndarray, key: str | int) -> np.ndarray:
+        if isinstance(X, pd.DataFrame):
+            return X[key].to_numpy(dtype=float)
+        return np.asarray(X, dtype=float)[:, key]
+
+    def fit(self, X: pd.DataFrame | np.ndarray, y: object = None) -> FeatureEncoder:
+        """Learn the columns and the categories of the categorical ones."""
+        columns = self._columns(X)
+        unknown = [c for c in self.categorical if c not in columns]
+        if unknown:
+            raise InputValidationError(
+                f"categorical covariate '{unknown[0]}' is not among the covariates "
+                f"({', '.join(map(str, columns))}); check the names"
+            )
+        self.columns_ = columns
+        self.categories_ = {}
+        names, source = [], []
+        for i, col in enumerate(columns):
+            if col in self.categorical:
+                values = self._column(X, col)
+                codes = np.unique(values[np.isfinite(values)])
+                self.categories_[col] = codes
+                names += [f"{col}={code:g}" for code in codes]
+                source += [i] * len(codes)
+            else:
+                names.append(str(col))
+                source.append(i)
+        self.feature_names_out_ = names
+        self.source_ = np.asarray(source, dtype=int)
+        return self
+
+    def transform(self, X: pd.DataFrame | np.ndarray) -> np.ndarray:
+        """Return the encoded float64 matrix (n_samples, len(feature_names_out_))."""
+        check_is_fitted(self, "columns_")
+        columns = self._columns(X)
+        if columns != self.columns_:
+            raise InputValidationError(
+                f"covariates ({', '.join(map(str, columns))}) differ from those the model was "
+                f"fitted with ({', '.join(map(str, self.columns_))}); give the same covariates "
+                "in the same order"
+            )
+        parts = []
+        for col in self.columns_:
+            values = self._column(X, col)
+            if col in self.categories_:
+                parts.append((values[:, None] == self.categories_[col][None, :]).astype(float))
+            else:
+                parts.append(values[:, None])
+        return np.hstack(parts) if parts else np.empty((len(X), 0))
+
+    def get_feature_names_out(self, input_features: object = None) -> np.ndarray:
+        """Return the encoded column names (scikit-learn's feature-name protocol)."""
+        check_is_fitted(self, "columns_")
+        return np.asarray(self.feature_names_out_, dtype=object)
+
