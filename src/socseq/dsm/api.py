@@ -1,0 +1,442 @@
+"""The DSM workflow behind ``socseq dsm cv|train|predict`` and the ``[dsm]`` run section.
+
+Each function takes a :class:`~socseq.dsm.config.DSMConfig`, returns Python objects, and
+(unless ``write=False``) writes its outputs atomically under ``config.output.dir``:
+
+- :func:`run_cv`: sample QA, spatially blocked and plain k-fold cross-validation, and the
+  independent test set when configured: metrics, out-of-fold predictions, importance, plots;
+- :func:`train`: the final model on all samples and its area of applicability, saved for
+  :func:`predict`;
+- :func:`predict`: mean, median, 5 %/95 % quantiles, SD, DI and AOA maps (COG + NetCDF) and a
+  map figure; :func:`predict` trains first when no saved model is found.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import joblib
+import numpy as np
+import pandas as pd
+import xarray as xr
+from pyproj import CRS
+
+from socseq import __version__
+from socseq.dsm.aoa import AreaOfApplicability
+from socseq.dsm.config import DSMConfig, SamplesConfig, StocksConfig
+from socseq.dsm.covariates import CovariateLayer, CovariateStack
+from socseq.dsm.geometry import PlanarFrame
+from socseq.dsm.model import SOCStockModel
+from socseq.dsm.plots import (
+    plot_importance,
+    plot_maps,
+    plot_observed_vs_predicted,
+    save_figure,
+)
+from socseq.dsm.predict import predict_grid, write_prediction
+from socseq.dsm.qa import SampleReport
+from socseq.dsm.stocks import compute_stocks
+from socseq.dsm.validation import CVResult, SpatialBlockKFold, cross_validate, evaluate
+from socseq.exceptions import ConfigError, InputValidationError
+from socseq.io.atomic import atomic_path, write_csv_atomic, write_json_atomic
+from socseq.io.grid import GridSpec, align_to_template
+from socseq.io.raster import open_raster
+from socseq.io.samples import ColumnSpec, read_samples
+
+__all__ = [
+    "MODEL_FILE",
+    "SampleData",
+    "TrainedDSM",
+    "ValidationResult",
+    "build_model",
+    "load_trained",
+    "open_covariates",
+    "predict",
+    "prediction_mask",
+    "prepare_samples",
+    "run_cv",
+    "train",
+]
+
+#: Name of the saved model in the output folder.
+MODEL_FILE = "dsm_model.joblib"
+
+#: ``progress(stage, done, total)``: called as long steps advance.
+Progress = Callable[[str, int, int], None]
+
+
+@dataclass
+class SampleData:
+    """Samples ready for modelling.
+
+    Attributes
+    ----------
+    samples : pandas.DataFrame
+        ``sample_id``, ``row``, ``x``, ``y`` (samples' CRS), ``stock_t_ha`` and the
+        harmonised concentrations where computed.
+    covariates : pandas.DataFrame
+        Covariate values at the samples, one column per covariate.
+    coords : numpy.ndarray
+        Planar coordinates (m) in ``frame``.
+    crs : pyproj.CRS
+        CRS of ``samples.x``/``samples.y``.
+    frame : PlanarFrame
+        The metric frame of the training samples.
+    report : SampleReport
+        What was dropped, filled, extrapolated or merged.
+    """
+
+    samples: pd.DataFrame
+    covariates: pd.DataFrame
+    coords: np.ndarray
+    crs: CRS
+    frame: PlanarFrame
+    report: SampleReport
+
+
+@dataclass
+class TrainedDSM:
+    """A fitted DSM: the model, its area of applicability and what is needed to map with it."""
+
+    model: SOCStockModel
+    aoa: AreaOfApplicability | None
+    frame: PlanarFrame
+    covariate_names: list[str]
+    categorical: list[str]
+    grid: GridSpec
+    provenance: dict[str, str]
+    training: pd.DataFrame
+
+
+@dataclass
+class ValidationResult:
+    """Cross-validation results per method, and the independent test set when configured."""
+
+    cv: dict[str, CVResult]
+    test_predictions: pd.DataFrame | None
+    test_metrics: dict[str, float] | None
+    report: SampleReport
+
+
+def _notify(progress: Progress | None, stage: str, done: int, total: int) -> None:
+    if progress is not None:
+        progress(stage, done, total)
+
+
+def _provenance(config: DSMConfig) -> dict[str, str]:
+    return {
+        "software": f"socseq {__version__}",
+        "config_sha256": config.digest(),
+        "created": dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "model": config.model.method + (" + residual kriging" if config.model.kriging else ""),
+        "seed": str(config.model.seed),
+        "method_reference": "socseq docs/dsm.md",
+    }
+
+
+def open_covariates(config: DSMConfig) -> CovariateStack:
+    """Open the configured covariates on the template grid (default: the first covariate's)."""
+    grid = None
+    if config.grid.template is not None:
+        grid = GridSpec.from_raster(open_raster(config.grid.template, name="template"))
+    layers = [
+        CovariateLayer(name=c.name, path=c.path, categorical=c.categorical, variable=c.variable,
+                       band=c.band, resampling=c.resampling)
+        for c in config.covariates
+    ]
+    return CovariateStack.open(layers, grid=grid)
+
+
+def _read(samples: SamplesConfig, stocks: StocksConfig) -> tuple[pd.DataFrame, SampleReport, CRS]:
+    columns: dict[str, ColumnSpec] = {}
+    for name, spec in (("stock_t_ha", samples.stock), ("soc_g_kg", samples.soc),
+                       ("bd_g_cm3", samples.bulk_density), ("cf_frac", samples.coarse_fragments),
+                       ("top_cm", samples.top), ("bottom_cm", samples.bottom)):
+        if spec is not None:
+            columns[name] = ColumnSpec(spec.column, spec.units)
+    table = read_samples(
+        samples.path, columns=columns, x=samples.x, y=samples.y, crs=samples.crs,
+        layer=samples.layer, id_column=samples.id, profile_column=samples.profile,
+        check_units=samples.check_units,
+    )
+    frame, report = compute_stocks(
+        table, depth_cm=stocks.depth_cm, interval_cm=samples.interval_cm,
+        harmonisation=stocks.harmonisation, spline_lambda=stocks.spline_lambda,
+        min_coverage=stocks.min_coverage, bulk_density_ptf=stocks.bulk_density_ptf,
+    )
+    return frame, report, table.crs
+
+
+def _attach(
+    samples: pd.DataFrame, crs: CRS, stack: CovariateStack, report: SampleReport
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Extract covariates at the samples; drop (and report) those outside or without values."""
+    values = stack.extract(samples["x"].to_numpy(), samples["y"].to_numpy(), crs)
+    outside = ~values.pop("inside_grid").to_numpy()
+    if outside.any():
+        report.add_rows(samples[outside], "outside_grid", "dropped",
+                        detail="the point lies outside the covariate grid")
+    continuous = [n for n in stack.names if n not in stack.categorical]
+    missing = values[continuous].isna().to_numpy()
+    no_values = missing.any(axis=1) & ~outside
+    for i in np.flatnonzero(no_values):
+        absent = [c for c, m in zip(continuous, missing[i], strict=True) if m]
+        report.add(str(samples["sample_id"].iloc[i]), int(samples["row"].iloc[i]),
+                   "no_covariates", "dropped", column=absent[0],
+                   detail=f"no value in {', '.join(absent)} at this point")
+    class_missing = values[list(stack.categorical)].isna().any(axis=1).to_numpy()
+    class_missing = class_missing & ~outside & ~no_values
+    if class_missing.any():
+        report.add_rows(samples[class_missing], "no_class", "kept: encoded as no known class",
+                        detail=f"no code in {', '.join(stack.categorical)} at this point")
+    keep = ~outside & ~no_values
+    report.n_used = int(keep.sum())
+    if not keep.any():
+        raise InputValidationError(
+            f"{report.source}: no sample has covariate values; check that the samples' CRS and "
+            "the covariates' extent agree"
+        )
+    return (samples[keep].reset_index(drop=True),
+            values[keep].reset_index(drop=True)[stack.names])
+
+
+def prepare_samples(
+    config: DSMConfig, stack: CovariateStack | None = None, *, test: bool = False
+) -> SampleData:
+    """Read, check and harmonise the samples and extract their covariates.
+
+    Parameters
+    ----------
+    config : DSMConfig
+        Settings.
+    stack : CovariateStack, optional
+        Opened covariates (opened from ``config`` when not given).
+    test : bool, default False
+        Read the independent test set (``config.test``) instead of the training samples, with
+        the same stock settings. Its ``frame`` is centred on the test samples: transform test
+        points with the *training* frame to predict with a kriging model.
+
+    Returns
+    -------
+    SampleData
+    """
+    source = config.test if test else config.samples
+    if source is None:
+        raise ConfigError("configuration: [dsm.test] is not set, so there is no test set")
+    stack = stack if stack is not None else open_covariates(config)
+    frame, report, crs = _read(source, config.stocks)
+    samples, covariates = _attach(frame, crs, stack, report)
+    planar = PlanarFrame.for_points(samples["x"], samples["y"], crs)
+    return SampleData(samples, covariates, planar.transform(samples["x"], samples["y"]), crs,
+                      planar, report)
+
+
+def build_model(config: DSMConfig) -> SOCStockModel:
+    """Return the configured, unfitted :class:`SOCStockModel`."""
+    m = config.model
+    return SOCStockModel(
+        m.method, n_estimators=m.n_estimators, max_features=m.max_features,
+        min_samples_leaf=m.min_samples_leaf, max_depth=m.max_depth,
+        learning_rate=m.learning_rate, subsample=m.subsample,
+        categorical=[c.name for c in config.covariates if c.categorical],
+        kriging=m.kriging, kriging_neighbours=m.kriging_neighbours, variogram=m.variogram,
+        random_state=m.seed, n_jobs=m.n_jobs,
+    )
+
+
+def _out(config: DSMConfig) -> Path:
+    return Path(config.output.dir)
+
+
+def _write_qa(config: DSMConfig, report: SampleReport, name: str = "samples_qa.csv") -> None:
+    write_csv_atomic(report.issues, _out(config) / name)
+
+
+def run_cv(
+    config: DSMConfig, *, progress: Progress | None = None, write: bool = True
+) -> ValidationResult:
+    """Validate the configured model: cross-validation and, if configured, the test set.
+
+    Writes ``samples_qa.csv``, ``cv_<method>_predictions.csv``, ``validation_metrics.json``,
+    ``importance.csv`` and the figures ``cv_<method>_observed_vs_predicted.png`` and
+    ``importance.png`` (plus ``test_predictions.csv`` and its figure with a test set).
+    """
+    stack = open_covariates(config)
+    data = prepare_samples(config, stack)
+    model = build_model(config)
+    cv: dict[str, CVResult] = {}
+    for method in config.cv.methods:
+        cv[method] = cross_validate(
+            model, data.covariates, data.samples["stock_t_ha"].to_numpy(), coords=data.coords,
+            method=method, n_splits=config.cv.n_splits, block_size=config.cv.block_size_m,
+            random_state=config.model.seed, sample_ids=data.samples["sample_id"],
+            importance=config.cv.importance and method == config.cv.methods[0],
+            progress=lambda done, total, m=method: _notify(progress, f"cv {m}", done, total),
+        )
+    test_predictions = test_metrics = None
+    if config.test is not None:
+        _notify(progress, "test set", 0, 1)
+        fitted = model.fit(data.covariates, data.samples["stock_t_ha"], coords=data.coords)
+        test = prepare_samples(config, stack, test=True)
+        coords = data.frame.transform(test.samples["x"], test.samples["y"], test.crs)
+        dist = fitted.predict_distribution(test.covariates, coords=coords)
+        observed = test.samples["stock_t_ha"].to_numpy()
+        q = dist["quantiles"]
+        test_predictions = pd.DataFrame({
+            "sample_id": test.samples["sample_id"], "observed_t_ha": observed,
+            "mean_t_ha": dist["mean"], "median_t_ha": q[:, 1], "q05_t_ha": q[:, 0],
+            "q95_t_ha": q[:, 2], "sd_t_ha": dist["sd"],
+        })
+        test_metrics = evaluate(observed, dist["mean"], lower=q[:, 0], upper=q[:, 2])
+        _notify(progress, "test set", 1, 1)
+        if write:
+            _write_qa(config, test.report, "test_samples_qa.csv")
+    result = ValidationResult(cv, test_predictions, test_metrics, data.report)
+    if write:
+        _write_validation(config, result)
+    return result
+
+
+def _write_validation(config: DSMConfig, result: ValidationResult) -> None:
+    out = _out(config)
+    _write_qa(config, result.report)
+    metrics: dict[str, Any] = {"units": "t C/ha for ME, MAE, RMSE", **_provenance(config),
+                               "samples": {"read": result.report.n_read,
+                                           "used": result.report.n_used}}
+    for method, res in result.cv.items():
+        write_csv_atomic(res.predictions, out / f"cv_{method}_predictions.csv")
+        metrics[f"cv_{method}"] = {"pooled": res.metrics,
+                                   "folds": res.fold_metrics.to_dict(orient="records")}
+        if method == config.cv.methods[0]:
+            write_csv_atomic(res.importance, out / "importance.csv")
+        if config.output.plots:
+            p = res.predictions
+            fig = plot_observed_vs_predicted(
+                p["observed_t_ha"], p["mean_t_ha"], lower=p["q05_t_ha"], upper=p["q95_t_ha"],
+                metrics=res.metrics, title=f"Cross-validation ({method}), SOC stock 0–30 cm")
+            save_figure(fig, out / f"cv_{method}_observed_vs_predicted.png")
+            if method == config.cv.methods[0]:
+                save_figure(plot_importance(res.importance), out / "importance.png")
+    if result.test_predictions is not None:
+        write_csv_atomic(result.test_predictions, out / "test_predictions.csv")
+        metrics["test"] = result.test_metrics
+        if config.output.plots:
+            p = result.test_predictions
+            fig = plot_observed_vs_predicted(
+                p["observed_t_ha"], p["mean_t_ha"], lower=p["q05_t_ha"], upper=p["q95_t_ha"],
+                metrics=result.test_metrics, title="Independent test set, SOC stock 0–30 cm")
+            save_figure(fig, out / "test_observed_vs_predicted.png")
+    write_json_atomic(metrics, out / "validation_metrics.json")
+
+
+def train(config: DSMConfig, *, progress: Progress | None = None, write: bool = True
+          ) -> TrainedDSM:
+    """Fit the final model on all samples and its area of applicability; save it.
+
+    Writes ``samples_qa.csv``, ``training_samples.csv`` (stocks and covariates at the samples)
+    and the model (``dsm_model.joblib``, a pickle: load only files you wrote yourself).
+    """
+    stack = open_covariates(config)
+    data = prepare_samples(config, stack)
+    _notify(progress, "fit model", 0, 1)
+    model = build_model(config).fit(
+        data.covariates, data.samples["stock_t_ha"], coords=data.coords)
+    _notify(progress, "fit model", 1, 1)
+    aoa = None
+    if config.aoa.enabled:
+        if config.aoa.folds == "spatial":
+            folds = SpatialBlockKFold(config.cv.n_splits, config.cv.block_size_m,
+                                      config.model.seed).fold_ids(data.coords)
+        else:
+            folds = np.random.default_rng(config.model.seed).permutation(
+                np.arange(len(data.coords)) % config.cv.n_splits)
+        weights = np.asarray(model.regressor_.feature_importances_, float)
+        aoa = AreaOfApplicability(random_state=config.model.seed).fit(
+            model.encoder_.transform(data.covariates), weights=weights, folds=folds)
+    training = pd.concat([data.samples, data.covariates], axis=1)
+    trained = TrainedDSM(
+        model=model, aoa=aoa, frame=data.frame, covariate_names=stack.names,
+        categorical=list(stack.categorical), grid=stack.grid, provenance=_provenance(config),
+        training=training,
+    )
+    if write:
+        _write_qa(config, data.report)
+        write_csv_atomic(training, _out(config) / "training_samples.csv")
+        with atomic_path(_out(config) / MODEL_FILE) as tmp:
+            joblib.dump(trained, tmp)
+    return trained
+
+
+def load_trained(path: str | Path) -> TrainedDSM:
+    """Load a model saved by :func:`train` (a pickle: only load files you wrote yourself)."""
+    path = Path(path)
+    if not path.exists():
+        raise InputValidationError(
+            f"trained model {path}: does not exist; run `socseq dsm train` first"
+        )
+    trained = joblib.load(path)
+    if not isinstance(trained, TrainedDSM):
+        raise InputValidationError(f"trained model {path}: is not a socseq DSM model")
+    return trained
+
+
+def prediction_mask(config: DSMConfig, grid: GridSpec) -> np.ndarray | None:
+    """Cells to map: non-zero, non-missing cells of the configured mask (None: all cells)."""
+    if config.grid.mask is None:
+        return None
+    da = open_raster(config.grid.mask, name="mask", categorical=True)
+    aligned = align_to_template(da, grid, kind="categorical", resampling="nearest", name="mask")
+    values = np.asarray(aligned.values, float)
+    nodata = aligned.rio.nodata
+    valid = np.isfinite(values) & (values != 0)
+    if nodata is not None:
+        valid &= values != nodata
+    return valid
+
+
+def predict(
+    config: DSMConfig,
+    *,
+    trained: TrainedDSM | None = None,
+    progress: Progress | None = None,
+    write: bool = True,
+) -> xr.Dataset:
+    """Map the SOC stock, its quantiles, SD, DI and AOA over the grid.
+
+    Uses ``trained``, else the model saved in the output folder, else trains one. Writes one
+    COG per variable (``<prefix>_<variable>.tif``), ``<prefix>.nc`` and ``maps.png``.
+
+    Returns
+    -------
+    xarray.Dataset
+        Variables ``soc_mean_t_ha``, ``soc_median_t_ha``, ``soc_q05_t_ha``, ``soc_q95_t_ha``,
+        ``soc_sd_t_ha`` (t C/ha), ``di`` and ``aoa``, on the template grid; provenance in
+        ``attrs``. The pipeline takes the quantiles from here for its uncertainty runs.
+    """
+    if trained is None:
+        saved = _out(config) / MODEL_FILE
+        trained = load_trained(saved) if saved.exists() else train(config, progress=progress,
+                                                                   write=write)
+    stack = open_covariates(config)
+    if stack.names != trained.covariate_names:
+        raise ConfigError(
+            f"configuration: covariates ({', '.join(stack.names)}) differ from the trained "
+            f"model's ({', '.join(trained.covariate_names)}); retrain with `socseq dsm train`"
+        )
+    ds = predict_grid(
+        trained.model, stack, mask=prediction_mask(config, stack.grid), aoa=trained.aoa,
+        frame=trained.frame if trained.model.kriging else None,
+        progress=lambda done, total: _notify(progress, "predict grid", done, total),
+    )
+    ds.attrs.update({**trained.provenance, "mapped": _provenance(config)["created"]})
+    if write:
+        out = _out(config)
+        write_prediction(ds, out, prefix=config.output.prefix, geotiff=config.output.geotiff,
+                         netcdf=config.output.netcdf, attrs=ds.attrs)
+        if config.output.plots:
+            save_figure(plot_maps(ds), out / f"{config.output.prefix}_maps.png")
+    return ds
