@@ -240,6 +240,7 @@ class SOCStockModel(RegressorMixin, BaseEstimator):
             raise ValueError("SOCStockModel requires y to be passed, but the target y is None")
         encoded, checked_y = self._encode(X, y, reset=True)
         target = np.asarray(checked_y, dtype=float).ravel()
+        points = self._check_coords(coords, len(target)) if self.kriging else None
         self.regressor_ = self._make_regressor()
         self.regressor_.fit(encoded, target)
 
@@ -255,8 +256,7 @@ class SOCStockModel(RegressorMixin, BaseEstimator):
             self.oos_residuals_ = target - np.asarray(oos, float)
 
         self.kriging_ = None
-        if self.kriging:
-            points = self._check_coords(coords, len(target))
+        if points is not None:
             known = np.isfinite(self.oos_residuals_)
             self.kriging_ = ResidualKriging(
                 model=self.variogram, n_neighbours=self.kriging_neighbours,
