@@ -155,11 +155,13 @@ class CovariateStack:
         transformer = Transformer.from_crs(CRS.from_user_input(crs), self.grid.crs,
                                            always_xy=True)
         gx, gy = transformer.transform(np.asarray(x, float), np.asarray(y, float))
-        col_f, row_f = ~self.grid.transform * (np.asarray(gx), np.asarray(gy))
-        col = np.floor(np.asarray(col_f)).astype(np.int64)
-        row = np.floor(np.asarray(row_f)).astype(np.int64)
+        t = self.grid.transform  # north-up: no rotation terms (GridSpec checks)
+        col_f = (np.asarray(gx, float) - t.c) / t.a
+        row_f = (np.asarray(gy, float) - t.f) / t.e
+        finite = np.isfinite(col_f) & np.isfinite(row_f)
+        col = np.floor(np.where(finite, col_f, -1)).astype(np.int64)
+        row = np.floor(np.where(finite, row_f, -1)).astype(np.int64)
         inside = (row >= 0) & (row < self.grid.height) & (col >= 0) & (col < self.grid.width)
-        inside &= np.isfinite(np.asarray(col_f)) & np.isfinite(np.asarray(row_f))
         return np.where(inside, row, 0), np.where(inside, col, 0), inside
 
     def extract(self, x: np.ndarray, y: np.ndarray, crs: CRS | str) -> pd.DataFrame:
