@@ -245,6 +245,11 @@ def tuning_markdown(table: pd.DataFrame, config: DSMConfig) -> str:
     return "\n".join(lines) + "\n"
 
 
+def _model_name(config: DSMConfig) -> str:
+    m = config.model
+    return f"socseq {m.method.upper()}{' + residual kriging' if m.kriging else ''}"
+
+
 def _fmt(value: float, digits: int = 3) -> str:
     return "" if value is None or not np.isfinite(value) else f"{value:.{digits}f}"
 
@@ -253,7 +258,7 @@ def markdown(results: dict[str, Any], cv: dict[str, dict[str, float]], units: di
              config: DSMConfig, seconds: float) -> str:
     """Return the comparison table for docs/dsm.md."""
     m = config.model
-    name = f"socseq QRF{' + residual kriging' if m.kriging else ''}"
+    name = _model_name(config)
     lines = [
         f"Model: {name}, {m.n_estimators} trees, max_features = {m.max_features:.3g}, "
         f"min_samples_leaf = {m.min_samples_leaf}, seed {m.seed}; trained on "
@@ -353,8 +358,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     fig = plot_observed_vs_predicted(
         table.loc[ours, "OCSKGM"], table.loc[ours, "socseq_mean_ocskgm"],
         lower=table.loc[ours, "socseq_q05_ocskgm"], upper=table.loc[ours, "socseq_q95_ocskgm"],
-        metrics=results["socseq"], units="OCSKGM (Cookbook 'kg/m²')",
-        title="FAO Cookbook test points (970), socseq QRF")
+        metrics=results["socseq"], units="OCSKGM",
+        title=f"FAO Cookbook test points, {_model_name(config)}\n(OCSKGM = t C/ha ÷ 100)")
     save_figure(fig, out / "cookbook_observed_vs_predicted.png")
     md = markdown(results, cv, units, config, seconds)
     write_text_atomic(md, out / "cookbook_table.md")

@@ -217,7 +217,9 @@ class DSMConfig(_Strict):
         root = Path(base)
 
         def fix(path: Path | None) -> Path | None:
-            return path if path is None or path.is_absolute() else root / path
+            # normpath folds "a/../b" so messages show the file users recognise.
+            return path if path is None or path.is_absolute() else Path(
+                os.path.normpath(root / path))
 
         def fix_samples(s: SamplesConfig | None) -> SamplesConfig | None:
             return None if s is None else s.model_copy(update={"path": fix(s.path)})
@@ -278,4 +280,5 @@ def load_config(path: str | os.PathLike[str]) -> DSMConfig:
     section = data.get("dsm", data)
     if not isinstance(section, dict):
         raise ConfigError(f"configuration {path}: [dsm] must be a table")
-    return parse_config(section, source=f"configuration {path}").resolve_paths(path.parent)
+    return parse_config(section, source=f"configuration {path}").resolve_paths(
+        path.parent.absolute())

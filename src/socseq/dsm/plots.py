@@ -160,7 +160,10 @@ def plot_maps(
             image = ax.imshow(da.values, extent=extent, origin="upper", cmap="viridis",
                               interpolation="nearest", **kwargs)
             fig.colorbar(image, ax=ax, shrink=0.8).set_label(label)
-        ax.set_title(da.attrs.get("long_name", name), fontsize=8)
+        if crs is not None and crs.is_geographic:
+            # Degrees of longitude shrink with latitude: keep ground distances undistorted.
+            ax.set_aspect(1 / np.cos(np.deg2rad(float(np.mean(y)))))
+        ax.set_title(da.attrs.get("long_name", name), fontsize=7)
         ax.set_xlabel(xlabel, fontsize=8)
         ax.set_ylabel(ylabel, fontsize=8)
         ax.tick_params(labelsize=7)
