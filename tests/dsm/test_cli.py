@@ -7,11 +7,13 @@ import shutil
 
 import numpy as np
 import pytest
+from affine import Affine
 from click.testing import CliRunner
 
 from socseq.cli import cli
 from socseq.dsm import load_config, parse_config, predict, train
 from socseq.exceptions import ConfigError
+from socseq.io.grid import GridSpec
 
 from .conftest import make_region, one_line, write_config
 
@@ -90,3 +92,14 @@ def test_config_section_embedded_or_alone_and_relative_paths(workdir, tmp_path):
     with pytest.raises(ConfigError) as exc:
         parse_config({"samples": {"path": "s.csv"}, "covariates": []})
     assert one_line(exc).startswith("configuration: [dsm.samples]")
+
+
+def test_the_pipeline_can_impose_its_grid(workdir):
+    region, config_path = workdir
+    config = load_config(config_path)
+    t = region.grid.transform
+    coarse = GridSpec(region.grid.crs, Affine(2 * t.a, 0, t.c, 0, 2 * t.e, t.f),
+                      region.grid.width // 2, region.grid.height // 2)
+    maps = predict(config, trained=train(config, grid=coarse, write=False), write=False)
+    assert maps["soc_q05_t_ha"].shape == coarse.shape
+    assert np.isfinite(maps["soc_q95_t_ha"].values).all()

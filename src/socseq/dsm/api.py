@@ -138,10 +138,13 @@ def _provenance(config: DSMConfig) -> dict[str, str]:
     }
 
 
-def open_covariates(config: DSMConfig) -> CovariateStack:
-    """Open the configured covariates on the template grid (default: the first covariate's)."""
-    grid = None
-    if config.grid.template is not None:
+def open_covariates(config: DSMConfig, grid: GridSpec | None = None) -> CovariateStack:
+    """Open the configured covariates on a grid.
+
+    The grid is ``grid`` when given (the pipeline passes its template grid), else that of
+    ``[dsm.grid] template``, else that of the first covariate.
+    """
+    if grid is None and config.grid.template is not None:
         grid = GridSpec.from_raster(open_raster(config.grid.template, name="template"))
     layers = [
         CovariateLayer(name=c.name, path=c.path, categorical=c.categorical, variable=c.variable,
@@ -257,15 +260,20 @@ def _write_qa(config: DSMConfig, report: SampleReport, name: str = "samples_qa.c
 
 
 def run_cv(
-    config: DSMConfig, *, progress: Progress | None = None, write: bool = True
+    config: DSMConfig,
+    *,
+    grid: GridSpec | None = None,
+    progress: Progress | None = None,
+    write: bool = True,
 ) -> ValidationResult:
     """Validate the configured model: cross-validation and, if configured, the test set.
 
     Writes ``samples_qa.csv``, ``cv_<method>_predictions.csv``, ``validation_metrics.json``,
     ``importance.csv`` and the figures ``cv_<method>_observed_vs_predicted.png`` and
     ``importance.png`` (plus ``test_predictions.csv`` and its figure with a test set).
+    ``grid`` overrides the template grid (see :func:`open_covariates`).
     """
-    stack = open_covariates(config)
+    stack = open_covariates(config, grid)
     data = prepare_samples(config, stack)
     model = build_model(config)
     cv: dict[str, CVResult] = {}
@@ -333,14 +341,20 @@ def _write_validation(config: DSMConfig, result: ValidationResult) -> None:
     write_json_atomic(metrics, out / "validation_metrics.json")
 
 
-def train(config: DSMConfig, *, progress: Progress | None = None, write: bool = True
-          ) -> TrainedDSM:
+def train(
+    config: DSMConfig,
+    *,
+    grid: GridSpec | None = None,
+    progress: Progress | None = None,
+    write: bool = True,
+) -> TrainedDSM:
     """Fit the final model on all samples and its area of applicability; save it.
 
     Writes ``samples_qa.csv``, ``training_samples.csv`` (stocks and covariates at the samples)
     and the model (``dsm_model.joblib``, a pickle: load only files you wrote yourself).
+    ``grid`` overrides the template grid (see :func:`open_covariates`).
     """
-    stack = open_covariates(config)
+    stack = open_covariates(config, grid)
     data = prepare_samples(config, stack)
     _notify(progress, "fit model", 0, 1)
     model = build_model(config).fit(
@@ -402,13 +416,16 @@ def predict(
     config: DSMConfig,
     *,
     trained: TrainedDSM | None = None,
+    grid: GridSpec | None = None,
     progress: Progress | None = None,
     write: bool = True,
 ) -> xr.Dataset:
     """Map the SOC stock, its quantiles, SD, DI and AOA over the grid.
 
-    Uses ``trained``, else the model saved in the output folder, else trains one. Writes one
-    COG per variable (``<prefix>_<variable>.tif``), ``<prefix>.nc`` and ``maps.png``.
+    Uses ``trained``, else the model saved in the output folder, else trains one, and maps on
+    ``grid`` (default: the grid the model was trained on; the pipeline passes its template).
+    Writes one COG per variable (``<prefix>_<variable>.tif``), ``<prefix>.nc`` and
+    ``<prefix>_maps.png``.
 
     Returns
     -------
@@ -419,9 +436,9 @@ def predict(
     """
     if trained is None:
         saved = _out(config) / MODEL_FILE
-        trained = load_trained(saved) if saved.exists() else train(config, progress=progress,
-                                                                   write=write)
-    stack = open_covariates(config)
+        trained = load_trained(saved) if saved.exists() else train(
+            config, grid=grid, progress=progress, write=write)
+    stack = open_covariates(config, grid if grid is not None else trained.grid)
     if stack.names != trained.covariate_names:
         raise ConfigError(
             f"configuration: covariates ({', '.join(stack.names)}) differ from the trained "
