@@ -1,0 +1,430 @@
+"""The run configuration of ``socseq run`` / ``socseq validate``, as pydantic models.
+
+One TOML file declares the inputs, grid, periods, land-use classes, cover, scenarios, masks
+and outputs. Unknown keys are errors that name the key, so a misspelt option never falls back
+to its default silently; relative paths are relative to the configuration file. The complete,
+commented example is ``docs/configuration.md``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+import tomllib
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from socseq.dsm.config import DSMConfig
+from socseq.exceptions import ConfigError
+
+__all__ = [
+    "ClimateConfig",
+    "ClimateLayer",
+    "CoverConfig",
+    "GridConfig",
+    "InputLayer",
+    "InputsConfig",
+    "LandUseConfig",
+    "MasksConfig",
+    "ModelConfig",
+    "OutputsConfig",
+    "PeriodsConfig",
+    "RunConfig",
+    "RunSection",
+    "ScenarioConfig",
+    "default_scenarios",
+    "load_run_config",
+    "parse_run_config",
+]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class InputLayer(_Strict):
+    """One raster layer: file, variable or band, and the units its values are stored in.
+
+    ``units`` is required for physical quantities (it is checked and converted once, see
+    :mod:`socseq.io.units`) and ignored for class layers.
+    """
+
+    path: Path
+    variable: str | None = None
+    band: int | None = Field(None, ge=1)
+    units: str | None = None
+    resampling: Literal["bilinear", "average", "mode", "nearest"] | None = None
+
+
+class ClimateLayer(InputLayer):
+    """A monthly series (NetCDF time axis, or 12·n GeoTIFF bands starting at ``start``)."""
+
+    start: str | None = None
+    units: str  # type: ignore[assignment]  # climate units are never optional
+
+
+class ClimateSet(_Strict):
+    """Temperature, precipitation and evaporation for one period."""
+
+    temperature: ClimateLayer
+    precipitation: ClimateLayer
+    evaporation: ClimateLayer
+
+
+class ClimateConfig(_Strict):
+    """Monthly climate.
+
+    ``series`` must cover the warm-up years, and the spin-up years unless ``spinup`` gives
+    the 12 monthly means directly. ``forward`` is an optional future series of the forward
+    length; by default the forward climate is the mean of the warm-up years.
+    ``evaporation_kind``: ``"pet"`` (potential evapotranspiration, RothC evaporation
+    coefficient 1.0, as GSOCseq) or ``"pan"`` (open-pan evaporation, coefficient 0.75).
+    ``fill_distance_m``: cells without climate (coarse grids at the coast) take the value
+    of the nearest cell with climate within this distance; 0 disables filling.
+    """
+
+    series: ClimateSet
+    spinup: ClimateSet | None = None
+    forward: ClimateSet | None = None
+    evaporation_kind: Literal["pet", "pan"] = "pet"
+    fill_distance_m: float = Field(25_000.0, ge=0)
+
+
+class InputsConfig(_Strict):
+    """The gridded inputs. ``soc`` may be left out when a ``[dsm]`` section builds it.
+
+    ``area_fraction`` (optional, 0–1) is the share of each cell covered by its land-use class
+    (e.g. the farm share of a cell from land-use area fractions); areas in the summaries are
+    cell area × fraction. Without it a cell counts with its whole area.
+    """
+
+    soc: InputLayer | None = None
+    clay: InputLayer
+    land_use: InputLayer
+    area_fraction: InputLayer | None = None
+    sand: InputLayer | None = None
+    ec: InputLayer | None = None
+    zones: InputLayer | None = None
+    zone_names: Path | None = None
+
+
+class GridConfig(_Strict):
+    """The template grid: an input's grid (default ``soc``), or CRS, resolution and bounds."""
+
+    template: Literal["soc", "clay", "land_use"] | None = None
+    crs: str | None = None
+    resolution: float | None = Field(None, gt=0)
+    bounds: tuple[float, float, float, float] | None = None
+
+    @model_validator(mode="after")
+    def _one_way(self) -> GridConfig:
+        explicit = [self.crs, self.resolution, self.bounds]
+        if any(v is not None for v in explicit):
+            if not all(v is not None for v in explicit):
+                raise ValueError("give crs, resolution and bounds together (or template alone)")
+            if self.template is not None:
+                raise ValueError("give either template or crs/resolution/bounds, not both")
+            xmin, ymin, xmax, ymax = self.bounds  # type: ignore[misc]
+            if not (xmax > xmin and ymax > ymin):
+                raise ValueError("bounds are [xmin, ymin, xmax, ymax] with xmax > xmin, ymax > ymin")
+        return self
+
+
+class PeriodsConfig(_Strict):
+    """Years of the three phases (inclusive). Forward runs start the year after the warm-up."""
+
+    spinup: tuple[int, int] = (1981, 2000)
+    warmup: tuple[int, int] = (2001, 2020)
+    forward_years: int = Field(20, ge=1, le=500)
+
+    @model_validator(mode="after")
+    def _ordered(self) -> PeriodsConfig:
+        for label, (first, last) in (("spinup", self.spinup), ("warmup", self.warmup)):
+            if last < first:
+                raise ValueError(f"{label} = [{first}, {last}] ends before it starts")
+        return self
+
+    @property
+    def forward(self) -> tuple[int, int]:
+        """First and last forward year."""
+        start = self.warmup[1] + 1
+        return start, start + self.forward_years - 1
+
+
+class LandUseConfig(_Strict):
+    """Land-use classes.
+
+    ``source_classes``: the codes in the land-use raster: ``"fao"`` (the GSOCseq FAO classes
+    1–13) or ``"esa_cci"`` (ESA CCI/C3S LCCS codes, reclassified to FAO). ``table``: ``"fao"``
+    for the built-in table (DPM/RPM 1.44 / 0.67 / 0.25, MIAMI NPP factors) or a CSV path with
+    the columns of :func:`socseq.pipeline.landuse.read_class_table`. ``simulate``: the FAO
+    classes to model (default croplands, grassland, shrubs, tree crops, paddy). ``paddy``:
+    ``"exclude"`` (default: RothC is not valid when flooded) or ``"simulate"`` with
+    ``paddy_rate_factor`` on the decomposition rates in every phase. ``yearly``: optional
+    land-use maps for the warm-up years, one band per year starting at ``yearly_first_year``.
+    """
+
+    source_classes: Literal["fao", "esa_cci"] = "fao"
+    table: str = "fao"
+    simulate: tuple[int, ...] = (2, 3, 5, 12, 13)
+    paddy: Literal["exclude", "simulate"] = "exclude"
+    paddy_rate_factor: float = Field(0.4, gt=0, le=1)
+    cropland: tuple[int, ...] = (2, 12, 13)
+    yearly: InputLayer | None = None
+    yearly_first_year: int | None = None
+
+    @model_validator(mode="after")
+    def _yearly_start(self) -> LandUseConfig:
+        if (self.yearly is None) != (self.yearly_first_year is None):
+            raise ValueError("give yearly and yearly_first_year together")
+        if not self.simulate:
+            raise ValueError("simulate lists no class; give at least one FAO class code")
+        return self
+
+
+class CoverConfig(_Strict):
+    """Monthly vegetation cover.
+
+    ``source``: ``"class"`` (the class table's 12 monthly cover factors), ``"raster"``
+    (a 12-band monthly cover factor, 0.6 covered … 1 bare, in ``path``) or ``"ndvi"`` (an NDVI
+    series in ``path``: per calendar month the share p of images with NDVI above
+    ``ndvi_threshold`` gives the factor 1 − 0.4·p, as GSOCseq). A month counts as bare for
+    the moisture model when its factor exceeds ``bare_threshold`` (GSOCseq: 0.8).
+    """
+
+    source: Literal["class", "raster", "ndvi"] = "class"
+    layer: InputLayer | None = None
+    ndvi_start: str | None = None
+    ndvi_threshold: float = Field(0.6, gt=-1, lt=1)
+    bare_threshold: float = Field(0.8, ge=0.6, le=1)
+
+    @model_validator(mode="after")
+    def _layer(self) -> CoverConfig:
+        if (self.source == "class") != (self.layer is None):
+            raise ValueError("source 'raster' and 'ndvi' need layer; source 'class' takes none")
+        return self
+
+
+class ModelConfig(_Strict):
+    """Model choices.
+
+    ``spinup``: ``"exact"`` periodic equilibrium (default), ``"dechow"`` (GSOCseq analytical)
+    or ``"rothamsted"`` iteration. ``carbon_fraction``: carbon per dry matter of MIAMI NPP
+    (0.48 as the GSOCseq manual; 0.5 reproduces the FAO scripts). ``input_monthly_shares``:
+    how the annual plant input is spread over the months (default equal twelfths, the
+    continuous input of GSOCseq). ``constants``: ``"official"`` float32 literals of the
+    Fortran code or ``"decimal"``. ``depth_cm``: modelled soil depth.
+    """
+
+    spinup: Literal["exact", "dechow", "rothamsted"] = "exact"
+    carbon_fraction: float = Field(0.48, gt=0, le=1)
+    input_monthly_shares: tuple[float, ...] | None = None
+    constants: Literal["official", "decimal"] = "official"
+    depth_cm: float = Field(30.0, gt=0)
+
+    @field_validator("input_monthly_shares")
+    @classmethod
+    def _twelve(cls, value: tuple[float, ...] | None) -> tuple[float, ...] | None:
+        if value is None:
+            return value
+        if len(value) != 12 or min(value) < 0 or abs(sum(value) - 1) > 1e-6:
+            raise ValueError("give 12 non-negative monthly shares that sum to 1")
+        return value
+
+
+class MasksConfig(_Strict):
+    """Soil masks, applied where the layer is given (GSOCseq manual §5.1)."""
+
+    max_soc_t_ha: float | None = Field(200.0, gt=0)
+    max_sand_pct: float | None = Field(90.0, gt=0)
+    max_ec_dS_m: float | None = Field(4.0, gt=0)  # noqa: N815  (unit spelling dS/m)
+
+
+class ScenarioConfig(_Strict):
+    """A forward scenario, declared as data.
+
+    ``input_multiplier`` scales the BAU plant input (mean warm-up input). ``fym_t_ha``
+    adds farmyard manure (t C/ha/yr, spread like the plant input). ``cover_factor`` replaces
+    the monthly cover (one value or 12). The scenario with ``baseline = true`` (default: the
+    one named BAU) is the reference of the relative rates.
+    """
+
+    name: str
+    input_multiplier: float = Field(1.0, ge=0)
+    fym_t_ha: float = Field(0.0, ge=0)
+    cover_factor: float | tuple[float, ...] | None = None
+    baseline: bool | None = None
+
+    @field_validator("name")
+    @classmethod
+    def _file_safe(cls, value: str) -> str:
+        if not re.fullmatch(r"[A-Za-z][A-Za-z0-9_-]{0,31}", value):
+            raise ValueError(f"scenario name '{value}' must be a letter then letters, digits, _ or -")
+        return value
+
+    @field_validator("cover_factor")
+    @classmethod
+    def _cover(cls, value: float | tuple[float, ...] | None) -> float | tuple[float, ...] | None:
+        values = (value,) if isinstance(value, int | float) else value
+        if values is not None:
+            if len(values) not in (1, 12) or not all(0.6 <= v <= 1.0 for v in values):
+                raise ValueError("cover_factor is one value or 12, each between 0.6 and 1")
+        return value
+
+    @property
+    def is_baseline(self) -> bool:
+        """Whether this is the reference scenario of the relative rates."""
+        return self.baseline if self.baseline is not None else self.name.upper() == "BAU"
+
+
+def default_scenarios() -> tuple[ScenarioConfig, ...]:
+    """BAU and the GSOCseq SSM1–3 (+5, +10, +20 % carbon input)."""
+    return (
+        ScenarioConfig(name="BAU", input_multiplier=1.0),
+        ScenarioConfig(name="SSM1", input_multiplier=1.05),
+        ScenarioConfig(name="SSM2", input_multiplier=1.10),
+        ScenarioConfig(name="SSM3", input_multiplier=1.20),
+    )
+
+
+class OutputsConfig(_Strict):
+    """Products to write (the summary tables and run manifest are always written)."""
+
+    geotiff: bool = True
+    netcdf: bool = True
+    warmup_stocks: bool = True
+    report: bool = True
+
+
+class RunSection(_Strict):
+    """Name, product prefix, output folder and execution settings."""
+
+    name: str = "socseq run"
+    iso: str = "XXX"
+    output_dir: Path = Path("socseq-out")
+    chunk_size: int = Field(256, ge=8, le=8192)
+
+    @field_validator("iso")
+    @classmethod
+    def _iso(cls, value: str) -> str:
+        if not re.fullmatch(r"[A-Z]{3}", value):
+            raise ValueError(f"iso '{value}' must be three capital letters (ISO 3166-1 alpha-3)")
+        return value
+
+
+class RunConfig(_Strict):
+    """The whole run configuration."""
+
+    run: RunSection = RunSection()
+    grid: GridConfig = GridConfig()
+    periods: PeriodsConfig = PeriodsConfig()
+    inputs: InputsConfig
+    climate: ClimateConfig
+    land_use: LandUseConfig = LandUseConfig()
+    cover: CoverConfig = CoverConfig()
+    model: ModelConfig = ModelConfig()
+    masks: MasksConfig = MasksConfig()
+    scenarios: tuple[ScenarioConfig, ...] = Field(default_factory=default_scenarios)
+    outputs: OutputsConfig = OutputsConfig()
+    dsm: DSMConfig | None = None
+
+    @model_validator(mode="after")
+    def _consistent(self) -> RunConfig:
+        if self.inputs.soc is None and self.dsm is None:
+            raise ValueError("give inputs.soc or a [dsm] section that maps the SOC baseline")
+        if self.inputs.soc is not None and self.dsm is not None:
+            raise ValueError("give inputs.soc or a [dsm] section, not both")
+        names = [s.name for s in self.scenarios]
+        dupes = sorted({n for n in names if names.count(n) > 1})
+        if dupes:
+            raise ValueError(f"scenario names {', '.join(dupes)} are used more than once")
+        if sum(s.is_baseline for s in self.scenarios) != 1:
+            raise ValueError("exactly one scenario must be the baseline (named BAU, or baseline = true)")
+        if self.grid.template == "soc" and self.inputs.soc is None:
+            raise ValueError("grid.template = 'soc' needs inputs.soc; with [dsm] use the dsm grid")
+        return self
+
+    @property
+    def baseline(self) -> ScenarioConfig:
+        """The reference scenario of the relative rates."""
+        return next(s for s in self.scenarios if s.is_baseline)
+
+    def resolve_paths(self, base: str | os.PathLike[str]) -> RunConfig:
+        """Return a copy with relative paths made relative to ``base`` (the config's folder)."""
+        root = Path(base)
+        return _resolve(self, root)  # type: ignore[return-value]
+
+    def digest(self) -> str:
+        """Short SHA-256 of the settings, recorded with every output (provenance)."""
+        text = json.dumps(self.model_dump(mode="json"), sort_keys=True)
+        return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def _resolve(value: Any, root: Path) -> Any:
+    """Make every Path field of a (nested) model absolute against ``root``."""
+    if isinstance(value, Path):
+        # normpath folds "a/../b" so messages show the file users recognise.
+        return value if value.is_absolute() else Path(os.path.normpath(root / value))
+    if isinstance(value, DSMConfig):
+        return value.resolve_paths(root)
+    if isinstance(value, BaseModel):
+        updates = {
+            name: _resolve(getattr(value, name), root) for name in type(value).model_fields
+        }
+        return value.model_copy(update=updates)
+    if isinstance(value, tuple):
+        return tuple(_resolve(v, root) for v in value)
+    return value
+
+
+def _location(error: dict[str, Any]) -> str:
+    parts = [str(p) for p in error["loc"] if not str(p).startswith("function-")]
+    return ".".join(parts) if parts else "top level"
+
+
+def parse_run_config(data: dict[str, Any], *, source: str = "configuration") -> RunConfig:
+    """Validate a configuration mapping, turning pydantic's report into one-line ConfigError.
+
+    Raises
+    ------
+    ConfigError
+        Names the key (``[climate.series.temperature.units]``) and what is wrong with it.
+    """
+    try:
+        return RunConfig.model_validate(data)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        kind = first["type"]
+        if kind == "extra_forbidden":
+            message = "unknown key; check its spelling against docs/configuration.md"
+        elif kind == "missing":
+            message = "is required"
+        else:
+            message = first["msg"].removeprefix("Value error, ")
+        more = f" (and {exc.error_count() - 1} more)" if exc.error_count() > 1 else ""
+        raise ConfigError(f"{source}: [{_location(first)}] {message}{more}") from exc
+
+
+def load_run_config(path: str | os.PathLike[str]) -> RunConfig:
+    """Read and validate a run configuration TOML file; relative paths resolve to its folder.
+
+    Raises
+    ------
+    ConfigError
+        Missing file, TOML syntax error, or invalid settings.
+    """
+    path = Path(path)
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError as exc:
+        raise ConfigError(f"configuration {path}: does not exist; check the path") from exc
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"configuration {path}: is not valid TOML ({exc})") from exc
+    if "scenarios" in data and isinstance(data["scenarios"], list):
+        data["scenarios"] = tuple(data["scenarios"])
+    config = parse_run_config(data, source=f"configuration {path}")
+    return config.resolve_paths(path.parent.absolute())
