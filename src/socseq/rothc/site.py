@@ -4,7 +4,8 @@
 spin-up cycles the first 12 data rows until the official stopping rule holds (or, with
 ``spinup="exact"``, solves the periodic equilibrium directly), the CO2 accumulator is reset, and
 rows 13..nsteps run forward with the moisture deficit, ages and pools carried over. The result
-tables follow the official v2 column names; :mod:`socseq.rothc.rothamsted_io` writes them.
+tables follow the official v2 column names (:data:`~socseq.rothc.rothamsted_io.MONTH_COLUMNS`,
+:data:`~socseq.rothc.rothamsted_io.YEAR_COLUMNS`); :mod:`socseq.rothc.rothamsted_io` writes them.
 """
 
 from __future__ import annotations
@@ -18,14 +19,11 @@ from numpy.typing import NDArray
 from socseq.rothc.equilibrium import equilibrium
 from socseq.rothc.model import MonthlyForcing, RunOptions, Soil, delta_c_from_age, run
 from socseq.rothc.parameters import DEFAULT_PARAMETERS, RothCParameters
+from socseq.rothc.rothamsted_io import MONTH_COLUMNS, YEAR_COLUMNS
 
-MONTH_COLUMNS = ("Year", "Month", "C_Inp_t_C_ha", "FYM_Inp_t_C_ha", "TEMP_C", "RM_TMP",
-                 "RAIN_mm", "PEVAP_mm", "SMD_mm", "RM_Moist", "PC", "RM_PC", "DPM_t_C_ha",
-                 "RPM_t_C_ha", "BIO_t_C_ha", "HUM_t_C_ha", "IOM_t_C_ha", "SOC_t_C_ha",
-                 "CO2_t_C_ha")
-YEAR_COLUMNS = ("Year", "Month", "DPM_t_C_ha", "RPM_t_C_ha", "BIO_t_C_ha", "HUM_t_C_ha",
-                "IOM_t_C_ha", "SOC_t_C_ha", "CO2_t_C_ha", "deltaC")
-_POOL_COLUMNS = ("DPM_t_C_ha", "RPM_t_C_ha", "BIO_t_C_ha", "HUM_t_C_ha")
+# The active pools, in the order of the result tables (one definition of the tables' columns,
+# in rothamsted_io, which writes them).
+_POOL_COLUMNS = YEAR_COLUMNS[2:6]
 
 
 class SiteInput(Protocol):
@@ -43,7 +41,7 @@ class SiteInput(Protocol):
     min_rm_moist: float | None
     year: NDArray[np.int64]
     modern_pct: NDArray[np.float64]
-    tmp_degC: NDArray[np.float64]
+    tmp_degC: NDArray[np.float64]  # noqa: N815 - the unit degC is spelt as in the contract
     rain_mm: NDArray[np.float64]
     evap_mm: NDArray[np.float64]
     c_inp_t_ha: NDArray[np.float64]
@@ -52,12 +50,22 @@ class SiteInput(Protocol):
     dpm_rpm: NDArray[np.float64]
 
 
+def _series(values: NDArray[np.generic], rows: slice) -> NDArray[np.float64]:
+    """Return a writable float64 copy of some rows of a parsed input column.
+
+    The arrays of :class:`~socseq.rothc.rothamsted_io.RothamstedInput` are read-only. The numba
+    kernel receives the nine forcing series as one tuple and cannot index a tuple that mixes
+    read-only and writable arrays, so every series is copied to the same array type.
+    """
+    return np.array(values[rows], dtype=np.float64, copy=True)
+
+
 def _forcing(site: SiteInput, rows: slice) -> MonthlyForcing:
     return MonthlyForcing(
-        tmp_degC=site.tmp_degC[rows], rain_mm=site.rain_mm[rows], evap_mm=site.evap_mm[rows],
-        plant_cover=site.pc[rows].astype(np.float64), c_inp_t_ha=site.c_inp_t_ha[rows],
-        fym_t_ha=site.fym_t_ha[rows], dpm_rpm=site.dpm_rpm[rows],
-        modern_pct=site.modern_pct[rows])
+        tmp_degC=_series(site.tmp_degC, rows), rain_mm=_series(site.rain_mm, rows),
+        evap_mm=_series(site.evap_mm, rows), plant_cover=_series(site.pc, rows),
+        c_inp_t_ha=_series(site.c_inp_t_ha, rows), fym_t_ha=_series(site.fym_t_ha, rows),
+        dpm_rpm=_series(site.dpm_rpm, rows), modern_pct=_series(site.modern_pct, rows))
 
 
 def run_rothamsted(
