@@ -10,9 +10,11 @@ import sys
 import time
 from importlib import resources
 from pathlib import Path
+from typing import NoReturn
 
 import click
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from socseq import __version__
@@ -28,6 +30,26 @@ EXAMPLE_INPUT = "example_rothc_input.dat"
 @click.version_option(__version__, prog_name="socseq")
 def cli() -> None:
     """socseq: soil organic carbon sequestration maps with RothC and digital soil mapping."""
+
+
+def _fail(message: str, status: int = 2) -> NoReturn:
+    """Print one line on standard error, verbatim, and exit with ``status``.
+
+    The message is written with :func:`click.echo`, not rich: rich reads ``[...]`` as markup
+    and would drop e.g. ``[dsm.samples]`` or ``[1]`` from the message.
+    """
+    click.echo(message, err=True)
+    sys.exit(status)
+
+
+def _error_line(exc: SocseqError | OSError) -> str:
+    """Return the one-line message of a socseq error or an operating-system error."""
+    if isinstance(exc, SocseqError):
+        return f"error: {exc}"
+    # OSError(strerror, filename) reads "No such file or directory: path"; others their text.
+    text = f"{exc.strerror}: {exc.filename}" if exc.strerror and exc.filename else (
+        exc.strerror or str(exc))
+    return f"error: {text}"
 
 
 @cli.command()
@@ -46,15 +68,17 @@ def cli() -> None:
 @click.option("--constants", type=click.Choice(["official", "decimal"]), default="official",
               show_default=True,
               help="official: float32 literals as the Fortran code (byte-identical outputs); "
-                   "decimal: the published decimal values.")
+                   "decimal: the published decimal values (as RothC_Py and RothC_R).")
 @click.option("--example", is_flag=True,
               help="Run the example input shipped with socseq instead of INPUT_FILE.")
 def rothc(input_file: Path | None, out_dir: Path, fmt: str, spinup: str, constants: str,
           example: bool) -> None:
-    """Run one site from an official RothC input file (v2 or v1 layout).
+    """Run one site from an official RothC input file (v2, v1 or v1 without month column).
 
     Drop-in for the Rothamsted RothC 2.0.0 program: reads RothC_input.dat, spins up on the
-    first 12 rows, runs the rest forward and writes month and year results.
+    first 12 rows, runs the rest forward and writes month and year results, both or neither.
+    A malformed input is reported in one line (file, line, column) with exit status 2, and
+    nothing is written.
     """
     from socseq.rothc.parameters import RothCParameters
     from socseq.rothc.rothamsted_io import read_rothamsted_input, write_results
@@ -63,20 +87,27 @@ def rothc(input_file: Path | None, out_dir: Path, fmt: str, spinup: str, constan
     if example == (input_file is not None):
         raise click.UsageError("give either INPUT_FILE or --example")
     started = time.perf_counter()
-    if example:
-        with resources.as_file(resources.files("socseq.data") / EXAMPLE_INPUT) as path:
-            site = read_rothamsted_input(path)
-    else:
-        site = read_rothamsted_input(input_file)
-    params = (RothCParameters.rothamsted() if constants == "official"
-              else RothCParameters.decimal())
-    with console.status("running RothC (spin-up, forward)"):
-        month, year = run_rothamsted(site, spinup=spinup, params=params)  # type: ignore[arg-type]
-    written = write_results(out_dir, month, year, fmt=fmt)  # type: ignore[arg-type]
+    try:
+        if example:
+            with resources.as_file(resources.files("socseq.data") / EXAMPLE_INPUT) as path:
+                site = read_rothamsted_input(path)
+        else:
+            assert input_file is not None
+            site = read_rothamsted_input(input_file)
+        params = (RothCParameters.rothamsted() if constants == "official"
+                  else RothCParameters.decimal())
+        with err_console.status("running RothC (spin-up, forward)"):
+            month, year = run_rothamsted(
+                site, spinup="exact" if spinup == "exact" else "rothamsted", params=params)
+        written = write_results(out_dir, month, year,
+                                fmt="rothamsted" if fmt == "rothamsted" else "csv")
+    except (SocseqError, OSError) as exc:
+        _fail(_error_line(exc))
     elapsed = time.perf_counter() - started
 
-    table = Table(title=f"RothC {site.source.name if hasattr(site, 'source') else ''}",
-                  show_edge=False)
+    table = Table(title=escape(f"RothC {site.source.name}"),
+                  caption=f"layout {site.layout}, opt_RMmoist {site.opt_rmmoist}, "
+                          f"opt_SMDbare {site.opt_smdbare}", show_edge=False)
     for column in ("Year", "SOC_t_C_ha", "CO2_t_C_ha", "deltaC"):
         table.add_column(column, justify="right")
     shown = year if len(year) <= 8 else year.iloc[[0, 1, 2, 3, -3, -2, -1]]
@@ -86,9 +117,9 @@ def rothc(input_file: Path | None, out_dir: Path, fmt: str, spinup: str, constan
                       f"{row['CO2_t_C_ha']:.4f}", delta)
     console.print(table)
     console.print(f"spin-up: {int(month['Month'].iloc[1])} months; forward: "
-                  f"{len(month) - 2} months; {elapsed:.2f} s")
+                  f"{len(month) - 2} months; {elapsed:.2f} s", highlight=False)
     for path in written:
-        console.print(f"wrote {path}")
+        console.print(f"wrote {path}", highlight=False, markup=False)
 
 
 def _register_optional_groups() -> None:
@@ -108,15 +139,9 @@ def main() -> None:
     try:
         cli.main(standalone_mode=False)
     except click.exceptions.Abort:
-        err_console.print("aborted")
-        sys.exit(130)
+        _fail("aborted", 130)
     except click.ClickException as exc:
         exc.show()
         sys.exit(exc.exit_code)
-    except SocseqError as exc:
-        err_console.print(f"error: {exc}", highlight=False, soft_wrap=True)
-        sys.exit(2)
-    except OSError as exc:
-        err_console.print(f"error: {exc.strerror or exc}: {exc.filename or ''}".rstrip(": "),
-                          highlight=False, soft_wrap=True)
-        sys.exit(2)
+    except (SocseqError, OSError) as exc:
+        _fail(_error_line(exc))
