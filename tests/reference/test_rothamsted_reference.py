@@ -51,7 +51,7 @@ RTOL = 1e-14
 # deltaC = (exp(-age/8035) - 1) 1000 with age = ln(SOC / activity) / conr: a relative error e
 # of the activity ratio moves deltaC by about 1000 e per mil whatever its size, so the same
 # RTOL on the ratio allows 1000 * 1e-14 = 1e-11 per mil (measured: 2.6e-12 against R,
-# 8.9e-13 against RothC_Py). Near deltaC = 0 this is far more than R's 15 significant digits
+# 1.1e-12 against RothC_Py). Near deltaC = 0 this is far more than R's 15 significant digits
 # can express, so deltaC is not compared digit by digit.
 DELTA_C_ATOL = 1000 * RTOL
 
