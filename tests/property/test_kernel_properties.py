@@ -59,7 +59,8 @@ def _soil(case: dict) -> Soil:
     vg = opt_rm != 1
     return Soil(clay_pct=case["clay"], depth_cm=case["depth"], iom_t_ha=case["iom"],
                 opt_rmmoist=opt_rm, opt_smdbare=opt_bare,
-                silt_pct=case["silt"] if vg else None, bulk_density_g_cm3=case["bd"] if vg else None,
+                silt_pct=case["silt"] if vg else None,
+                bulk_density_g_cm3=case["bd"] if vg else None,
                 organic_carbon_pct=case["oc"] if vg else None, min_rm_moist=0.1 if vg else None)
 
 
@@ -71,7 +72,8 @@ def _limits(case: dict) -> ref.SoilLimits:
     # functions may differ in the last bit.
     lim = soil_water_limits(np.array([case["clay"]]), np.array([case["depth"]]),
                             opt_rmmoist=soil.opt_rmmoist, opt_smdbare=soil.opt_smdbare,
-                            silt_pct=np.array([case["silt"]]), bulk_density_g_cm3=np.array([case["bd"]]),
+                            silt_pct=np.array([case["silt"]]),
+                            bulk_density_g_cm3=np.array([case["bd"]]),
                             organic_carbon_pct=np.array([case["oc"]]), min_rm_moist=np.array([0.1]))
     return ref.SoilLimits(float(lim.smd_wilt[0]), float(lim.smd_1bar[0]), float(lim.smd_bare[0]),
                           float(lim.smd_max[0]), float(lim.min_rm_moist[0]))

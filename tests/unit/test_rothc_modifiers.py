@@ -98,7 +98,7 @@ def test_one_month_update_by_hand() -> None:
     rate = rm_tmp * rm_moist * p.cover_factor
     x = 1.67 * (1.85 + 1.60 * math.exp(-0.0786 * clay))
     pools = [0.2, 5.0, 0.9, 30.0]
-    kept = [v * math.exp(-rate * k / 12) for v, k in zip(pools, (10, 0.3, 0.66, 0.02))]
+    kept = [v * math.exp(-rate * k / 12) for v, k in zip(pools, (10, 0.3, 0.66, 0.02), strict=True)]
     decomposed = sum(pools) - sum(kept)
     expected_dpm = kept[0] + 1.44 / 2.44 * 0.5 + 0.49 * 0.2
     expected_rpm = kept[1] + 1 / 2.44 * 0.5 + 0.49 * 0.2

@@ -182,7 +182,7 @@ class MonthlyForcing:
         water balance still uses ``plant_cover``.
     """
 
-    tmp_degC: ArrayLike
+    tmp_degC: ArrayLike  # noqa: N815  (the unit, degC, keeps its capital)
     rain_mm: ArrayLike
     evap_mm: ArrayLike
     plant_cover: ArrayLike
@@ -222,7 +222,9 @@ class MonthlyForcing:
                 raise InputValidationError(
                     f"forcing '{name}': missing value (NaN) at cell {cell}, month {month}; "
                     "fill the gap or mask the cell out")
-            arrays[name] = np.ascontiguousarray(arr)
+            # numba compiles one signature per tuple: a read-only member (a broadcast view, a
+            # parsed file) next to writable ones is refused, so every member is made writable.
+            arrays[name] = np.require(arr, np.float64, ["C_CONTIGUOUS", "WRITEABLE"])
         _check_range("forcing 'tmp_degC'", arrays["tmp_degC"], -90.0, 65.0, "degC")
         _check_range("forcing 'c_inp_t_ha'", arrays["c_inp_t_ha"], 0.0, 1e3, "t C/ha")
         _check_range("forcing 'fym_t_ha'", arrays["fym_t_ha"], 0.0, 1e3, "t C/ha")
@@ -374,7 +376,7 @@ def delta_c_from_age(age: ArrayLike, params: RothCParameters = DEFAULT_PARAMETER
 
 
 def kernel_constants(params: RothCParameters) -> FloatArray:
-    """The ``consts`` vector of the kernels (internal)."""
+    """Return the ``consts`` vector of the kernels (internal)."""
     c = np.empty(_kernel.N_CONSTS)
     c[_kernel.K_DPM], c[_kernel.K_RPM] = params.k_dpm, params.k_rpm
     c[_kernel.K_BIO], c[_kernel.K_HUM] = params.k_bio, params.k_hum
@@ -406,7 +408,7 @@ class PreparedCells:
 
 
 def infer_n_cells(soil: Soil, forcing: MonthlyForcing, *others: ArrayLike | None) -> int:
-    """Number of cells implied by the per-cell soil values, 2-D forcing and other arrays."""
+    """Return the number of cells implied by per-cell soil values, 2-D forcing and others."""
     n_cells = soil.n_cells
     for name in _FORCING_ORDER[:-1]:
         value = getattr(forcing, name, None)

@@ -2,8 +2,9 @@
 
 The official Fortran code (Rothamsted RothC 2.0.0, ``RothC.for``) writes every real literal as a
 default (single-precision) REAL, so the value it computes with is the float32 rounding of the
-decimal, used as a double (``../shared/docs/rothc-model.md`` §8.1). :meth:`RothCParameters.rothamsted`
-(the default) copies those values, which makes socseq reproduce the official outputs byte for byte;
+decimal, used as a double (``../shared/docs/rothc-model.md`` §8.1).
+:meth:`RothCParameters.rothamsted` (the default) copies those values, which makes socseq
+reproduce the official outputs byte for byte;
 :meth:`RothCParameters.decimal` uses the decimal values as printed in the model description, which
 differs by at most one unit in the fourth decimal of the printed pools.
 
@@ -44,7 +45,8 @@ class RothCParameters:
     :meth:`decimal`; change one value with :meth:`replace`.
     """
 
-    k_dpm: float = _param(10.0, "1/yr", "decomposition rate constant of decomposable plant material")
+    k_dpm: float = _param(10.0, "1/yr",
+                          "decomposition rate constant of decomposable plant material")
     k_rpm: float = _param(0.3, "1/yr", "decomposition rate constant of resistant plant material")
     k_bio: float = _param(0.66, "1/yr", "decomposition rate constant of microbial biomass")
     k_hum: float = _param(0.02, "1/yr", "decomposition rate constant of humified organic matter")
