@@ -122,16 +122,16 @@ def rothc(input_file: Path | None, out_dir: Path, fmt: str, spinup: str, constan
         console.print(f"wrote {path}", highlight=False, markup=False)
 
 
-def _register_optional_groups() -> None:
-    """Attach command groups that live beside their sub-packages."""
-    try:
-        from socseq.dsm.cli import dsm
-    except ImportError:  # pragma: no cover - the DSM commands are part of every install
-        return
-    cli.add_command(dsm)
+def _register_commands() -> None:
+    """Attach the commands that live beside their sub-packages."""
+    from socseq.dsm.cli import dsm
+    from socseq.pipeline.cli import run_command, validate_command
+
+    for command in (dsm, run_command, validate_command):
+        cli.add_command(command)
 
 
-_register_optional_groups()
+_register_commands()
 
 
 def main() -> None:

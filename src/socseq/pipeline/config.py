@@ -130,7 +130,8 @@ class GridConfig(_Strict):
                 raise ValueError("give either template or crs/resolution/bounds, not both")
             xmin, ymin, xmax, ymax = self.bounds  # type: ignore[misc]
             if not (xmax > xmin and ymax > ymin):
-                raise ValueError("bounds are [xmin, ymin, xmax, ymax] with xmax > xmin, ymax > ymin")
+                raise ValueError(
+                    "bounds are [xmin, ymin, xmax, ymax] with xmax > xmin, ymax > ymin")
         return self
 
 
@@ -263,7 +264,8 @@ class ScenarioConfig(_Strict):
     @classmethod
     def _file_safe(cls, value: str) -> str:
         if not re.fullmatch(r"[A-Za-z][A-Za-z0-9_-]{0,31}", value):
-            raise ValueError(f"scenario name '{value}' must be a letter then letters, digits, _ or -")
+            raise ValueError(
+                f"scenario name '{value}' must be a letter then letters, digits, _ or -")
         return value
 
     @field_validator("cover_factor")
@@ -343,7 +345,8 @@ class RunConfig(_Strict):
         if dupes:
             raise ValueError(f"scenario names {', '.join(dupes)} are used more than once")
         if sum(s.is_baseline for s in self.scenarios) != 1:
-            raise ValueError("exactly one scenario must be the baseline (named BAU, or baseline = true)")
+            raise ValueError(
+                "exactly one scenario must be the baseline (named BAU, or baseline = true)")
         if self.grid.template == "soc" and self.inputs.soc is None:
             raise ValueError("grid.template = 'soc' needs inputs.soc; with [dsm] use the dsm grid")
         return self

@@ -1,0 +1,121 @@
+"""Where window tasks run: dask's threaded scheduler, a local cluster, or a remote scheduler.
+
+The phases are lists of independent window tasks. By default they run on dask's threaded
+scheduler in this process; ``workers=N`` starts a :class:`dask.distributed.LocalCluster` with
+N single-threaded worker processes; ``scheduler="tcp://host:port"`` uses an existing
+dask.distributed cluster (its workers need socseq installed and the run folder on a shared
+file system). Tasks read and write their own window of the Zarr stores, so only small partial
+sums travel back.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Sequence
+from contextlib import AbstractContextManager
+from types import TracebackType
+from typing import Any
+
+import dask
+from dask.callbacks import Callback
+
+__all__ = ["Executor"]
+
+#: ``progress(done, total)`` after each finished task.
+TaskProgress = Callable[[int, int], None]
+
+
+class _Counter(Callback):
+    """Counts finished window tasks of the threaded scheduler for the progress bar."""
+
+    def __init__(self, keys: set[str], total: int, progress: TaskProgress | None) -> None:
+        super().__init__()
+        self.keys = keys
+        self.total = total
+        self.done = 0
+        self.progress = progress
+
+    def _posttask(self, key: Any, result: Any, dsk: Any, state: Any, worker_id: Any) -> None:
+        if key in self.keys:
+            self.done += 1
+            if self.progress is not None:
+                self.progress(self.done, self.total)
+
+
+class Executor(AbstractContextManager["Executor"]):
+    """Runs lists of independent tasks and reports progress.
+
+    Parameters
+    ----------
+    workers : int, optional
+        Start a LocalCluster with this many worker processes (one thread each).
+    scheduler : str, optional
+        Address of an existing dask.distributed scheduler.
+    threads : int, optional
+        Threads of the default threaded scheduler (default: CPU count).
+    """
+
+    def __init__(self, workers: int | None = None, scheduler: str | None = None,
+                 threads: int | None = None) -> None:
+        if workers is not None and scheduler is not None:
+            raise ValueError("give workers or scheduler, not both")
+        self.workers = workers
+        self.scheduler = scheduler
+        self.threads = threads or os.cpu_count() or 1
+        self.client: Any = None
+        self.cluster: Any = None
+
+    @property
+    def description(self) -> str:
+        """Human-readable name of the scheduler, for the run manifest."""
+        if self.scheduler is not None:
+            return f"dask.distributed at {self.scheduler}"
+        if self.workers is not None:
+            return f"dask.distributed LocalCluster, {self.workers} worker processes"
+        return f"dask threaded scheduler, {self.threads} threads"
+
+    def __enter__(self) -> Executor:
+        if self.workers is not None or self.scheduler is not None:
+            from dask.distributed import Client, LocalCluster
+
+            if self.scheduler is not None:
+                self.client = Client(self.scheduler)
+            else:
+                self.cluster = LocalCluster(n_workers=self.workers, threads_per_worker=1,
+                                            processes=True, dashboard_address=None)
+                self.client = Client(self.cluster)
+        return self
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> None:
+        if self.client is not None:
+            self.client.close()
+        if self.cluster is not None:
+            self.cluster.close()
+        self.client = self.cluster = None
+
+    def map(self, fn: Callable[..., Any], first: Any, items: Sequence[Any],
+            progress: TaskProgress | None = None) -> list[Any]:
+        """Return ``[fn(first, item) for item in items]``, computed in parallel, in order.
+
+        The first exception raised by a task is re-raised here.
+        """
+        total = len(items)
+        if total == 0:
+            return []
+        if self.client is not None:
+            from dask.distributed import as_completed
+
+            scattered = self.client.scatter(first, broadcast=True)
+            futures = self.client.map(fn, [scattered] * total, list(items), pure=False)
+            order = {f.key: i for i, f in enumerate(futures)}
+            results: list[Any] = [None] * total
+            for done, future in enumerate(as_completed(futures), start=1):
+                results[order[future.key]] = future.result()
+                if progress is not None:
+                    progress(done, total)
+            return results
+        tasks = [dask.delayed(fn, pure=False)(first, item) for item in items]
+        keys = {t.key for t in tasks}
+        with _Counter(keys, total, progress):
+            return list(dask.compute(*tasks, scheduler="threads", num_workers=self.threads))

@@ -1,0 +1,146 @@
+"""Land-use classes: the class table, ESA CCI reclassification, and per-cell class properties.
+
+The built-in table holds the GSOCseq FAO classes (GSOCseq Technical Manual Table 6.1 and the
+``DR <-`` lines of the FAO stack scripts): DPM/RPM 1.44 for crops, tree crops and paddy,
+0.67 for grass, shrubs, flooded herbaceous and sparse vegetation, 0.25 for forest; the MIAMI
+NPP factors 0.53 / 0.72 / 0.88 of manual eqs. 6.10–6.12; the paddy flag; and 12 monthly cover
+factors (0.6 covered, 1 bare). The default cover keeps every vegetated class covered all
+year; give a cover raster or an NDVI series for real seasonal cover.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from numpy.typing import NDArray
+
+from socseq.exceptions import ConfigError, InputValidationError
+
+__all__ = ["ClassTable", "esa_cci_to_fao", "read_class_table"]
+
+_COVER_COLUMNS = [f"cover_{m}" for m in range(1, 13)]
+_COLUMNS = ["code", "name", "dpm_rpm", "npp_factor", "paddy", *_COVER_COLUMNS]
+
+
+@dataclass(frozen=True)
+class ClassTable:
+    """Properties of land-use classes, indexed by class code (0–255).
+
+    Attributes
+    ----------
+    codes : numpy.ndarray
+        Class codes present in the table.
+    names : dict[int, str]
+        Class names.
+    dpm_rpm : numpy.ndarray
+        ``(256,)`` DPM/RPM ratio per code [-] (NaN for codes not in the table).
+    npp_factor : numpy.ndarray
+        ``(256,)`` share of MIAMI NPP entering the soil [-].
+    paddy : numpy.ndarray
+        ``(256,)`` bool, flooded rice.
+    cover : numpy.ndarray
+        ``(256, 12)`` monthly cover factor [-], 0.6 covered … 1 bare.
+    source : str
+        ``"fao"`` or the CSV path.
+    """
+
+    codes: NDArray[np.int64]
+    names: dict[int, str]
+    dpm_rpm: NDArray[np.float64]
+    npp_factor: NDArray[np.float64]
+    paddy: NDArray[np.bool_]
+    cover: NDArray[np.float64]
+    source: str
+
+    def lookup(self, classes: NDArray[np.integer]) -> dict[str, NDArray[np.float64]]:
+        """Per-cell DPM/RPM, NPP factor, paddy flag and ``(n, 12)`` cover of class codes."""
+        idx = np.clip(np.asarray(classes, dtype=np.int64), 0, 255)
+        return {"dpm_rpm": self.dpm_rpm[idx], "npp_factor": self.npp_factor[idx],
+                "paddy": self.paddy[idx], "cover": self.cover[idx]}
+
+
+def read_class_table(table: str | os.PathLike[str] = "fao") -> ClassTable:
+    """Read the built-in FAO class table (``"fao"``) or a CSV with the same columns.
+
+    The CSV columns are ``code,name,dpm_rpm,npp_factor,paddy,cover_1,…,cover_12``: code
+    0–255, DPM/RPM ≥ 0, NPP factor 0–1, paddy 0/1, cover factors 0.6–1.
+
+    Raises
+    ------
+    ConfigError
+        The file is missing, lacks a column, or holds values out of range.
+    """
+    if str(table) == "fao":
+        with resources.as_file(resources.files("socseq.pipeline.data") / "fao_classes.csv") as p:
+            frame = pd.read_csv(p)
+        source = "fao"
+    else:
+        path = Path(table)
+        if not path.exists():
+            raise ConfigError(f"land_use.table {path}: does not exist; give 'fao' or a CSV path")
+        frame = pd.read_csv(path)
+        source = str(path)
+    missing = [c for c in _COLUMNS if c not in frame.columns]
+    if missing:
+        raise ConfigError(f"land_use.table {source}: lacks column(s) {', '.join(missing)}; "
+                          f"the columns are {','.join(_COLUMNS)}")
+    codes = frame["code"].to_numpy()
+    checks = [
+        ("code", (codes >= 0) & (codes <= 255) & (codes == np.round(codes)), "integers 0–255"),
+        ("dpm_rpm", frame["dpm_rpm"].to_numpy() >= 0, "≥ 0"),
+        ("npp_factor", frame["npp_factor"].between(0, 1).to_numpy(), "between 0 and 1"),
+        ("paddy", frame["paddy"].isin([0, 1]).to_numpy(), "0 or 1"),
+        ("cover", frame[_COVER_COLUMNS].apply(lambda c: c.between(0.6, 1)).all(axis=1)
+         .to_numpy(), "between 0.6 and 1"),
+    ]
+    for column, ok, rule in checks:
+        if not np.all(ok):
+            row = int(np.flatnonzero(~np.asarray(ok))[0])
+            raise ConfigError(f"land_use.table {source}: {column} of class "
+                              f"{frame['code'].iloc[row]} must be {rule}")
+    if frame["code"].duplicated().any():
+        raise ConfigError(f"land_use.table {source}: class codes repeat; give each code once")
+    dpm_rpm = np.full(256, np.nan)
+    npp = np.full(256, np.nan)
+    paddy = np.zeros(256, bool)
+    cover = np.ones((256, 12))
+    idx = codes.astype(np.int64)
+    dpm_rpm[idx] = frame["dpm_rpm"].to_numpy(float)
+    npp[idx] = frame["npp_factor"].to_numpy(float)
+    paddy[idx] = frame["paddy"].to_numpy() == 1
+    cover[idx] = frame[_COVER_COLUMNS].to_numpy(float)
+    return ClassTable(codes=idx, names=dict(zip(idx.tolist(), frame["name"], strict=True)),
+                      dpm_rpm=dpm_rpm, npp_factor=npp, paddy=paddy, cover=cover,
+                      source=source)
+
+
+def esa_cci_to_fao(codes: NDArray[np.integer]) -> NDArray[np.int16]:
+    """Reclassify ESA CCI / C3S LCCS codes to the GSOCseq FAO classes.
+
+    The matrix is that of the FAO script ``6_Land_Use_ESA_to_FAO_classes_LUsim.R``
+    (e.g. 10, 11, 30, 40 → 2 croplands; 20 → 13 paddy; 12 → 12 tree crops; 130 → 3
+    grassland). Codes outside the matrix become 0 (no data).
+
+    Raises
+    ------
+    InputValidationError
+        The layer holds values that are not LCCS codes (negative or above 255).
+    """
+    with resources.as_file(resources.files("socseq.pipeline.data") / "esa_cci_to_fao.csv") as p:
+        matrix = pd.read_csv(p)
+    lut = np.zeros(256, np.int16)
+    lut[matrix["esa_cci"].to_numpy()] = matrix["fao"].to_numpy()
+    values = np.asarray(codes)
+    valid = np.isfinite(values) if values.dtype.kind == "f" else np.ones(values.shape, bool)
+    if np.any((values[valid] < 0) | (values[valid] > 255)):
+        raise InputValidationError(
+            "land use: values outside 0–255 are not ESA CCI LCCS codes; check "
+            "land_use.source_classes (\"fao\" or \"esa_cci\") and the land-use file")
+    out = np.zeros(values.shape, np.int16)
+    out[valid] = lut[values[valid].astype(np.int64)]
+    return out

@@ -1,0 +1,350 @@
+"""Products of a run: GSOCseq maps, the CF NetCDF cube, 4-per-1000 maps and summary tables.
+
+Definitions (GSOCseq Technical Manual ch. 2 and Annex II; ``docs/pipeline.md``):
+
+- T0: SOC at the end of the warm-up; finalSOC: SOC after ``forward_years``.
+- AbsDiff = finalSOC − T0; ASR = AbsDiff / forward_years [t C/ha/yr].
+- RelDiff = finalSOC(SSM) − finalSOC(BAU); RSR = RelDiff / forward_years.
+- A cell reaches "4 per 1000" when ASR ≥ 0.004 · T0 (0.4 % of its T0 stock per year).
+- Areas are true cell areas (ellipsoidal on geographic grids) times the optional area fraction;
+  means are area-weighted; totals are Σ rate × area [t C/yr]; the 4-per-1000 share is the
+  simulated cropland area reaching it over the simulated cropland area.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+from typing import Any
+
+import dask.array as dsa
+import numpy as np
+import pandas as pd
+import xarray as xr
+import zarr
+
+from socseq import __version__
+from socseq.io.atomic import write_csv_atomic, write_json_atomic
+from socseq.io.grid import GridSpec
+from socseq.io.raster import write_geotiff, write_netcdf
+from socseq.pipeline.config import RunConfig
+from socseq.pipeline.phases import EXCLUSION_REASONS, NO_LAND_USE, NOT_AGRICULTURAL, SIMULATED
+
+__all__ = ["FOUR_PER_1000", "ProductSet", "compute_products", "product_name"]
+
+#: Annual relative SOC gain of the "4 per 1000" initiative [1/yr].
+FOUR_PER_1000 = 0.004
+
+#: Excluded-cell reasons that are not candidate (agricultural) cells.
+OTHER_REASONS = {NOT_AGRICULTURAL: "not an agricultural class",
+                 NO_LAND_USE: "no land-use data"}
+
+
+def product_name(iso: str, kind: str, scenario: str | None = None) -> str:
+    """GSOCseq product file name, e.g. ``TWN_GSOCseq_ASR_SSM1_Map030.tif``."""
+    middle = kind if scenario is None else f"{kind}_{scenario}"
+    return f"{iso}_GSOCseq_{middle}_Map030.tif"
+
+
+def four_per_1000_name(iso: str, scenario: str) -> str:
+    """File name of the 4-per-1000 map of a scenario."""
+    return f"{iso}_socseq_4p1000_{scenario}_Map030.tif"
+
+
+class ProductSet:
+    """Maps of one run as float64 arrays (``(y, x)``), computed from the results store.
+
+    Parameters
+    ----------
+    config : RunConfig
+    grid : GridSpec
+    inputs, results : zarr.Group
+        The staged inputs and the phase results.
+    """
+
+    def __init__(self, config: RunConfig, grid: GridSpec, inputs: zarr.Group,
+                 results: zarr.Group) -> None:
+        self.config = config
+        self.grid = grid
+        self.scenarios = [s.name for s in config.scenarios]
+        self.baseline = config.baseline.name
+        self.years = config.periods.forward_years
+        soc = results["soc"]
+        self.t0 = np.asarray(soc[0, 0])
+        self.final = {name: np.asarray(soc[i, self.years]) for i, name in
+                      enumerate(self.scenarios)}
+        self.reason = np.asarray(results["reason"][:])
+        self.area = np.asarray(inputs["area_ha"][:])
+        self.land_use = np.asarray(inputs["land_use"][:])
+        self.zones = np.asarray(inputs["zones"][:]) if "zones" in inputs else None
+        self.simulated = self.reason == SIMULATED
+
+    def abs_diff(self, scenario: str) -> np.ndarray:
+        """Return finalSOC − T0 [t C/ha]."""
+        return self.final[scenario] - self.t0
+
+    def asr(self, scenario: str) -> np.ndarray:
+        """Absolute sequestration rate [t C/ha/yr]."""
+        return self.abs_diff(scenario) / self.years
+
+    def rel_diff(self, scenario: str) -> np.ndarray:
+        """finalSOC(scenario) − finalSOC(baseline) [t C/ha]."""
+        return self.final[scenario] - self.final[self.baseline]
+
+    def rsr(self, scenario: str) -> np.ndarray:
+        """Relative sequestration rate [t C/ha/yr]."""
+        return self.rel_diff(scenario) / self.years
+
+    def reaches_4p1000(self, scenario: str) -> np.ndarray:
+        """Flag cells where ASR ≥ 0.004 · T0 (False outside simulated cells)."""
+        with np.errstate(invalid="ignore"):
+            return self.simulated & (self.asr(scenario) >= FOUR_PER_1000 * self.t0)
+
+    def cropland(self) -> np.ndarray:
+        """Cells whose class counts as cropland."""
+        return np.isin(self.land_use, self.config.land_use.cropland)
+
+    def summary(self) -> pd.DataFrame:
+        """One row per (zone, scenario); zone ``all`` first, then each zone."""
+        zone_names = _zone_names(self.config, self.zones)
+        groups: list[tuple[str, np.ndarray]] = [("all", np.ones(self.grid.shape, bool))]
+        if self.zones is not None:
+            groups += [(zone_names.get(int(z), str(int(z))), self.zones == z)
+                       for z in np.unique(self.zones[self.zones >= 0])]
+        crop = self.cropland()
+        rows = []
+        for zone, in_zone in groups:
+            sim = self.simulated & in_zone
+            area = np.where(sim, self.area, 0.0)
+            sim_area = area.sum()
+            crop_sim = np.where(sim & crop, self.area, 0.0)
+            for scen_cfg in self.config.scenarios:
+                name = scen_cfg.name
+                asr = np.nan_to_num(self.asr(name))
+                rsr = np.nan_to_num(self.rsr(name))
+                reach = np.where(self.reaches_4p1000(name), crop_sim, 0.0).sum()
+
+                def mean(values: np.ndarray, a: np.ndarray = area,
+                         total: float = sim_area) -> float:
+                    return float((values * a).sum() / total) if total > 0 else float("nan")
+
+                rows.append({
+                    "zone": zone, "scenario": name,
+                    "input_multiplier": scen_cfg.input_multiplier,
+                    "cropland_area_ha": float(np.where(crop & in_zone, self.area, 0).sum()),
+                    "simulated_area_ha": float(sim_area),
+                    "simulated_cropland_area_ha": float(crop_sim.sum()),
+                    "simulated_cells": int(sim.sum()),
+                    "mean_soc_t0_t_ha": mean(np.nan_to_num(self.t0)),
+                    "mean_soc_final_t_ha": mean(np.nan_to_num(self.final[name])),
+                    "mean_asr_t_ha_yr": mean(asr),
+                    "mean_rsr_t_ha_yr": (float("nan") if scen_cfg.is_baseline else mean(rsr)),
+                    "total_asr_t_yr": float((asr * area).sum()),
+                    "total_rsr_t_yr": (float("nan") if scen_cfg.is_baseline
+                                       else float((rsr * area).sum())),
+                    "area_4p1000_ha": float(reach),
+                    "share_4p1000_pct": (100.0 * float(reach / crop_sim.sum())
+                                         if crop_sim.sum() > 0 else float("nan")),
+                })
+        return pd.DataFrame(rows)
+
+    def exclusions(self) -> pd.DataFrame:
+        """Cells and area by reason: every candidate cell is simulated or has a reason."""
+        rows = [{"code": SIMULATED, "reason": "simulated"}]
+        rows += [{"code": c, "reason": r} for c, r in EXCLUSION_REASONS.items()]
+        rows += [{"code": c, "reason": r} for c, r in OTHER_REASONS.items()]
+        cell_area = np.nan_to_num(self.area)
+        for row in rows:
+            hit = self.reason == row["code"]
+            row["cells"] = int(hit.sum())
+            row["area_ha"] = float(cell_area[hit].sum())
+        return pd.DataFrame(rows)
+
+
+def _zone_names(config: RunConfig, zones: np.ndarray | None) -> dict[int, str]:
+    path = config.inputs.zone_names
+    if zones is None or path is None:
+        return {}
+    table = pd.read_csv(path)
+    if not {"code", "name"} <= set(table.columns):
+        from socseq.exceptions import ConfigError
+
+        raise ConfigError(f"inputs.zone_names {path}: needs the columns code,name")
+    return dict(zip(table["code"].astype(int), table["name"].astype(str), strict=True))
+
+
+def _grid_da(grid: GridSpec, values: np.ndarray, name: str, units: str,
+             long_name: str) -> xr.DataArray:
+    y, x = grid.coords()
+    da = xr.DataArray(values, dims=("y", "x"), coords={"y": y, "x": x}, name=name,
+                      attrs={"units": units, "long_name": long_name})
+    return da.rio.write_crs(grid.crs).rio.write_transform(grid.transform)
+
+
+def _provenance(config: RunConfig) -> dict[str, str]:
+    return {"socseq_version": __version__, "config_digest": config.digest(),
+            "created": dt.datetime.now(dt.UTC).isoformat(timespec="seconds")}
+
+
+def compute_products(
+    config: RunConfig,
+    grid: GridSpec,
+    inputs: zarr.Group,
+    results: zarr.Group,
+    stage: Path,
+    *,
+    warmup_sums: dict[str, Any],
+    forward_sums: np.ndarray,
+) -> list[str]:
+    """Write every product of the run into ``stage`` (a folder published afterwards).
+
+    Returns
+    -------
+    list of str
+        Paths of the written products, relative to ``stage``.
+    """
+    products = ProductSet(config, grid, inputs, results)
+    tags = _provenance(config)
+    iso = config.run.iso
+    written: list[str] = []
+    sim = products.simulated
+
+    def masked(values: np.ndarray) -> np.ndarray:
+        return np.where(sim, values, np.nan)
+
+    if config.outputs.geotiff:
+        maps = stage / "maps"
+        maps.mkdir(parents=True, exist_ok=True)
+        layers: list[tuple[str, np.ndarray, str, str]] = [
+            (product_name(iso, "T0"), products.t0, "t C/ha", "SOC stock 0-30 cm at T0")]
+        for name in products.scenarios:
+            layers += [
+                (product_name(iso, "finalSOC", name), products.final[name], "t C/ha",
+                 f"SOC stock 0-30 cm after {products.years} years, {name}"),
+                (product_name(iso, "AbsDiff", name), products.abs_diff(name), "t C/ha",
+                 f"SOC change from T0, {name}"),
+                (product_name(iso, "ASR", name), products.asr(name), "t C/ha/yr",
+                 f"absolute sequestration rate, {name}"),
+            ]
+            if name != products.baseline:
+                layers += [
+                    (product_name(iso, "RelDiff", name), products.rel_diff(name), "t C/ha",
+                     f"SOC difference to {products.baseline}, {name}"),
+                    (product_name(iso, "RSR", name), products.rsr(name), "t C/ha/yr",
+                     f"relative sequestration rate, {name}"),
+                ]
+        for file, values, units, long_name in layers:
+            write_geotiff(_grid_da(grid, masked(values), file[:-4], units, long_name),
+                          maps / file, tags=tags, dtype="float32")
+            written.append(f"maps/{file}")
+        for name in products.scenarios:
+            flag = np.where(sim, products.reaches_4p1000(name), 255).astype(np.uint8)
+            file = four_per_1000_name(iso, name)
+            write_geotiff(_grid_da(grid, flag, file[:-4], "1",
+                                   f"ASR >= 0.004 x T0 (1 reached, 0 not), {name}"),
+                          maps / file, tags=tags, nodata=255, dtype="uint8")
+            written.append(f"maps/{file}")
+
+    if config.outputs.netcdf:
+        write_netcdf(_cube(config, grid, products, results), stage / "soc_stocks.nc")
+        written.append("soc_stocks.nc")
+
+    summary = products.summary()
+    write_csv_atomic(summary, stage / "summary.csv")
+    write_json_atomic(summary.replace({np.nan: None}).to_dict(orient="records"),
+                      stage / "summary.json")
+    exclusions = products.exclusions()
+    write_csv_atomic(exclusions, stage / "exclusions.csv")
+    series = _timeseries(config, warmup_sums, forward_sums)
+    write_csv_atomic(series, stage / "timeseries.csv")
+    written += ["summary.csv", "summary.json", "exclusions.csv", "timeseries.csv"]
+    return written
+
+
+def _timeseries(config: RunConfig, warmup_sums: dict[str, Any],
+                forward_sums: np.ndarray) -> pd.DataFrame:
+    """Area-weighted mean and total SOC per year: warm-up, then each scenario from T0."""
+    area = warmup_sums["area"]
+    rows = []
+    first = config.periods.warmup[0]
+    for i, total in enumerate(warmup_sums["area_soc"]):
+        rows.append({"phase": "warmup", "scenario": "", "year": first + i,
+                     "mean_soc_t_ha": total / area if area > 0 else np.nan,
+                     "total_soc_t": total})
+    t0_year = config.periods.warmup[1]
+    for s, scen in enumerate(config.scenarios):
+        for j, total in enumerate(forward_sums[s]):
+            rows.append({"phase": "forward", "scenario": scen.name, "year": t0_year + j,
+                         "mean_soc_t_ha": total / area if area > 0 else np.nan,
+                         "total_soc_t": total})
+    return pd.DataFrame(rows)
+
+
+def _cube(config: RunConfig, grid: GridSpec, products: ProductSet,
+          results: zarr.Group) -> xr.Dataset:
+    """CF dataset: yearly stocks (scenario × year × y × x) and the 2-D/3-D products."""
+    y, x = grid.coords()
+    t0_year = config.periods.warmup[1]
+    years = np.arange(t0_year, t0_year + products.years + 1)
+    soc = dsa.from_zarr(results["soc"]).astype(np.float32)
+    sim = products.simulated
+    scen = products.scenarios
+
+    def per_scenario(fn: Any) -> np.ndarray:
+        return np.stack([np.where(sim, fn(s), np.nan) for s in scen])
+
+    ds = xr.Dataset(
+        {
+            "soc_t_ha": (("scenario", "year", "y", "x"), soc, {
+                "units": "t C ha-1", "long_name": "SOC stock 0-30 cm at the end of each year "
+                "(first year = T0, end of warm-up)", "standard_name":
+                "soil_mass_content_of_carbon"}),
+            "soc_t0_t_ha": (("y", "x"), np.where(sim, products.t0, np.nan),
+                            {"units": "t C ha-1", "long_name": "SOC stock at T0"}),
+            "asr_t_ha_yr": (("scenario", "y", "x"), per_scenario(products.asr),
+                            {"units": "t C ha-1 yr-1",
+                             "long_name": "absolute sequestration rate"}),
+            "rsr_t_ha_yr": (("scenario", "y", "x"), per_scenario(products.rsr),
+                            {"units": "t C ha-1 yr-1",
+                             "long_name": f"relative sequestration rate vs {products.baseline}"}),
+            "reaches_4p1000": (("scenario", "y", "x"),
+                               np.stack([products.reaches_4p1000(s) for s in scen]).astype(
+                                   np.uint8),
+                               {"units": "1", "long_name": "ASR >= 0.004 x T0",
+                                "flag_values": np.array([0, 1], np.uint8),
+                                "flag_meanings": "not_reached reached"}),
+            "ceq_t_ha_yr": (("y", "x"), np.asarray(results["ceq"][:]),
+                            {"units": "t C ha-1 yr-1",
+                             "long_name": "plant carbon input at spin-up equilibrium"}),
+            "c_input_bau_t_ha_yr": (("y", "x"), np.asarray(results["c_bau"][:]),
+                                    {"units": "t C ha-1 yr-1",
+                                     "long_name": "baseline plant carbon input (mean of "
+                                                  "the warm-up years)"}),
+            "area_ha": (("y", "x"), products.area,
+                        {"units": "ha", "long_name": "area counted per cell"}),
+            "exclusion_reason": (("y", "x"), products.reason, {
+                "long_name": "why a cell was not simulated (0 = simulated)",
+                "flag_values": np.array([SIMULATED, *EXCLUSION_REASONS, *OTHER_REASONS],
+                                        np.uint8),
+                "flag_meanings": " ".join(
+                    r.split(" (")[0].replace(" ", "_").replace("≤", "le").replace("−", "-")
+                    for r in ["simulated", *EXCLUSION_REASONS.values(),
+                              *OTHER_REASONS.values()])}),
+        },
+        coords={"scenario": scen, "year": years, "y": y, "x": x},
+        attrs={"title": f"socseq run: {config.run.name}", **_provenance(config),
+               "source": "RothC 2.0.0 (socseq) with the GSOCseq protocol",
+               "forward_years": products.years},
+    )
+    if config.outputs.warmup_stocks:
+        first = config.periods.warmup[0]
+        warm = dsa.from_zarr(results["soc_warmup"]).astype(np.float32)
+        ds["soc_warmup_t_ha"] = (("warmup_year", "y", "x"), warm, {
+            "units": "t C ha-1", "long_name": "SOC stock at the end of each warm-up year"})
+        ds = ds.assign_coords(warmup_year=np.arange(first, first + warm.shape[0]))
+    ds["x"].attrs.update(units=str(grid.crs.axis_info[0].unit_name if grid.crs.axis_info
+                                   else ""), standard_name="projection_x_coordinate"
+                         if not grid.is_geographic else "longitude")
+    ds["y"].attrs.update(standard_name="projection_y_coordinate"
+                         if not grid.is_geographic else "latitude")
+    return ds.rio.write_crs(grid.crs).rio.write_transform(grid.transform)
