@@ -330,7 +330,7 @@ def _precip_normal(xx: np.ndarray, yy: np.ndarray, elev: np.ndarray) -> np.ndarr
 
 def _day_length_h(lat_deg: np.ndarray, times: pd.DatetimeIndex) -> np.ndarray:
     """Astronomical day length (h) on the 15th of each month, ``(time, y, x)``."""
-    doy = np.asarray(times.dayofyear + 14, float)
+    doy = np.asarray(times.day_of_year + 14, float)
     decl = 0.409 * np.sin(2 * np.pi * doy / 365.0 - 1.39)
     arg = -np.tan(np.radians(lat_deg))[None] * np.tan(decl)[:, None, None]
     return 24.0 / np.pi * np.arccos(np.clip(arg, -1.0, 1.0))
