@@ -1,0 +1,117 @@
+"""The Taiwan case on a 40 × 40 km window around Chiayi: prepare → socseq run → invariants.
+
+Needs ../shared/data (skips without it, fails when SOCSEQ_REQUIRE_SHARED=1). Checks, on the
+run's own outputs: RSR(SSM2) = 2·RSR(SSM1) and RSR(SSM3) = 4·RSR(SSM1) per cell, 4-per-1000
+shares ordered BAU < SSM1 < SSM2 < SSM3, and every cropland cell of the land-use map either
+simulated or counted as excluded with a reason in run.json.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+import rasterio
+
+EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "taiwan"
+
+pytestmark = pytest.mark.shared
+
+
+def _load(name: str, filename: str):
+    sys.path.insert(0, str(EXAMPLE))
+    spec = importlib.util.spec_from_file_location(name, EXAMPLE / filename)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module  # dataclasses look their module up while the file executes
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.fixture(scope="module")
+def chiayi_run(tmp_path_factory: pytest.TempPathFactory) -> dict:
+    data = _data()
+    prepare = _load("taiwan_prepare", "prepare.py")
+    runner = _load("taiwan_run", "run.py")
+    work = tmp_path_factory.mktemp("taiwan")
+    built = prepare.prepare(work, prepare.CHIAYI_WINDOW, data=data)
+    done = runner.run_config(built["configs"]["main"], log=work / "main.log")
+    result = runner.read_run(done["output_dir"])
+    result.update(work=work, built=built, seconds=done["seconds"])
+    return result
+
+
+def _data() -> Path:
+    """The shared data folder (skip, or fail with SOCSEQ_REQUIRE_SHARED=1, when absent)."""
+    from conftest import shared_path  # tests/conftest.py, the skip/require rule
+
+    for name in ("taiwan-env-1km", "taiwan-cwb-chiayi-monthly", "taiwan-tari-soc-points"):
+        shared_path("data", name)
+    return shared_path("data")
+
+
+def _read(path: Path) -> np.ndarray:
+    with rasterio.open(path) as src:
+        values = src.read(1).astype("float64")
+        if src.nodata is not None:
+            values[values == src.nodata] = np.nan
+    return values
+
+
+def test_inputs_and_configs_are_valid(tmp_path: Path) -> None:
+    data = _data()
+    prepare = _load("taiwan_prepare", "prepare.py")
+    built = prepare.prepare(tmp_path, prepare.CHIAYI_WINDOW, data=data)
+    from socseq.pipeline.config import load_run_config
+
+    outputs = set()
+    for path in built["configs"].values():
+        config = load_run_config(path)
+        assert config.dsm is not None and config.climate.evaporation_kind == "pan"
+        outputs.add(config.run.output_dir)
+    assert len(outputs) == len(built["configs"])  # every variant writes its own folder
+    record = json.loads((tmp_path / "assumptions.json").read_text())
+    assert {a["key"] for a in record["assumptions"]} >= {
+        "cultivated_land", "meadow_md", "lapse_rate_c_per_km", "soc_reading", "clay_pct"}
+    classes = _read(tmp_path / "landuse_fao.tif")
+    mask = _read(tmp_path / "cultivated_mask.tif")
+    assert np.array_equal(np.isin(classes, [2, 13]), mask == 1)
+    assert record["statistics"]["cultivated_cells"] == int((mask == 1).sum()) > 500
+
+
+def test_relative_rates_scale_with_the_input_increase(chiayi_run: dict) -> None:
+    maps = chiayi_run["dir"] / "maps"
+    rsr = {n: _read(maps / f"TWN_GSOCseq_RSR_SSM{n}_Map030.tif") for n in (1, 2, 3)}
+    ok = np.isfinite(rsr[1])
+    assert ok.sum() > 100
+    assert np.array_equal(ok, np.isfinite(rsr[2])) and np.array_equal(ok, np.isfinite(rsr[3]))
+    scale = np.abs(rsr[1][ok]).max()
+    np.testing.assert_allclose(rsr[2][ok], 2 * rsr[1][ok], rtol=1e-4, atol=1e-6 * scale)
+    np.testing.assert_allclose(rsr[3][ok], 4 * rsr[1][ok], rtol=1e-4, atol=1e-6 * scale)
+
+
+def test_shares_are_ordered(chiayi_run: dict) -> None:
+    shares = chiayi_run["summary"]["share_4p1000_pct"]
+    values = [float(shares[s]) for s in ("BAU", "SSM1", "SSM2", "SSM3")]
+    assert values == sorted(values) and len(set(values)) == 4, values
+
+
+def test_every_cropland_cell_is_simulated_or_excluded_with_a_reason(chiayi_run: dict) -> None:
+    cells = chiayi_run["manifest"]["cells"]
+    classes = _read(chiayi_run["work"] / "landuse_fao.tif")
+    cropland = np.isin(classes, [2, 13])
+    assert cells["grid"] == classes.size
+    excluded = {k: int(v) for k, v in cells["excluded"].items()}
+    assert all(isinstance(k, str) and k for k in excluded)
+    assert cells["simulated"] + sum(excluded.values()) >= int(cropland.sum())
+    t0 = _read(chiayi_run["dir"] / "maps" / "TWN_GSOCseq_T0_Map030.tif")
+    simulated = np.isfinite(t0)
+    assert int(simulated.sum()) == cells["simulated"]
+    assert not (simulated & ~cropland).any()  # only cropland classes are modelled
+    summary = chiayi_run["summary"]
+    assert summary.index.is_unique and set(summary.index) >= {"BAU", "SSM1", "SSM2", "SSM3"}
+    assert isinstance(summary, pd.DataFrame)
