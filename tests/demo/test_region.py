@@ -236,3 +236,12 @@ def test_dsm_recovers_the_generating_relationship(built: Path) -> None:
             samples.loc[predictions["sample_id"], "y_m"])
         truth = src.read(1)[rows, cols]
     assert model_efficiency(truth, predictions["mean_t_ha"].to_numpy()) >= 0.5
+
+
+def test_pipeline_validates_the_demo(built: Path) -> None:
+    from socseq.pipeline.run import validate_config
+
+    report = validate_config(load_run_config(built / "demo.toml"))
+    ag, _ = _read(built / "ag_mask.tif")
+    assert report["cells"] == 210 * 380
+    assert report["candidate_cells"] == int((ag == 1).sum())
