@@ -95,9 +95,17 @@ def test_relative_rates_scale_with_the_input_increase(chiayi_run: dict) -> None:
 
 
 def test_shares_are_ordered(chiayi_run: dict) -> None:
+    # Strictly BAU < SSM1 < SSM2 < SSM3 only holds where some cells sit between thresholds:
+    # with this baseline (~70 t C/ha) no cell reaches 4 per 1000 before SSM3, so the shares
+    # are checked non-decreasing with SSM3 above BAU, and the rates strictly ordered per cell.
     shares = chiayi_run["summary"]["share_4p1000_pct"]
     values = [float(shares[s]) for s in ("BAU", "SSM1", "SSM2", "SSM3")]
-    assert values == sorted(values) and len(set(values)) == 4, values
+    assert values == sorted(values) and values[-1] > values[0], values
+    maps = chiayi_run["dir"] / "maps"
+    asr = [_read(maps / f"TWN_GSOCseq_ASR_{s}_Map030.tif") for s in ("BAU", "SSM1", "SSM2", "SSM3")]
+    ok = np.isfinite(asr[0])
+    for low, high in zip(asr, asr[1:], strict=False):
+        assert (high[ok] > low[ok]).all()
 
 
 def test_every_cropland_cell_is_simulated_or_excluded_with_a_reason(chiayi_run: dict) -> None:
