@@ -111,3 +111,21 @@ def test_spinup_forcing_must_be_12_months() -> None:
                              plant_cover=1, c_inp_t_ha=0.1)
     with pytest.raises(InputValidationError, match="tmp"):
         equilibrium(soil, forcing)
+
+
+def test_a_run_from_a_fitted_equilibrium_keeps_its_iom_and_stock():
+    # Regression: run() used to replace the state's IOM by the soil's (default 0), so a run
+    # continuing from a spin-up fitted to SOC = 40 started at 40 - IOM.
+    soil = Soil(clay_pct=np.array([20.0, 35.0]), depth_cm=30.0)
+    tmp = np.tile(np.linspace(12.0, 27.0, 12), (2, 1))
+    shape = np.full(12, 1 / 12)
+    forcing = MonthlyForcing(tmp_degC=tmp, rain_mm=120.0, evap_mm=90.0, plant_cover=1.0,
+                             c_inp_t_ha=shape, dpm_rpm=1.44)
+    eq = equilibrium(soil, forcing, target_soc=np.array([40.0, 55.0]),
+                     options=RunOptions(evap_coefficient=1.0))
+    assert np.all(eq.state.iom > 3.0)
+    steady = MonthlyForcing(tmp_degC=tmp, rain_mm=120.0, evap_mm=90.0, plant_cover=1.0,
+                            c_inp_t_ha=eq.annual_input_t_ha[:, None] * shape, dpm_rpm=1.44)
+    result = run(soil, steady, 120, state=eq.state, options=RunOptions(evap_coefficient=1.0))
+    np.testing.assert_allclose(result.iom, eq.state.iom, rtol=0)
+    np.testing.assert_allclose(result.soc, np.array([[40.0] * 10, [55.0] * 10]), rtol=1e-12)

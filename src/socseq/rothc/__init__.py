@@ -8,6 +8,7 @@
 
 from __future__ import annotations
 
+from socseq.rothc.equilibrium import Equilibrium, equilibrium
 from socseq.rothc.model import (
     POOLS,
     MonthlyForcing,
@@ -28,6 +29,7 @@ from socseq.rothc.parameters import DEFAULT_PARAMETERS, RothCParameters
 
 __all__ = [
     "DEFAULT_PARAMETERS",
+    "Equilibrium",
     "POOLS",
     "MonthlyForcing",
     "RothCParameters",
@@ -36,6 +38,7 @@ __all__ = [
     "RunResult",
     "Soil",
     "co2_partition",
+    "equilibrium",
     "falloon_iom",
     "moisture_modifier",
     "run",

@@ -484,8 +484,8 @@ def run(
     n_months : int
         Number of months to run.
     state : RothCState, optional
-        Start state (continued, not modified); default empty pools at field capacity with the
-        soil's IOM.
+        Start state (continued, not modified), IOM included: the soil's ``iom_t_ha`` is then
+        not used. Default: empty pools at field capacity with the soil's IOM.
     record : {"month", "year", "end"} or array of int
         When to record the state: every month, every December, only the end, or after the
         given 0-based months. Nothing else is kept in memory.
@@ -513,8 +513,9 @@ def run(
     if state is None:
         state = RothCState.empty(n_cells, prepared.iom, options.radiocarbon)
     else:
+        # IOM is part of the state: a spin-up fitted to a target SOC set it (Falloon), and a
+        # continuation must keep it whatever the soil's default iom_t_ha says.
         state = state.copy()
-        state.iom = prepared.iom.copy()
         if options.radiocarbon and state.ages is None:
             raise InputValidationError("state: has no radiocarbon ages but radiocarbon=True; "
                                        "start from a state computed with radiocarbon")
@@ -527,7 +528,8 @@ def run(
     packed = state.packed()
     ages = (np.ascontiguousarray(state.ages) if options.radiocarbon and state.ages is not None
             else np.empty((0, 4)))
-    _kernel.run_cells(packed, ages, prepared.iom, prepared.fractions, prepared.water,
+    iom = np.ascontiguousarray(state.iom, dtype=np.float64)
+    _kernel.run_cells(packed, ages, iom, prepared.fractions, prepared.water,
                       prepared.cell_consts, prepared.forcing, prepared.use_cover_factor,
                       n_months, months, out_pools, out_co2, out_diag, out_age, prepared.consts)
     state.unpack(packed)
@@ -539,6 +541,6 @@ def run(
                 "rm_tmp": out_diag[:, :, _kernel.DIAG_RM_TMP],
                 "rm_moist": out_diag[:, :, _kernel.DIAG_RM_MOIST],
                 "rm_pc": out_diag[:, :, _kernel.DIAG_RM_PC]}
-    return RunResult(months=months, pools=out_pools, iom=prepared.iom.copy(), co2=out_co2,
+    return RunResult(months=months, pools=out_pools, iom=iom.copy(), co2=out_co2,
                      state=state, diagnostics=diag,
                      total_age=out_age if options.radiocarbon else None)
