@@ -11,6 +11,7 @@ sums travel back.
 from __future__ import annotations
 
 import os
+from functools import partial
 from collections.abc import Callable, Sequence
 from contextlib import AbstractContextManager
 from types import TracebackType
@@ -106,8 +107,9 @@ class Executor(AbstractContextManager["Executor"]):
         if self.client is not None:
             from dask.distributed import as_completed
 
-            scattered = self.client.scatter(first, broadcast=True)
-            futures = self.client.map(fn, [scattered] * total, list(items), pure=False)
+            # The settings are small: sent with each task rather than scattered, whose
+            # content-hashed key a later phase would share while an earlier one releases it.
+            futures = self.client.map(partial(fn, first), list(items), pure=False)
             order = {f.key: i for i, f in enumerate(futures)}
             results: list[Any] = [None] * total
             for done, future in enumerate(as_completed(futures), start=1):

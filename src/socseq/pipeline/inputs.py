@@ -290,7 +290,9 @@ class _Stager:
                                           name=name)
             self.filled[name] = max(self.filled.get(name, 0),
                                     int(converted.attrs.get("filled_cells", 0)))
-        return np.asarray(converted.values, dtype=np.float64)
+        # Rounded to the stored float32 here, so that means and NPP derived during staging
+        # use exactly the values the phases will read back.
+        return np.asarray(converted.values, dtype=np.float32).astype(np.float64)
 
 
 def stage_inputs(
@@ -396,7 +398,7 @@ def stage_inputs(
             npp_sum += annual.add(offset, slab)
         npp_spin = npp_sum / n_spin
     for k in CLIMATE_VARIABLES:
-        store.create(f"spin_{k}", 12, "float32")[:] = spin_means[k]
+        store.create(f"spin_{k}", 12, "float64")[:] = spin_means[k]
     store.create("npp_spin", None, "float64")[:] = npp_spin
 
     # Warm-up: the monthly series itself, the yearly NPP, and the monthly means for forward.
@@ -426,7 +428,7 @@ def stage_inputs(
                 fwd[k][offset:offset + slab[k].shape[0]] = slab[k]
     else:
         for k in CLIMATE_VARIABLES:
-            store.create(f"fwd_{k}", 12, "float32")[:] = fwd_means[k]
+            store.create(f"fwd_{k}", 12, "float64")[:] = fwd_means[k]
 
     has_yearly = config.land_use.yearly is not None
     if has_yearly:
