@@ -11,9 +11,9 @@ sums travel back.
 from __future__ import annotations
 
 import os
-from functools import partial
 from collections.abc import Callable, Sequence
 from contextlib import AbstractContextManager
+from functools import partial
 from types import TracebackType
 from typing import Any
 
