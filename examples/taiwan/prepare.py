@@ -37,7 +37,7 @@ import math
 import os
 import sys
 from collections.abc import Mapping, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
@@ -120,7 +120,6 @@ class Settings:
     bulk_density_ptf: str = "grigal1989"
     dsm_trees: int = 300
     dsm_seed: int = 42
-    extra: dict[str, Any] = field(default_factory=dict)
 
 
 # --------------------------------------------------------------------------------------------
@@ -525,8 +524,9 @@ def assumptions(settings: Settings, stats: Mapping[str, Any]) -> list[dict[str, 
          "why": (f"FF+FW sum to {stats['farm_area_total_ha']:,.0f} ha on the island, close to "
                  "Taiwan's official ~0.79 Mha of cultivated land; cells passing "
                  f"{s.farm_threshold:g} hold {stats['farm_area_in_mask_pct']:.1f} % of it "
-                 f"({stats['cultivated_cells']:,} cells), while a 0.5 threshold would drop "
-                 "about a quarter; below 0.25 a cell is mostly something else")},
+                 f"({stats['cultivated_cells']:,} cells), a 0.5 threshold only "
+                 f"{stats['farm_area_at_half_pct']:.1f} %; below a quarter a cell is mostly "
+                 "something else")},
         {"key": "meadow_md", "value": "not farm" if not s.meadow_is_farm else "farm",
          "why": (f"adding MD ({stats['md_area_total_ha']:,.0f} ha) would overshoot the official "
                  "cultivated area by a third; MD cells become grassland (3), not simulated")},
@@ -686,10 +686,12 @@ def prepare(work: Path = DEFAULT_WORK, subset: Sequence[float] | None = None,
                                          settings.bulk_density_ptf),
         "lapse_check": lapse_rate_check(data),
     }
-    stats["farm_area_in_mask_pct"] = 100.0 * stats["farm_area_in_mask_ha"] / max(
-        stats["farm_area_total_ha"], 1e-9)
+    total = max(stats["farm_area_total_ha"], 1e-9)
+    stats["farm_area_in_mask_pct"] = 100.0 * stats["farm_area_in_mask_ha"] / total
+    at_half = np.nansum(np.where(farm_all >= 0.5, farm_all, 0.0)) * 100.0
+    stats["farm_area_at_half_pct"] = 100.0 * float(at_half) / total
     record = {
-        "settings": {k: v for k, v in asdict(settings).items() if k != "extra"},
+        "settings": asdict(settings),
         "statistics": stats,
         "assumptions": assumptions(settings, stats),
         "variants": [{"name": v.name, "label": v.label, "config": configs[v.name].name}
