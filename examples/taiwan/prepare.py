@@ -45,7 +45,7 @@ import numpy as np
 import pandas as pd
 import rasterio
 import xarray as xr
-from rasterio.windows import Window, from_bounds
+from rasterio.windows import Window
 
 from socseq.io import (
     write_csv_atomic,
@@ -158,17 +158,22 @@ def make_grid(subset: Sequence[float] | None = None, data: Path = SHARED_DATA) -
             xmin, ymin, xmax, ymax = subset
             if not (xmax > xmin and ymax > ymin):
                 raise SystemExit(f"--subset {subset}: give xmin,ymin,xmax,ymax with max > min")
-            w = from_bounds(xmin, ymin, xmax, ymax, transform=src.transform)
-            col0, row0 = math.floor(w.col_off + 1e-6), math.floor(w.row_off + 1e-6)
-            col1 = math.ceil(w.col_off + w.width - 1e-6)
-            row1 = math.ceil(w.row_off + w.height - 1e-6)
+            # Plain north-up arithmetic (rasterio's window helpers use the deprecated
+            # affine * operator).
+            t = src.transform
+            col0 = math.floor((xmin - t.c) / t.a + 1e-6)
+            col1 = math.ceil((xmax - t.c) / t.a - 1e-6)
+            row0 = math.floor((ymax - t.f) / t.e + 1e-6)
+            row1 = math.ceil((ymin - t.f) / t.e - 1e-6)
             col0, row0 = max(col0, 0), max(row0, 0)
             col1, row1 = min(col1, src.width), min(row1, src.height)
             if col1 <= col0 or row1 <= row0:
                 raise SystemExit(f"--subset {subset}: does not overlap the Taiwan grid "
                                  f"{tuple(src.bounds)}")
             window = Window(col0, row0, col1 - col0, row1 - row0)
-        transform = rasterio.windows.transform(window, src.transform)
+        t = src.transform
+        transform = rasterio.Affine(t.a, 0.0, t.c + window.col_off * t.a,
+                                    0.0, t.e, t.f + window.row_off * t.e)
     return Grid(window, transform, int(window.height), int(window.width))
 
 
