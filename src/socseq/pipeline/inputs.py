@@ -127,8 +127,8 @@ def resolve_grid(config: RunConfig, soc: xr.DataArray | None = None) -> GridSpec
                      band=layer.band, categorical=name == "land_use")
     if da.ndim != 2:
         raise InputValidationError(
-            f"inputs.{name} {layer.path}: has {da.shape[0]} bands; give band = N to pick the "
-            "one whose grid is the template")
+            f"layer 'inputs.{name}' (file {layer.path}): has {da.shape[0]} bands; give "
+            "band = N to pick the one whose grid is the template")
     return GridSpec.from_raster(da)
 
 
@@ -163,7 +163,8 @@ def _open_2d(layer: InputLayer, name: str, grid: GridSpec, *, categorical: bool 
                      categorical=categorical)
     if da.ndim != 2:
         raise InputValidationError(
-            f"{name} {layer.path}: has {da.shape[0]} bands but one layer is expected; give "
+            f"layer '{name}' (file {layer.path}): "
+            f"has {da.shape[0]} bands but one layer is expected; give "
             "band = N (or variable) to pick it")
     return align_to_template(da, grid, kind="categorical" if categorical else "continuous",
                              resampling=layer.resampling or resampling, name=name)
@@ -189,7 +190,8 @@ def _fraction(layer: InputLayer, name: str, grid: GridSpec) -> np.ndarray:
     finite = values[np.isfinite(values)]
     if finite.size and (finite.min() < 0 or finite.max() > 1 + 1e-9):
         raise InputValidationError(
-            f"{name} {layer.path}: values {finite.min():.3g}…{finite.max():.3g} are not shares "
+            f"layer '{name}' (file {layer.path}): "
+            f"values {finite.min():.3g}…{finite.max():.3g} are not shares "
             f"0–1 in the declared units '{layer.units}'; declare units = \"%\" for percentages")
     return values
 
@@ -204,14 +206,16 @@ def _classes(layer: InputLayer, name: str, grid: GridSpec, source_classes: str,
         valid &= raw != nodata
     if raw.dtype.kind == "f" and np.any(raw[valid] != np.round(raw[valid])):
         raise InputValidationError(
-            f"{name} {layer.path}: holds fractional values, not class codes; give a class "
+            f"layer '{name}' (file {layer.path}): "
+            "holds fractional values, not class codes; give a class "
             "raster (resampled with mode or nearest)")
     codes = np.where(valid, raw, 0)
     if source_classes == "esa_cci":
         codes = esa_cci_to_fao(codes)
     elif np.any((codes < 0) | (codes > 255)):
         raise InputValidationError(
-            f"{name} {layer.path}: values outside 0–255 are not FAO class codes; check "
+            f"layer '{name}' (file {layer.path}): "
+            "values outside 0–255 are not FAO class codes; check "
             "land_use.source_classes (\"fao\" or \"esa_cci\")")
     codes = codes.astype(np.int16)
     known = np.isin(codes, table.codes)
@@ -236,7 +240,8 @@ def _year_index(da: xr.DataArray, years: tuple[int, int], name: str, layer: Clim
     if start < 0 or end > da.sizes["time"]:
         have = (f"{str(da['time'].values[0])[:7]}…{str(da['time'].values[-1])[:7]}")
         raise InputValidationError(
-            f"{name} {layer.path}: covers {have} but {years[0]}-01…{years[1]}-12 is needed; "
+            f"layer '{name}' (file {layer.path}): "
+            f"covers {have} but {years[0]}-01…{years[1]}-12 is needed; "
             f"{fix}")
     return int(start)
 
@@ -340,7 +345,7 @@ def stage_inputs(
     candidate = np.isin(land_use, list({*config.land_use.simulate, *config.land_use.cropland}))
     if not candidate.any():
         raise InputValidationError(
-            f"inputs.land_use {inp.land_use.path}: no cell of the classes "
+            f"layer 'inputs.land_use' (file {inp.land_use.path}): no cell of the classes "
             f"{sorted({*config.land_use.simulate, *config.land_use.cropland})} on the grid; "
             "check land_use.simulate and land_use.source_classes")
     store.create("land_use", None, "int16", NO_CLASS)[:] = land_use
@@ -477,7 +482,7 @@ def _stage_yearly_land_use(config: RunConfig, grid: GridSpec, store: _Store,
     n_bands = da.shape[0] if da.ndim == 3 else 1
     if first < 0 or first + n_warm > n_bands:
         raise InputValidationError(
-            f"land_use.yearly {layer.path}: has {n_bands} yearly band(s) from "
+            f"layer 'land_use.yearly' (file {layer.path}): has {n_bands} yearly band(s) from "
             f"{lu.yearly_first_year}, but the warm-up needs {config.periods.warmup[0]}–"
             f"{config.periods.warmup[1]}; give one band per warm-up year")
     out = store.create("land_use_yearly", n_warm, "int16", NO_CLASS, lead_chunk=1)
@@ -496,14 +501,16 @@ def _cover_factor(config: RunConfig, grid: GridSpec, target: np.ndarray) -> np.n
         da = open_raster(layer.path, name="cover.layer", variable=layer.variable)
         if da.ndim != 3 or da.shape[0] != 12:
             raise InputValidationError(
-                f"cover.layer {layer.path}: a cover raster needs 12 monthly bands, got "
+                f"layer 'cover.layer' (file {layer.path}): "
+                "a cover raster needs 12 monthly bands, got "
                 f"{1 if da.ndim == 2 else da.shape[0]}; give January…December")
         values = np.asarray(align_to_template(da, grid, kind="continuous", name="cover.layer",
                                               resampling=layer.resampling).values)
         finite = values[np.isfinite(values)]
         if finite.size == 0 or finite.min() < 0.6 - 1e-6 or finite.max() > 1 + 1e-6:
             raise InputValidationError(
-                f"cover.layer {layer.path}: cover factors must lie in 0.6 (covered)…1 (bare), "
+                f"layer 'cover.layer' (file {layer.path}): "
+                "cover factors must lie in 0.6 (covered)…1 (bare), "
                 f"found {finite.min() if finite.size else 'none'}…"
                 f"{finite.max() if finite.size else ''}; give the RothC cover factor")
         return np.where(np.isfinite(values), values, 1.0)
@@ -520,7 +527,8 @@ def _cover_factor(config: RunConfig, grid: GridSpec, target: np.ndarray) -> np.n
         sel = values[months == m + 1]
         if sel.shape[0] == 0:
             raise InputValidationError(
-                f"cover.layer {layer.path}: no NDVI image in month {m + 1}; give a series "
+                f"layer 'cover.layer' (file {layer.path}): "
+                f"no NDVI image in month {m + 1}; give a series "
                 "covering every calendar month")
         # GSOCseq: NA counts as not green; p = share of images above the threshold.
         share = (np.nan_to_num(sel, nan=-np.inf) > cover.ndvi_threshold).mean(axis=0)

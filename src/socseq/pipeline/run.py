@@ -172,6 +172,18 @@ def run_pipeline(
     """
     out = Path(output_dir) if output_dir is not None else config.run.output_dir
     out.mkdir(parents=True, exist_ok=True)
+    try:
+        return _run(config, out, workers, scheduler, progress, keep_work)
+    except BaseException:
+        # Scratch and half-staged products go; the previous run's products stay untouched.
+        shutil.rmtree(out / PARTIAL, ignore_errors=True)
+        if not keep_work:
+            shutil.rmtree(out / WORK, ignore_errors=True)
+        raise
+
+
+def _run(config: RunConfig, out: Path, workers: int | None, scheduler: str | None,
+         progress: Progress | None, keep_work: bool) -> RunSummary:
     started_all = time.perf_counter()
     timings: dict[str, float] = {}
     grid, staged, dsm_info, _prediction = _prepare(config, out, progress, timings)
