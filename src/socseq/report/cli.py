@@ -1,0 +1,24 @@
+"""``socseq report RUN_DIR``: rebuild the HTML report of a finished run.
+
+A thin shell over :func:`socseq.report.build_report`. A
+:class:`~socseq.exceptions.SocseqError` (e.g. a run folder without ``run.json``) propagates to
+the main command, which prints it as one line and exits with status 2.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+__all__ = ["report"]
+
+
+@click.command("report")
+@click.argument("run_dir", type=click.Path(file_okay=False, path_type=Path))
+def report(run_dir: Path) -> None:
+    """Rebuild RUN_DIR/report.html and RUN_DIR/figures/ from a finished run folder."""
+    from socseq.report import build_report
+
+    path = build_report(run_dir)
+    click.echo(str(path))

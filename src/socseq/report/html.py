@@ -1,0 +1,455 @@
+"""Build the HTML report of a finished run: one self-contained file plus the figures as PNG.
+
+``report.html`` embeds every figure as a base64 PNG and its CSS inline, loads nothing from the
+network and opens from disk in any browser; the same figures are written to ``figures/`` for
+reuse in documents. The page is rendered from the Jinja2 template ``templates/report.html.j2``
+shipped with the package.
+"""
+
+from __future__ import annotations
+
+import base64
+import datetime as dt
+import math
+import os
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
+from matplotlib.figure import Figure
+
+from socseq import __version__
+from socseq.dsm.plots import plot_observed_vs_predicted
+from socseq.io.atomic import atomic_path, write_text_atomic
+from socseq.report.figures import (
+    diverging_style,
+    figure_png,
+    flag_style,
+    plot_map,
+    plot_timeseries,
+    sequential_style,
+)
+from socseq.report.run_folder import RunFolder
+
+__all__ = ["REPORT_FILE", "FIGURES_DIR", "ReportFigure", "build_report"]
+
+#: Report file name inside the run folder.
+REPORT_FILE = "report.html"
+
+#: Folder of the PNG figures inside the run folder.
+FIGURES_DIR = "figures"
+
+ASR_UNITS = "t C/ha/yr"
+STOCK_UNITS = "t C/ha"
+
+_METHOD_LABELS = {
+    "spinup": "spin-up",
+    "carbon_fraction": "carbon fraction of dry matter",
+    "evaporation_kind": "evaporation input",
+    "cover_source": "soil cover from",
+    "paddy": "paddy fields",
+    "paddy_rate_factor": "paddy rate factor",
+    "constants": "RothC constants",
+    "depth_cm": "soil depth (cm)",
+    "land_use_table": "land-use class table",
+}
+
+_CV_LABELS = {"spatial": "spatial-block cross-validation",
+              "random": "random cross-validation", "test": "independent test set"}
+
+
+@dataclass(frozen=True)
+class ReportFigure:
+    """One figure of the report.
+
+    Attributes
+    ----------
+    file : str
+        Path of the PNG relative to the run folder (``figures/…``).
+    title : str
+        Heading shown above the figure and its ``alt`` text.
+    caption : str
+        What the figure shows and how it was made.
+    png : bytes
+        The image.
+    """
+
+    file: str
+    title: str
+    caption: str
+    png: bytes
+
+    @property
+    def data_uri(self) -> str:
+        """The PNG as a ``data:`` URI for embedding."""
+        return "data:image/png;base64," + base64.b64encode(self.png).decode("ascii")
+
+
+def _missing(value: Any) -> bool:
+    if value is None:
+        return True
+    try:
+        return bool(pd.isna(value))
+    except (TypeError, ValueError):
+        return False
+
+
+def fmt(value: Any, digits: int = 3, *, thousands: bool = False) -> str:
+    """Format a number for a table cell; missing values (None, NaN, empty) show as an en dash."""
+    if _missing(value) or value == "":
+        return "–"
+    if isinstance(value, str):
+        return value
+    number = float(value)
+    if thousands:
+        return f"{number:,.0f}"
+    if number != 0 and abs(number) < 10 ** (-digits):
+        return f"{number:.{digits - 1}e}"
+    return f"{number:.{digits}f}"
+
+
+def _seconds(value: Any) -> str:
+    if _missing(value):
+        return "–"
+    seconds = float(value)
+    if seconds >= 120:
+        return f"{seconds / 60:.1f} min"
+    return f"{seconds:.1f} s"
+
+
+class _Figures:
+    """Collect figures in report order; each is rendered once to PNG bytes."""
+
+    def __init__(self) -> None:
+        self.items: list[ReportFigure] = []
+
+    def add(self, name: str, fig: Figure, title: str, caption: str) -> ReportFigure:
+        item = ReportFigure(f"{FIGURES_DIR}/{name}.png", title, caption, figure_png(fig))
+        self.items.append(item)
+        return item
+
+
+def _summary_rows(table: pd.DataFrame) -> list[list[str]]:
+    def get(row: pd.Series, column: str) -> Any:
+        return row[column] if column in row.index else None
+
+    rows = []
+    for _, row in table.iterrows():
+        rows.append([
+            str(row["scenario"]),
+            fmt(get(row, "input_multiplier"), 2),
+            fmt(get(row, "mean_soc_t0_t_ha"), 2),
+            fmt(get(row, "mean_soc_final_t_ha"), 2),
+            fmt(get(row, "mean_asr_t_ha_yr"), 3),
+            fmt(get(row, "mean_rsr_t_ha_yr"), 3),
+            fmt(get(row, "total_asr_t_yr"), thousands=True),
+            fmt(get(row, "total_rsr_t_yr"), thousands=True),
+            fmt(get(row, "simulated_area_ha"), thousands=True),
+            fmt(get(row, "area_4p1000_ha"), thousands=True),
+            fmt(get(row, "share_4p1000_pct"), 1),
+        ])
+    return rows
+
+
+SUMMARY_HEADER = [
+    "scenario", "C input ×", "mean SOC T0 (t C/ha)", "mean SOC final (t C/ha)",
+    "mean ASR (t C/ha/yr)", "mean RSR (t C/ha/yr)", "total ASR (t C/yr)", "total RSR (t C/yr)",
+    "simulated area (ha)", "cropland reaching 4‰ (ha)", "share of cropland reaching 4‰ (%)",
+]
+
+
+def _cells(run: RunFolder) -> dict[str, Any]:
+    """Cell counts by outcome: from exclusions.csv when present, else from run.json."""
+    cells = run.manifest.get("cells") or {}
+    rows: list[list[str]] = []
+    table = run.exclusions
+    if table is not None:
+        for _, row in table.iterrows():
+            if int(row["cells"]) == 0:
+                continue
+            rows.append([str(row["reason"]), f"{int(row['cells']):,}",
+                         fmt(row.get("area_ha"), thousands=True)])
+    else:
+        if "simulated" in cells:
+            rows.append(["simulated", f"{int(cells['simulated']):,}", "–"])
+        for reason, count in (cells.get("excluded") or {}).items():
+            if int(count):
+                rows.append([str(reason), f"{int(count):,}", "–"])
+        for key in ("not_agricultural", "no_land_use"):
+            if int(cells.get(key, 0) or 0):
+                rows.append([key.replace("_", " "), f"{int(cells[key]):,}", "–"])
+    excluded = cells.get("excluded") or {}
+    return {
+        "grid": cells.get("grid"),
+        "candidate": cells.get("candidate"),
+        "simulated": cells.get("simulated"),
+        "excluded_total": sum(int(v) for v in excluded.values()) if excluded else None,
+        "rows": rows,
+    }
+
+
+def _inputs(run: RunFolder) -> list[list[str]]:
+    rows = [[str(k), str(v)] for k, v in (run.manifest.get("inputs") or {}).items()]
+    if run.manifest.get("dsm") and not any(r[0] == "soc" for r in rows):
+        rows.insert(0, ["soc", "mapped by this run's digital soil mapping (dsm/)"])
+    return rows
+
+
+def _scenario_rows(run: RunFolder) -> list[list[str]]:
+    rows = []
+    for s in run.manifest["scenarios"]:
+        rows.append([str(s["name"]), fmt(s.get("input_multiplier"), 2),
+                     fmt(s.get("fym_t_ha"), 2), "yes" if s.get("baseline") else ""])
+    return rows
+
+
+def _summary_for(run: RunFolder, zone: str) -> pd.DataFrame:
+    table = run.summary[run.summary["zone"] == zone]
+    order = {name: i for i, name in enumerate(run.scenarios)}
+    return table.assign(_o=table["scenario"].map(order)).sort_values("_o").drop(columns="_o")
+
+
+def _domain_value(run: RunFolder, scenario: str, column: str) -> float:
+    table = run.summary[(run.summary["zone"] == "all") & (run.summary["scenario"] == scenario)]
+    if table.empty or column not in table.columns:
+        return math.nan
+    return float(table[column].iloc[0])
+
+
+def _map_figures(run: RunFolder, figures: _Figures) -> dict[str, list[ReportFigure]]:
+    """T0, ASR, RSR and 4-per-1000 maps, each quantity on one scale across scenarios."""
+    first, last = run.manifest["periods"]["forward"]
+    span = f"{first}–{last}"
+    t0_year = run.manifest["periods"]["warmup"][1]
+    land = run.land
+    scenarios = run.scenarios
+    others = [s for s in scenarios if s != run.baseline]
+    groups: dict[str, list[ReportFigure]] = {"t0": [], "asr": [], "rsr": [], "p4": []}
+
+    t0 = run.product("T0")
+    mean_t0 = _domain_value(run, scenarios[0], "mean_soc_t0_t_ha")
+    groups["t0"].append(figures.add(
+        "soc_t0", plot_map(t0, sequential_style([t0], f"SOC stock 0–30 cm ({STOCK_UNITS})"),
+                           f"SOC stock at T0 (end of {t0_year})",
+                           land=land, note=_note("area-weighted mean", mean_t0, STOCK_UNITS)),
+        "SOC stock at T0", f"SOC stock 0–30 cm at the end of the warm-up ({t0_year}), the start "
+        f"of every scenario. Source: {t0.source}."))
+
+    asr = {s: run.product("ASR", s) for s in scenarios}
+    style = diverging_style(list(asr.values()), f"ASR ({ASR_UNITS})")
+    for s, layer in asr.items():
+        groups["asr"].append(figures.add(
+            f"asr_{_safe(s)}", plot_map(layer, style, f"Absolute sequestration rate, {s} ({span})",
+                                        land=land, note=_note("mean", _domain_value(
+                                            run, s, "mean_asr_t_ha_yr"), ASR_UNITS)),
+            f"ASR, {s}", f"(SOC after {run.forward_years} years − SOC at T0) / "
+            f"{run.forward_years}, {s}. Green gains, brown loses carbon; all scenarios share "
+            f"one colour scale. Source: {layer.source}."))
+
+    if others:
+        rsr = {s: run.product("RSR", s) for s in others}
+        style = sequential_style(list(rsr.values()), f"RSR ({ASR_UNITS})", cmap="YlGn",
+                                 from_zero=True)
+        for s, layer in rsr.items():
+            groups["rsr"].append(figures.add(
+                f"rsr_{_safe(s)}", plot_map(
+                    layer, style, f"Relative sequestration rate, {s} vs {run.baseline}",
+                    land=land, note=_note("mean", _domain_value(run, s, "mean_rsr_t_ha_yr"),
+                                          ASR_UNITS)),
+                f"RSR, {s}", f"(SOC of {s} − SOC of {run.baseline}, both after "
+                f"{run.forward_years} years) / {run.forward_years}: the extra carbon the practice "
+                f"stores each year compared with the baseline. Source: {layer.source}."))
+
+    style = flag_style("not reached", "reached (ASR ≥ 0.004 × SOC at T0)")
+    for s in scenarios:
+        layer = run.product("4p1000", s)
+        share = _domain_value(run, s, "share_4p1000_pct")
+        note = None if math.isnan(share) else f"{share:.1f} % of the simulated cropland"
+        groups["p4"].append(figures.add(
+            f"4p1000_{_safe(s)}", plot_map(layer, style, f"Where 4 per 1000 is reached, {s}",
+                                           land=land, note=note),
+            f"4 per 1000, {s}", f"Cells whose absolute sequestration rate under {s} is at least "
+            f"0.4 % of their T0 stock per year. Source: {layer.source}."))
+    return groups
+
+
+def _safe(name: str) -> str:
+    return "".join(c if c.isalnum() or c in "-_" else "_" for c in name)
+
+
+def _note(what: str, value: float, units: str) -> str | None:
+    return None if math.isnan(value) else f"{what} {value:.3g} {units}"
+
+
+def _dsm_section(run: RunFolder, figures: _Figures) -> dict[str, Any] | None:
+    """DSM accuracy (metrics, observed vs predicted) and the baseline maps, when present."""
+    metrics = run.dsm_metrics
+    if run.dsm_dir is None and not metrics:
+        return None
+    keys = ["n", "ME", "MAE", "RMSE", "R2", "MEC", "CCC", "PICP90"]
+    rows = []
+    for method, values in metrics.items():
+        cells = [_CV_LABELS.get(method, f"{method} cross-validation")]
+        for key in keys:
+            value = values.get(key)
+            cells.append(fmt(value, thousands=True) if key == "n" else fmt(value, 3))
+        rows.append(cells)
+    items: list[ReportFigure] = []
+    predictions = run.dsm_predictions
+    if predictions is not None:
+        method, table = predictions
+        has_interval = {"q05_t_ha", "q95_t_ha"} <= set(table.columns)
+        fig = plot_observed_vs_predicted(
+            table["observed_t_ha"], table["mean_t_ha"],
+            lower=table["q05_t_ha"] if has_interval else None,
+            upper=table["q95_t_ha"] if has_interval else None,
+            metrics=metrics.get(method),
+            title=f"{_CV_LABELS.get(method, method).capitalize()}, SOC stock 0–30 cm")
+        items.append(figures.add(
+            "dsm_observed_vs_predicted", fig, "Observed vs predicted SOC stock",
+            f"Out-of-fold predictions ({_CV_LABELS.get(method, method)}) against the observed "
+            "stocks; grey bars are the 90 % prediction intervals, red points fall outside them."))
+    mean = run.dsm_map("soc_mean_t_ha")
+    q05, q95 = run.dsm_map("soc_q05_t_ha"), run.dsm_map("soc_q95_t_ha")
+    stocks = [layer for layer in (mean, q05, q95) if layer is not None]
+    if stocks:
+        style = sequential_style(stocks, f"SOC stock 0–30 cm ({STOCK_UNITS})")
+        for name, layer, title in (("dsm_soc_mean", mean, "mean"),
+                                   ("dsm_soc_q05", q05, "5 % quantile (lower bound)"),
+                                   ("dsm_soc_q95", q95, "95 % quantile (upper bound)")):
+            if layer is None:
+                continue
+            items.append(figures.add(
+                name, plot_map(layer, style, f"SOC baseline 0–30 cm, {title}", land=run.land),
+                f"SOC baseline, {title}",
+                f"Digital soil mapping of the SOC stock, {title} of the predictive distribution;"
+                f" mean, 5 % and 95 % maps share one scale. Source: {layer.source}."))
+    sd = run.dsm_map("soc_sd_t_ha")
+    if sd is not None:
+        items.append(figures.add(
+            "dsm_soc_sd", plot_map(sd, sequential_style([sd], f"SD ({STOCK_UNITS})",
+                                                        cmap="PuRd", from_zero=True),
+                                   "SOC baseline uncertainty (standard deviation)", land=run.land),
+            "SOC baseline uncertainty",
+            f"Standard deviation of the predictive distribution. Source: {sd.source}."))
+    aoa = run.dsm_map("aoa")
+    if aoa is not None:
+        items.append(figures.add(
+            "dsm_aoa", plot_map(aoa, flag_style("outside", "inside", colors=("#d73027", "#4575b4"),
+                                                label="area of applicability"),
+                                "Area of applicability of the DSM model", land=run.land),
+            "Area of applicability",
+            "Where the covariates resemble those of the training samples (Meyer & Pebesma "
+            f"2021); predictions outside are extrapolations. Source: {aoa.source}."))
+    return {"metrics_header": ["validation", "n", "ME", "MAE", "RMSE", "R²", "MEC", "CCC",
+                               "PICP90"],
+            "metrics": rows, "figures": items}
+
+
+def _environment() -> Environment:
+    env = Environment(loader=PackageLoader("socseq.report", "templates"),
+                      autoescape=select_autoescape(["html", "j2"], default=True),
+                      undefined=StrictUndefined, trim_blocks=True, lstrip_blocks=True)
+    filters: dict[str, Callable[..., str]] = {"fmt": fmt, "seconds": _seconds}
+    env.filters.update(filters)
+    return env
+
+
+def render_report(run: RunFolder) -> tuple[str, list[ReportFigure]]:
+    """Make every figure and render the report page.
+
+    Parameters
+    ----------
+    run : RunFolder
+        The finished run.
+
+    Returns
+    -------
+    html : str
+        The self-contained page.
+    figures : list of ReportFigure
+        The figures embedded in it, in page order.
+    """
+    figures = _Figures()
+    dsm = _dsm_section(run, figures)
+    maps = _map_figures(run, figures)
+    series = None
+    if run.timeseries is not None and not run.timeseries.empty:
+        t0_year = int(run.manifest["periods"]["warmup"][1])
+        series = figures.add(
+            "soc_timeseries", plot_timeseries(run.timeseries, run.scenarios,
+                                              baseline=run.baseline, t0_year=t0_year),
+            "Yearly mean SOC stock",
+            "Area-weighted mean SOC stock 0–30 cm of the simulated cells at the end of each "
+            "year: the warm-up with historical climate, then every scenario from T0.")
+    manifest = run.manifest
+    periods = manifest["periods"]
+    context = {
+        "name": manifest.get("name") or run.path.name,
+        "iso": run.iso,
+        "version": manifest.get("socseq_version", "unknown"),
+        "report_version": __version__,
+        "digest": manifest.get("config_digest", "unknown"),
+        "created": manifest.get("created_utc", "unknown"),
+        "built": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+        "scheduler": manifest.get("scheduler"),
+        "periods": [["spin-up", *periods.get("spinup", ["–", "–"])],
+                    ["warm-up", *periods.get("warmup", ["–", "–"])],
+                    ["forward", *periods.get("forward", ["–", "–"])]],
+        "t0_year": periods.get("warmup", [None, None])[1],
+        "forward_years": run.forward_years,
+        "baseline": run.baseline,
+        "scenarios": _scenario_rows(run),
+        "method": [[_METHOD_LABELS.get(k, k.replace("_", " ")), str(v)]
+                   for k, v in (manifest.get("method") or {}).items() if v is not None],
+        "timings": [[k, _seconds(v)] for k, v in (manifest.get("timings_s") or {}).items()],
+        "cells": _cells(run),
+        "inputs": _inputs(run),
+        "notes": run.notes,
+        "dsm": dsm,
+        "maps": maps,
+        "series": series,
+        "summary_header": SUMMARY_HEADER,
+        "summary": _summary_rows(_summary_for(run, "all")),
+        "zones": [(zone, _summary_rows(_summary_for(run, zone))) for zone in run.zones],
+        "products": [str(p) for p in manifest.get("products") or []],
+    }
+    html = _environment().get_template("report.html.j2").render(**context)
+    return html, figures.items
+
+
+def build_report(run_dir: str | os.PathLike[str]) -> Path:
+    """Write ``report.html`` and ``figures/*.png`` for a finished run folder.
+
+    Parameters
+    ----------
+    run_dir : path-like
+        Output folder of ``socseq run`` (holding ``run.json``, ``summary.csv`` and the maps).
+
+    Returns
+    -------
+    pathlib.Path
+        Path of ``report.html``.
+
+    Raises
+    ------
+    RunFolderError
+        When a file the report needs is missing or unreadable; the message names it and the
+        fix.
+
+    Notes
+    -----
+    The figures folder is replaced as a whole (atomically), so figures of scenarios that a
+    rerun dropped do not linger; the report is written after it, also atomically.
+    """
+    run = RunFolder(run_dir)
+    html, items = render_report(run)
+    with atomic_path(run.path / FIGURES_DIR) as tmp:
+        tmp.mkdir()
+        for item in items:
+            (tmp / Path(item.file).name).write_bytes(item.png)
+    return write_text_atomic(html, run.path / REPORT_FILE)
+

@@ -1,0 +1,398 @@
+"""Read a finished run folder: the manifest, the tables and the maps the report shows.
+
+A run folder is what ``socseq run`` publishes (``docs/configuration.md``): ``run.json`` (written
+last, so its presence means the run finished), ``summary.csv``, ``timeseries.csv``,
+``exclusions.csv``, the GSOCseq GeoTIFFs in ``maps/``, the CF cube ``soc_stocks.nc`` and, when
+the run mapped its own SOC baseline, ``dsm/``. Only ``run.json``, ``summary.csv`` and the maps
+(as GeoTIFFs, or else the cube) are required; everything else adds a section when present.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+from dataclasses import dataclass
+from functools import cached_property
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import rasterio
+import xarray as xr
+from pyproj import CRS
+
+from socseq.exceptions import InputFormatError
+
+__all__ = ["FOUR_PER_1000", "MapLayer", "RunFolder", "RunFolderError", "read_run_folder"]
+
+#: Annual relative SOC gain of the "4 per 1000" initiative [1/yr] (as in the pipeline).
+FOUR_PER_1000 = 0.004
+
+#: ``exclusion_reason`` code of cells without land-use data (outside the land) in the cube.
+_NO_LAND_USE = 255
+
+_RERUN = "run `socseq run CONFIG.toml` again"
+
+
+class RunFolderError(InputFormatError):
+    """A run folder lacks a file the report needs, or a file cannot be read."""
+
+
+@dataclass(frozen=True)
+class MapLayer:
+    """One map on the run grid.
+
+    Attributes
+    ----------
+    values : numpy.ndarray
+        ``(y, x)`` float64, NaN where the file has no data.
+    extent : tuple of float
+        ``(left, right, bottom, top)`` in the CRS units.
+    crs : pyproj.CRS or None
+        Coordinate reference system of the grid.
+    source : str
+        File the values came from, relative to the run folder.
+    """
+
+    values: np.ndarray
+    extent: tuple[float, float, float, float]
+    crs: CRS | None
+    source: str
+
+
+def _extent(transform: Any, width: int, height: int) -> tuple[float, float, float, float]:
+    a, b, c, d, e, f = (float(v) for v in list(transform)[:6])
+    if b != 0 or d != 0:
+        raise RunFolderError(
+            f"grid transform {list(transform)[:6]} is rotated; the report draws north-up grids "
+            "only (warp the inputs to a north-up grid)")
+    xs = (c, c + a * width)
+    ys = (f, f + e * height)
+    return min(xs), max(xs), min(ys), max(ys)
+
+
+def read_geotiff(path: Path, root: Path) -> MapLayer:
+    """Read band 1 of a GeoTIFF as float64 with the file's nodata (and NaN) set to NaN."""
+    try:
+        with rasterio.open(path) as src:
+            values = src.read(1).astype(np.float64)
+            nodata = src.nodata
+            crs = CRS.from_user_input(src.crs.to_wkt()) if src.crs is not None else None
+            extent = _extent(src.transform, src.width, src.height)
+    except rasterio.errors.RasterioIOError as exc:
+        raise RunFolderError(f"{path}: cannot be read as a GeoTIFF ({exc}); {_RERUN}") from exc
+    if nodata is not None and not math.isnan(nodata):
+        values[values == nodata] = np.nan
+    values[~np.isfinite(values)] = np.nan
+    return MapLayer(values, extent, crs, os.path.relpath(path, root))
+
+
+def _read_table(path: Path, what: str, *, required: bool) -> pd.DataFrame | None:
+    if not path.is_file():
+        if required:
+            raise RunFolderError(
+                f"{path}: is missing; the report needs the {what} that `socseq run` writes "
+                f"beside run.json ({_RERUN})")
+        return None
+    try:
+        return pd.read_csv(path, keep_default_na=True)
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
+        raise RunFolderError(f"{path}: is not a readable CSV table ({exc}); {_RERUN}") from exc
+
+
+def _require_columns(table: pd.DataFrame, path: Path, columns: list[str]) -> None:
+    absent = [c for c in columns if c not in table.columns]
+    if absent:
+        raise RunFolderError(
+            f"{path}: lacks the column(s) {', '.join(absent)}; it was not written by this "
+            f"socseq version ({_RERUN})")
+
+
+class RunFolder:
+    """A finished run folder, read lazily.
+
+    Parameters
+    ----------
+    path : path-like
+        The folder holding ``run.json``.
+
+    Raises
+    ------
+    RunFolderError
+        When the folder, ``run.json`` or ``summary.csv`` is missing or unreadable.
+    """
+
+    def __init__(self, path: str | os.PathLike[str]) -> None:
+        self.path = Path(path)
+        if not self.path.is_dir():
+            raise RunFolderError(
+                f"{self.path}: is not a folder; give the output folder of a finished run "
+                "(the one holding run.json)")
+        manifest_path = self.path / "run.json"
+        if not manifest_path.is_file():
+            raise RunFolderError(
+                f"{manifest_path}: is missing, so the run did not finish (run.json is written "
+                f"last); {_RERUN}, or give the folder that holds run.json")
+        try:
+            self.manifest: dict[str, Any] = json.loads(manifest_path.read_text(encoding="utf-8"))
+        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+            raise RunFolderError(f"{manifest_path}: is not valid JSON ({exc}); {_RERUN}") from exc
+        for key in ("iso", "scenarios", "periods"):
+            if key not in self.manifest:
+                raise RunFolderError(
+                    f"{manifest_path}: has no '{key}' entry; it was not written by "
+                    f"`socseq run` of this version ({_RERUN})")
+        path = self.path / "summary.csv"
+        summary = _read_table(path, "scenario summary table", required=True)
+        assert summary is not None
+        _require_columns(summary, path, ["zone", "scenario", "mean_asr_t_ha_yr",
+                                         "share_4p1000_pct"])
+        summary["zone"] = summary["zone"].astype(str)
+        summary["scenario"] = summary["scenario"].astype(str)
+        self.summary = summary
+
+    # -- manifest --------------------------------------------------------------------------
+
+    @property
+    def iso(self) -> str:
+        """Product name prefix (ISO 3166-1 alpha-3 code)."""
+        return str(self.manifest["iso"])
+
+    @property
+    def scenarios(self) -> list[str]:
+        """Scenario names in run order."""
+        return [str(s["name"]) for s in self.manifest["scenarios"]]
+
+    @property
+    def baseline(self) -> str:
+        """The reference scenario of the relative rates."""
+        for s in self.manifest["scenarios"]:
+            if s.get("baseline"):
+                return str(s["name"])
+        return self.scenarios[0]
+
+    @property
+    def forward_years(self) -> int:
+        """Length of the forward run in years."""
+        first, last = self.manifest["periods"]["forward"]
+        return int(last) - int(first) + 1
+
+    @property
+    def notes(self) -> list[str]:
+        """Free-text notes of the run (e.g. which inputs are synthetic)."""
+        return [str(n) for n in self.manifest.get("notes") or []]
+
+    # -- tables ----------------------------------------------------------------------------
+
+    @cached_property
+    def timeseries(self) -> pd.DataFrame | None:
+        """``timeseries.csv`` (scenario empty for warm-up rows), or None when absent."""
+        path = self.path / "timeseries.csv"
+        table = _read_table(path, "yearly SOC table", required=False)
+        if table is None:
+            return None
+        _require_columns(table, path, ["phase", "scenario", "year", "mean_soc_t_ha"])
+        table["scenario"] = table["scenario"].fillna("").astype(str)
+        return table
+
+    @cached_property
+    def exclusions(self) -> pd.DataFrame | None:
+        """``exclusions.csv`` (reason, cells, area_ha), or None when absent."""
+        path = self.path / "exclusions.csv"
+        table = _read_table(path, "exclusion table", required=False)
+        if table is not None:
+            _require_columns(table, path, ["reason", "cells"])
+        return table
+
+    @property
+    def zones(self) -> list[str]:
+        """Zone names of the per-zone summary rows (empty without zones)."""
+        return [z for z in dict.fromkeys(self.summary["zone"]) if z != "all"]
+
+    # -- maps ------------------------------------------------------------------------------
+
+    def map_file(self, kind: str, scenario: str | None = None) -> Path:
+        """Path of a GSOCseq product map (``kind`` T0, finalSOC, AbsDiff, ASR, RelDiff, RSR)."""
+        middle = kind if scenario is None else f"{kind}_{scenario}"
+        return self.path / "maps" / f"{self.iso}_GSOCseq_{middle}_Map030.tif"
+
+    def four_per_1000_file(self, scenario: str) -> Path:
+        """Path of the 4-per-1000 map of a scenario."""
+        return self.path / "maps" / f"{self.iso}_socseq_4p1000_{scenario}_Map030.tif"
+
+    @property
+    def cube_file(self) -> Path | None:
+        """The CF cube ``soc_stocks.nc``, or None when the run did not write it."""
+        path = self.path / "soc_stocks.nc"
+        return path if path.is_file() else None
+
+    def _read_cube(self, selector: Any) -> Any:
+        """Open the cube, apply ``selector(ds)`` and return its loaded result."""
+        path = self.cube_file
+        assert path is not None
+        try:
+            with xr.open_dataset(path, decode_coords="all") as ds:
+                return selector(ds)
+        except (OSError, ValueError, KeyError) as exc:
+            raise RunFolderError(f"{path}: cannot be read as the run's NetCDF cube ({exc}); "
+                                 f"{_RERUN}") from exc
+
+    @cached_property
+    def _cube_grid(self) -> tuple[tuple[float, float, float, float], CRS | None, bool]:
+        """Extent, CRS and whether rows run south to north, read from the cube."""
+        def grid(ds: xr.Dataset) -> tuple[tuple[float, float, float, float], CRS | None, bool]:
+            x, y = ds["x"].values, ds["y"].values
+            dx = float(x[1] - x[0]) if x.size > 1 else 1.0
+            dy = float(y[1] - y[0]) if y.size > 1 else -1.0
+            xs = (float(x[0]) - dx / 2, float(x[-1]) + dx / 2)
+            ys = (float(y[0]) - dy / 2, float(y[-1]) + dy / 2)
+            crs = ds.rio.crs
+            crs = CRS.from_user_input(crs.to_wkt()) if crs is not None else None
+            return (min(xs), max(xs), min(ys), max(ys)), crs, dy > 0
+        return self._read_cube(grid)
+
+    def _north_up(self, values: np.ndarray) -> np.ndarray:
+        return values[::-1] if self._cube_grid[2] else values
+
+    def _cube_simulated(self, ds: xr.Dataset) -> np.ndarray:
+        if "simulated" in ds:
+            return ds["simulated"].values == 1
+        if "exclusion_reason" in ds:
+            return ds["exclusion_reason"].values == 0
+        return np.isfinite(ds["soc_t_ha"].isel(scenario=0, year=0).values)
+
+    def _from_cube(self, kind: str, scenario: str | None) -> MapLayer | None:
+        """Derive a product map from the yearly stocks in the cube (when GeoTIFFs are off)."""
+        if self.cube_file is None or kind not in ("T0", "ASR", "RSR", "4p1000"):
+            return None
+        years = self.forward_years
+        baseline = self.baseline
+
+        def derive(ds: xr.Dataset) -> np.ndarray | None:
+            if "soc_t_ha" not in ds:
+                return None
+            soc = ds["soc_t_ha"]
+            names = [str(s) for s in soc["scenario"].values]
+            if baseline not in names or (scenario is not None and scenario not in names):
+                return None
+            sim = self._cube_simulated(ds)
+            t0 = soc.sel(scenario=baseline).isel(year=0).values.astype(np.float64)
+            with np.errstate(invalid="ignore"):
+                if kind == "T0":
+                    values = t0
+                else:
+                    final = soc.sel(scenario=scenario).isel(year=-1).values.astype(np.float64)
+                    asr = (final - t0) / years
+                    if kind == "ASR":
+                        values = asr
+                    elif kind == "RSR":
+                        base = soc.sel(scenario=baseline).isel(year=-1).values
+                        values = (final - base) / years
+                    else:
+                        values = (asr >= FOUR_PER_1000 * t0).astype(np.float64)
+            return np.where(sim, values, np.nan)
+
+        values = self._read_cube(derive)
+        if values is None:
+            return None
+        extent, crs, _ = self._cube_grid
+        return MapLayer(self._north_up(values), extent, crs, "soc_stocks.nc")
+
+    def product(self, kind: str, scenario: str | None = None) -> MapLayer:
+        """Read a product map from ``maps/``, or derive it from ``soc_stocks.nc``.
+
+        Parameters
+        ----------
+        kind : {"T0", "ASR", "RSR", "4p1000"}
+            Product.
+        scenario : str, optional
+            Scenario name (not for T0).
+
+        Raises
+        ------
+        RunFolderError
+            When neither the GeoTIFF nor the cube exists.
+        """
+        path = (self.four_per_1000_file(scenario) if kind == "4p1000" and scenario is not None
+                else self.map_file(kind, scenario))
+        if path.is_file():
+            return read_geotiff(path, self.path)
+        layer = self._from_cube(kind, scenario)
+        if layer is None:
+            raise RunFolderError(
+                f"{path}: is missing and soc_stocks.nc cannot stand in for it; the report needs "
+                f"the product maps (outputs.geotiff = true, or outputs.netcdf = true), so "
+                f"{_RERUN}")
+        return layer
+
+    @cached_property
+    def land(self) -> np.ndarray | None:
+        """Cells on land (drawn as a grey background), or None when the cube is absent."""
+        if self.cube_file is None:
+            return None
+
+        def land(ds: xr.Dataset) -> np.ndarray | None:
+            if "exclusion_reason" in ds:
+                return ds["exclusion_reason"].values != _NO_LAND_USE
+            if "area_ha" in ds:
+                return np.isfinite(ds["area_ha"].values)
+            return None
+
+        mask = self._read_cube(land)
+        return None if mask is None else self._north_up(mask)
+
+    # -- DSM -------------------------------------------------------------------------------
+
+    @property
+    def dsm_dir(self) -> Path | None:
+        """The ``dsm/`` folder when the run mapped its own SOC baseline."""
+        path = self.path / "dsm"
+        return path if path.is_dir() else None
+
+    def dsm_map(self, variable: str) -> MapLayer | None:
+        """Read a DSM prediction map (``soc_mean_t_ha``, ``soc_sd_t_ha``, ``aoa``...) if written."""
+        if self.dsm_dir is None:
+            return None
+        hits = sorted(self.dsm_dir.glob(f"*_{variable}.tif"))
+        return read_geotiff(hits[0], self.path) if hits else None
+
+    @cached_property
+    def dsm_metrics(self) -> dict[str, dict[str, float]]:
+        """Validation metrics by method (``spatial``, ``random``...) and ``test``."""
+        out: dict[str, dict[str, float]] = {}
+        path = self.dsm_dir / "validation_metrics.json" if self.dsm_dir is not None else None
+        if path is not None and path.is_file():
+            try:
+                data = json.loads(path.read_text(encoding="utf-8"))
+            except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+                raise RunFolderError(f"{path}: is not valid JSON ({exc}); {_RERUN}") from exc
+            for key, value in data.items():
+                if key.startswith("cv_") and isinstance(value, dict):
+                    out[key[3:]] = dict(value.get("pooled", value))
+            if isinstance(data.get("test"), dict):
+                out["test"] = dict(data["test"])
+        if not out and isinstance(self.manifest.get("dsm"), dict):
+            for key, value in (self.manifest["dsm"].get("metrics") or {}).items():
+                if isinstance(value, dict):
+                    out[str(key)] = dict(value)
+        return out
+
+    @cached_property
+    def dsm_predictions(self) -> tuple[str, pd.DataFrame] | None:
+        """Out-of-fold predictions (method, table) of the first CV method, spatial first."""
+        if self.dsm_dir is None:
+            return None
+        files = sorted(self.dsm_dir.glob("cv_*_predictions.csv"),
+                       key=lambda p: (p.name != "cv_spatial_predictions.csv", p.name))
+        for path in files:
+            table = _read_table(path, "cross-validation predictions", required=False)
+            if table is not None and {"observed_t_ha", "mean_t_ha"} <= set(table.columns):
+                return path.name[3:-len("_predictions.csv")], table
+        return None
+
+
+def read_run_folder(path: str | os.PathLike[str]) -> RunFolder:
+    """Open a finished run folder (see :class:`RunFolder`)."""
+    return RunFolder(path)
