@@ -219,3 +219,34 @@ def test_products_are_named_and_described(reference_run):
     whole = summary.loc[("all", "SSM1")]
     assert west["total_asr_t_yr"] + east["total_asr_t_yr"] == pytest.approx(
         whole["total_asr_t_yr"], rel=1e-12)
+
+
+def test_row_bands_and_coastal_fill_do_not_change_the_staged_climate(tmp_path, monkeypatch):
+    from socseq.pipeline import inputs as inputs_module
+    from socseq.pipeline.inputs import resolve_grid, stage_inputs
+
+    region = write_region(tmp_path / "r")
+    for name in ("tas", "pr", "pet"):
+        path = region.root / f"{name}.nc"
+        with xr.open_dataset(path, decode_coords="all") as ds:
+            ds = ds.load()
+        values = ds[name].values
+        values[:, 6:10, :2] = np.nan               # a "coast" across the band boundary at row 8
+        ds[name].values[:] = values
+        from socseq.io.raster import write_netcdf
+
+        write_netcdf(ds, path)
+    config = load_run_config(region.config)
+    grid = resolve_grid(config)
+    staged = {}
+    for label, band_cells in (("one band", 10**9), ("bands of 8 rows", 100)):
+        monkeypatch.setattr(inputs_module, "BAND_CELLS", band_cells)
+        work = tmp_path / label
+        work.mkdir()
+        result = stage_inputs(config, grid, work)
+        staged[label] = zarr.open_group(str(result.path), mode="r")
+        assert result.summary["coastal_filled_cells"]["climate.series.temperature"] > 0
+    one, many = staged["one band"], staged["bands of 8 rows"]
+    for name in ("spin_tas", "spin_pr", "npp_spin", "warm_pet", "npp_warm", "fwd_tas"):
+        np.testing.assert_array_equal(np.asarray(one[name][:]), np.asarray(many[name][:]))
+    assert np.isfinite(np.asarray(one["warm_tas"][:, 6:10, :2])).any()

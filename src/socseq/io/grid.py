@@ -10,6 +10,7 @@ maps take the majority class (mode) or the nearest cell, never an interpolated c
 from __future__ import annotations
 
 import math
+import os
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -378,6 +379,8 @@ def align_to_template(
         shape=grid.shape,
         resampling=Resampling[method],
         nodata=nodata,
+        # GDAL's warper splits the work over threads; results do not depend on the count.
+        num_threads=os.cpu_count() or 1,
     )
     # Force exactly the grid's coordinates so every aligned layer compares equal on (y, x).
     y, x = grid.coords()

@@ -23,9 +23,16 @@ from typing import Any
 import numpy as np
 import xarray as xr
 import zarr
+from affine import Affine
 
 from socseq.exceptions import ConfigError, InputValidationError
-from socseq.io.grid import GridSpec, align_to_template, cell_area_ha, fill_from_nearest
+from socseq.io.grid import (
+    GridSpec,
+    _on_grid,
+    align_to_template,
+    cell_area_ha,
+    fill_from_nearest,
+)
 from socseq.io.raster import open_monthly, open_raster
 from socseq.io.units import check_and_convert
 from socseq.pipeline.config import ClimateLayer, ClimateSet, InputLayer, RunConfig
@@ -41,6 +48,9 @@ CLIMATE_VARIABLES = {"tas": ("temperature", "tas_degC"), "pr": ("precipitation",
 
 #: Cells × months held in memory at once while staging a monthly series (≈128 MB of float64).
 SLAB_BUDGET = 16_000_000
+
+#: Cells of one row band of climate staging (its monthly means take 2 × 3 × 12 × 8 B per cell).
+BAND_CELLS = 1_000_000
 
 #: No class (outside the land-use map or a code missing from the class table).
 NO_CLASS = -1
@@ -247,31 +257,72 @@ def _year_index(da: xr.DataArray, years: tuple[int, int], name: str, layer: Clim
 
 
 class _Stager:
-    """Stages monthly climate slab by slab; one instance per run."""
+    """Stages monthly climate one row band at a time, each band slab by slab.
 
-    def __init__(self, config: RunConfig, grid: GridSpec, store: _Store,
-                 target: np.ndarray, progress: Progress | None) -> None:
+    A band is a run of whole chunk rows holding at most :data:`BAND_CELLS` cells; it is aligned
+    with a halo of rows wide enough for the coastal fill, so filling never depends on where
+    a band ends. Memory therefore follows the band, not the domain.
+    """
+
+    def __init__(self, config: RunConfig, grid: GridSpec, target: np.ndarray,
+                 progress: Progress | None) -> None:
         self.config = config
         self.grid = grid
-        self.store = store
-        self.target = target
+        self.target_full = target
         self.progress = progress
-        self.slab = _slab_months(grid.width * grid.height)
-        self.filled: dict[str, int] = {}
+        self._filled: dict[tuple[str, int], int] = {}
         self.resampling: dict[str, str] = {}
+        self.sources: dict[tuple[str, str], xr.DataArray] = {}
+        chunk = config.run.chunk_size
+        rows = max(chunk, (BAND_CELLS // grid.width) // chunk * chunk)
+        self.bands = [(r, min(r + rows, grid.height)) for r in range(0, grid.height, rows)]
+        row_m = grid.res[1] * (111_320.0 if grid.is_geographic else 1.0)
+        self.halo = min(grid.height, math.ceil(config.climate.fill_distance_m / row_m) + 1)
+        self.band = 0
 
-    def months(self, cset: ClimateSet, key: str, section: str, years: tuple[int, int],
+    def set_band(self, index: int) -> tuple[int, int]:
+        """Select band ``index``; return its first and last + 1 row."""
+        self.band = index
+        r0, r1 = self.bands[index]
+        h0, h1 = max(0, r0 - self.halo), min(self.grid.height, r1 + self.halo)
+        t = self.grid.transform
+        self.sub = GridSpec(self.grid.crs, Affine(t.a, 0.0, t.c, 0.0, t.e, t.f + h0 * t.e),
+                            self.grid.width, h1 - h0)
+        self.target = self.target_full[h0:h1]
+        self.crop = slice(r0 - h0, r1 - h0)
+        self.rows = (h0, h1)
+        self.slab = _slab_months(self.sub.width * self.sub.height)
+        return r0, r1
+
+    def _source(self, layer: ClimateLayer, name: str) -> xr.DataArray:
+        key = (name, str(layer.path))
+        if key not in self.sources:
+            self.sources[key] = _open_series(layer, name)
+        return self.sources[key]
+
+    def months(self, cset: ClimateSet, key: str, section: str, years: tuple[int, int] | None,
                fix: str) -> Iterator[tuple[int, dict[str, np.ndarray]]]:
-        """Yield (month offset, {tas, pr, pet} slabs in canonical units) over ``years``."""
+        """Yield (month offset, {tas, pr, pet} slabs of the band, canonical units).
+
+        ``years`` None: the set holds exactly 12 monthly means.
+        """
         sources = {}
         offsets = {}
         for short, (attr, _variable) in CLIMATE_VARIABLES.items():
             layer: ClimateLayer = getattr(cset, attr)
             name = f"climate.{section}.{attr}"
-            da = _open_series(layer, name)
+            da = self._source(layer, name)
             sources[short] = (da, layer, name)
-            offsets[short] = (_year_index(da, years, name, layer, fix) if years[0] > 0 else 0)
-        n_months = (years[1] - years[0] + 1) * 12 if years[0] > 0 else 12
+            if years is None:
+                if da.sizes["time"] != 12:
+                    raise InputValidationError(
+                        f"layer '{name}' (file {layer.path}): has {da.sizes['time']} months; "
+                        "[climate.spinup] takes the 12 monthly means January…December")
+                offsets[short] = 0
+            else:
+                offsets[short] = _year_index(da, years, name, layer, fix)
+        n_months = 12 if years is None else (years[1] - years[0] + 1) * 12
+        total = n_months * len(self.bands)
         for offset in range(0, n_months, self.slab):
             out = {}
             for short, (da, layer, name) in sources.items():
@@ -280,12 +331,20 @@ class _Stager:
                                         CLIMATE_VARIABLES[short][1])
             yield offset, out
             if self.progress is not None:
-                self.progress(f"inputs: {key}", offset + self.slab, n_months)
+                self.progress(f"inputs: {key}", self.band * n_months + offset + self.slab,
+                              total)
 
     def _slab(self, da: xr.DataArray, layer: ClimateLayer, name: str,
               variable: str) -> np.ndarray:
-        aligned = align_to_template(da.load(), self.grid, kind="continuous",
-                                    resampling=layer.resampling, name=name)
+        if _on_grid(da, self.grid):
+            # Already on the template grid: take the band's rows, no resampling.
+            h0, h1 = self.rows
+            y, x = self.sub.coords()
+            aligned = da.isel(y=slice(h0, h1)).load().assign_coords(y=y, x=x)
+            aligned.attrs["resampling"] = "none (already on grid)"
+        else:
+            aligned = align_to_template(da.load(), self.sub, kind="continuous",
+                                        resampling=layer.resampling, name=name)
         self.resampling[name] = str(aligned.attrs.get("resampling"))
         converted = check_and_convert(aligned, variable=variable, units=layer.units, name=name)
         distance = self.config.climate.fill_distance_m
@@ -293,11 +352,21 @@ class _Stager:
         if distance > 0 and missing.any():
             converted = fill_from_nearest(converted, max_distance_m=distance, mask=self.target,
                                           name=name)
-            self.filled[name] = max(self.filled.get(name, 0),
-                                    int(converted.attrs.get("filled_cells", 0)))
+            before = np.isnan(np.asarray(aligned.values)[:, self.crop]).any(axis=0)
+            after = np.isnan(np.asarray(converted.values)[:, self.crop]).any(axis=0)
+            key = (name, self.band)
+            self._filled[key] = max(self._filled.get(key, 0), int((before & ~after).sum()))
         # Rounded to the stored float32 here, so that means and NPP derived during staging
         # use exactly the values the phases will read back.
-        return np.asarray(converted.values, dtype=np.float32).astype(np.float64)
+        return np.asarray(converted.values[:, self.crop], dtype=np.float32).astype(np.float64)
+
+    @property
+    def filled(self) -> dict[str, int]:
+        """Cells filled from the nearest climate cell, per layer (over all bands)."""
+        totals: dict[str, int] = {}
+        for (name, _band), cells in self._filled.items():
+            totals[name] = totals.get(name, 0) + cells
+        return totals
 
 
 def stage_inputs(
@@ -375,65 +444,69 @@ def stage_inputs(
         store.create("zones", None, "int32", -1)[:] = np.where(np.isfinite(values), values,
                                                                -1).astype(np.int32)
 
-    stager = _Stager(config, grid, store, candidate, progress)
+    stager = _Stager(config, grid, candidate, progress)
     n_warm = config.periods.warmup[1] - config.periods.warmup[0] + 1
+    n_spin = config.periods.spinup[1] - config.periods.spinup[0] + 1
+    n_forward = 12 * config.periods.forward_years
     cl = config.climate
-    # Spin-up: 12 monthly means and the mean annual MIAMI NPP over the spin-up years.
-    spin_means = {k: np.zeros((12, *grid.shape)) for k in CLIMATE_VARIABLES}
-    if cl.spinup is not None:
-        for _, slab in stager.months(cl.spinup, "spin-up climate", "spinup", (0, 0), ""):
-            for k in CLIMATE_VARIABLES:
-                spin_means[k] = slab[k] if slab[k].shape[0] == 12 else spin_means[k]
-        for k in CLIMATE_VARIABLES:
-            if spin_means[k].shape[0] != 12:
-                raise InputValidationError(
-                    f"climate.spinup: needs exactly 12 monthly means for {k}")
-        npp_spin = miami_npp_g_dm_m2(spin_means["tas"].mean(axis=0), spin_means["pr"].sum(axis=0))
-    else:
-        n_spin = config.periods.spinup[1] - config.periods.spinup[0] + 1
-        npp_sum = np.zeros(grid.shape)
-        annual = _Annual(grid.shape)
-        for offset, slab in stager.months(
-                cl.series, "spin-up climate", "series", config.periods.spinup,
-                "give a series that covers the spin-up years, or 12 monthly means in "
-                "[climate.spinup]"):
-            for k in CLIMATE_VARIABLES:
-                for j in range(slab[k].shape[0]):
-                    spin_means[k][(offset + j) % 12] += slab[k][j] / n_spin
-            npp_sum += annual.add(offset, slab)
-        npp_spin = npp_sum / n_spin
-    for k in CLIMATE_VARIABLES:
-        store.create(f"spin_{k}", 12, "float64")[:] = spin_means[k]
-    store.create("npp_spin", None, "float64")[:] = npp_spin
-
-    # Warm-up: the monthly series itself, the yearly NPP, and the monthly means for forward.
+    spin = {k: store.create(f"spin_{k}", 12, "float64") for k in CLIMATE_VARIABLES}
+    npp_spin_arr = store.create("npp_spin", None, "float64")
     warm = {k: store.create(f"warm_{k}", 12 * n_warm, "float32") for k in CLIMATE_VARIABLES}
     npp_warm = store.create("npp_warm", n_warm, "float64", lead_chunk=1)
-    fwd_means = {k: np.zeros((12, *grid.shape)) for k in CLIMATE_VARIABLES}
-    annual = _Annual(grid.shape)
-    for offset, slab in stager.months(
-            cl.series, "warm-up climate", "series", config.periods.warmup,
-            "give a series that covers the warm-up years"):
-        n = slab["tas"].shape[0]
+    fwd = {k: store.create(f"fwd_{k}", n_forward if cl.forward is not None else 12,
+                           "float32" if cl.forward is not None else "float64")
+           for k in CLIMATE_VARIABLES}
+    for band in range(len(stager.bands)):
+        r0, r1 = stager.set_band(band)
+        shape = (r1 - r0, grid.width)
+        # Spin-up: 12 monthly means and the mean annual MIAMI NPP over the spin-up years.
+        spin_means = {k: np.zeros((12, *shape)) for k in CLIMATE_VARIABLES}
+        if cl.spinup is not None:
+            for _, slab in stager.months(cl.spinup, "spin-up climate", "spinup", None, ""):
+                spin_means = slab
+            npp_spin = miami_npp_g_dm_m2(spin_means["tas"].mean(axis=0),
+                                         spin_means["pr"].sum(axis=0))
+        else:
+            npp_sum = np.zeros(shape)
+            annual = _Annual(shape)
+            for offset, slab in stager.months(
+                    cl.series, "spin-up climate", "series", config.periods.spinup,
+                    "give a series that covers the spin-up years, or 12 monthly means in "
+                    "[climate.spinup]"):
+                for k in CLIMATE_VARIABLES:
+                    for j in range(slab[k].shape[0]):
+                        spin_means[k][(offset + j) % 12] += slab[k][j] / n_spin
+                npp_sum += annual.add(offset, slab)
+            npp_spin = npp_sum / n_spin
         for k in CLIMATE_VARIABLES:
-            warm[k][offset:offset + n] = slab[k]
-            for j in range(n):
-                fwd_means[k][(offset + j) % 12] += slab[k][j] / n_warm
-        year_npp = annual.add(offset, slab, total=False)
-        if year_npp is not None:
-            npp_warm[(offset + n) // 12 - 1] = year_npp
+            spin[k][:, r0:r1] = spin_means[k]
+        npp_spin_arr[r0:r1] = npp_spin
+        del spin_means
 
-    n_forward = 12 * config.periods.forward_years
-    if cl.forward is not None:
-        fwd = {k: store.create(f"fwd_{k}", n_forward, "float32") for k in CLIMATE_VARIABLES}
-        first = config.periods.forward
-        for offset, slab in stager.months(cl.forward, "forward climate", "forward", first,
-                                          "give a future series of forward_years years"):
+        # Warm-up: the series itself, the yearly NPP, and the monthly means for forward.
+        fwd_means = {k: np.zeros((12, *shape)) for k in CLIMATE_VARIABLES}
+        annual = _Annual(shape)
+        for offset, slab in stager.months(
+                cl.series, "warm-up climate", "series", config.periods.warmup,
+                "give a series that covers the warm-up years"):
+            n = slab["tas"].shape[0]
             for k in CLIMATE_VARIABLES:
-                fwd[k][offset:offset + slab[k].shape[0]] = slab[k]
-    else:
-        for k in CLIMATE_VARIABLES:
-            store.create(f"fwd_{k}", 12, "float64")[:] = fwd_means[k]
+                warm[k][offset:offset + n, r0:r1] = slab[k]
+                for j in range(n):
+                    fwd_means[k][(offset + j) % 12] += slab[k][j] / n_warm
+            year_npp = annual.add(offset, slab, total=False)
+            if year_npp is not None:
+                npp_warm[(offset + n) // 12 - 1, r0:r1] = year_npp
+
+        if cl.forward is not None:
+            for offset, slab in stager.months(cl.forward, "forward climate", "forward",
+                                              config.periods.forward,
+                                              "give a future series of forward_years years"):
+                for k in CLIMATE_VARIABLES:
+                    fwd[k][offset:offset + slab[k].shape[0], r0:r1] = slab[k]
+        else:
+            for k in CLIMATE_VARIABLES:
+                fwd[k][:, r0:r1] = fwd_means[k]
 
     has_yearly = config.land_use.yearly is not None
     if has_yearly:

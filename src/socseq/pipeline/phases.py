@@ -274,25 +274,30 @@ def warmup_window(settings: PhaseSettings, window: Window) -> dict[str, Any]:
         annual = ceq[:, None] * (npp_warm * f_year) / (npp_spin * f_spin)[:, None]
     annual = np.where(np.isfinite(annual), annual, ceq[:, None])
     shares = np.asarray(settings.monthly_shares)
-    c_inp = (annual[:, :, None] * shares[None, None, :]).reshape(annual.shape[0], -1)
-    monthly_class = np.repeat(yearly, 12, axis=1)
-    if settings.has_cover:
-        cover = np.tile(_cover(settings, inp, window, cells, classes), (1, n_years))
-    else:
-        cover = settings.table.cover[yearly].reshape(yearly.shape[0], -1)   # (n, years·12)
-    forcing = MonthlyForcing(
-        tmp_degC=_flat(_read(inp, "warm_tas", window, True), cells),
-        rain_mm=_flat(_read(inp, "warm_pr", window, True), cells),
-        evap_mm=_flat(_read(inp, "warm_pet", window, True), cells),
-        plant_cover=_plant_cover(cover, settings.bare_threshold), c_inp_t_ha=c_inp,
-        dpm_rpm=settings.table.dpm_rpm[monthly_class], cover_factor=cover)
+    base_cover = _cover(settings, inp, window, cells, classes) if settings.has_cover else None
     options = RunOptions(evap_coefficient=settings.evap_coefficient,
                          rate_factor=_rate_factor(settings, classes))
-    clay = _flat(_read(inp, "clay", window), cells)
-    result = run(Soil(clay_pct=clay, depth_cm=settings.depth_cm), forcing, 12 * n_years,
-                 state=state, record="year", options=options, params=settings.params)
-    soc_years = result.soc                                                   # (n, years)
-    _write_state(out, "t0", window, cells, result.state)
+    soil = Soil(clay_pct=_flat(_read(inp, "clay", window), cells), depth_cm=settings.depth_cm)
+    ys, xs = window.slices
+    soc_years = np.empty((state.n_cells, n_years))
+    # Year by year (as GSOCseq), so memory holds 12 months of forcing whatever the warm-up
+    # length; the state, moisture deficit included, carries over from year to year.
+    for year in range(n_years):
+        months = slice(12 * year, 12 * year + 12)
+        cover = (base_cover if base_cover is not None
+                 else settings.table.cover[yearly[:, year]])
+        forcing = MonthlyForcing(
+            tmp_degC=_flat(np.asarray(inp["warm_tas"][months, ys, xs]), cells),
+            rain_mm=_flat(np.asarray(inp["warm_pr"][months, ys, xs]), cells),
+            evap_mm=_flat(np.asarray(inp["warm_pet"][months, ys, xs]), cells),
+            plant_cover=_plant_cover(cover, settings.bare_threshold),
+            c_inp_t_ha=annual[:, year:year + 1] * shares[None, :],
+            dpm_rpm=settings.table.dpm_rpm[yearly[:, year]][:, None], cover_factor=cover)
+        result = run(soil, forcing, 12, state=state, record="end", options=options,
+                     params=settings.params)
+        state = result.state
+        soc_years[:, year] = result.soc[:, 0]
+    _write_state(out, "t0", window, cells, state)
     _write_cells(out["c_bau"], window, cells, annual.mean(axis=1))
     _write_cells(out["soc_warmup"], window, cells, soc_years)
     area = _flat(_read(inp, "area_ha", window), cells)
@@ -324,8 +329,7 @@ def forward_window(settings: PhaseSettings, window: Window) -> dict[str, Any]:
     n = state.n_cells
     c_bau = _flat(_read(out, "c_bau", window), cells)
     base_cover = _cover(settings, inp, window, cells, classes)
-    climate = [_flat(_read(inp, f"fwd_{k}", window, True), cells) for k in ("tas", "pr", "pet")]
-    period = climate[0].shape[1]
+    period = inp["fwd_tas"].shape[0]
     shares = np.asarray(settings.monthly_shares)
 
     # Scenarios side by side: cell i of scenario s is row s·n + i.
@@ -340,24 +344,38 @@ def forward_window(settings: PhaseSettings, window: Window) -> dict[str, Any]:
         base_cover if s.cover_factor is None
         else np.broadcast_to(np.resize(np.asarray(s.cover_factor, float), 12), (n, 12))
         for s in settings.scenarios])
-    if period != 12:
-        # A future series: inputs and cover repeat each year along it.
-        c_inp, fym, cover = (np.tile(a, (1, period // 12)) for a in (c_inp, fym, cover))
-    forcing = MonthlyForcing(
-        tmp_degC=stack(climate[0]), rain_mm=stack(climate[1]), evap_mm=stack(climate[2]),
-        plant_cover=_plant_cover(cover, settings.bare_threshold), c_inp_t_ha=c_inp,
-        fym_t_ha=fym, dpm_rpm=stack(settings.table.dpm_rpm[classes][:, None]),
-        cover_factor=cover)
-    big = RothCState(pools=stack(state.pools), iom=stack(state.iom), smd=stack(state.smd),
-                     co2=np.zeros(n * n_scen))
+    dpm_rpm = stack(settings.table.dpm_rpm[classes][:, None])
     options = RunOptions(evap_coefficient=settings.evap_coefficient,
                          rate_factor=stack(_rate_factor(settings, classes)))
-    clay = _flat(_read(inp, "clay", window), cells)
-    result = run(Soil(clay_pct=stack(clay), depth_cm=settings.depth_cm), forcing, 12 * years,
-                 state=big, record="year", options=options, params=settings.params)
-    soc = result.soc.reshape(n_scen, n, years)                                # (S, n, years)
-    t0 = state.soc
+    soil = Soil(clay_pct=stack(_flat(_read(inp, "clay", window), cells)),
+                depth_cm=settings.depth_cm)
     ys, xs = window.slices
+
+    def forcing(months: slice) -> MonthlyForcing:
+        tas, pr, pet = (stack(_flat(np.asarray(inp[f"fwd_{k}"][months, ys, xs]), cells))
+                        for k in ("tas", "pr", "pet"))
+        return MonthlyForcing(tmp_degC=tas, rain_mm=pr, evap_mm=pet,
+                              plant_cover=_plant_cover(cover, settings.bare_threshold),
+                              c_inp_t_ha=c_inp, fym_t_ha=fym, dpm_rpm=dpm_rpm,
+                              cover_factor=cover)
+
+    big = RothCState(pools=stack(state.pools), iom=stack(state.iom), smd=stack(state.smd),
+                     co2=np.zeros(n * n_scen))
+    if period == 12:
+        # One climatology cycled over the whole forward run: one kernel call.
+        result = run(soil, forcing(slice(0, 12)), 12 * years, state=big, record="year",
+                     options=options, params=settings.params)
+        stocks = result.soc
+    else:
+        # A future series: year by year, so memory holds 12 months of forcing.
+        stocks = np.empty((n * n_scen, years))
+        for year in range(years):
+            result = run(soil, forcing(slice(12 * year, 12 * year + 12)), 12, state=big,
+                         record="end", options=options, params=settings.params)
+            big = result.state
+            stocks[:, year] = result.soc[:, 0]
+    soc = stocks.reshape(n_scen, n, years)                                    # (S, n, years)
+    t0 = state.soc
     block = np.full((n_scen, years + 1, *window.shape), np.nan)
     block[:, 0][:, cells] = t0[None, :]
     block[:, 1:][:, :, cells] = soc.transpose(0, 2, 1)

@@ -1,0 +1,134 @@
+"""End-to-end throughput of ``socseq run``: GeoTIFF/NetCDF inputs in, written products out.
+
+Run:  python benchmarks/bench_pipeline.py --side 1000 [--workers 2] [--work DIR]
+
+Writes a synthetic square domain of ``side × side`` 1 km cells (EPSG:3826): SOC, clay and land
+use as GeoTIFF (every cell cropland, so every cell is simulated), and a 1981–2020 monthly
+climate (temperature, precipitation, PET) as NetCDF on a 5 km grid, as national studies take
+it from TerraClimate or CRU; the pipeline aligns it to 1 km (bilinear). Then runs
+``socseq run`` in a child process under GNU time and prints wall time, the phase timings of
+``run.json`` and the child's peak resident memory. Four scenarios, 20-year warm-up and
+20-year forward run, exact spin-up.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import re
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import xarray as xr
+from affine import Affine
+
+from socseq.io.grid import GridSpec
+from socseq.io.raster import write_geotiff, write_netcdf
+
+
+def _da(grid: GridSpec, values: np.ndarray, name: str) -> xr.DataArray:
+    y, x = grid.coords()
+    dims = ("y", "x") if values.ndim == 2 else ("time", "y", "x")
+    da = xr.DataArray(values, dims=dims, coords={"y": y, "x": x}, name=name)
+    return da.rio.write_crs(grid.crs).rio.write_transform(grid.transform)
+
+
+def write_inputs(root: Path, side: int, climate_km: int = 5, seed: int = 0) -> Path:
+    """Write the synthetic domain and its configuration; return the configuration path."""
+    root.mkdir(parents=True, exist_ok=True)
+    rng = np.random.default_rng(seed)
+    grid = GridSpec("EPSG:3826", Affine(1000.0, 0, 100_000.0, 0, -1000.0, 2_900_000.0),
+                    side, side)
+    yy, xx = np.meshgrid(np.linspace(0, 1, side), np.linspace(0, 1, side), indexing="ij")
+    soc = (35 + 15 * np.sin(6 * xx) * np.cos(4 * yy) + rng.normal(0, 3, (side, side)))
+    clay = np.clip(25 + 10 * np.cos(5 * xx + 2 * yy) + rng.normal(0, 2, (side, side)), 5, 60)
+    write_geotiff(_da(grid, soc.astype(np.float32), "soc"), root / "soc.tif", dtype="float32")
+    write_geotiff(_da(grid, clay.astype(np.float32), "clay"), root / "clay.tif",
+                  dtype="float32")
+    write_geotiff(_da(grid, np.full((side, side), 2, np.uint8), "land_use"),
+                  root / "landuse.tif", nodata=0, dtype="uint8")
+
+    n = max(2, side * 1000 // (climate_km * 1000) + 2)
+    coarse = GridSpec("EPSG:3826", Affine(climate_km * 1000.0, 0, 100_000.0 - 5000, 0,
+                                          -climate_km * 1000.0, 2_900_000.0 + 5000), n, n)
+    months = np.arange(480)
+    cy, cx = np.meshgrid(np.linspace(0, 1, n), np.linspace(0, 1, n), indexing="ij")
+    season = np.cos(2 * np.pi * ((months % 12) - 6.5) / 12)[:, None, None]
+    year_t = np.repeat(rng.normal(0, 0.5, 40), 12)[:, None, None]
+    tas = (18 + 8 * cy - 4 * cx)[None] + 6 * season + year_t
+    wet = np.clip(np.sin(np.pi * ((months % 12) - 3.5) / 7), 0, None)[:, None, None]
+    year_p = np.repeat(rng.gamma(20, 1 / 20, 40), 12)[:, None, None]
+    pr = (20 + 300 * wet) * year_p * (0.7 + 0.6 * cx)[None]
+    pet = np.clip(35 + 5.5 * tas, 5, None)
+    time_axis = pd.date_range("1981-01-01", periods=480, freq="MS")
+    for name, values, units in (("tas", tas, "degC"), ("pr", pr, "mm"), ("pet", pet, "mm")):
+        da = _da(coarse, values.astype(np.float32), name).assign_coords(time=time_axis)
+        da.attrs["units"] = units
+        write_netcdf(da.to_dataset(), root / f"{name}.nc")
+    config = root / "run.toml"
+    config.write_text(f"""
+[run]
+name = "benchmark {side}x{side}"
+iso = "XBM"
+output_dir = "out"
+
+[inputs]
+soc = {{ path = "soc.tif", units = "t/ha" }}
+clay = {{ path = "clay.tif", units = "%" }}
+land_use = {{ path = "landuse.tif" }}
+
+[climate.series]
+temperature = {{ path = "tas.nc", variable = "tas", units = "degC" }}
+precipitation = {{ path = "pr.nc", variable = "pr", units = "mm" }}
+evaporation = {{ path = "pet.nc", variable = "pet", units = "mm" }}
+
+[outputs]
+report = false
+""")
+    return config
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--side", type=int, default=1000, help="cells per side")
+    parser.add_argument("--workers", type=int, help="LocalCluster worker processes")
+    parser.add_argument("--work", type=Path, default=Path("bench-pipeline-work"))
+    parser.add_argument("--keep", action="store_true", help="keep the work folder")
+    args = parser.parse_args()
+    started = time.perf_counter()
+    config = write_inputs(args.work, args.side)
+    print(f"inputs written in {time.perf_counter() - started:.1f} s "
+          f"({args.side}x{args.side} = {args.side ** 2:,} cells)")
+    out = args.work / "out"
+    shutil.rmtree(out, ignore_errors=True)
+    command = [str(Path(sys.executable).parent / "socseq"), "run", str(config), "-q"]
+    if args.workers:
+        command += ["--workers", str(args.workers)]
+    started = time.perf_counter()
+    proc = subprocess.run(["/usr/bin/time", "-v", *command], capture_output=True, text=True,
+                          check=False)
+    wall = time.perf_counter() - started
+    if proc.returncode != 0:
+        print(proc.stdout, proc.stderr)
+        raise SystemExit(proc.returncode)
+    peak_kb = int(re.search(r"Maximum resident set size \(kbytes\): (\d+)", proc.stderr)[1])
+    manifest = json.loads((out / "run.json").read_text())
+    print(f"machine: {platform.machine()}, {platform.processor() or 'cpu'}, "
+          f"python {platform.python_version()}")
+    print(f"command: {' '.join(command[1:])}")
+    print(f"simulated cells: {manifest['cells']['simulated']:,}")
+    print(f"wall time: {wall:.1f} s; peak RSS of the run process: {peak_kb / 2**20:.2f} GiB")
+    print("phases (s): " + ", ".join(f"{k} {v:.1f}" for k, v in
+                                     manifest["timings_s"].items()))
+    if not args.keep:
+        shutil.rmtree(args.work, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
