@@ -2,7 +2,7 @@
 
 40 × 30 cells of 1 km in EPSG:3826 (TWD97 / TM2), an elliptic "island" of land with NaN
 outside, cropland on part of it; four GSOCseq scenarios whose final stocks follow the input
-multipliers (so RSR is 1 : 2 : 4 and SSM3 reaches 4 per 1000 on most cells).
+multipliers (so RSR is 1 : 2 : 4; SSM3 reaches 4 per 1000 on most cells, SSM2 on some).
 """
 
 from __future__ import annotations
@@ -58,7 +58,7 @@ def make_run_folder(path: Path, *, dsm: bool = True, zones: bool = True,
     sim, t0 = f["crop"], f["t0"]
     # Final stocks: BAU loses a little in the west, gains in the east; SSMs add input-driven C.
     bau = t0 + YEARS * (-0.03 + 0.004 * (f["cols"] - 10))
-    final = {name: bau + YEARS * 0.9 * (mult - 1.0) for name, mult, _ in SCENARIOS}
+    final = {name: bau + YEARS * 1.4 * (mult - 1.0) for name, mult, _ in SCENARIOS}
     soc_years = np.arange(WARMUP[1], FORWARD[1] + 1)
     frac = (soc_years - WARMUP[1]) / YEARS
     soc = np.stack([np.stack([t0 + (final[n] - t0) * (1 - np.exp(-4 * k)) / (1 - np.exp(-4))
