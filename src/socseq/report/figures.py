@@ -212,8 +212,11 @@ def plot_map(
                    for i, text in enumerate(style.categories)]
         handles.append(Patch(facecolor=LAND_GREY if land is not None else NODATA_GREY,
                              edgecolor="0.4", label=no_data))
-        fig.legend(handles=handles, loc="outside lower center", ncols=1, fontsize=8,
-                   frameon=False, title=style.label or None, title_fontsize=8)
+        # On the right, where the other maps have their colour bar, so all maps of a report
+        # come out at the same scale.
+        legend = fig.legend(handles=handles, loc="outside right center", fontsize=8,
+                            frameon=False, title=style.label or None, title_fontsize=8)
+        legend.get_title().set_multialignment("left")
     else:
         bar = fig.colorbar(image, ax=ax, shrink=0.8, aspect=30, extend=style.extend,
                            extendfrac=0.04)

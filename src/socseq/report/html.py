@@ -263,7 +263,8 @@ def _map_figures(run: RunFolder, figures: _Figures) -> dict[str, list[ReportFigu
                 f"{run.forward_years} years) / {run.forward_years}: the extra carbon the practice "
                 f"stores each year compared with the baseline. Source: {layer.source}."))
 
-    style = flag_style("not reached", "reached (ASR ≥ 0.004 × SOC at T0)")
+    style = flag_style("not reached", "reached",
+                       label="4 per 1000\n(ASR ≥ 0.004 × T0)")
     for s in scenarios:
         layer = run.product("4p1000", s)
         share = _domain_value(run, s, "share_4p1000_pct")
@@ -331,7 +332,7 @@ def _dsm_section(run: RunFolder, figures: _Figures) -> dict[str, Any] | None:
     if sd is not None:
         items.append(figures.add(
             "dsm_soc_sd", plot_map(sd, sequential_style([sd], f"SD ({STOCK_UNITS})",
-                                                        cmap="PuRd", from_zero=True),
+                                                        cmap="PuRd"),
                                    "SOC baseline uncertainty (standard deviation)", land=run.land),
             "SOC baseline uncertainty",
             f"Standard deviation of the predictive distribution. Source: {sd.source}."))
@@ -339,7 +340,7 @@ def _dsm_section(run: RunFolder, figures: _Figures) -> dict[str, Any] | None:
     if aoa is not None:
         items.append(figures.add(
             "dsm_aoa", plot_map(aoa, flag_style("outside", "inside", colors=("#d73027", "#4575b4"),
-                                                label="area of applicability"),
+                                                label="area of\napplicability"),
                                 "Area of applicability of the DSM model", land=run.land),
             "Area of applicability",
             "Where the covariates resemble those of the training samples (Meyer & Pebesma "
