@@ -2,7 +2,7 @@
 
 40 × 30 cells of 1 km in EPSG:3826 (TWD97 / TM2), an elliptic "island" of land with NaN
 outside, cropland on part of it; four GSOCseq scenarios whose final stocks follow the input
-multipliers (so RSR is 1 : 2 : 4; SSM3 reaches 4 per 1000 on most cells, SSM2 on some).
+multipliers (so RSR is 1 : 2 : 4; SSM3 reaches 4 per 1000 everywhere, SSM2 nowhere).
 """
 
 from __future__ import annotations
