@@ -66,8 +66,14 @@ def socseq_command() -> list[str]:
 
 
 def has_report() -> bool:
-    """Tell whether this socseq has the HTML report (``socseq.report``)."""
-    return importlib.util.find_spec("socseq.report") is not None
+    """Tell whether this socseq has the HTML report (``socseq.report.build_report``)."""
+    if importlib.util.find_spec("socseq.report") is None:
+        return False
+    try:
+        from socseq.report import build_report  # noqa: F401
+    except Exception:  # a report package being written can fail in any way
+        return False
+    return True
 
 
 def run_config(config: Path, *, log: Path | None = None, quiet: bool = True,
@@ -86,6 +92,9 @@ def run_config(config: Path, *, log: Path | None = None, quiet: bool = True,
         log.parent.mkdir(parents=True, exist_ok=True)
         log.write_text(f"$ {' '.join(command)}\n{result.stdout}\n{result.stderr}",
                        encoding="utf-8")
+    if result.returncode != 0 and report and "report" in (result.stderr + result.stdout):
+        print(f"  {config.name}: the report failed; running again with --no-report")
+        return run_config(config, log=log, quiet=quiet, report=False)
     if result.returncode != 0:
         tail = (result.stderr or result.stdout).strip().splitlines()[-5:]
         raise RuntimeError(f"socseq run {config} failed (exit {result.returncode}):\n"
@@ -189,10 +198,14 @@ def _assumption_rows(record: Mapping[str, Any]) -> list[list[str]]:
 
 
 def _copy_figures(run_dir: Path, img: Path) -> list[Path]:
-    """Copy the PNGs the main run's report made into ``img`` (older copies removed)."""
-    figures = sorted(p for p in run_dir.rglob("*.png") if "dsm" not in p.relative_to(
-        run_dir).parts)
-    figures += sorted((run_dir / "dsm").glob("*.png")) if (run_dir / "dsm").is_dir() else []
+    """Copy the PNGs the main run's report made into ``img`` (older copies removed).
+
+    Without a report (``--no-report`` or a socseq without ``socseq.report``) the DSM's own
+    figures are copied instead.
+    """
+    figures = sorted((run_dir / "figures").glob("*.png"))
+    if not figures:
+        figures = sorted((run_dir / "dsm").glob("*.png"))
     if img.exists():
         for old in img.glob("*.png"):
             old.unlink()
@@ -387,8 +400,7 @@ def write_docs(results: Mapping[str, Mapping[str, Any]], timings: Mapping[str, f
     figures = _copy_figures(main["dir"], img)
     fig_lines = "\n".join(
         f"![{p.stem}](img/taiwan/{p.name})" for p in figures) or "(the run made no figures)"
-    if not any(p for p in main["dir"].rglob("*.png") if "dsm" not in p.relative_to(
-            main["dir"]).parts):
+    if not any((main["dir"] / "figures").glob("*.png")):
         fig_lines = ("The run made no report figures (this socseq has no `socseq.report` "
                      "yet, or the run used `--no-report`); the DSM's own figures:\n\n"
                      + fig_lines)
@@ -452,6 +464,8 @@ From `assumptions.json` (written by `prepare.py`):
 
 ## Figures (main run)
 
+From the run's report (`report.html` beside the products; `figures/*.png` copied here).
+
 {fig_lines}
 """
     docs.parent.mkdir(parents=True, exist_ok=True)
@@ -496,22 +510,21 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     timings: dict[str, float] = {}
     results: dict[str, dict[str, Any]] = {}
-    if args.docs_only:
-        timings = json.loads((work / "timings.json").read_text(encoding="utf-8"))["timings_s"]
-        for name in names:
-            config = load_run_config(work / record["configs"][name])
-            results[name] = read_run(config.run.output_dir)
-        path = write_docs(results, timings, record, labels, args.docs, IMG, subset)
-        print(f"wrote {path}")
-        return 0
-    for name in names:
+    timings_path = work / "timings.json"
+    if timings_path.exists():
+        timings = json.loads(timings_path.read_text(encoding="utf-8"))["timings_s"]
+    for name in [] if args.docs_only else names:
         config = work / record["configs"][name]
         print(f"socseq run {config.name} …", flush=True)
         done = run_config(config, log=work / "logs" / f"{name}.log", quiet=False)
         timings[name] = done["seconds"]
-        results[name] = read_run(done["output_dir"])
-    write_json_atomic({"timings_s": timings, "cpu_count": os.cpu_count(),
-                       "subset": record["statistics"].get("subset")}, work / "timings.json")
+        write_json_atomic({"timings_s": timings, "cpu_count": os.cpu_count(),
+                           "subset": record["statistics"].get("subset")}, timings_path)
+    # The page shows every run whose products exist (also those of earlier invocations).
+    for name in ["main", *labels]:
+        output_dir = load_run_config(work / record["configs"][name]).run.output_dir
+        if (output_dir / "run.json").exists():
+            results[name] = read_run(output_dir)
     if not args.no_docs and "main" in results:
         path = write_docs(results, timings, record, labels, args.docs, IMG, subset)
         print(f"wrote {path}")
