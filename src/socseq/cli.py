@@ -124,10 +124,12 @@ def rothc(input_file: Path | None, out_dir: Path, fmt: str, spinup: str, constan
 
 def _register_commands() -> None:
     """Attach the commands that live beside their sub-packages."""
+    from socseq.demo.cli import demo
     from socseq.dsm.cli import dsm
     from socseq.pipeline.cli import run_command, validate_command
+    from socseq.report.cli import report
 
-    for command in (dsm, run_command, validate_command):
+    for command in (demo, dsm, run_command, validate_command, report):
         cli.add_command(command)
 
 

@@ -28,7 +28,7 @@ from typing import Any
 import numpy as np
 import zarr
 
-from socseq.pipeline.inputs import NO_CLASS, Window
+from socseq.pipeline.inputs import NO_CLASS, SCRATCH_CODEC, Window
 from socseq.pipeline.landuse import ClassTable
 from socseq.rothc.equilibrium import equilibrium
 from socseq.rothc.model import MonthlyForcing, RothCState, RunOptions, Soil, run
@@ -396,7 +396,7 @@ def create_results(path: Path, shape: tuple[int, int], chunk: int, settings_like
 
     def make(name: str, lead: tuple[int, ...], dtype: str, fill: Any = np.nan) -> None:
         g.create_array(name, shape=(*lead, *shape), chunks=(*lead, *c2), dtype=dtype,
-                       fill_value=fill)
+                       fill_value=fill, compressors=SCRATCH_CODEC)
 
     make("reason", (), "uint8", NO_LAND_USE)
     for prefix in ("spin", "t0"):

@@ -246,7 +246,9 @@ def compute_products(
             written.append(f"maps/{file}")
 
     if config.outputs.netcdf:
-        write_netcdf(_cube(config, grid, products, results), stage / "soc_stocks.nc")
+        # The cube is the largest product: light deflate keeps writing it quick.
+        write_netcdf(_cube(config, grid, products, results), stage / "soc_stocks.nc",
+                     complevel=1)
         written.append("soc_stocks.nc")
 
     summary = products.summary()

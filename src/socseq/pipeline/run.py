@@ -148,6 +148,7 @@ def run_pipeline(
     scheduler: str | None = None,
     progress: Progress | None = None,
     keep_work: bool = False,
+    notes: list[str] | None = None,
 ) -> RunSummary:
     """Run the whole chain and publish the products.
 
@@ -165,6 +166,8 @@ def run_pipeline(
         ``progress(phase, done, total)``.
     keep_work : bool
         Keep the staged inputs and phase results (``OUTPUT/.socseq-work``) for inspection.
+    notes : list of str, optional
+        Remarks for the report (e.g. which inputs are synthetic), kept in ``run.json``.
 
     Returns
     -------
@@ -173,7 +176,7 @@ def run_pipeline(
     out = Path(output_dir) if output_dir is not None else config.run.output_dir
     out.mkdir(parents=True, exist_ok=True)
     try:
-        return _run(config, out, workers, scheduler, progress, keep_work)
+        return _run(config, out, workers, scheduler, progress, keep_work, notes or [])
     except BaseException:
         # Scratch and half-staged products go; the previous run's products stay untouched.
         shutil.rmtree(out / PARTIAL, ignore_errors=True)
@@ -183,7 +186,7 @@ def run_pipeline(
 
 
 def _run(config: RunConfig, out: Path, workers: int | None, scheduler: str | None,
-         progress: Progress | None, keep_work: bool) -> RunSummary:
+         progress: Progress | None, keep_work: bool, notes: list[str]) -> RunSummary:
     started_all = time.perf_counter()
     timings: dict[str, float] = {}
     grid, staged, dsm_info, _prediction = _prepare(config, out, progress, timings)
@@ -223,6 +226,7 @@ def _run(config: RunConfig, out: Path, workers: int | None, scheduler: str | Non
     reason = np.asarray(results_group["reason"][:])
     manifest = _manifest(config, grid, staged, reason, timings, written, dsm_info,
                          scheduler_name)
+    manifest["notes"] = notes
     _publish(stage, out, written, manifest)
     if not keep_work:
         shutil.rmtree(out / WORK, ignore_errors=True)
