@@ -107,7 +107,8 @@ def fmt(value: Any, digits: int = 3, *, thousands: bool = False) -> str:
     if thousands:
         return f"{number:,.0f}"
     if number != 0 and abs(number) < 10 ** (-digits):
-        return f"{number:.{digits - 1}e}"
+        # Small but not zero (e.g. 0.08 % of cropland): two significant digits, not "0.0".
+        return f"{number:.2g}"
     return f"{number:.{digits}f}"
 
 
