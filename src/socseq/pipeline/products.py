@@ -28,6 +28,8 @@ from socseq.io.atomic import write_csv_atomic, write_json_atomic
 from socseq.io.grid import GridSpec
 from socseq.io.raster import write_geotiff, write_netcdf
 from socseq.pipeline.config import RunConfig
+from socseq.pipeline.landuse import read_class_table
+from socseq.pipeline.npp import npp_t_c_ha
 from socseq.pipeline.phases import EXCLUSION_REASONS, NO_LAND_USE, NOT_AGRICULTURAL, SIMULATED
 
 __all__ = ["FOUR_PER_1000", "ProductSet", "compute_products", "product_name"]
@@ -247,7 +249,7 @@ def compute_products(
 
     if config.outputs.netcdf:
         # The cube is the largest product: light deflate keeps writing it quick.
-        write_netcdf(_cube(config, grid, products, results), stage / "soc_stocks.nc",
+        write_netcdf(_cube(config, grid, products, inputs, results), stage / "soc_stocks.nc",
                      complevel=1)
         written.append("soc_stocks.nc")
 
@@ -282,7 +284,13 @@ def _timeseries(config: RunConfig, warmup_sums: dict[str, Any],
     return pd.DataFrame(rows)
 
 
-def _cube(config: RunConfig, grid: GridSpec, products: ProductSet,
+def _npp_carbon(config: RunConfig, inputs: zarr.Group, land_use: np.ndarray) -> np.ndarray:
+    """Spin-up MIAMI NPP as soil carbon input [t C/ha/yr] (manual eqs. 6.9–6.12)."""
+    factor = read_class_table(config.land_use.table).npp_factor[np.clip(land_use, 0, 255)]
+    return npp_t_c_ha(np.asarray(inputs["npp_spin"][:]), config.model.carbon_fraction) * factor
+
+
+def _cube(config: RunConfig, grid: GridSpec, products: ProductSet, inputs: zarr.Group,
           results: zarr.Group) -> xr.Dataset:
     """CF dataset: yearly stocks (scenario × year × y × x) and the 2-D/3-D products."""
     y, x = grid.coords()
@@ -322,6 +330,12 @@ def _cube(config: RunConfig, grid: GridSpec, products: ProductSet,
                                     {"units": "t C ha-1 yr-1",
                                      "long_name": "baseline plant carbon input (mean of "
                                                   "the warm-up years)"}),
+            "npp_spinup_t_c_ha_yr": (("y", "x"), np.where(sim, _npp_carbon(
+                config, inputs, products.land_use), np.nan), {
+                "units": "t C ha-1 yr-1",
+                "long_name": "MIAMI NPP of the spin-up years entering the soil (class NPP "
+                             f"factor x carbon fraction {config.model.carbon_fraction}); "
+                             "the warm-up scales Ceq by ratios of it"}),
             "area_ha": (("y", "x"), products.area,
                         {"units": "ha", "long_name": "area counted per cell"}),
             "exclusion_reason": (("y", "x"), products.reason, {
