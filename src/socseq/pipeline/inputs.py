@@ -243,7 +243,10 @@ def _series_months(config: RunConfig) -> dict[str, tuple[int, int]]:
 
 
 def _open_series(layer: ClimateLayer, name: str) -> xr.DataArray:
-    return open_monthly(layer.path, name=name, variable=layer.variable, start=layer.start)
+    # Dask-backed: opening a continental series must not read it whole
+    # (the float64 view alone would be 8 bytes × cells × months); slabs are loaded one by one.
+    return open_monthly(layer.path, name=name, variable=layer.variable, start=layer.start,
+                        chunks="auto")
 
 
 def _year_index(da: xr.DataArray, years: tuple[int, int], name: str, layer: ClimateLayer,
