@@ -511,7 +511,14 @@ def apply_variant(config: dict[str, Any], variant: Variant, work: Path) -> dict[
     out_dir = work / "runs" / variant.name
     new["run"]["output_dir"] = _rel(out_dir, work)
     new["run"]["name"] += f" — {variant.label}"
-    new["dsm"]["output"]["dir"] = _rel(out_dir / "dsm", work)
+    if any(key.startswith("dsm") for key in variant.changes):
+        new["dsm"]["output"]["dir"] = _rel(out_dir / "dsm", work)
+    else:
+        # The SOC baseline is unchanged: take the main run's DSM map instead of refitting it
+        # (the main run goes first), which keeps the whole sensitivity study within minutes.
+        dsm = new.pop("dsm")
+        main_map = work / "runs" / "main" / "dsm" / f"{dsm['output']['prefix']}_soc_mean_t_ha.tif"
+        new["inputs"]["soc"] = {"path": _rel(main_map, work), "units": "t/ha"}
     return new
 
 

