@@ -36,6 +36,7 @@ __all__ = [
     "RunConfig",
     "RunSection",
     "ScenarioConfig",
+    "UncertaintyConfig",
     "default_scenarios",
     "load_run_config",
     "parse_run_config",
@@ -302,6 +303,114 @@ class OutputsConfig(_Strict):
     report: bool = True
 
 
+class SocUncertaintyConfig(_Strict):
+    """Uncertainty of the SOC baseline (``[uncertainty.soc]``).
+
+    ``source``: ``"auto"`` (the DSM quantiles with ``[dsm]``, else ``"relative"``),
+    ``"relative"`` (``relative``: Monte Carlo SD as a share of SOC; mode gsocseq: bounds
+    SOC × (1 ∓ relative), published 0.2), ``"dsm_sd"``, ``"dsm_quantiles"`` (the ``[dsm]``
+    prediction's SD or 5 %/95 % quantiles), ``"sd_layer"`` (raster ``sd``, t/ha) or
+    ``"quantile_layers"`` (rasters ``q05`` and ``q95``, t/ha). ``distribution``: how Monte Carlo
+    draws SOC, ``"lognormal"`` or ``"normal"`` (see docs/uncertainty.md for the fits).
+    """
+
+    source: Literal["auto", "relative", "dsm_sd", "dsm_quantiles", "sd_layer",
+                    "quantile_layers"] = "auto"
+    relative: float | None = Field(None, ge=0, lt=1)
+    distribution: Literal["lognormal", "normal"] = "lognormal"
+    sd: InputLayer | None = None
+    q05: InputLayer | None = None
+    q95: InputLayer | None = None
+
+    @model_validator(mode="after")
+    def _layers(self) -> SocUncertaintyConfig:
+        if (self.source == "sd_layer") != (self.sd is not None):
+            raise ValueError("source 'sd_layer' needs sd, and sd needs source 'sd_layer'")
+        if (self.source == "quantile_layers") != (self.q05 is not None and self.q95 is not None):
+            raise ValueError("source 'quantile_layers' needs q05 and q95 (and only it takes them)")
+        return self
+
+
+class ClayUncertaintyConfig(_Strict):
+    """Monte Carlo clay error: ``relative_sd`` (share of clay) or an SD raster ``sd`` (%)."""
+
+    relative_sd: float = Field(0.0, ge=0, lt=1)
+    sd: InputLayer | None = None
+
+
+class ClimateUncertaintyConfig(_Strict):
+    """Monte Carlo climate error, applied in every phase.
+
+    ``temperature_sd_degC``: SD of an additive temperature offset [°C] (normal);
+    ``precipitation_relative_sd``: log-SD of a precipitation multiplier (lognormal, median 1).
+    ``shared_over_space``: one draw per member for all cells (a systematic error of the
+    climate product) instead of one per cell and member.
+    """
+
+    temperature_sd_degC: float = Field(0.0, ge=0, le=10)  # noqa: N815
+    precipitation_relative_sd: float = Field(0.0, ge=0, le=2)
+    shared_over_space: bool = True
+
+
+class InputsUncertaintyConfig(_Strict):
+    """Monte Carlo error of the forward carbon inputs.
+
+    ``relative_sd``: log-SD of a multiplier of the BAU input (lognormal, median 1);
+    ``increase_relative_sd``: relative SD of each scenario's increase (m − 1), one normal draw
+    per member shared by the scenarios (so their order is kept).
+    """
+
+    relative_sd: float = Field(0.0, ge=0, le=2)
+    increase_relative_sd: float = Field(0.0, ge=0, le=5)
+    shared_over_space: bool = False
+
+
+class ParametersUncertaintyConfig(_Strict):
+    """Log-SDs of the decomposition rate constants (lognormal, median = the constant).
+
+    Parameters are global: one draw per member, shared by every cell.
+    """
+
+    k_dpm: float = Field(0.0, ge=0, le=2)
+    k_rpm: float = Field(0.0, ge=0, le=2)
+    k_bio: float = Field(0.0, ge=0, le=2)
+    k_hum: float = Field(0.0, ge=0, le=2)
+
+    @property
+    def active(self) -> dict[str, float]:
+        """The constants with a non-zero spread."""
+        return {k: v for k, v in self.model_dump().items() if v > 0}
+
+
+class UncertaintyConfig(_Strict):
+    """Uncertainty runs (``[uncertainty]``, docs/uncertainty.md).
+
+    ``mode``: ``"gsocseq"`` (the published minimum/maximum runs, GSOCseq manual ch. 12) or
+    ``"montecarlo"`` (``members`` draws per cell from the declared distributions, with
+    ``seed``). The mode gsocseq varies temperature, precipitation, clay, SOC and the SSM
+    inputs by the published factors; only ``[uncertainty.soc]`` applies to it.
+    """
+
+    mode: Literal["gsocseq", "montecarlo"] = "montecarlo"
+    members: int = Field(100, ge=2, le=100_000)
+    seed: int = Field(0, ge=0, lt=2**63)
+    soc: SocUncertaintyConfig = SocUncertaintyConfig()
+    clay: ClayUncertaintyConfig = ClayUncertaintyConfig()
+    climate: ClimateUncertaintyConfig = ClimateUncertaintyConfig()
+    inputs: InputsUncertaintyConfig = InputsUncertaintyConfig()
+    parameters: ParametersUncertaintyConfig = ParametersUncertaintyConfig()
+
+    @model_validator(mode="after")
+    def _mode(self) -> UncertaintyConfig:
+        if self.mode == "gsocseq":
+            extra = sorted({"members", "clay", "climate", "inputs", "parameters"}
+                           & self.model_fields_set)
+            if extra:
+                raise ValueError(f"mode 'gsocseq' uses the published factors; remove "
+                                 f"{', '.join(extra)} (only soc applies)")
+        return self
+
+
 class RunSection(_Strict):
     """Name, product prefix, output folder and execution settings."""
 
@@ -333,6 +442,7 @@ class RunConfig(_Strict):
     scenarios: tuple[ScenarioConfig, ...] = Field(default_factory=default_scenarios)
     outputs: OutputsConfig = OutputsConfig()
     dsm: DSMConfig | None = None
+    uncertainty: UncertaintyConfig | None = None
 
     @model_validator(mode="after")
     def _consistent(self) -> RunConfig:
@@ -349,6 +459,9 @@ class RunConfig(_Strict):
                 "exactly one scenario must be the baseline (named BAU, or baseline = true)")
         if self.grid.template == "soc" and self.inputs.soc is None:
             raise ValueError("grid.template = 'soc' needs inputs.soc; with [dsm] use the dsm grid")
+        unc = self.uncertainty
+        if unc is not None and unc.soc.source in ("dsm_sd", "dsm_quantiles") and self.dsm is None:
+            raise ValueError(f"uncertainty.soc.source = '{unc.soc.source}' needs a [dsm] section")
         return self
 
     @property
