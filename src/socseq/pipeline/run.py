@@ -204,6 +204,15 @@ def _run(config: RunConfig, out: Path, workers: int | None, scheduler: str | Non
                       else (lambda d, t, p=phase: progress(p, d, t)))
             sums[phase] = executor.map(fn, settings, tiles, report)
             timings[phase] = time.perf_counter() - started
+        uncertainty = None
+        if config.uncertainty is not None:
+            # Members through every phase on the same windows and executor (issue 7).
+            from socseq.pipeline.uncertainty import run_uncertainty
+
+            started = time.perf_counter()
+            uncertainty = run_uncertainty(config, grid, staged, settings, tiles, executor,
+                                          out / WORK, _prediction, progress)
+            timings["uncertainty"] = time.perf_counter() - started
         scheduler_name = executor.description
 
     started = time.perf_counter()
@@ -218,6 +227,8 @@ def _run(config: RunConfig, out: Path, workers: int | None, scheduler: str | Non
     results_group = zarr.open_group(str(results_path), mode="r")
     written = compute_products(config, grid, inputs_group, results_group, stage,
                                warmup_sums=warm, forward_sums=fwd)
+    if uncertainty is not None:
+        written += uncertainty.write(config, grid, inputs_group, results_group, stage)
     if progress is not None:
         progress("products", 1, 1)
     timings["products"] = time.perf_counter() - started
@@ -227,6 +238,8 @@ def _run(config: RunConfig, out: Path, workers: int | None, scheduler: str | Non
     manifest = _manifest(config, grid, staged, reason, timings, written, dsm_info,
                          scheduler_name)
     manifest["notes"] = notes
+    if uncertainty is not None:
+        manifest["uncertainty"] = uncertainty.info
     _publish(stage, out, written, manifest)
     if not keep_work:
         shutil.rmtree(out / WORK, ignore_errors=True)
