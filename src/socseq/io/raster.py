@@ -278,8 +278,9 @@ def open_raster(
     band : int, optional
         1-based index along the leading dim (band or time) to read a single 2-D slice.
     chunks : optional
-        Dask chunks passed to the reader (e.g. ``{"y": 1024, "x": 1024}``); ``None`` reads
-        lazily without dask.
+        Dask chunks passed to the reader (e.g. ``{"y": 1024, "x": 1024}``), or ``"native"``
+        for the file's own blocks (NetCDF/Zarr chunks, GeoTIFF tiles); ``None`` gives a
+        numpy-backed array (read whole when first used).
     categorical : bool, default False
         Class codes (land use): no scaling, the stored integer dtype and its nodata value
         (``.rio.nodata``) are kept instead of float64 with NaN.
@@ -309,6 +310,9 @@ def open_raster(
             f"{_what(name, path)}: does not exist; check the path in the configuration"
         )
     fmt = _detect_format(path)
+    if isinstance(chunks, str) and chunks == "native":
+        # The file's own blocks: the cheapest way to read a slab of a large file.
+        chunks = True if fmt == "gdal" else {}
     if fmt == "gdal":
         da = _open_with_gdal(path, name, variable, chunks, categorical)
     else:

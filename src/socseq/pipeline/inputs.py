@@ -243,10 +243,10 @@ def _series_months(config: RunConfig) -> dict[str, tuple[int, int]]:
 
 
 def _open_series(layer: ClimateLayer, name: str) -> xr.DataArray:
-    # Dask-backed: opening a continental series must not read it whole
-    # (the float64 view alone would be 8 bytes × cells × months); slabs are loaded one by one.
+    # Dask-backed on the file's own blocks: a continental series is never read whole (its
+    # float64 view alone would be 8 bytes × cells × months); each slab reads only its blocks.
     return open_monthly(layer.path, name=name, variable=layer.variable, start=layer.start,
-                        chunks="auto")
+                        chunks="native")
 
 
 def _year_index(da: xr.DataArray, years: tuple[int, int], name: str, layer: ClimateLayer,
