@@ -101,9 +101,9 @@ class StagedInputs:
         Template grid.
     chunk : int
         Window size in cells.
-    n_warmup_years, n_forward_months : int
-        Warm-up years and forward months staged.
-    has_yearly_land_use, has_cover, forward_series : bool
+    n_warmup_years : int
+        Warm-up years staged.
+    has_yearly_land_use, has_cover : bool
         Optional layers present.
     summary : dict
         What staging did (resampling per layer, filled cells, counts), for the run manifest.
@@ -113,10 +113,8 @@ class StagedInputs:
     grid: GridSpec
     chunk: int
     n_warmup_years: int
-    n_forward_months: int
     has_yearly_land_use: bool
     has_cover: bool
-    forward_series: bool
     summary: dict[str, Any]
 
     def open(self) -> zarr.Group:
@@ -235,11 +233,6 @@ def _classes(layer: InputLayer, name: str, grid: GridSpec, source_classes: str,
     codes = codes.astype(np.int16)
     known = np.isin(codes, table.codes)
     return np.where(valid & known, codes, NO_CLASS).astype(np.int16)
-
-
-def _series_months(config: RunConfig) -> dict[str, tuple[int, int]]:
-    """Year ranges each climate set must cover."""
-    return {"spinup": config.periods.spinup, "warmup": config.periods.warmup}
 
 
 def _open_series(layer: ClimateLayer, name: str) -> xr.DataArray:
@@ -528,9 +521,8 @@ def stage_inputs(
     summary["candidate_cells"] = int(candidate.sum())
     return StagedInputs(path=path, grid=grid, chunk=config.run.chunk_size,
                         n_warmup_years=n_warm,
-                        n_forward_months=n_forward if cl.forward is not None else 12,
                         has_yearly_land_use=has_yearly, has_cover=has_cover,
-                        forward_series=cl.forward is not None, summary=summary)
+                        summary=summary)
 
 
 class _Annual:

@@ -321,13 +321,11 @@ def validate_config(config: RunConfig, *, progress: Progress | None = None) -> d
     """
     import tempfile
 
-    from socseq.pipeline.config import RunConfig as _RunConfig
-
     with tempfile.TemporaryDirectory(prefix="socseq-validate-") as tmp:
         tmp_path = Path(tmp)
         if config.dsm is not None:
-            # DSM checks: samples and covariates open, units declared, a model can be fitted
-            # is left to `socseq dsm cv`; here the covariate grid is the template.
+            # The samples and covariates are read and checked; whether a model fits them well
+            # is `socseq dsm cv`'s question. The covariate grid is the template.
             from socseq.dsm import api as dsm_api
 
             dsm_config = config.dsm.model_copy(update={
@@ -340,7 +338,6 @@ def validate_config(config: RunConfig, *, progress: Progress | None = None) -> d
             soc = None
         grid = resolve_grid(config, soc)
         staged = stage_inputs(config, grid, tmp_path, soc=soc, progress=progress)
-        assert isinstance(config, _RunConfig)
         return {"grid": repr(grid), "cells": grid.width * grid.height,
                 "candidate_cells": staged.summary["candidate_cells"],
                 "coastal_filled_cells": staged.summary["coastal_filled_cells"],
