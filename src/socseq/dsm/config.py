@@ -37,12 +37,12 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import tomllib
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from socseq._toml import read_toml, validate
 from socseq.exceptions import ConfigError
 
 __all__ = [
@@ -239,25 +239,9 @@ class DSMConfig(_Strict):
         return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
-def _location(error: dict[str, Any]) -> str:
-    return ".".join(str(part) for part in ("dsm", *error["loc"]))
-
-
 def parse_config(data: dict[str, Any], *, source: str = "configuration") -> DSMConfig:
     """Validate a ``[dsm]`` mapping, turning pydantic's report into one-line ConfigError."""
-    try:
-        return DSMConfig.model_validate(data)
-    except ValidationError as exc:
-        first = exc.errors()[0]
-        kind = first["type"]
-        if kind == "extra_forbidden":
-            message = "unknown key; check its spelling against docs/dsm.md"
-        elif kind == "missing":
-            message = "is required"
-        else:
-            message = first["msg"].removeprefix("Value error, ")
-        more = f" (and {exc.error_count() - 1} more)" if exc.error_count() > 1 else ""
-        raise ConfigError(f"{source}: [{_location(first)}] {message}{more}") from exc
+    return validate(DSMConfig, data, source=source, docs="docs/dsm.md", prefix=("dsm",))
 
 
 def load_config(path: str | os.PathLike[str]) -> DSMConfig:
@@ -271,12 +255,7 @@ def load_config(path: str | os.PathLike[str]) -> DSMConfig:
         Missing file, TOML syntax error, or invalid settings.
     """
     path = Path(path)
-    try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError as exc:
-        raise ConfigError(f"configuration {path}: does not exist; check the path") from exc
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"configuration {path}: is not valid TOML ({exc})") from exc
+    data = read_toml(path)
     section = data.get("dsm", data)
     if not isinstance(section, dict):
         raise ConfigError(f"configuration {path}: [dsm] must be a table")
