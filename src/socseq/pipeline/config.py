@@ -12,14 +12,13 @@ import hashlib
 import json
 import os
 import re
-import tomllib
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from socseq._toml import read_toml, validate
 from socseq.dsm.config import DSMConfig
-from socseq.exceptions import ConfigError
 
 __all__ = [
     "ClimateConfig",
@@ -497,11 +496,6 @@ def _resolve(value: Any, root: Path) -> Any:
     return value
 
 
-def _location(error: dict[str, Any]) -> str:
-    parts = [str(p) for p in error["loc"] if not str(p).startswith("function-")]
-    return ".".join(parts) if parts else "top level"
-
-
 def parse_run_config(data: dict[str, Any], *, source: str = "configuration") -> RunConfig:
     """Validate a configuration mapping, turning pydantic's report into one-line ConfigError.
 
@@ -510,19 +504,7 @@ def parse_run_config(data: dict[str, Any], *, source: str = "configuration") -> 
     ConfigError
         Names the key (``[climate.series.temperature.units]``) and what is wrong with it.
     """
-    try:
-        return RunConfig.model_validate(data)
-    except ValidationError as exc:
-        first = exc.errors()[0]
-        kind = first["type"]
-        if kind == "extra_forbidden":
-            message = "unknown key; check its spelling against docs/configuration.md"
-        elif kind == "missing":
-            message = "is required"
-        else:
-            message = first["msg"].removeprefix("Value error, ")
-        more = f" (and {exc.error_count() - 1} more)" if exc.error_count() > 1 else ""
-        raise ConfigError(f"{source}: [{_location(first)}] {message}{more}") from exc
+    return validate(RunConfig, data, source=source, docs="docs/configuration.md")
 
 
 def load_run_config(path: str | os.PathLike[str]) -> RunConfig:
@@ -534,12 +516,7 @@ def load_run_config(path: str | os.PathLike[str]) -> RunConfig:
         Missing file, TOML syntax error, or invalid settings.
     """
     path = Path(path)
-    try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError as exc:
-        raise ConfigError(f"configuration {path}: does not exist; check the path") from exc
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"configuration {path}: is not valid TOML ({exc})") from exc
+    data = read_toml(path)
     if "scenarios" in data and isinstance(data["scenarios"], list):
         data["scenarios"] = tuple(data["scenarios"])
     config = parse_run_config(data, source=f"configuration {path}")
