@@ -296,12 +296,18 @@ def _cube(config: RunConfig, grid: GridSpec, products: ProductSet, inputs: zarr.
     y, x = grid.coords()
     t0_year = config.periods.warmup[1]
     years = np.arange(t0_year, t0_year + products.years + 1)
-    soc = dsa.from_zarr(results["soc"]).astype(np.float32)
+    stocks = dsa.from_zarr(results["soc"])                       # (S, years + 1, y, x), float64
+    soc = stocks.astype(np.float32)
     sim = products.simulated
     scen = products.scenarios
-
-    def per_scenario(fn: Any) -> np.ndarray:
-        return np.stack([np.where(sim, fn(s), np.nan) for s in scen])
+    # The 3-D rates stay lazy (computed window by window while the file is written), so
+    # writing the cube holds a few chunks, not S full float64 maps per variable.
+    mask = dsa.from_array(sim, chunks=stocks.chunksize[2:])
+    t0, final = stocks[0, 0], stocks[:, -1]
+    base = scen.index(products.baseline)
+    asr = dsa.where(mask, (final - t0) / products.years, np.nan)
+    rsr = dsa.where(mask, (final - final[base]) / products.years, np.nan)
+    reaches = (mask & (asr >= FOUR_PER_1000 * t0)).astype(np.uint8)
 
     ds = xr.Dataset(
         {
@@ -311,15 +317,13 @@ def _cube(config: RunConfig, grid: GridSpec, products: ProductSet, inputs: zarr.
                 "soil_mass_content_of_carbon"}),
             "soc_t0_t_ha": (("y", "x"), np.where(sim, products.t0, np.nan),
                             {"units": "t C ha-1", "long_name": "SOC stock at T0"}),
-            "asr_t_ha_yr": (("scenario", "y", "x"), per_scenario(products.asr),
+            "asr_t_ha_yr": (("scenario", "y", "x"), asr,
                             {"units": "t C ha-1 yr-1",
                              "long_name": "absolute sequestration rate"}),
-            "rsr_t_ha_yr": (("scenario", "y", "x"), per_scenario(products.rsr),
+            "rsr_t_ha_yr": (("scenario", "y", "x"), rsr,
                             {"units": "t C ha-1 yr-1",
                              "long_name": f"relative sequestration rate vs {products.baseline}"}),
-            "reaches_4p1000": (("scenario", "y", "x"),
-                               np.stack([products.reaches_4p1000(s) for s in scen]).astype(
-                                   np.uint8),
+            "reaches_4p1000": (("scenario", "y", "x"), reaches,
                                {"units": "1", "long_name": "ASR >= 0.004 x T0",
                                 "flag_values": np.array([0, 1], np.uint8),
                                 "flag_meanings": "not_reached reached"}),
