@@ -94,22 +94,18 @@ report = false
     return config
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--side", type=int, default=1000, help="cells per side")
-    parser.add_argument("--workers", type=int, help="LocalCluster worker processes")
-    parser.add_argument("--work", type=Path, default=Path("bench-pipeline-work"))
-    parser.add_argument("--keep", action="store_true", help="keep the work folder")
-    args = parser.parse_args()
-    started = time.perf_counter()
-    config = write_inputs(args.work, args.side)
-    print(f"inputs written in {time.perf_counter() - started:.1f} s "
-          f"({args.side}x{args.side} = {args.side ** 2:,} cells)")
-    out = args.work / "out"
+def timed_run(config: Path, workers: int | None = None) -> tuple[list[str], float, float, dict]:
+    """Run ``socseq run CONFIG`` in a child process under GNU time.
+
+    Returns
+    -------
+    command, wall time [s], peak resident memory of the child [GiB], its run.json
+    """
+    out = config.parent / "out"
     shutil.rmtree(out, ignore_errors=True)
     command = [str(Path(sys.executable).parent / "socseq"), "run", str(config), "-q"]
-    if args.workers:
-        command += ["--workers", str(args.workers)]
+    if workers:
+        command += ["--workers", str(workers)]
     started = time.perf_counter()
     proc = subprocess.run(["/usr/bin/time", "-v", *command], capture_output=True, text=True,
                           check=False)
@@ -122,10 +118,30 @@ def main() -> None:
     print(f"machine: {platform.machine()}, {platform.processor() or 'cpu'}, "
           f"python {platform.python_version()}")
     print(f"command: {' '.join(command[1:])}")
-    print(f"simulated cells: {manifest['cells']['simulated']:,}")
-    print(f"wall time: {wall:.1f} s; peak RSS of the run process: {peak_kb / 2**20:.2f} GiB")
+    return command, wall, peak_kb / 2**20, manifest
+
+
+def print_timings(wall: float, peak_gib: float, manifest: dict) -> None:
+    """Print wall time, peak memory and the phase timings of run.json."""
+    print(f"wall time: {wall:.1f} s; peak RSS of the run process: {peak_gib:.2f} GiB")
     print("phases (s): " + ", ".join(f"{k} {v:.1f}" for k, v in
                                      manifest["timings_s"].items()))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--side", type=int, default=1000, help="cells per side")
+    parser.add_argument("--workers", type=int, help="LocalCluster worker processes")
+    parser.add_argument("--work", type=Path, default=Path("bench-pipeline-work"))
+    parser.add_argument("--keep", action="store_true", help="keep the work folder")
+    args = parser.parse_args()
+    started = time.perf_counter()
+    config = write_inputs(args.work, args.side)
+    print(f"inputs written in {time.perf_counter() - started:.1f} s "
+          f"({args.side}x{args.side} = {args.side ** 2:,} cells)")
+    _, wall, peak, manifest = timed_run(config, args.workers)
+    print(f"simulated cells: {manifest['cells']['simulated']:,}")
+    print_timings(wall, peak, manifest)
     if not args.keep:
         shutil.rmtree(args.work, ignore_errors=True)
 

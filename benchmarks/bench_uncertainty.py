@@ -13,17 +13,12 @@ spin-up, warm-up and four forward scenarios) and the child's peak resident memor
 from __future__ import annotations
 
 import argparse
-import json
-import platform
-import re
 import shutil
-import subprocess
 import sys
-import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
-from bench_pipeline import write_inputs  # noqa: E402
+from bench_pipeline import print_timings, timed_run, write_inputs  # noqa: E402
 
 SECTION = """
 [uncertainty]
@@ -59,29 +54,11 @@ def main() -> None:
     text = config.read_text().replace('output_dir = "out"',
                                       f'output_dir = "out"\nchunk_size = {args.chunk}')
     config.write_text(text + SECTION.format(members=args.members))
-    out = args.work / "out"
-    shutil.rmtree(out, ignore_errors=True)
-    command = [str(Path(sys.executable).parent / "socseq"), "run", str(config), "-q"]
-    if args.workers:
-        command += ["--workers", str(args.workers)]
-    started = time.perf_counter()
-    proc = subprocess.run(["/usr/bin/time", "-v", *command], capture_output=True, text=True,
-                          check=False)
-    wall = time.perf_counter() - started
-    if proc.returncode != 0:
-        print(proc.stdout, proc.stderr)
-        raise SystemExit(proc.returncode)
-    peak_kb = int(re.search(r"Maximum resident set size \(kbytes\): (\d+)", proc.stderr)[1])
-    manifest = json.loads((out / "run.json").read_text())
+    _, wall, peak, manifest = timed_run(config, args.workers)
     unc = manifest["uncertainty"]
-    print(f"machine: {platform.machine()}, {platform.processor() or 'cpu'}, "
-          f"python {platform.python_version()}")
-    print(f"command: {' '.join(command[1:])}")
     print(f"simulated cells: {manifest['cells']['simulated']:,}; members {unc['members']}; "
           f"member runs {unc['member_runs']:,}; rows per batch {unc['rows_per_batch']:,}")
-    print(f"wall time: {wall:.1f} s; peak RSS of the run process: {peak_kb / 2**20:.2f} GiB")
-    print("phases (s): " + ", ".join(f"{k} {v:.1f}" for k, v in
-                                     manifest["timings_s"].items()))
+    print_timings(wall, peak, manifest)
     if not args.keep:
         shutil.rmtree(args.work, ignore_errors=True)
 
