@@ -278,10 +278,9 @@ def open_raster(
     band : int, optional
         1-based index along the leading dim (band or time) to read a single 2-D slice.
     chunks : optional
-        Dask chunks passed to the reader (e.g. ``{"y": 1024, "x": 1024}``), or ``"slabs"``:
-        lazy, one dask chunk per 12 steps of the leading axis (a year of a monthly series),
-        for reading a long series slab by slab; ``None`` gives a numpy-backed array (read
-        whole when first used).
+        Dask chunks passed to the reader (e.g. ``{"y": 1024, "x": 1024}``), or ``"native"``
+        for the file's own blocks (NetCDF/Zarr chunks, GeoTIFF tiles); ``None`` gives a
+        numpy-backed array (read whole when first used).
     categorical : bool, default False
         Class codes (land use): no scaling, the stored integer dtype and its nodata value
         (``.rio.nodata``) are kept instead of float64 with NaN.
@@ -311,16 +310,13 @@ def open_raster(
             f"{_what(name, path)}: does not exist; check the path in the configuration"
         )
     fmt = _detect_format(path)
-    slabs = isinstance(chunks, str) and chunks == "slabs"
-    reader_chunks = None if slabs else chunks
+    if isinstance(chunks, str) and chunks == "native":
+        # The file's own blocks: the cheapest way to read a slab of a large file.
+        chunks = True if fmt == "gdal" else {}
     if fmt == "gdal":
-        da = _open_with_gdal(path, name, variable, reader_chunks, categorical)
+        da = _open_with_gdal(path, name, variable, chunks, categorical)
     else:
-        da = _open_with_xarray(path, fmt, name, variable, reader_chunks, categorical)
-    if slabs and da.ndim == 3:
-        # Still lazy here: a dask task per 12 steps reads one hyperslab when it is loaded,
-        # so a slab of a continental series never reads the rest of it.
-        da = da.chunk({da.dims[0]: 12, da.dims[1]: -1, da.dims[2]: -1})
+        da = _open_with_xarray(path, fmt, name, variable, chunks, categorical)
     da, lonlat_named = _rename_spatial(da, name, path)
     if da.rio.crs is None:
         if not _looks_lonlat(da, lonlat_named):

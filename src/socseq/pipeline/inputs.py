@@ -236,10 +236,10 @@ def _classes(layer: InputLayer, name: str, grid: GridSpec, source_classes: str,
 
 
 def _open_series(layer: ClimateLayer, name: str) -> xr.DataArray:
-    # Lazy, a year per dask chunk: a continental series is never read whole (its float64
-    # view alone would be 8 bytes × cells × months); each slab reads only its own months.
+    # Dask-backed on the file's own blocks: a continental series is never read whole (its
+    # float64 view alone would be 8 bytes × cells × months); each slab reads only its blocks.
     return open_monthly(layer.path, name=name, variable=layer.variable, start=layer.start,
-                        chunks="slabs")
+                        chunks="native")
 
 
 def _year_index(da: xr.DataArray, years: tuple[int, int], name: str, layer: ClimateLayer,
