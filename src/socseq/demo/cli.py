@@ -9,10 +9,10 @@ import click
 from rich.console import Console
 
 from socseq.demo.region import DEFAULT_SEED, build_region
-from socseq.dsm.cli import _progress
 from socseq.pipeline.cli import print_summary
 from socseq.pipeline.config import load_run_config
 from socseq.pipeline.run import run_pipeline
+from socseq.progress import progress_bars
 
 console = Console()
 
@@ -49,7 +49,7 @@ def demo(out_dir: Path, workers: int | None, seed: int, quiet: bool) -> None:
     config_path = build_region(region, seed=seed)
     built = time.perf_counter() - started
     config = load_run_config(config_path)
-    with _progress(quiet) as progress:
+    with progress_bars(quiet) as progress:
         result = run_pipeline(config, output_dir=out_dir, workers=workers, progress=progress,
                               notes=list(DEMO_NOTES))
     report = build_report(result.output_dir)

@@ -14,7 +14,6 @@ Each function takes a :class:`~socseq.dsm.config.DSMConfig`, returns Python obje
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -46,6 +45,7 @@ from socseq.io.atomic import atomic_path, write_csv_atomic, write_json_atomic
 from socseq.io.grid import GridSpec, align_to_template
 from socseq.io.raster import open_raster
 from socseq.io.samples import ColumnSpec, read_samples
+from socseq.progress import Progress
 
 __all__ = [
     "MODEL_FILE",
@@ -65,8 +65,6 @@ __all__ = [
 #: Name of the saved model in the output folder.
 MODEL_FILE = "dsm_model.joblib"
 
-#: ``progress(stage, done, total)``: called as long steps advance.
-Progress = Callable[[str, int, int], None]
 
 
 @dataclass

@@ -9,42 +9,22 @@ from __future__ import annotations
 
 import sys
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from pathlib import Path
 
 import click
 from rich.console import Console
-from rich.progress import BarColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from socseq.dsm.config import DSMConfig, load_config
 from socseq.exceptions import SocseqError
+from socseq.progress import progress_bars
 
 console = Console()
 err_console = Console(stderr=True)
 
 _METRIC_FORMAT = {"n": "{:.0f}", "ME": "{:.3f}", "MAE": "{:.3f}", "RMSE": "{:.3f}",
                   "R2": "{:.3f}", "MEC": "{:.3f}", "CCC": "{:.3f}", "PICP90": "{:.3f}"}
-
-
-@contextmanager
-def _progress(quiet: bool) -> Iterator[Callable[[str, int, int], None] | None]:
-    """Show a rich progress display, one bar per stage, fed by the API's progress callback."""
-    if quiet:
-        yield None
-        return
-    tasks: dict[str, TaskID] = {}
-    with Progress(TextColumn("{task.description:<14}"), BarColumn(), TextColumn(
-            "{task.completed}/{task.total}"), TimeElapsedColumn(), console=err_console,
-            transient=False) as bar:
-
-        def update(stage: str, done: int, total: int) -> None:
-            if stage not in tasks:
-                tasks[stage] = bar.add_task(stage, total=total)
-            bar.update(tasks[stage], completed=done, total=total)
-
-        yield update
 
 
 def _load(config_path: Path, out_dir: Path | None) -> DSMConfig:
@@ -99,7 +79,7 @@ def cv(config_path: Path, out_dir: Path | None, quiet: bool) -> None:
     def body() -> None:
         config = _load(config_path, out_dir)
         started = time.perf_counter()
-        with _progress(quiet) as progress:
+        with progress_bars(quiet) as progress:
             result = run_cv(config, progress=progress)
         rows = {f"{m} CV": r.metrics for m, r in result.cv.items()}
         if result.test_metrics is not None:
@@ -125,7 +105,7 @@ def train(config_path: Path, out_dir: Path | None, quiet: bool) -> None:
     def body() -> None:
         config = _load(config_path, out_dir)
         started = time.perf_counter()
-        with _progress(quiet) as progress:
+        with progress_bars(quiet) as progress:
             trained = train_model(config, progress=progress)
         console.print(f"trained {trained.provenance['model']} on {len(trained.training)} "
                       f"samples and {len(trained.covariate_names)} covariates")
@@ -150,7 +130,7 @@ def predict(config_path: Path, out_dir: Path | None, quiet: bool) -> None:
     def body() -> None:
         config = _load(config_path, out_dir)
         started = time.perf_counter()
-        with _progress(quiet) as progress:
+        with progress_bars(quiet) as progress:
             ds = predict_maps(config, progress=progress)
         mean = ds["soc_mean_t_ha"].values
         mapped = np.isfinite(mean)

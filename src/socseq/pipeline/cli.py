@@ -10,9 +10,9 @@ import pandas as pd
 from rich.console import Console
 from rich.table import Table
 
-from socseq.dsm.cli import _progress
 from socseq.pipeline.config import load_run_config
 from socseq.pipeline.run import run_pipeline, validate_config
+from socseq.progress import progress_bars
 
 console = Console()
 err_console = Console(stderr=True)
@@ -52,7 +52,7 @@ def run_command(config_path: Path, out_dir: Path | None, workers: int | None,
     if workers is not None and scheduler is not None:
         raise click.UsageError("give --workers or --scheduler, not both")
     config = load_run_config(config_path)
-    with _progress(quiet) as progress:
+    with progress_bars(quiet) as progress:
         result = run_pipeline(config, output_dir=out_dir, workers=workers,
                               scheduler=scheduler, progress=progress, keep_work=keep_work)
     print_summary(result.summary_csv)
@@ -75,7 +75,7 @@ def run_command(config_path: Path, out_dir: Path | None, workers: int | None,
 def validate_command(config_path: Path, quiet: bool) -> None:
     """Check CONFIG and every input (files, CRS, units, ranges, overlap) without running."""
     config = load_run_config(config_path)
-    with _progress(quiet) as progress:
+    with progress_bars(quiet) as progress:
         info = validate_config(config, progress=progress)
     console.print(f"configuration OK: {info['grid']}", highlight=False, markup=False)
     console.print(f"{info['candidate_cells']:,} agricultural cells of "

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import math
 import shutil
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -39,6 +39,7 @@ from socseq.io.units import check_and_convert
 from socseq.pipeline.config import ClimateLayer, ClimateSet, InputLayer, RunConfig
 from socseq.pipeline.landuse import ClassTable, esa_cci_to_fao, read_class_table
 from socseq.pipeline.npp import miami_npp_g_dm_m2
+from socseq.progress import Progress
 
 __all__ = ["CLIMATE_VARIABLES", "StagedInputs", "Window", "resolve_grid", "stage_inputs",
            "windows"]
@@ -60,7 +61,6 @@ BAND_CELLS = 1_000_000
 #: No class (outside the land-use map or a code missing from the class table).
 NO_CLASS = -1
 
-Progress = Callable[[str, int, int], None]
 
 
 @dataclass(frozen=True)

@@ -12,7 +12,6 @@ import datetime as dt
 import os
 import shutil
 import time
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -40,6 +39,7 @@ from socseq.pipeline.phases import (
     warmup_window,
 )
 from socseq.pipeline.products import compute_products
+from socseq.progress import Progress
 
 __all__ = ["RunSummary", "run_pipeline", "validate_config"]
 
@@ -47,9 +47,6 @@ WORK = ".socseq-work"
 PARTIAL = ".socseq-partial"
 MANIFEST = "run.json"
 
-#: ``progress(phase, done, total)``: phases are "dsm", "inputs: …", "spin-up", "warm-up",
-#: "forward", "products".
-Progress = Callable[[str, int, int], None]
 
 
 @dataclass

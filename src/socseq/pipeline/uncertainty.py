@@ -31,7 +31,6 @@ from __future__ import annotations
 import resource
 import sys
 import time
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -53,6 +52,7 @@ from socseq.pipeline.phases import (
     _rate_factor,
     _read,
 )
+from socseq.progress import Progress
 from socseq.rothc.equilibrium import equilibrium
 from socseq.rothc.model import MonthlyForcing, RothCState, RunOptions, Soil, run
 from socseq.rothc.parameters import RothCParameters
@@ -73,7 +73,6 @@ GSOCSEQ_FACTORS = {"temperature": (1.02, 0.98), "precipitation": (0.95, 1.05),
 #: z of the 95 % quantile of the standard normal (q05/q95 bounds and fits).
 Z95 = 1.6448536269514722
 
-Progress = Callable[[str, int, int], None]
 
 
 @dataclass(frozen=True)
