@@ -151,19 +151,46 @@ def run_cells(
         a_d = a_r = a_b = a_h = 0.0
         if radiocarbon:
             a_d, a_r, a_b, a_h = ages[c, 0], ages[c, 1], ages[c, 2], ages[c, 3]
+        # When the forcing that drives the rate modifiers repeats every 12 months and a year
+        # starts with the deficit the previous one started with, that year's deficits,
+        # modifiers and decay factors repeat bit for bit: replay them instead of recomputing
+        # five exponentials a month (rothc-model.md §3.2: the deficit ignores the pools).
+        periodic_rates = n_months > 12
+        for v in range(F_COVER + 1):  # T, rain, evap, PC, cover: the rate drivers
+            if 12 % periods[v] != 0:
+                periodic_rates = False
+        year_cache = np.empty((12 if periodic_rates else 0, 8))
+        replay = False
+        year_start_smd = smd
         r = 0
         for m in range(n_months):
-            tmp = forcing[F_TMP][rows[F_TMP], cols[F_TMP]]
-            pc = forcing[F_PC][rows[F_PC], cols[F_PC]]
-            rm_tmp = _rm_tmp(tmp, consts[TMP_A], consts[TMP_B], consts[TMP_C], consts[TMP_MIN])
-            smd = _update_smd(smd, forcing[F_RAIN][rows[F_RAIN], cols[F_RAIN]],
-                              forcing[F_EVAP][rows[F_EVAP], cols[F_EVAP]], evap_coef,
-                              pc == 1.0, smd_bare, smd_max)
-            rm_moist = _rm_moist(smd, smd_wilt, smd_1bar, min_rm)
-            rm_pc = _rm_pc(pc, forcing[F_COVER][rows[F_COVER], cols[F_COVER]],
-                           use_cover_factor, consts[COVER_RM])
-            rate_m = rm_tmp * rm_moist * rm_pc * rate_factor
-            e_d, e_r, e_b, e_h = _decay_factors(rate_m, consts)
+            month = m % 12
+            if periodic_rates and month == 0 and m > 0 and not replay:
+                replay = smd == year_start_smd
+                year_start_smd = smd
+            if replay:
+                e_d, e_r, e_b, e_h = (year_cache[month, 0], year_cache[month, 1],
+                                      year_cache[month, 2], year_cache[month, 3])
+                smd, rm_tmp = year_cache[month, 4], year_cache[month, 5]
+                rm_moist, rm_pc = year_cache[month, 6], year_cache[month, 7]
+            else:
+                tmp = forcing[F_TMP][rows[F_TMP], cols[F_TMP]]
+                pc = forcing[F_PC][rows[F_PC], cols[F_PC]]
+                rm_tmp = _rm_tmp(tmp, consts[TMP_A], consts[TMP_B], consts[TMP_C],
+                                 consts[TMP_MIN])
+                smd = _update_smd(smd, forcing[F_RAIN][rows[F_RAIN], cols[F_RAIN]],
+                                  forcing[F_EVAP][rows[F_EVAP], cols[F_EVAP]], evap_coef,
+                                  pc == 1.0, smd_bare, smd_max)
+                rm_moist = _rm_moist(smd, smd_wilt, smd_1bar, min_rm)
+                rm_pc = _rm_pc(pc, forcing[F_COVER][rows[F_COVER], cols[F_COVER]],
+                               use_cover_factor, consts[COVER_RM])
+                rate_m = rm_tmp * rm_moist * rm_pc * rate_factor
+                e_d, e_r, e_b, e_h = _decay_factors(rate_m, consts)
+                if periodic_rates:
+                    year_cache[month, 0], year_cache[month, 1] = e_d, e_r
+                    year_cache[month, 2], year_cache[month, 3] = e_b, e_h
+                    year_cache[month, 4], year_cache[month, 5] = smd, rm_tmp
+                    year_cache[month, 6], year_cache[month, 7] = rm_moist, rm_pc
             dpm1, rpm1, bio1, hum1 = dpm * e_d, rpm * e_r, bio * e_b, hum * e_h
             d_d, d_r, d_b, d_h = dpm - dpm1, rpm - rpm1, bio - bio1, hum - hum1
             c_inp = forcing[F_CINP][rows[F_CINP], cols[F_CINP]]
