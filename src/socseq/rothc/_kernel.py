@@ -7,10 +7,15 @@ Conventions
 -----------
 - Pools are ``(DPM, RPM, BIO, HUM)`` in t C/ha; IOM is constant and kept apart.
 - Monthly forcing is a tuple of nine 2-D arrays (T, rain, evap, PC, cover factor, C input, FYM,
-  DPM/RPM, modern fraction), each of shape ``(n_rows, period)``: ``n_rows`` is 1 (shared by
-  every cell) or the number of cells; month ``m`` of a run reads column ``m % period`` of each
-  array, so a 12-month climatology or a constant input is never repeated in memory.
-- Per-cell constants have shape ``(n_cells,)`` or ``(1,)`` (shared).
+  DPM/RPM, modern fraction), each of shape ``(n_rows, period)``: ``n_rows`` divides the number
+  of cells and each row serves ``n_cells / n_rows`` consecutive cells (1 row: shared by every
+  cell; ``n_cells`` rows: one per cell; in between: the members of an ensemble sharing their
+  cell's climate); month ``m`` of a run reads column ``m % period`` of each array, so neither a
+  12-month climatology, a constant input nor an ensemble's shared climate is ever repeated in
+  memory.
+- Per-cell constants have shape ``(n_cells,)`` or ``(1,)`` (shared); the per-cell climate
+  perturbation ``T' = T * scale + offset``, ``rain' = rain * scale`` is applied as the forcing
+  is read.
 - The order of floating-point operations follows the official Fortran RothC 2.0.0
   (``../shared/docs/rothc-model.md`` §3-§5) so that results agree to the last printed digit.
 """
@@ -31,9 +36,19 @@ N_CONSTS = 17
 DIAG_SMD, DIAG_RM_TMP, DIAG_RM_MOIST, DIAG_RM_PC = range(4)
 N_DIAG = 4
 
+# Columns of the per-cell constants ``cell_consts``.
+C_EVAP, C_RATE, C_TMP_SCALE, C_TMP_OFFSET, C_RAIN_SCALE = range(5)
+N_CELL_CONSTS = 5
+
 _JIT = {"cache": True, "error_model": "numpy"}
 N_FORCING = 9
 F_TMP, F_RAIN, F_EVAP, F_PC, F_COVER, F_CINP, F_FYM, F_RATIO, F_MODERN = range(N_FORCING)
+
+
+@njit(inline="always", **_JIT)
+def _row(a, c, n_cells):
+    """Row of forcing array ``a`` that serves cell ``c`` (consecutive cells share a row)."""
+    return c // (n_cells // a.shape[0])
 
 
 @njit(inline="always", **_JIT)
@@ -105,11 +120,12 @@ def run_cells(
         f_CO2, f_BIO, f_HUM of decomposed carbon.
     water : (n, 5)
         SMD15adj, SMD1bar, SMDbare, SMDmax [mm], minimum moisture modifier.
-    cell_consts : (n, 2)
-        Evaporation coefficient, extra rate factor (paddy 0.4).
+    cell_consts : (n, 5)
+        Evaporation coefficient, extra rate factor (paddy 0.4), temperature scale and offset
+        [degC], rain scale (see the ``C_*`` column names).
     forcing : tuple of nine (n_rows, period) float64 arrays
         T [degC], rain [mm], evap [mm], PC, cover factor, C input, FYM [t C/ha], DPM/RPM,
-        modern [fraction]; ``n_rows`` is 1 or n_cells, periods may differ.
+        modern [fraction]; ``n_rows`` divides n_cells, periods may differ.
     use_cover_factor : bool
         Use forcing row 4 as RM_PC (continuous cover, GSOCseq) instead of the PC rule.
     n_months : int
@@ -139,12 +155,14 @@ def run_cells(
         periods = np.empty(N_FORCING, dtype=np.int64)
         cols = np.zeros(N_FORCING, dtype=np.int64)
         for v in range(N_FORCING):
-            rows[v] = 0 if forcing[v].shape[0] == 1 else c
+            rows[v] = _row(forcing[v], c, n_cells)
             periods[v] = forcing[v].shape[1]
         f_co2, f_bio, f_hum = fractions[cf, 0], fractions[cf, 1], fractions[cf, 2]
         smd_wilt, smd_1bar, smd_bare, smd_max, min_rm = (
             water[cw, 0], water[cw, 1], water[cw, 2], water[cw, 3], water[cw, 4])
-        evap_coef, rate_factor = cell_consts[cc, 0], cell_consts[cc, 1]
+        evap_coef, rate_factor = cell_consts[cc, C_EVAP], cell_consts[cc, C_RATE]
+        tmp_scale, tmp_offset = cell_consts[cc, C_TMP_SCALE], cell_consts[cc, C_TMP_OFFSET]
+        rain_scale = cell_consts[cc, C_RAIN_SCALE]
         iom_c = iom[ci]
         dpm, rpm, bio, hum = state[c, 0], state[c, 1], state[c, 2], state[c, 3]
         smd, co2 = state[c, 4], state[c, 5]
@@ -174,11 +192,11 @@ def run_cells(
                 smd, rm_tmp = year_cache[month, 4], year_cache[month, 5]
                 rm_moist, rm_pc = year_cache[month, 6], year_cache[month, 7]
             else:
-                tmp = forcing[F_TMP][rows[F_TMP], cols[F_TMP]]
+                tmp = forcing[F_TMP][rows[F_TMP], cols[F_TMP]] * tmp_scale + tmp_offset
                 pc = forcing[F_PC][rows[F_PC], cols[F_PC]]
                 rm_tmp = _rm_tmp(tmp, consts[TMP_A], consts[TMP_B], consts[TMP_C],
                                  consts[TMP_MIN])
-                smd = _update_smd(smd, forcing[F_RAIN][rows[F_RAIN], cols[F_RAIN]],
+                smd = _update_smd(smd, forcing[F_RAIN][rows[F_RAIN], cols[F_RAIN]] * rain_scale,
                                   forcing[F_EVAP][rows[F_EVAP], cols[F_EVAP]], evap_coef,
                                   pc == 1.0, smd_bare, smd_max)
                 rm_moist = _rm_moist(smd, smd_wilt, smd_1bar, min_rm)
@@ -276,7 +294,7 @@ def spinup_iterative(
         c = np.int64(cell)
         cell_state = state[c:c + 1]
         cell_ages = ages[c:c + 1] if ages.shape[0] > 0 else ages
-        cell_forcing = _cell_forcing(forcing, c)
+        cell_forcing = _cell_forcing(forcing, c, n_cells)
         iom_c = iom[c:c + 1] if iom.shape[0] > 1 else iom
         frac_c = fractions[c:c + 1] if fractions.shape[0] > 1 else fractions
         water_c = water[c:c + 1] if water.shape[0] > 1 else water
@@ -304,23 +322,24 @@ def spinup_iterative(
 
 
 @njit(inline="always", **_JIT)
-def _cell_forcing(forcing, c):
-    return (_cell_row(forcing[0], c), _cell_row(forcing[1], c), _cell_row(forcing[2], c),
-            _cell_row(forcing[3], c), _cell_row(forcing[4], c), _cell_row(forcing[5], c),
-            _cell_row(forcing[6], c), _cell_row(forcing[7], c), _cell_row(forcing[8], c))
+def _cell_forcing(forcing, c, n):
+    return (_cell_row(forcing[0], c, n), _cell_row(forcing[1], c, n),
+            _cell_row(forcing[2], c, n), _cell_row(forcing[3], c, n),
+            _cell_row(forcing[4], c, n), _cell_row(forcing[5], c, n),
+            _cell_row(forcing[6], c, n), _cell_row(forcing[7], c, n),
+            _cell_row(forcing[8], c, n))
 
 
 @njit(inline="always", **_JIT)
-def _cell_row(a, c):
-    if a.shape[0] == 1:
-        return a[0:1]
-    return a[c:c + 1]
+def _cell_row(a, c, n_cells):
+    row = _row(a, c, n_cells)
+    return a[row:row + 1]
 
 
 @njit(inline="always", **_JIT)
-def _at(a, row, m):
-    """Value of forcing array ``a`` for cell row ``row`` (broadcast) and month ``m`` (cyclic)."""
-    return a[0 if a.shape[0] == 1 else row, m % a.shape[1]]
+def _at(a, c, m, n_cells):
+    """Value of forcing array ``a`` for cell ``c`` and month ``m`` (cyclic)."""
+    return a[_row(a, c, n_cells), m % a.shape[1]]
 
 
 @njit(cache=True, error_model="numpy")
@@ -361,25 +380,30 @@ def periodic_cycle(
         cc = 0 if cell_consts.shape[0] == 1 else c
         smd_wilt, smd_1bar, smd_bare, smd_max, min_rm = (
             water[cw, 0], water[cw, 1], water[cw, 2], water[cw, 3], water[cw, 4])
-        evap_coef, rate_factor = cell_consts[cc, 0], cell_consts[cc, 1]
+        evap_coef, rate_factor = cell_consts[cc, C_EVAP], cell_consts[cc, C_RATE]
+        tmp_scale, tmp_offset = cell_consts[cc, C_TMP_SCALE], cell_consts[cc, C_TMP_OFFSET]
+        rain_scale = cell_consts[cc, C_RAIN_SCALE]
         smd = smd_start[0 if smd_start.shape[0] == 1 else c]
         converged = False
         for _ in range(max_cycles):
             start = smd
             for m in range(12):
-                smd = _update_smd(smd, _at(forcing[F_RAIN], c, m), _at(forcing[F_EVAP], c, m),
-                                  evap_coef, _at(forcing[F_PC], c, m) == 1.0, smd_bare, smd_max)
+                smd = _update_smd(smd, _at(forcing[F_RAIN], c, m, n_cells) * rain_scale,
+                                  _at(forcing[F_EVAP], c, m, n_cells), evap_coef,
+                                  _at(forcing[F_PC], c, m, n_cells) == 1.0, smd_bare, smd_max)
             if smd == start:
                 converged = True
                 break
         for m in range(12):
-            pc = _at(forcing[F_PC], c, m)
-            smd = _update_smd(smd, _at(forcing[F_RAIN], c, m), _at(forcing[F_EVAP], c, m),
-                              evap_coef, pc == 1.0, smd_bare, smd_max)
-            rm_tmp = _rm_tmp(_at(forcing[F_TMP], c, m), consts[TMP_A], consts[TMP_B],
-                             consts[TMP_C], consts[TMP_MIN])
+            pc = _at(forcing[F_PC], c, m, n_cells)
+            smd = _update_smd(smd, _at(forcing[F_RAIN], c, m, n_cells) * rain_scale,
+                              _at(forcing[F_EVAP], c, m, n_cells), evap_coef, pc == 1.0,
+                              smd_bare, smd_max)
+            rm_tmp = _rm_tmp(_at(forcing[F_TMP], c, m, n_cells) * tmp_scale + tmp_offset,
+                             consts[TMP_A], consts[TMP_B], consts[TMP_C], consts[TMP_MIN])
             rm_moist = _rm_moist(smd, smd_wilt, smd_1bar, min_rm)
-            rm_pc = _rm_pc(pc, _at(forcing[F_COVER], c, m), use_cover_factor, consts[COVER_RM])
+            rm_pc = _rm_pc(pc, _at(forcing[F_COVER], c, m, n_cells), use_cover_factor,
+                           consts[COVER_RM])
             out_rate[c, m] = rm_tmp * rm_moist * rm_pc * rate_factor
         out_smd[c] = smd if converged else -np.inf
 
@@ -440,7 +464,7 @@ def equilibrium_response(
         f_bio, f_hum = fractions[cf, 1], fractions[cf, 2]
         annual = 0.0
         for m in range(12):
-            annual += _at(forcing[F_CINP], c, m)
+            annual += _at(forcing[F_CINP], c, m, n_cells)
         plant_scale = 1.0 / annual if annual > 0.0 else 0.0
         n_passes = 2 if radiocarbon else 1
         for p in range(n_passes):
@@ -452,10 +476,10 @@ def equilibrium_response(
             beta_fym = np.zeros(4)
             for m in range(12):
                 e_d, e_r, e_b, e_h = _decay_factors(rate[c, m], consts)
-                ratio = _at(forcing[F_RATIO], c, m)
-                c_inp = _at(forcing[F_CINP], c, m) * plant_scale
-                fym = _at(forcing[F_FYM], c, m)
-                modern = _at(forcing[F_MODERN], c, m) if p == 1 else 1.0
+                ratio = _at(forcing[F_RATIO], c, m, n_cells)
+                c_inp = _at(forcing[F_CINP], c, m, n_cells) * plant_scale
+                fym = _at(forcing[F_FYM], c, m, n_cells)
+                modern = _at(forcing[F_MODERN], c, m, n_cells) if p == 1 else 1.0
                 for j in range(4):
                     _apply_month(phi[:, j], e_d, e_r, e_b, e_h, f_bio, f_hum, scale,
                                  0.0, 0.0, 0.0)

@@ -49,6 +49,7 @@ from socseq.rothc.model import (
     RunOptions,
     Soil,
     infer_n_cells,
+    per_cell_rows,
     prepare,
 )
 from socseq.rothc.modifiers import falloon_iom
@@ -199,7 +200,7 @@ def equilibrium(
         The equilibrium state and the (fitted) annual input.
     """
     options = options or RunOptions()
-    n_cells = infer_n_cells(soil, forcing, target_soc, options.rate_factor)
+    n_cells = infer_n_cells(soil, forcing, target_soc, *options.per_cell_values())
     prepared = prepare(soil, forcing, options, params, n_cells)
     for name, arr in zip(("tmp", "rain", "evap", "plant_cover", "cover_factor", "c_inp", "fym",
                           "dpm_rpm", "modern"), prepared.forcing, strict=True):
@@ -219,7 +220,7 @@ def equilibrium(
 def _annual_plant_input(prepared: PreparedCells) -> FloatArray:
     c_inp = prepared.forcing[_kernel.F_CINP]
     annual = np.tile(c_inp, (1, 12 // c_inp.shape[1])).sum(axis=1)
-    return np.broadcast_to(annual, (prepared.n_cells,)).copy()
+    return per_cell_rows(annual, prepared.n_cells)
 
 
 def _exact(prepared: PreparedCells, target_soc: ArrayLike | None, options: RunOptions,
@@ -260,7 +261,7 @@ def _rothamsted(soil: Soil, forcing: MonthlyForcing, prepared: PreparedCells,
         with np.errstate(divide="ignore", invalid="ignore"):
             scale = np.where(annual_given > 0.0, 1.0 / annual_given, 0.0)
         c_inp = prepared.forcing[_kernel.F_CINP]
-        unit_input = np.broadcast_to(c_inp, (n, c_inp.shape[1])) * scale[:, None]
+        unit_input = per_cell_rows(c_inp, n) * scale[:, None]
         parts = [prepared.forcing[:_kernel.F_CINP] + (np.ascontiguousarray(unit_input),)
                  + (np.zeros((1, 1)),) + prepared.forcing[_kernel.F_FYM + 1:],
                  prepared.forcing[:_kernel.F_CINP] + (np.zeros((1, 1)),)
@@ -361,8 +362,8 @@ def _dechow(prepared: PreparedCells, target_soc: ArrayLike | None,
     _check_decomposes(rate)
     ratio_arr = prepared.forcing[_kernel.F_RATIO]
     c_inp = prepared.forcing[_kernel.F_CINP]
-    weights = np.broadcast_to(np.tile(c_inp, (1, 12 // c_inp.shape[1])), (n, 12))
-    ratios = np.broadcast_to(np.tile(ratio_arr, (1, 12 // ratio_arr.shape[1])), (n, 12))
+    weights = per_cell_rows(np.tile(c_inp, (1, 12 // c_inp.shape[1])), n)
+    ratios = per_cell_rows(np.tile(ratio_arr, (1, 12 // ratio_arr.shape[1])), n)
     total = weights.sum(axis=1)
     # The input-weighted DPM share, expressed back as one ratio for the analytical formula.
     with np.errstate(divide="ignore", invalid="ignore"):

@@ -47,6 +47,15 @@ def _per_cell(name: str, value: ArrayLike, n_cells: int | None = None) -> FloatA
     return arr
 
 
+def per_cell_rows(arr: FloatArray, n_cells: int) -> FloatArray:
+    """Expand the leading axis of a forcing-style array to one row per cell.
+
+    One row is shared by every cell; ``n_groups`` rows serve equal groups of consecutive
+    cells (the layout of :class:`MonthlyForcing`). Returns a new, writable array.
+    """
+    return np.repeat(arr, n_cells // arr.shape[0], axis=0)
+
+
 def _check_range(name: str, arr: FloatArray, low: float, high: float, units: str,
                  low_open: bool = False) -> None:
     too_low = arr <= low if low_open else arr < low
@@ -154,8 +163,11 @@ class _SoilArrays:
 class MonthlyForcing:
     """Monthly climate and carbon inputs.
 
-    Each field is a scalar, a ``(period,)`` series shared by all cells, or an
-    ``(n_cells, period)`` array; all fields are brought to one common period.
+    Each field is a scalar, a ``(period,)`` series shared by all cells, an
+    ``(n_cells, period)`` array, or an ``(n_groups, period)`` array whose row ``g`` serves the
+    ``n_cells / n_groups`` consecutive cells of group ``g`` (the members of an ensemble that
+    share their cell's climate, see :attr:`RunOptions.temperature_offset_degC`). Periods may
+    differ; month ``m`` reads column ``m % period``.
 
     Parameters
     ----------
@@ -211,10 +223,11 @@ class MonthlyForcing:
                 arr = arr.reshape(1, 1)
             elif arr.ndim == 1:
                 arr = arr.reshape(1, -1)
-            elif arr.ndim != 2 or arr.shape[0] not in (1, n_cells):
+            elif arr.ndim != 2 or arr.shape[0] == 0 or n_cells % arr.shape[0]:
                 raise InputValidationError(
                     f"forcing '{name}': shape {arr.shape} does not fit {n_cells} cells; "
-                    "give a scalar, a (months,) series or a (cells, months) array")
+                    "give a scalar, a (months,) series, a (cells, months) array or one row "
+                    "per equal group of consecutive cells")
             if arr.shape[1] == 0:
                 raise InputValidationError(f"forcing '{name}': has no months")
             if not np.all(np.isfinite(arr)):
@@ -306,22 +319,50 @@ class RunOptions:
         Extra multiplier of the decomposition rate per cell (1; 0.4 for paddy in GSOCseq).
     radiocarbon : bool
         Track radiocarbon ages and deltaC (slower).
+    temperature_scale, temperature_offset_degC, rain_scale : array_like
+        Climate perturbation per cell, applied as the forcing is read:
+        ``T' = T * temperature_scale + temperature_offset_degC`` [degC] and
+        ``rain' = rain * rain_scale`` [mm]. Sensitivity and ensemble runs share one copy of the
+        climate this way (defaults 1, 0, 1 leave every value unchanged, bit for bit).
     """
 
     evap_coefficient: float = 0.75
     rate_factor: ArrayLike = 1.0
     radiocarbon: bool = False
+    temperature_scale: ArrayLike = 1.0
+    temperature_offset_degC: ArrayLike = 0.0  # noqa: N815
+    rain_scale: ArrayLike = 1.0
+
+    def per_cell_values(self) -> tuple[ArrayLike, ...]:
+        """Return the options that may hold one value per cell (to count the cells)."""
+        return (self.rate_factor, self.temperature_scale, self.temperature_offset_degC,
+                self.rain_scale)
 
     def cell_constants(self, n_cells: int) -> FloatArray:
-        """Kernel layout ``(n, 2)`` of evaporation coefficient and rate factor (internal)."""
-        rate = _per_cell("rate_factor", self.rate_factor, n_cells)
-        _check_range("rate_factor", rate, 0.0, 10.0, "-")
+        """Kernel layout ``(n, 5)`` of the per-cell constants (internal).
+
+        Columns ``_kernel.C_*``: evaporation coefficient, rate factor, temperature scale and
+        offset [degC], rain scale.
+        """
+        columns = {}
+        for name, low, high, units in (("rate_factor", 0.0, 10.0, "-"),
+                                       ("temperature_scale", 0.0, 10.0, "-"),
+                                       ("temperature_offset_degC", -50.0, 50.0, "degC"),
+                                       ("rain_scale", 0.0, 10.0, "-")):
+            columns[name] = _per_cell(name, getattr(self, name), n_cells)
+            _check_range(name, columns[name], low, high, units)
         if not 0.0 <= self.evap_coefficient <= 2.0:
             raise InputValidationError(
                 f"evap_coefficient: {self.evap_coefficient} is outside [0, 2]; use 0.75 for "
                 "open-pan evaporation or 1.0 for potential evapotranspiration")
-        coef = np.full(rate.shape, self.evap_coefficient)
-        return np.ascontiguousarray(np.column_stack([coef, rate]))
+        n = max(arr.shape[0] for arr in columns.values())
+        out = np.empty((n, _kernel.N_CELL_CONSTS))
+        out[:, _kernel.C_EVAP] = self.evap_coefficient
+        out[:, _kernel.C_RATE] = columns["rate_factor"]
+        out[:, _kernel.C_TMP_SCALE] = columns["temperature_scale"]
+        out[:, _kernel.C_TMP_OFFSET] = columns["temperature_offset_degC"]
+        out[:, _kernel.C_RAIN_SCALE] = columns["rain_scale"]
+        return out
 
 
 RecordSpec = Literal["month", "year", "end"] | ArrayLike
@@ -507,7 +548,7 @@ def run(
     if n_months < 1:
         raise InputValidationError(f"n_months: must be at least 1, got {n_months}")
     n_cells = (state.n_cells if state is not None
-               else infer_n_cells(soil, forcing, options.rate_factor))
+               else infer_n_cells(soil, forcing, *options.per_cell_values()))
     prepared = prepare(soil, forcing, options, params, n_cells)
     n_cells = prepared.n_cells
     if state is None:
