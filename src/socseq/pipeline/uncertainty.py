@@ -269,18 +269,21 @@ class _Cells:
     layers: dict[str, np.ndarray]
 
 
-def _miami_ratio(tas: np.ndarray, pr: np.ndarray, tas_p: np.ndarray,
-                 pr_p: np.ndarray) -> np.ndarray:
-    """MIAMI NPP of the perturbed over the unperturbed year (1 exactly without perturbation)."""
+def _npp_ratio(npp_perturbed: np.ndarray, npp: np.ndarray) -> np.ndarray:
+    """Perturbed over unperturbed NPP (1 exactly without perturbation, or where undefined)."""
     with np.errstate(divide="ignore", invalid="ignore"):
-        ratio = (miami_npp_g_dm_m2(tas_p.mean(axis=-1), pr_p.sum(axis=-1))
-                 / miami_npp_g_dm_m2(tas.mean(axis=-1), pr.sum(axis=-1)))
+        ratio = npp_perturbed / npp
     return np.where(np.isfinite(ratio), ratio, 1.0)
 
 
 def _simulate(ps: PhaseSettings, c: _Cells, d: _Draws, members: np.ndarray,
               params: RothCParameters) -> tuple[np.ndarray, np.ndarray]:
     """Spin-up, warm-up and forward of the batch's cells × ``members``.
+
+    The kernel rows are cell-major (row ``i·k + j`` is member ``j`` of cell ``i``). Climate,
+    cover and class tables stay per cell: each of their rows serves the ``k`` members of its
+    cell, which add their temperature and rain perturbation as the kernel reads them
+    (:class:`~socseq.rothc.RunOptions`), so only the carbon inputs exist per member.
 
     Returns
     -------
@@ -298,67 +301,71 @@ def _simulate(ps: PhaseSettings, c: _Cells, d: _Draws, members: np.ndarray,
     def per_member(values: np.ndarray) -> np.ndarray:
         return np.ascontiguousarray(values[:, members]).reshape(-1)
 
-    t_fac, t_off = per_member(d.t_factor)[:, None], per_member(d.t_offset)[:, None]
-    p_fac = per_member(d.p_factor)[:, None]
+    t_fac, t_off, p_fac = d.t_factor[:, members], d.t_offset[:, members], d.p_factor[:, members]
 
-    def tas(values: np.ndarray) -> np.ndarray:
-        return rows(values.astype(np.float64)) * t_fac + t_off
+    def member_npp(tas: np.ndarray, pr: np.ndarray) -> np.ndarray:
+        """Member over cell MIAMI NPP of the cells' 12 months ``(b, 12)`` → rows.
 
-    def pr(values: np.ndarray) -> np.ndarray:
-        return rows(values.astype(np.float64)) * p_fac
+        A member's annual mean temperature is its cell's times its factor plus its offset, its
+        rain the cell's total times its factor.
+        """
+        t_mean = tas.astype(np.float64).mean(axis=-1)[:, None]
+        p_total = pr.astype(np.float64).sum(axis=-1)[:, None]
+        member = miami_npp_g_dm_m2(t_mean * t_fac + t_off, p_total * p_fac)
+        return _npp_ratio(member.reshape(-1), rows(miami_npp_g_dm_m2(t_mean, p_total)[:, 0]))
+
+    rate = rows(_rate_factor(ps, c.classes))
+
+    def options(copies: int = 1) -> RunOptions:
+        def rep(values: np.ndarray) -> np.ndarray:
+            return np.tile(values, copies)
+        return RunOptions(evap_coefficient=ps.evap_coefficient, rate_factor=rep(rate),
+                          temperature_scale=rep(per_member(d.t_factor)),
+                          temperature_offset_degC=rep(per_member(d.t_offset)),
+                          rain_scale=rep(per_member(d.p_factor)))
 
     shares = np.asarray(ps.monthly_shares)
-    rate = rows(_rate_factor(ps, c.classes))
-    options = RunOptions(evap_coefficient=ps.evap_coefficient, rate_factor=rate)
     soil = Soil(clay_pct=per_member(d.clay), depth_cm=ps.depth_cm)
-    cover = rows(c.cover)
 
     # Spin-up: equilibrium with the member's climate, clay and SOC (IOM from its own SOC).
-    spin_tas, spin_pr = tas(c.spin["tas"]), pr(c.spin["pr"])
     forcing = MonthlyForcing(
-        tmp_degC=spin_tas, rain_mm=spin_pr, evap_mm=rows(c.spin["pet"]),
-        plant_cover=_plant_cover(cover, ps.bare_threshold), c_inp_t_ha=shares,
-        dpm_rpm=rows(ps.table.dpm_rpm[c.classes][:, None]), cover_factor=cover)
+        tmp_degC=c.spin["tas"], rain_mm=c.spin["pr"], evap_mm=c.spin["pet"],
+        plant_cover=_plant_cover(c.cover, ps.bare_threshold), c_inp_t_ha=shares,
+        dpm_rpm=ps.table.dpm_rpm[c.classes][:, None], cover_factor=c.cover)
     eq = equilibrium(soil, forcing, target_soc=per_member(d.soc),
-                     method=ps.spinup_method, options=options,  # type: ignore[arg-type]
+                     method=ps.spinup_method, options=options(),  # type: ignore[arg-type]
                      params=params)
     state = eq.state
     ceq = eq.annual_input_t_ha
 
     # Warm-up: NPP of the member's climate, normalised by its own spin-up NPP.
     n_years = ps.n_warmup_years
-    npp_spin = rows(c.npp_spin) * _miami_ratio(rows(c.spin["tas"]), rows(c.spin["pr"]),
-                                               spin_tas, spin_pr)
+    npp_spin = rows(c.npp_spin) * member_npp(c.spin["tas"], c.spin["pr"])
     f_spin = rows(ps.table.npp_factor[c.classes])
-    yearly = rows(c.yearly)
-    f_year = ps.table.npp_factor[yearly]
+    f_year = ps.table.npp_factor[rows(c.yearly)]
     npp_warm = rows(c.npp_warm).copy()
+    annual = np.empty((b * k, n_years))
+    warm_options = options()
     for year in range(n_years):
         months = slice(12 * year, 12 * year + 12)
-        npp_warm[:, year] *= _miami_ratio(rows(c.warm["tas"][:, months].astype(np.float64)),
-                                          rows(c.warm["pr"][:, months].astype(np.float64)),
-                                          tas(c.warm["tas"][:, months]),
-                                          pr(c.warm["pr"][:, months]))
-    with np.errstate(divide="ignore", invalid="ignore"):
-        annual = ceq[:, None] * (npp_warm * f_year) / (npp_spin * f_spin)[:, None]
-    annual = np.where(np.isfinite(annual), annual, ceq[:, None])
-    warm_cover_fixed = cover if ps.has_cover else None
-    for year in range(n_years):
-        months = slice(12 * year, 12 * year + 12)
-        ycover = (warm_cover_fixed if warm_cover_fixed is not None
-                  else ps.table.cover[yearly[:, year]])
+        year_tas, year_pr = c.warm["tas"][:, months], c.warm["pr"][:, months]
+        npp_warm[:, year] *= member_npp(year_tas, year_pr)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            year_input = ceq * (npp_warm[:, year] * f_year[:, year]) / (npp_spin * f_spin)
+        annual[:, year] = np.where(np.isfinite(year_input), year_input, ceq)
+        ycover = c.cover if ps.has_cover else ps.table.cover[c.yearly[:, year]]
         forcing = MonthlyForcing(
-            tmp_degC=tas(c.warm["tas"][:, months]), rain_mm=pr(c.warm["pr"][:, months]),
-            evap_mm=rows(c.warm["pet"][:, months].astype(np.float64)),
+            tmp_degC=year_tas, rain_mm=year_pr, evap_mm=c.warm["pet"][:, months],
             plant_cover=_plant_cover(ycover, ps.bare_threshold),
             c_inp_t_ha=annual[:, year:year + 1] * shares[None, :],
-            dpm_rpm=ps.table.dpm_rpm[yearly[:, year]][:, None], cover_factor=ycover)
-        state = run(soil, forcing, 12, state=state, record="end", options=options,
+            dpm_rpm=ps.table.dpm_rpm[c.yearly[:, year]][:, None], cover_factor=ycover)
+        state = run(soil, forcing, 12, state=state, record="end", options=warm_options,
                     params=params).state
     t0 = state.soc
     c_bau = annual.mean(axis=1) * per_member(d.input_factor)
 
     # Forward: the BAU input and no plant input (linear scenarios), plus explicit scenarios.
+    # The runs are stacked run-major, so the per-cell forcing is stacked as often.
     mult = d.multipliers[:, :, members].reshape(len(ps.scenarios), -1)      # (S, rows)
     plain = [s.fym_t_ha == 0 and s.cover_factor is None for s in ps.scenarios]
     runs: list[tuple[np.ndarray, float, Any]] = [(np.ones(b * k), 0.0, None),
@@ -368,30 +375,28 @@ def _simulate(ps: PhaseSettings, c: _Cells, d: _Draws, members: np.ndarray,
         if not plain[i]:
             explicit[i] = len(runs)
             runs.append((mult[i], s.fym_t_ha, s.cover_factor))
-    fwd_cover = rows(c.fwd_cover)
     n_run = len(runs)
 
     def stack(arr: np.ndarray) -> np.ndarray:
         return np.concatenate([arr] * n_run, axis=0)
 
     c_inp = np.concatenate([(m * c_bau)[:, None] * shares[None, :] for m, _, _ in runs])
-    fym = np.concatenate([np.broadcast_to(f * shares[None, :], (b * k, 12)) for _, f, _ in runs])
+    fym = np.concatenate([np.broadcast_to(f * shares[None, :], (b, 12)) for _, f, _ in runs])
     fcover = np.concatenate([
-        fwd_cover if cf is None else np.broadcast_to(np.resize(np.asarray(cf, float), 12),
-                                                     (b * k, 12))
+        c.fwd_cover if cf is None else np.broadcast_to(np.resize(np.asarray(cf, float), 12),
+                                                       (b, 12))
         for _, _, cf in runs])
-    f_options = RunOptions(evap_coefficient=ps.evap_coefficient, rate_factor=stack(rate))
     f_soil = Soil(clay_pct=stack(per_member(d.clay)), depth_cm=ps.depth_cm)
-    dpm_rpm = stack(rows(ps.table.dpm_rpm[c.fwd_classes][:, None]))
+    dpm_rpm = stack(ps.table.dpm_rpm[c.fwd_classes][:, None])
     big = RothCState(pools=stack(state.pools), iom=stack(state.iom), smd=stack(state.smd),
                      co2=np.zeros(b * k * n_run))
     period = c.fwd["tas"].shape[1]
+    f_options = options(n_run)
 
     def fwd_forcing(months: slice) -> MonthlyForcing:
         return MonthlyForcing(
-            tmp_degC=stack(tas(c.fwd["tas"][:, months])),
-            rain_mm=stack(pr(c.fwd["pr"][:, months])),
-            evap_mm=stack(rows(c.fwd["pet"][:, months].astype(np.float64))),
+            tmp_degC=stack(c.fwd["tas"][:, months]), rain_mm=stack(c.fwd["pr"][:, months]),
+            evap_mm=stack(c.fwd["pet"][:, months]),
             plant_cover=_plant_cover(fcover, ps.bare_threshold), c_inp_t_ha=c_inp,
             fym_t_ha=fym, dpm_rpm=dpm_rpm, cover_factor=fcover)
 
