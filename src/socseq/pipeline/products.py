@@ -14,6 +14,8 @@ Definitions (GSOCseq Technical Manual ch. 2 and Annex II; ``docs/pipeline.md``):
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -217,26 +219,28 @@ def compute_products(
     if config.outputs.geotiff:
         maps = stage / "maps"
         maps.mkdir(parents=True, exist_ok=True)
-        layers: list[tuple[str, np.ndarray, str, str]] = [
-            (product_name(iso, "T0"), products.t0, "t C/ha", "SOC stock 0-30 cm at T0")]
+        # Each layer is computed when it is written: holding all of them (4 S + 1 full maps)
+        # at once was the largest memory of a 10^7-cell run.
+        layers: list[tuple[str, Callable[[], np.ndarray], str, str]] = [
+            (product_name(iso, "T0"), lambda: products.t0, "t C/ha", "SOC stock 0-30 cm at T0")]
         for name in products.scenarios:
             layers += [
-                (product_name(iso, "finalSOC", name), products.final[name], "t C/ha",
-                 f"SOC stock 0-30 cm after {products.years} years, {name}"),
-                (product_name(iso, "AbsDiff", name), products.abs_diff(name), "t C/ha",
+                (product_name(iso, "finalSOC", name), partial(products.final.__getitem__, name),
+                 "t C/ha", f"SOC stock 0-30 cm after {products.years} years, {name}"),
+                (product_name(iso, "AbsDiff", name), partial(products.abs_diff, name), "t C/ha",
                  f"SOC change from T0, {name}"),
-                (product_name(iso, "ASR", name), products.asr(name), "t C/ha/yr",
+                (product_name(iso, "ASR", name), partial(products.asr, name), "t C/ha/yr",
                  f"absolute sequestration rate, {name}"),
             ]
             if name != products.baseline:
                 layers += [
-                    (product_name(iso, "RelDiff", name), products.rel_diff(name), "t C/ha",
-                     f"SOC difference to {products.baseline}, {name}"),
-                    (product_name(iso, "RSR", name), products.rsr(name), "t C/ha/yr",
+                    (product_name(iso, "RelDiff", name), partial(products.rel_diff, name),
+                     "t C/ha", f"SOC difference to {products.baseline}, {name}"),
+                    (product_name(iso, "RSR", name), partial(products.rsr, name), "t C/ha/yr",
                      f"relative sequestration rate, {name}"),
                 ]
-        for file, values, units, long_name in layers:
-            write_geotiff(_grid_da(grid, masked(values), file[:-4], units, long_name),
+        for file, compute, units, long_name in layers:
+            write_geotiff(_grid_da(grid, masked(compute()), file[:-4], units, long_name),
                           maps / file, tags=tags, dtype="float32")
             written.append(f"maps/{file}")
         for name in products.scenarios:
