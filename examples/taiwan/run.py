@@ -1,7 +1,8 @@
 """Run the Taiwan case end to end and write docs/taiwan.md from what the runs produced.
 
 Steps: prepare the inputs (``prepare.py``, unless they exist) → run the main configuration
-and every sensitivity variant with ``socseq run`` (the public command, one process each) →
+(with its report) and every sensitivity variant (``--no-report``) with ``socseq run`` (the
+public command, one process each) →
 read each run's ``summary.csv``, ``run.json`` and ``dsm/validation_metrics.json`` → write
 ``docs/taiwan.md`` (published figures beside ours, DSM accuracy, sensitivity table, the
 report's figures copied to ``docs/img/taiwan/``). Every number in the page comes from those
@@ -17,7 +18,6 @@ Usage::
 from __future__ import annotations
 
 import argparse
-import importlib.util
 import json
 import os
 import shutil
@@ -65,25 +65,14 @@ def socseq_command() -> list[str]:
     return [sys.executable, "-c", "import sys; from socseq.cli import main; sys.exit(main())"]
 
 
-def has_report() -> bool:
-    """Tell whether this socseq has the HTML report (``socseq.report.build_report``)."""
-    if importlib.util.find_spec("socseq.report") is None:
-        return False
-    try:
-        from socseq.report import build_report  # noqa: F401
-    except Exception:  # a report package being written can fail in any way
-        return False
-    return True
-
-
 def run_config(config: Path, *, log: Path | None = None, quiet: bool = True,
-               report: bool | None = None) -> dict[str, Any]:
+               report: bool = True) -> dict[str, Any]:
     """Run ``socseq run CONFIG`` in a subprocess; return its wall time and output folder.
 
-    ``report=None`` builds the report when this socseq has it (``--no-report`` otherwise).
+    ``report=False`` adds ``--no-report`` (the sensitivity variants: the page reads their
+    tables, and only the main run's report is published).
     """
     output_dir = load_run_config(config).run.output_dir
-    report = has_report() if report is None else report
     command = [*socseq_command(), "run", "-q", str(config), *([] if report else ["--no-report"])]
     started = time.perf_counter()
     result = subprocess.run(command, capture_output=True, text=True, check=False)  # noqa: S603
@@ -92,9 +81,6 @@ def run_config(config: Path, *, log: Path | None = None, quiet: bool = True,
         log.parent.mkdir(parents=True, exist_ok=True)
         log.write_text(f"$ {' '.join(command)}\n{result.stdout}\n{result.stderr}",
                        encoding="utf-8")
-    if result.returncode != 0 and report and "report" in (result.stderr + result.stdout):
-        print(f"  {config.name}: the report failed; running again with --no-report")
-        return run_config(config, log=log, quiet=quiet, report=False)
     if result.returncode != 0:
         tail = (result.stderr or result.stdout).strip().splitlines()[-5:]
         raise RuntimeError(f"socseq run {config} failed (exit {result.returncode}):\n"
@@ -198,14 +184,8 @@ def _assumption_rows(record: Mapping[str, Any]) -> list[list[str]]:
 
 
 def _copy_figures(run_dir: Path, img: Path) -> list[Path]:
-    """Copy the PNGs the main run's report made into ``img`` (older copies removed).
-
-    Without a report (``--no-report`` or a socseq without ``socseq.report``) the DSM's own
-    figures are copied instead.
-    """
+    """Copy the PNGs the main run's report made into ``img`` (older copies removed)."""
     figures = sorted((run_dir / "figures").glob("*.png"))
-    if not figures:
-        figures = sorted((run_dir / "dsm").glob("*.png"))
     if img.exists():
         for old in img.glob("*.png"):
             old.unlink()
@@ -395,10 +375,6 @@ def write_docs(results: Mapping[str, Mapping[str, Any]], timings: Mapping[str, f
     figures = _copy_figures(main["dir"], img)
     fig_lines = "\n".join(
         f"![{p.stem}](img/taiwan/{p.name})" for p in figures) or "(the run made no figures)"
-    if not any((main["dir"] / "figures").glob("*.png")):
-        fig_lines = ("The run made no report figures (this socseq has no `socseq.report` "
-                     "yet, or the run used `--no-report`); the DSM's own figures:\n\n"
-                     + fig_lines)
     where = ("the whole main island" if subset is None
              else f"the subset {tuple(subset)} (EPSG:3826 m)")
     manifest_timing = _timings(main["manifest"])
@@ -511,7 +487,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     for name in [] if args.docs_only else names:
         config = work / record["configs"][name]
         print(f"socseq run {config.name} …", flush=True)
-        done = run_config(config, log=work / "logs" / f"{name}.log", quiet=False)
+        done = run_config(config, log=work / "logs" / f"{name}.log", quiet=False,
+                          report=name == "main")
         timings[name] = done["seconds"]
         write_json_atomic({"timings_s": timings, "cpu_count": os.cpu_count(),
                            "subset": record["statistics"].get("subset")}, timings_path)
