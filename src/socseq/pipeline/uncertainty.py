@@ -60,7 +60,7 @@ from socseq.rothc.parameters import RothCParameters
 __all__ = ["GSOCSEQ_FACTORS", "ROW_BUDGET", "STATISTICS", "UncertaintyRun",
            "UncertaintySettings", "run_uncertainty", "uncertainty_window"]
 
-#: Rows (cells × members) per kernel batch; ≈ 1.5 kB per row while a batch runs.
+#: Rows (cells × members) per kernel batch; a running batch holds memory in proportion to it.
 ROW_BUDGET = 200_000
 
 #: Statistics over members, in the order of the ``statistic`` axis.
