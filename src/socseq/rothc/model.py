@@ -335,8 +335,7 @@ class RunOptions:
 
     def per_cell_values(self) -> tuple[ArrayLike, ...]:
         """Return the options that may hold one value per cell (to count the cells)."""
-        return (self.rate_factor, self.temperature_scale, self.temperature_offset_degC,
-                self.rain_scale)
+        return tuple(getattr(self, name) for name, *_ in _PER_CELL_OPTIONS)
 
     def cell_constants(self, n_cells: int) -> FloatArray:
         """Kernel layout ``(n, 5)`` of the per-cell constants (internal).
@@ -344,26 +343,28 @@ class RunOptions:
         Columns ``_kernel.C_*``: evaporation coefficient, rate factor, temperature scale and
         offset [degC], rain scale.
         """
-        columns = {}
-        for name, low, high, units in (("rate_factor", 0.0, 10.0, "-"),
-                                       ("temperature_scale", 0.0, 10.0, "-"),
-                                       ("temperature_offset_degC", -50.0, 50.0, "degC"),
-                                       ("rain_scale", 0.0, 10.0, "-")):
-            columns[name] = _per_cell(name, getattr(self, name), n_cells)
-            _check_range(name, columns[name], low, high, units)
         if not 0.0 <= self.evap_coefficient <= 2.0:
             raise InputValidationError(
                 f"evap_coefficient: {self.evap_coefficient} is outside [0, 2]; use 0.75 for "
                 "open-pan evaporation or 1.0 for potential evapotranspiration")
-        n = max(arr.shape[0] for arr in columns.values())
-        out = np.empty((n, _kernel.N_CELL_CONSTS))
+        columns = {}
+        for name, column, low, high, units in _PER_CELL_OPTIONS:
+            columns[column] = _per_cell(name, getattr(self, name), n_cells)
+            _check_range(name, columns[column], low, high, units)
+        out = np.empty((max(arr.shape[0] for arr in columns.values()), _kernel.N_CELL_CONSTS))
         out[:, _kernel.C_EVAP] = self.evap_coefficient
-        out[:, _kernel.C_RATE] = columns["rate_factor"]
-        out[:, _kernel.C_TMP_SCALE] = columns["temperature_scale"]
-        out[:, _kernel.C_TMP_OFFSET] = columns["temperature_offset_degC"]
-        out[:, _kernel.C_RAIN_SCALE] = columns["rain_scale"]
+        for column, values in columns.items():
+            out[:, column] = values
         return out
 
+
+#: Options that may vary per cell: name, column of the kernel's cell constants, valid range.
+_PER_CELL_OPTIONS = (
+    ("rate_factor", _kernel.C_RATE, 0.0, 10.0, "-"),
+    ("temperature_scale", _kernel.C_TMP_SCALE, 0.0, 10.0, "-"),
+    ("temperature_offset_degC", _kernel.C_TMP_OFFSET, -50.0, 50.0, "degC"),
+    ("rain_scale", _kernel.C_RAIN_SCALE, 0.0, 10.0, "-"),
+)
 
 RecordSpec = Literal["month", "year", "end"] | ArrayLike
 
