@@ -70,6 +70,9 @@ CHIAYI_WINDOW = (172_000.0, 2_579_000.0, 212_000.0, 2_619_000.0)
 
 #: The grid's CRS (TWD97 / TM2 zone 121; the shared GeoTIFFs carry an equal unnamed WKT).
 CRS = "EPSG:3826"
+#: zlib level of the monthly series: level 1 writes the five 480-month files about three times
+#: faster than the default 4, and every run reads them back the same way.
+SERIES_DEFLATE = 1
 
 #: Land-use fraction layers of the 2010s and the FAO (GSOCseq) class each maps to when it is
 #: the dominant non-farm class of a cell. WL (wetland) → 6 "herbaceous vegetation, flooded".
@@ -280,7 +283,8 @@ def write_climate(grid: Grid, land: np.ndarray, elevation: np.ndarray, settings:
         values = series[column].to_numpy()[:, None, None] * nan_outside
         da = _series_dataarray(values, times, grid, key, "mm", long_name,
                                "station years 2010-2014 cycled over the series")
-        out[key] = write_netcdf(da, work / f"{key}.nc", encoding={key: chunks})
+        out[key] = write_netcdf(da, work / f"{key}.nc", encoding={key: chunks},
+                                 complevel=SERIES_DEFLATE)
     dz_km = (elevation - settings.station_elevation_m) / 1000.0
     for rate in sorted({settings.lapse_rate_c_per_km, *settings.lapse_variants_c_per_km}):
         values = series["tas_degC"].to_numpy()[:, None, None] - rate * dz_km[None] * nan_outside
@@ -290,7 +294,8 @@ def write_climate(grid: Grid, land: np.ndarray, elevation: np.ndarray, settings:
             f"station temperature - {rate:g} degC/km x (cell mean elevation - "
             f"{settings.station_elevation_m:g} m)")
         out[f"tas_{rate:g}"] = write_netcdf(da, work / f"tas_lapse{rate:g}.nc",
-                                            encoding={"tas": chunks})
+                                            encoding={"tas": chunks},
+                                            complevel=SERIES_DEFLATE)
     return out
 
 
