@@ -48,7 +48,12 @@ F_TMP, F_RAIN, F_EVAP, F_PC, F_COVER, F_CINP, F_FYM, F_RATIO, F_MODERN = range(N
 @njit(inline="always", **_JIT)
 def _row(a, c, n_cells):
     """Row of forcing array ``a`` that serves cell ``c`` (consecutive cells share a row)."""
-    return c // (n_cells // a.shape[0])
+    rows = a.shape[0]
+    if rows == 1:
+        return 0
+    if rows == n_cells:
+        return c
+    return c // (n_cells // rows)  # the division only for grouped rows (ensembles)
 
 
 @njit(inline="always", **_JIT)
