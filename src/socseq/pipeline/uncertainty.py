@@ -326,6 +326,7 @@ def _simulate(ps: PhaseSettings, c: _Cells, d: _Draws, members: np.ndarray,
 
     shares = np.asarray(ps.monthly_shares)
     soil = Soil(clay_pct=per_member(d.clay), depth_cm=ps.depth_cm)
+    member_options = options()  # spin-up and warm-up
 
     # Spin-up: equilibrium with the member's climate, clay and SOC (IOM from its own SOC).
     forcing = MonthlyForcing(
@@ -333,7 +334,7 @@ def _simulate(ps: PhaseSettings, c: _Cells, d: _Draws, members: np.ndarray,
         plant_cover=_plant_cover(c.cover, ps.bare_threshold), c_inp_t_ha=shares,
         dpm_rpm=ps.table.dpm_rpm[c.classes][:, None], cover_factor=c.cover)
     eq = equilibrium(soil, forcing, target_soc=per_member(d.soc),
-                     method=ps.spinup_method, options=options(),  # type: ignore[arg-type]
+                     method=ps.spinup_method, options=member_options,  # type: ignore[arg-type]
                      params=params)
     state = eq.state
     ceq = eq.annual_input_t_ha
@@ -345,7 +346,6 @@ def _simulate(ps: PhaseSettings, c: _Cells, d: _Draws, members: np.ndarray,
     f_year = ps.table.npp_factor[rows(c.yearly)]
     npp_warm = rows(c.npp_warm).copy()
     annual = np.empty((b * k, n_years))
-    warm_options = options()
     for year in range(n_years):
         months = slice(12 * year, 12 * year + 12)
         year_tas, year_pr = c.warm["tas"][:, months], c.warm["pr"][:, months]
@@ -359,7 +359,7 @@ def _simulate(ps: PhaseSettings, c: _Cells, d: _Draws, members: np.ndarray,
             plant_cover=_plant_cover(ycover, ps.bare_threshold),
             c_inp_t_ha=annual[:, year:year + 1] * shares[None, :],
             dpm_rpm=ps.table.dpm_rpm[c.yearly[:, year]][:, None], cover_factor=ycover)
-        state = run(soil, forcing, 12, state=state, record="end", options=warm_options,
+        state = run(soil, forcing, 12, state=state, record="end", options=member_options,
                     params=params).state
     t0 = state.soc
     c_bau = annual.mean(axis=1) * per_member(d.input_factor)
