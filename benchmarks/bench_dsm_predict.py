@@ -40,19 +40,33 @@ def main() -> None:
 
     with TemporaryDirectory() as tmp:
         config = config.model_copy(
-            update={"output": config.output.model_copy(update={"dir": Path(tmp)})})
+            update={"output": config.output.model_copy(update={"dir": Path(tmp)})}
+        )
         for _ in range(args.repeat):
             stack = timed("open + align 13 covariates", open_covariates, config)
             mask = prediction_mask(config, stack.grid)
             trained = timed("train (QRF fit, kriging, AOA)", train, config, write=False)
-            ds = timed("predict grid (mean, q05/q50/q95, SD, DI, AOA)", predict_grid,
-                       trained.model, stack, mask=mask, aoa=trained.aoa, frame=trained.frame)
+            ds = timed(
+                "predict grid (mean, q05/q50/q95, SD, DI, AOA)",
+                predict_grid,
+                trained.model,
+                stack,
+                mask=mask,
+                aoa=trained.aoa,
+                frame=trained.frame,
+            )
             timed("write 7 COGs + NetCDF", write_prediction, ds, Path(tmp) / "maps")
-            timed("predict() end to end (open, predict, write, figure)", predict, config,
-                  trained=trained)
+            timed(
+                "predict() end to end (open, predict, write, figure)",
+                predict,
+                config,
+                trained=trained,
+            )
     cells = int(np.isfinite(ds["soc_mean_t_ha"].values).sum())
-    print(f"grid {stack.grid.shape[1]} x {stack.grid.shape[0]}, {cells} cells mapped, "
-          f"{len(trained.training)} training samples; median of {args.repeat} runs")
+    print(
+        f"grid {stack.grid.shape[1]} x {stack.grid.shape[0]}, {cells} cells mapped, "
+        f"{len(trained.training)} training samples; median of {args.repeat} runs"
+    )
     for name, values in timings.items():
         print(f"  {name:<55} {statistics.median(values):7.2f} s")
     seconds = statistics.median(timings["predict grid (mean, q05/q50/q95, SD, DI, AOA)"])

@@ -43,20 +43,28 @@ def write_inputs(root: Path, side: int, climate_km: int = 5, seed: int = 0) -> P
     """Write the synthetic domain and its configuration; return the configuration path."""
     root.mkdir(parents=True, exist_ok=True)
     rng = np.random.default_rng(seed)
-    grid = GridSpec("EPSG:3826", Affine(1000.0, 0, 100_000.0, 0, -1000.0, 2_900_000.0),
-                    side, side)
+    grid = GridSpec("EPSG:3826", Affine(1000.0, 0, 100_000.0, 0, -1000.0, 2_900_000.0), side, side)
     yy, xx = np.meshgrid(np.linspace(0, 1, side), np.linspace(0, 1, side), indexing="ij")
-    soc = (35 + 15 * np.sin(6 * xx) * np.cos(4 * yy) + rng.normal(0, 3, (side, side)))
+    soc = 35 + 15 * np.sin(6 * xx) * np.cos(4 * yy) + rng.normal(0, 3, (side, side))
     clay = np.clip(25 + 10 * np.cos(5 * xx + 2 * yy) + rng.normal(0, 2, (side, side)), 5, 60)
     write_geotiff(_da(grid, soc.astype(np.float32), "soc"), root / "soc.tif", dtype="float32")
-    write_geotiff(_da(grid, clay.astype(np.float32), "clay"), root / "clay.tif",
-                  dtype="float32")
-    write_geotiff(_da(grid, np.full((side, side), 2, np.uint8), "land_use"),
-                  root / "landuse.tif", nodata=0, dtype="uint8")
+    write_geotiff(_da(grid, clay.astype(np.float32), "clay"), root / "clay.tif", dtype="float32")
+    write_geotiff(
+        _da(grid, np.full((side, side), 2, np.uint8), "land_use"),
+        root / "landuse.tif",
+        nodata=0,
+        dtype="uint8",
+    )
 
     n = max(2, side * 1000 // (climate_km * 1000) + 2)
-    coarse = GridSpec("EPSG:3826", Affine(climate_km * 1000.0, 0, 100_000.0 - 5000, 0,
-                                          -climate_km * 1000.0, 2_900_000.0 + 5000), n, n)
+    coarse = GridSpec(
+        "EPSG:3826",
+        Affine(
+            climate_km * 1000.0, 0, 100_000.0 - 5000, 0, -climate_km * 1000.0, 2_900_000.0 + 5000
+        ),
+        n,
+        n,
+    )
     months = np.arange(480)
     cy, cx = np.meshgrid(np.linspace(0, 1, n), np.linspace(0, 1, n), indexing="ij")
     season = np.cos(2 * np.pi * ((months % 12) - 6.5) / 12)[:, None, None]
@@ -107,16 +115,19 @@ def timed_run(config: Path, workers: int | None = None) -> tuple[list[str], floa
     if workers:
         command += ["--workers", str(workers)]
     started = time.perf_counter()
-    proc = subprocess.run(["/usr/bin/time", "-v", *command], capture_output=True, text=True,
-                          check=False)
+    proc = subprocess.run(
+        ["/usr/bin/time", "-v", *command], capture_output=True, text=True, check=False
+    )
     wall = time.perf_counter() - started
     if proc.returncode != 0:
         print(proc.stdout, proc.stderr)
         raise SystemExit(proc.returncode)
     peak_kb = int(re.search(r"Maximum resident set size \(kbytes\): (\d+)", proc.stderr)[1])
     manifest = json.loads((out / "run.json").read_text())
-    print(f"machine: {platform.machine()}, {platform.processor() or 'cpu'}, "
-          f"python {platform.python_version()}")
+    print(
+        f"machine: {platform.machine()}, {platform.processor() or 'cpu'}, "
+        f"python {platform.python_version()}"
+    )
     print(f"command: {' '.join(command[1:])}")
     return command, wall, peak_kb / 2**20, manifest
 
@@ -124,8 +135,7 @@ def timed_run(config: Path, workers: int | None = None) -> tuple[list[str], floa
 def print_timings(wall: float, peak_gib: float, manifest: dict) -> None:
     """Print wall time, peak memory and the phase timings of run.json."""
     print(f"wall time: {wall:.1f} s; peak RSS of the run process: {peak_gib:.2f} GiB")
-    print("phases (s): " + ", ".join(f"{k} {v:.1f}" for k, v in
-                                     manifest["timings_s"].items()))
+    print("phases (s): " + ", ".join(f"{k} {v:.1f}" for k, v in manifest["timings_s"].items()))
 
 
 def main() -> None:
@@ -137,8 +147,10 @@ def main() -> None:
     args = parser.parse_args()
     started = time.perf_counter()
     config = write_inputs(args.work, args.side)
-    print(f"inputs written in {time.perf_counter() - started:.1f} s "
-          f"({args.side}x{args.side} = {args.side ** 2:,} cells)")
+    print(
+        f"inputs written in {time.perf_counter() - started:.1f} s "
+        f"({args.side}x{args.side} = {args.side**2:,} cells)"
+    )
     _, wall, peak, manifest = timed_run(config, args.workers)
     print(f"simulated cells: {manifest['cells']['simulated']:,}")
     print_timings(wall, peak, manifest)

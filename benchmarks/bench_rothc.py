@@ -30,9 +30,14 @@ def _inputs(n: int, seed: int = 0) -> tuple[Soil, MonthlyForcing, np.ndarray]:
     mean_t = rng.uniform(5.0, 27.0, (n, 1))
     tmp = mean_t + rng.uniform(2.0, 10.0, (n, 1)) * np.sin(2 * np.pi * (months - 3) / 12)
     soil = Soil(clay_pct=rng.uniform(5.0, 60.0, n), depth_cm=30.0, iom_t_ha=rng.uniform(1, 5, n))
-    forcing = MonthlyForcing(tmp_degC=tmp, rain_mm=rng.uniform(0.0, 250.0, (n, 12)),
-                             evap_mm=rng.uniform(10.0, 180.0, (n, 12)), plant_cover=1.0,
-                             c_inp_t_ha=rng.uniform(0.05, 0.5, (n, 1)), dpm_rpm=1.44)
+    forcing = MonthlyForcing(
+        tmp_degC=tmp,
+        rain_mm=rng.uniform(0.0, 250.0, (n, 12)),
+        evap_mm=rng.uniform(10.0, 180.0, (n, 12)),
+        plant_cover=1.0,
+        c_inp_t_ha=rng.uniform(0.05, 0.5, (n, 1)),
+        dpm_rpm=1.44,
+    )
     return soil, forcing, rng.uniform(15.0, 120.0, n)
 
 
@@ -47,8 +52,9 @@ def _median_time(fn, repeat: int) -> float:
 
 def _plain_python_cell_months_per_s(months: int = 240) -> float:
     limits = ref.standard_limits(25.0, 30.0)
-    year = [ref.Month(15 + 8 * np.sin(2 * np.pi * (m - 3) / 12), 80.0, 70.0, 1, 0.2)
-            for m in range(12)]
+    year = [
+        ref.Month(15 + 8 * np.sin(2 * np.pi * (m - 3) / 12), 80.0, 70.0, 1, 0.2) for m in range(12)
+    ]
     state = ref.CellState(0.2, 5.0, 0.8, 30.0, 3.0)
     start = time.perf_counter()
     for m in range(months):
@@ -62,17 +68,22 @@ def main() -> None:
     parser.add_argument("--months", type=int, default=240)
     parser.add_argument("--repeat", type=int, default=3)
     args = parser.parse_args()
-    print(f"# {platform.processor() or platform.machine()}, {numba.config.NUMBA_NUM_THREADS} "
-          f"numba threads, numpy {np.__version__}, numba {numba.__version__}")
+    print(
+        f"# {platform.processor() or platform.machine()}, {numba.config.NUMBA_NUM_THREADS} "
+        f"numba threads, numpy {np.__version__}, numba {numba.__version__}"
+    )
     soil, forcing, target = _inputs(100)
     run(soil, forcing, 24)  # compile
     equilibrium(soil, forcing, target_soc=target)
     for n in args.cells:
         soil, forcing, target = _inputs(n)
-        t = _median_time(lambda s=soil, f=forcing: run(s, f, args.months, record="year"),
-                         args.repeat)
-        print(f"forward  cells={n:>9,d} months={args.months}  {t:8.3f} s  "
-              f"{n * args.months / t:12.4g} cell-months/s")
+        t = _median_time(
+            lambda s=soil, f=forcing: run(s, f, args.months, record="year"), args.repeat
+        )
+        print(
+            f"forward  cells={n:>9,d} months={args.months}  {t:8.3f} s  "
+            f"{n * args.months / t:12.4g} cell-months/s"
+        )
     n = max(args.cells)
     soil, forcing, target = _inputs(n)
     t = _median_time(lambda: equilibrium(soil, forcing, target_soc=target), args.repeat)

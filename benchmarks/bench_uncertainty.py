@@ -51,13 +51,16 @@ def main() -> None:
     parser.add_argument("--keep", action="store_true", help="keep the work folder")
     args = parser.parse_args()
     config = write_inputs(args.work, args.side)
-    text = config.read_text().replace('output_dir = "out"',
-                                      f'output_dir = "out"\nchunk_size = {args.chunk}')
+    text = config.read_text().replace(
+        'output_dir = "out"', f'output_dir = "out"\nchunk_size = {args.chunk}'
+    )
     config.write_text(text + SECTION.format(members=args.members))
     _, wall, peak, manifest = timed_run(config, args.workers)
     unc = manifest["uncertainty"]
-    print(f"simulated cells: {manifest['cells']['simulated']:,}; members {unc['members']}; "
-          f"member runs {unc['member_runs']:,}; rows per batch {unc['rows_per_batch']:,}")
+    print(
+        f"simulated cells: {manifest['cells']['simulated']:,}; members {unc['members']}; "
+        f"member runs {unc['member_runs']:,}; rows per batch {unc['rows_per_batch']:,}"
+    )
     print_timings(wall, peak, manifest)
     if not args.keep:
         shutil.rmtree(args.work, ignore_errors=True)

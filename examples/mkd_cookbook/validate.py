@@ -81,34 +81,51 @@ def _config(data: Path, out: Path) -> DSMConfig:
     def move_samples(s: SamplesConfig | None) -> SamplesConfig | None:
         return None if s is None else s.model_copy(update={"path": move(s.path)})
 
-    return config.model_copy(update={
-        "samples": move_samples(config.samples),
-        "test": move_samples(config.test),
-        "covariates": [c.model_copy(update={"path": move(c.path)}) for c in config.covariates],
-        "grid": config.grid.model_copy(update={"template": move(config.grid.template),
-                                               "mask": move(config.grid.mask)}),
-        "output": config.output.model_copy(update={"dir": out}),
-    })
+    return config.model_copy(
+        update={
+            "samples": move_samples(config.samples),
+            "test": move_samples(config.test),
+            "covariates": [c.model_copy(update={"path": move(c.path)}) for c in config.covariates],
+            "grid": config.grid.model_copy(
+                update={"template": move(config.grid.template), "mask": move(config.grid.mask)}
+            ),
+            "output": config.output.model_copy(update={"dir": out}),
+        }
+    )
 
 
 def check_units(data: Path) -> dict[str, float]:
     """Compute stocks with socseq from SOC (%), BLD, CRFVOL and compare with OCSKGM."""
     raw = pd.read_csv(data / "profiles" / "dat_train.csv")
     table = read_samples(
-        data / "profiles" / "dat_train.csv", x="X", y="Y", crs="EPSG:4326", id_column="id",
-        columns={"soc_g_kg": ColumnSpec("SOC", "%"), "bd_g_cm3": ColumnSpec("BLD", "g/cm3"),
-                 "cf_frac": ColumnSpec("CRFVOL", "%")},
+        data / "profiles" / "dat_train.csv",
+        x="X",
+        y="Y",
+        crs="EPSG:4326",
+        id_column="id",
+        columns={
+            "soc_g_kg": ColumnSpec("SOC", "%"),
+            "bd_g_cm3": ColumnSpec("BLD", "g/cm3"),
+            "cf_frac": ColumnSpec("CRFVOL", "%"),
+        },
     )
     d = table.data
     stock = 0.1 * d["soc_g_kg"] * d["bd_g_cm3"] * 30 * (1 - d["cf_frac"])
     ratio = stock / raw["OCSKGM"]
-    return {"median": float(ratio.median()), "min": float(ratio.min()), "max": float(ratio.max()),
-            "median_soc_pct": float(raw["SOC"].median())}
+    return {
+        "median": float(ratio.median()),
+        "min": float(ratio.min()),
+        "max": float(ratio.max()),
+        "median_soc_pct": float(raw["SOC"].median()),
+    }
 
 
-def _book_metrics(observed: np.ndarray, predicted: np.ndarray,
-                  lower: np.ndarray | None = None, upper: np.ndarray | None = None
-                  ) -> dict[str, float]:
+def _book_metrics(
+    observed: np.ndarray,
+    predicted: np.ndarray,
+    lower: np.ndarray | None = None,
+    upper: np.ndarray | None = None,
+) -> dict[str, float]:
     return evaluate(observed, predicted, lower=lower, upper=upper)
 
 
@@ -124,35 +141,44 @@ def distances_km(config: DSMConfig, train: SampleData, stack: CovariateStack) ->
     mask = prediction_mask(config, stack.grid)
     cells = train.frame.transform(xx[mask], yy[mask], stack.grid.crs)
     to_cells, _ = tree.query(cells)
-    folds = SpatialBlockKFold(config.cv.n_splits, config.cv.block_size_m,
-                              config.model.seed).fold_ids(train.coords)
+    folds = SpatialBlockKFold(
+        config.cv.n_splits, config.cv.block_size_m, config.model.seed
+    ).fold_ids(train.coords)
     held = np.empty(len(folds))
     for fold in np.unique(folds):
         inside = folds == fold
         held[inside], _ = cKDTree(train.coords[~inside]).query(train.coords[inside])
     percent = [50, 90]
-    return {"percentiles": percent,
-            "mapped_cells": (np.percentile(to_cells, percent) / 1000).tolist(),
-            "spatial_cv_held_out": (np.percentile(held, percent) / 1000).tolist()}
+    return {
+        "percentiles": percent,
+        "mapped_cells": (np.percentile(to_cells, percent) / 1000).tolist(),
+        "spatial_cv_held_out": (np.percentile(held, percent) / 1000).tolist(),
+    }
 
 
 def test_set(config: DSMConfig, data: Path) -> tuple[pd.DataFrame, dict[str, Any]]:
     """Fit on the training set, predict the Cookbook's 970 validation points."""
     stack = open_covariates(config)
     train = prepare_samples(config, stack)
-    model = build_model(config).fit(train.covariates, train.samples["stock_t_ha"],
-                                    coords=train.coords)
+    model = build_model(config).fit(
+        train.covariates, train.samples["stock_t_ha"], coords=train.coords
+    )
     val = pd.read_csv(data / "reference_results" / "validation.csv")
     values = stack.extract(val["X"].to_numpy(), val["Y"].to_numpy(), "EPSG:4326")
     inside = values.pop("inside_grid").to_numpy()
     continuous = [c.name for c in config.covariates if not c.categorical]
     ok = inside & values[continuous].notna().all(axis=1).to_numpy()
     dist = model.predict_distribution(
-        values[ok], coords=train.frame.transform(val["X"][ok], val["Y"][ok], "EPSG:4326"))
+        values[ok], coords=train.frame.transform(val["X"][ok], val["Y"][ok], "EPSG:4326")
+    )
     table = val[["id", "X", "Y", "OCSKGM"]].copy()
-    for name, column in (("mean", dist["mean"]), ("q05", dist["quantiles"][:, 0]),
-                         ("median", dist["quantiles"][:, 1]), ("q95", dist["quantiles"][:, 2]),
-                         ("sd", dist["sd"])):
+    for name, column in (
+        ("mean", dist["mean"]),
+        ("q05", dist["quantiles"][:, 0]),
+        ("median", dist["quantiles"][:, 1]),
+        ("q95", dist["quantiles"][:, 2]),
+        ("sd", dist["sd"]),
+    ):
         table[f"socseq_{name}_t_ha"] = np.nan
         table.loc[ok, f"socseq_{name}_t_ha"] = column
     for name in ("mean", "q05", "q95"):
@@ -163,25 +189,34 @@ def test_set(config: DSMConfig, data: Path) -> tuple[pd.DataFrame, dict[str, Any
     ours = table["socseq_mean_ocskgm"].notna()
     results: dict[str, Any] = {
         "distances_km": distances_km(config, train, stack),
-        "points": len(table), "predicted": int(ours.sum()),
+        "points": len(table),
+        "predicted": int(ours.sum()),
         "not_predicted": table.loc[~ours, "id"].tolist(),
         "training_samples": len(train.samples),
-        "socseq": _book_metrics(table.loc[ours, "OCSKGM"], table.loc[ours, "socseq_mean_ocskgm"],
-                                table.loc[ours, "socseq_q05_ocskgm"],
-                                table.loc[ours, "socseq_q95_ocskgm"]),
+        "socseq": _book_metrics(
+            table.loc[ours, "OCSKGM"],
+            table.loc[ours, "socseq_mean_ocskgm"],
+            table.loc[ours, "socseq_q05_ocskgm"],
+            table.loc[ours, "socseq_q95_ocskgm"],
+        ),
         "cookbook": {},
     }
     for ref in ("rf", "RK", "svm", "GM"):
         has = table[f"cookbook_{ref}"].notna()
         both = has & ours
         results["cookbook"][ref] = {
-            "own_points": _book_metrics(table.loc[has, "OCSKGM"],
-                                        table.loc[has, f"cookbook_{ref}"]),
-            "common_points": _book_metrics(table.loc[both, "OCSKGM"],
-                                           table.loc[both, f"cookbook_{ref}"]),
+            "own_points": _book_metrics(
+                table.loc[has, "OCSKGM"], table.loc[has, f"cookbook_{ref}"]
+            ),
+            "common_points": _book_metrics(
+                table.loc[both, "OCSKGM"], table.loc[both, f"cookbook_{ref}"]
+            ),
             "socseq_on_common_points": _book_metrics(
-                table.loc[both, "OCSKGM"], table.loc[both, "socseq_mean_ocskgm"],
-                table.loc[both, "socseq_q05_ocskgm"], table.loc[both, "socseq_q95_ocskgm"]),
+                table.loc[both, "OCSKGM"],
+                table.loc[both, "socseq_mean_ocskgm"],
+                table.loc[both, "socseq_q05_ocskgm"],
+                table.loc[both, "socseq_q95_ocskgm"],
+            ),
         }
     return table, results
 
@@ -200,7 +235,8 @@ def tune(config: DSMConfig, out: Path) -> pd.DataFrame:
             q = {False: np.empty((len(y), 3)), True: np.empty((len(y), 3))}
             for fit_idx, test_idx in folds:
                 model = build_model(config).set_params(
-                    max_features=max_features, min_samples_leaf=leaf, kriging=True)
+                    max_features=max_features, min_samples_leaf=leaf, kriging=True
+                )
                 model.fit(X.iloc[fit_idx], y[fit_idx], coords=coords[fit_idx])
                 dist = model.predict_distribution(X.iloc[test_idx], coords=coords[test_idx])
                 # The kriged residual is a shift; removing it gives the plain QRF prediction
@@ -212,9 +248,15 @@ def tune(config: DSMConfig, out: Path) -> pd.DataFrame:
                     q[kriging][test_idx] = dist["quantiles"] - np.asarray(offset)[..., None]
             for kriging in (False, True):
                 m = evaluate(y, mean[kriging], lower=q[kriging][:, 0], upper=q[kriging][:, 2])
-                rows.append({"max_features": round(max_features, 3), "min_samples_leaf": leaf,
-                             "kriging": kriging, **m,
-                             "seconds": round(time.perf_counter() - started, 1)})
+                rows.append(
+                    {
+                        "max_features": round(max_features, 3),
+                        "min_samples_leaf": leaf,
+                        "kriging": kriging,
+                        **m,
+                        "seconds": round(time.perf_counter() - started, 1),
+                    }
+                )
             print(rows[-2], rows[-1], file=sys.stderr)
     table = pd.DataFrame(rows)
     ok = table["PICP90"].between(*TARGET["PICP90"])
@@ -236,9 +278,15 @@ def tuning_markdown(table: pd.DataFrame, config: DSMConfig) -> str:
         "|---|---|---|---|---|---|---|",
     ]
     for _, r in table.iterrows():
-        cells = [f"{r['max_features']:.3g}", f"{r['min_samples_leaf']}",
-                 "yes" if r["kriging"] else "no", f"{r['RMSE']:.2f}",
-                 f"{r['RMSE'] / T_HA_PER_OCSKGM:.4f}", f"{r['MEC']:.3f}", f"{r['PICP90']:.3f}"]
+        cells = [
+            f"{r['max_features']:.3g}",
+            f"{r['min_samples_leaf']}",
+            "yes" if r["kriging"] else "no",
+            f"{r['RMSE']:.2f}",
+            f"{r['RMSE'] / T_HA_PER_OCSKGM:.4f}",
+            f"{r['MEC']:.3f}",
+            f"{r['PICP90']:.3f}",
+        ]
         if r["selected"]:
             cells = [f"**{c}**" for c in cells]
         lines.append("| " + " | ".join(cells) + " |")
@@ -254,8 +302,13 @@ def _fmt(value: float, digits: int = 3) -> str:
     return "" if value is None or not np.isfinite(value) else f"{value:.{digits}f}"
 
 
-def markdown(results: dict[str, Any], cv: dict[str, dict[str, float]], units: dict[str, float],
-             config: DSMConfig, seconds: float) -> str:
+def markdown(
+    results: dict[str, Any],
+    cv: dict[str, dict[str, float]],
+    units: dict[str, float],
+    config: DSMConfig,
+    seconds: float,
+) -> str:
     """Return the comparison table for docs/dsm.md."""
     m = config.model
     name = _model_name(config)
@@ -274,34 +327,52 @@ def markdown(results: dict[str, Any], cv: dict[str, dict[str, float]], units: di
     ]
 
     def row(label: str, r: dict[str, float]) -> str:
-        return (f"| {label} | {r['n']} | {_fmt(r['ME'])} | {_fmt(r['MAE'])} | "
-                f"{_fmt(r['RMSE'])} | {_fmt(r['R2'])} | {_fmt(r['MEC'])} | {_fmt(r['CCC'])} | "
-                f"{_fmt(r.get('PICP90', float('nan')))} |")
+        return (
+            f"| {label} | {r['n']} | {_fmt(r['ME'])} | {_fmt(r['MAE'])} | "
+            f"{_fmt(r['RMSE'])} | {_fmt(r['R2'])} | {_fmt(r['MEC'])} | {_fmt(r['CCC'])} | "
+            f"{_fmt(r.get('PICP90', float('nan')))} |"
+        )
 
     lines.append(row(f"**{name}** (all predicted)", results["socseq"]))
-    for ref, label in (("rf", "random forest"), ("RK", "regression kriging"), ("svm", "SVM"),
-                       ("GM", "geo-matching")):
+    for ref, label in (
+        ("rf", "random forest"),
+        ("RK", "regression kriging"),
+        ("svm", "SVM"),
+        ("GM", "geo-matching"),
+    ):
         c = results["cookbook"][ref]
-        lines.append(row(f"Cookbook {label} (its {c['own_points']['n']} points)",
-                         c["own_points"]))
+        lines.append(row(f"Cookbook {label} (its {c['own_points']['n']} points)", c["own_points"]))
     rf_common = results["cookbook"]["rf"]
     lines.append(row("socseq on the Cookbook RF's points", rf_common["socseq_on_common_points"]))
-    lines += ["", "Cross-validation on the training set (same units):", "",
-              "| cross-validation | n | ME | MAE | RMSE | R² | MEC | CCC | PICP90 |",
-              "|---|---|---|---|---|---|---|---|---|"]
+    lines += [
+        "",
+        "Cross-validation on the training set (same units):",
+        "",
+        "| cross-validation | n | ME | MAE | RMSE | R² | MEC | CCC | PICP90 |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
     for method, r in cv.items():
-        label = ("spatial blocks of "
-                 f"{config.cv.block_size_m / 1000:g} km" if method == "spatial" else "random")
+        label = (
+            f"spatial blocks of {config.cv.block_size_m / 1000:g} km"
+            if method == "spatial"
+            else "random"
+        )
         lines.append(row(f"{config.cv.n_splits}-fold, {label}", r))
     d = results["distances_km"]
-    lines += ["", f"Distance to the nearest training sample (median / 90th percentile): mapped "
-              f"cells {d['mapped_cells'][0]:.1f} / {d['mapped_cells'][1]:.1f} km, samples held "
-              f"out by the spatial blocks {d['spatial_cv_held_out'][0]:.1f} / "
-              f"{d['spatial_cv_held_out'][1]:.1f} km."]
+    lines += [
+        "",
+        f"Distance to the nearest training sample (median / 90th percentile): mapped "
+        f"cells {d['mapped_cells'][0]:.1f} / {d['mapped_cells'][1]:.1f} km, samples held "
+        f"out by the spatial blocks {d['spatial_cv_held_out'][0]:.1f} / "
+        f"{d['spatial_cv_held_out'][1]:.1f} km.",
+    ]
     published = ", ".join(f"{k} RMSE {v['RMSE']} / MEC {v['MEC']}" for k, v in PUBLISHED.items())
-    lines += ["", f"Published (Cookbook): {published}. Target: RMSE ≤ {TARGET['RMSE_max']}, "
-              f"MEC ≥ {TARGET['MEC_min']}, {TARGET['PICP90'][0]} ≤ PICP90 ≤ "
-              f"{TARGET['PICP90'][1]}. Run time {seconds:.0f} s on the reference machine."]
+    lines += [
+        "",
+        f"Published (Cookbook): {published}. Target: RMSE ≤ {TARGET['RMSE_max']}, "
+        f"MEC ≥ {TARGET['MEC_min']}, {TARGET['PICP90'][0]} ≤ PICP90 ≤ "
+        f"{TARGET['PICP90'][1]}. Run time {seconds:.0f} s on the reference machine.",
+    ]
     return "\n".join(lines) + "\n"
 
 
@@ -316,14 +387,22 @@ def _update_docs(table: str, start: str = TABLE_START, end: str = TABLE_END) -> 
 def main(argv: list[str] | None = None) -> dict[str, Any]:
     """Run the check; return the metrics (also written to ``<out>/cookbook_metrics.json``)."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--data", type=Path, default=DEFAULT_DATA,
-                        help="the mkd-soc-cookbook folder (default: ../shared/data/...)")
+    parser.add_argument(
+        "--data",
+        type=Path,
+        default=DEFAULT_DATA,
+        help="the mkd-soc-cookbook folder (default: ../shared/data/...)",
+    )
     parser.add_argument("--out", type=Path, default=REPO / "socseq-out" / "mkd_cookbook")
-    parser.add_argument("--tune", action="store_true",
-                        help="choose hyper-parameters by CV on the training set, then stop")
+    parser.add_argument(
+        "--tune",
+        action="store_true",
+        help="choose hyper-parameters by CV on the training set, then stop",
+    )
     parser.add_argument("--no-cv", action="store_true", help="skip the cross-validation")
-    parser.add_argument("--update-docs", action="store_true",
-                        help="rewrite the comparison table in docs/dsm.md")
+    parser.add_argument(
+        "--update-docs", action="store_true", help="rewrite the comparison table in docs/dsm.md"
+    )
     args = parser.parse_args(argv)
     started = time.perf_counter()
     out = args.out
@@ -345,21 +424,34 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         validation = run_cv(config.model_copy(update={"test": None}))
         for method, res in validation.cv.items():
             p = res.predictions
-            cv[method] = evaluate(p["observed_t_ha"] / T_HA_PER_OCSKGM,
-                                  p["mean_t_ha"] / T_HA_PER_OCSKGM,
-                                  lower=p["q05_t_ha"] / T_HA_PER_OCSKGM,
-                                  upper=p["q95_t_ha"] / T_HA_PER_OCSKGM)
+            cv[method] = evaluate(
+                p["observed_t_ha"] / T_HA_PER_OCSKGM,
+                p["mean_t_ha"] / T_HA_PER_OCSKGM,
+                lower=p["q05_t_ha"] / T_HA_PER_OCSKGM,
+                upper=p["q95_t_ha"] / T_HA_PER_OCSKGM,
+            )
     seconds = time.perf_counter() - started
-    metrics = {"units_check": units, "test": results, "cv": cv, "seconds": seconds,
-               "config_sha256": config.digest(), "target": TARGET, "published": PUBLISHED}
+    metrics = {
+        "units_check": units,
+        "test": results,
+        "cv": cv,
+        "seconds": seconds,
+        "config_sha256": config.digest(),
+        "target": TARGET,
+        "published": PUBLISHED,
+    }
     table.to_csv(out / "cookbook_test_predictions.csv", index=False)
     write_json_atomic(metrics, out / "cookbook_metrics.json")
     ours = table["socseq_mean_ocskgm"].notna()
     fig = plot_observed_vs_predicted(
-        table.loc[ours, "OCSKGM"], table.loc[ours, "socseq_mean_ocskgm"],
-        lower=table.loc[ours, "socseq_q05_ocskgm"], upper=table.loc[ours, "socseq_q95_ocskgm"],
-        metrics=results["socseq"], units="OCSKGM",
-        title=f"FAO Cookbook test points, {_model_name(config)}\n(OCSKGM = t C/ha ÷ 100)")
+        table.loc[ours, "OCSKGM"],
+        table.loc[ours, "socseq_mean_ocskgm"],
+        lower=table.loc[ours, "socseq_q05_ocskgm"],
+        upper=table.loc[ours, "socseq_q95_ocskgm"],
+        metrics=results["socseq"],
+        units="OCSKGM",
+        title=f"FAO Cookbook test points, {_model_name(config)}\n(OCSKGM = t C/ha ÷ 100)",
+    )
     save_figure(fig, out / "cookbook_observed_vs_predicted.png")
     md = markdown(results, cv, units, config, seconds)
     write_text_atomic(md, out / "cookbook_table.md")

@@ -171,12 +171,14 @@ def make_grid(subset: Sequence[float] | None = None, data: Path = SHARED_DATA) -
             col0, row0 = max(col0, 0), max(row0, 0)
             col1, row1 = min(col1, src.width), min(row1, src.height)
             if col1 <= col0 or row1 <= row0:
-                raise SystemExit(f"--subset {subset}: does not overlap the Taiwan grid "
-                                 f"{tuple(src.bounds)}")
+                raise SystemExit(
+                    f"--subset {subset}: does not overlap the Taiwan grid {tuple(src.bounds)}"
+                )
             window = Window(col0, row0, col1 - col0, row1 - row0)
         t = src.transform
-        transform = rasterio.Affine(t.a, 0.0, t.c + window.col_off * t.a,
-                                    0.0, t.e, t.f + window.row_off * t.e)
+        transform = rasterio.Affine(
+            t.a, 0.0, t.c + window.col_off * t.a, 0.0, t.e, t.f + window.row_off * t.e
+        )
     return Grid(window, transform, int(window.height), int(window.width))
 
 
@@ -212,8 +214,10 @@ def land_use(grid: Grid, settings: Settings, data: Path = SHARED_DATA) -> dict[s
     farm share, else cropland (2). Other cells take their dominant non-farm class.
     """
     land = np.isfinite(read_layer("DTM_ELE", grid, data))
-    frac = {c: np.nan_to_num(read_layer(f"Landuse_2010s_{c}", grid, data)) / 1e6
-            for c in ("FF", "FW", *OTHER_CLASSES)}
+    frac = {
+        c: np.nan_to_num(read_layer(f"Landuse_2010s_{c}", grid, data)) / 1e6
+        for c in ("FF", "FW", *OTHER_CLASSES)
+    }
     farm = frac["FF"] + frac["FW"] + (frac["MD"] if settings.meadow_is_farm else 0.0)
     cultivated = land & (farm >= settings.farm_threshold)
     paddy = frac["FW"] > 0.5 * farm
@@ -225,8 +229,13 @@ def land_use(grid: Grid, settings: Settings, data: Path = SHARED_DATA) -> dict[s
     fraction = np.where(cultivated, farm, stack.max(axis=0))
     fraction = np.where(land, np.clip(fraction, 0.0, 1.0), np.nan)
     mask = np.where(land, cultivated.astype("uint8"), 255).astype("uint8")
-    return {"classes": classes, "fraction": fraction, "mask": mask, "land": land,
-            "farm_share": np.where(land, farm, np.nan)}
+    return {
+        "classes": classes,
+        "fraction": fraction,
+        "mask": mask,
+        "land": land,
+        "farm_share": np.where(land, farm, np.nan),
+    }
 
 
 # --------------------------------------------------------------------------------------------
@@ -250,29 +259,54 @@ def station_series(settings: Settings, data: Path = SHARED_DATA) -> pd.DataFrame
         source = years[0] + (year - years[0]) % len(years)
         block = station[station["year"] == source].sort_values("month")
         for _, row in block.iterrows():
-            rows.append({"year": year, "month": int(row["month"]), "source_year": int(source),
-                         "tas_degC": float(row["tmean_c"]), "pr_mm": float(row["precip_mm"]),
-                         "evap_mm": float(row["pan_evap_a_mm"])})
+            rows.append(
+                {
+                    "year": year,
+                    "month": int(row["month"]),
+                    "source_year": int(source),
+                    "tas_degC": float(row["tmean_c"]),
+                    "pr_mm": float(row["precip_mm"]),
+                    "evap_mm": float(row["pan_evap_a_mm"]),
+                }
+            )
     return pd.DataFrame(rows)
 
 
-def _series_dataarray(values: np.ndarray, times: pd.DatetimeIndex, grid: Grid, name: str,
-                      units: str, long_name: str, comment: str) -> xr.DataArray:
+def _series_dataarray(
+    values: np.ndarray,
+    times: pd.DatetimeIndex,
+    grid: Grid,
+    name: str,
+    units: str,
+    long_name: str,
+    comment: str,
+) -> xr.DataArray:
     y, x = grid.coords()
-    da = xr.DataArray(values.astype("float32"), dims=("time", "y", "x"),
-                      coords={"time": times, "y": y, "x": x}, name=name,
-                      attrs={"units": units, "long_name": long_name, "comment": comment})
+    da = xr.DataArray(
+        values.astype("float32"),
+        dims=("time", "y", "x"),
+        coords={"time": times, "y": y, "x": x},
+        name=name,
+        attrs={"units": units, "long_name": long_name, "comment": comment},
+    )
     da["y"].attrs.update(units="m", standard_name="projection_y_coordinate")
     da["x"].attrs.update(units="m", standard_name="projection_x_coordinate")
     return da.rio.write_crs(CRS).rio.write_transform(grid.transform)
 
 
-def write_climate(grid: Grid, land: np.ndarray, elevation: np.ndarray, settings: Settings,
-                  work: Path, data: Path = SHARED_DATA) -> dict[str, Path]:
+def write_climate(
+    grid: Grid,
+    land: np.ndarray,
+    elevation: np.ndarray,
+    settings: Settings,
+    work: Path,
+    data: Path = SHARED_DATA,
+) -> dict[str, Path]:
     """Write tas (one file per lapse rate), pr and evap as CF NetCDF with a time axis."""
     series = station_series(settings, data)
-    times = pd.DatetimeIndex(pd.to_datetime(
-        {"year": series["year"], "month": series["month"], "day": 1}))
+    times = pd.DatetimeIndex(
+        pd.to_datetime({"year": series["year"], "month": series["month"], "day": 1})
+    )
     chunks = {"chunksizes": (12, min(grid.height, 128), min(grid.width, 128))}
     out: dict[str, Path] = {}
     nan_outside = np.where(land, 1.0, np.nan)[None]
@@ -281,21 +315,34 @@ def write_climate(grid: Grid, land: np.ndarray, elevation: np.ndarray, settings:
         ("evap", "evap_mm", "monthly Class-A pan evaporation (Chiayi station 467480, uniform)"),
     ):
         values = series[column].to_numpy()[:, None, None] * nan_outside
-        da = _series_dataarray(values, times, grid, key, "mm", long_name,
-                               "station years 2010-2014 cycled over the series")
-        out[key] = write_netcdf(da, work / f"{key}.nc", encoding={key: chunks},
-                                 complevel=SERIES_DEFLATE)
+        da = _series_dataarray(
+            values,
+            times,
+            grid,
+            key,
+            "mm",
+            long_name,
+            "station years 2010-2014 cycled over the series",
+        )
+        out[key] = write_netcdf(
+            da, work / f"{key}.nc", encoding={key: chunks}, complevel=SERIES_DEFLATE
+        )
     dz_km = (elevation - settings.station_elevation_m) / 1000.0
     for rate in sorted({settings.lapse_rate_c_per_km, *settings.lapse_variants_c_per_km}):
         values = series["tas_degC"].to_numpy()[:, None, None] - rate * dz_km[None] * nan_outside
         da = _series_dataarray(
-            values, times, grid, "tas", "degC",
+            values,
+            times,
+            grid,
+            "tas",
+            "degC",
             "monthly mean air temperature (Chiayi station 467480, lapse-rate adjusted)",
             f"station temperature - {rate:g} degC/km x (cell mean elevation - "
-            f"{settings.station_elevation_m:g} m)")
-        out[f"tas_{rate:g}"] = write_netcdf(da, work / f"tas_lapse{rate:g}.nc",
-                                            encoding={"tas": chunks},
-                                            complevel=SERIES_DEFLATE)
+            f"{settings.station_elevation_m:g} m)",
+        )
+        out[f"tas_{rate:g}"] = write_netcdf(
+            da, work / f"tas_lapse{rate:g}.nc", encoding={"tas": chunks}, complevel=SERIES_DEFLATE
+        )
     return out
 
 
@@ -313,8 +360,11 @@ def lapse_rate_check(data: Path = SHARED_DATA) -> dict[str, float]:
     temp = np.mean([read(f"Climate_2010s_Temp{m:02d}") for m in range(1, 13)], axis=0)
     ok = np.isfinite(elevation) & np.isfinite(temp)
     slope, _ = np.polyfit(elevation[ok], temp[ok], 1)
-    return {"cells": int(ok.sum()), "elevation_max_m": float(elevation[ok].max()),
-            "fitted_lapse_c_per_km": float(-slope * 1000.0)}
+    return {
+        "cells": int(ok.sum()),
+        "elevation_max_m": float(elevation[ok].max()),
+        "fitted_lapse_c_per_km": float(-slope * 1000.0),
+    }
 
 
 # --------------------------------------------------------------------------------------------
@@ -331,17 +381,29 @@ def write_samples(settings: Settings, work: Path, data: Path = SHARED_DATA) -> d
     """
     points = pd.read_csv(data.joinpath(*POINTS_CSV))
     agri = points[points["landuse"] == "agriculture"]
-    table = pd.DataFrame({
-        "id": agri["id"], "x_twd97": agri["x_twd97"], "y_twd97": agri["y_twd97"],
-        "soc_as_given": agri["soc"], "soc_pct_from_om": agri["soc"] / 1.724,
-    })
-    horizons = pd.concat([
-        table.assign(top_cm=0.0, bottom_cm=settings.topsoil_cm),
-        table.assign(top_cm=settings.topsoil_cm, bottom_cm=30.0,
-                     soc_pct_from_om=table["soc_pct_from_om"] * settings.subsoil_ratio),
-    ]).sort_values(["id", "top_cm"])
-    paths = {"points": work / "samples_tari_agri.csv",
-             "horizons": work / "samples_tari_agri_horizons.csv"}
+    table = pd.DataFrame(
+        {
+            "id": agri["id"],
+            "x_twd97": agri["x_twd97"],
+            "y_twd97": agri["y_twd97"],
+            "soc_as_given": agri["soc"],
+            "soc_pct_from_om": agri["soc"] / 1.724,
+        }
+    )
+    horizons = pd.concat(
+        [
+            table.assign(top_cm=0.0, bottom_cm=settings.topsoil_cm),
+            table.assign(
+                top_cm=settings.topsoil_cm,
+                bottom_cm=30.0,
+                soc_pct_from_om=table["soc_pct_from_om"] * settings.subsoil_ratio,
+            ),
+        ]
+    ).sort_values(["id", "top_cm"])
+    paths = {
+        "points": work / "samples_tari_agri.csv",
+        "horizons": work / "samples_tari_agri_horizons.csv",
+    }
     write_csv_atomic(table, paths["points"])
     write_csv_atomic(horizons, paths["horizons"])
     return paths
@@ -375,8 +437,11 @@ def _toml_value(value: Any) -> str:
 
 def _is_inline(value: Any) -> bool:
     """Layer and column specifications (flat tables with a path or column) are inline."""
-    return (isinstance(value, Mapping) and ("path" in value or "column" in value)
-            and not any(isinstance(v, Mapping) for v in value.values()))
+    return (
+        isinstance(value, Mapping)
+        and ("path" in value or "column" in value)
+        and not any(isinstance(v, Mapping) for v in value.values())
+    )
 
 
 def to_toml(data: Mapping[str, Any], prefix: str = "") -> str:
@@ -402,14 +467,19 @@ def to_toml(data: Mapping[str, Any], prefix: str = "") -> str:
     return out
 
 
-def base_config(work: Path, grid_template: Path, settings: Settings, name: str,
-                data: Path = SHARED_DATA) -> dict[str, Any]:
+def base_config(
+    work: Path, grid_template: Path, settings: Settings, name: str, data: Path = SHARED_DATA
+) -> dict[str, Any]:
     """Return the main run configuration as a dictionary (paths relative to ``work``)."""
     out_dir = work / "runs" / name
     rel = lambda p: _rel(p, work)  # noqa: E731
     return {
-        "run": {"name": "Taiwan cultivated land (1 km, TWD97)", "iso": "TWN",
-                "output_dir": rel(out_dir), "chunk_size": 256},
+        "run": {
+            "name": "Taiwan cultivated land (1 km, TWD97)",
+            "iso": "TWN",
+            "output_dir": rel(out_dir),
+            "chunk_size": 256,
+        },
         "grid": {"template": "land_use"},
         "periods": {"spinup": [1981, 2000], "warmup": [2001, 2020], "forward_years": 20},
         "inputs": {
@@ -421,14 +491,23 @@ def base_config(work: Path, grid_template: Path, settings: Settings, name: str,
             "evaporation_kind": "pan",
             "fill_distance_m": 0,
             "series": {
-                "temperature": {"path": f"tas_lapse{settings.lapse_rate_c_per_km:g}.nc",
-                                "variable": "tas", "units": "degC"},
+                "temperature": {
+                    "path": f"tas_lapse{settings.lapse_rate_c_per_km:g}.nc",
+                    "variable": "tas",
+                    "units": "degC",
+                },
                 "precipitation": {"path": "pr.nc", "variable": "pr", "units": "mm"},
                 "evaporation": {"path": "evap.nc", "variable": "evap", "units": "mm"},
             },
         },
-        "land_use": {"source_classes": "fao", "table": "fao", "simulate": [2, 13],
-                     "cropland": [2, 13], "paddy": "simulate", "paddy_rate_factor": 0.4},
+        "land_use": {
+            "source_classes": "fao",
+            "table": "fao",
+            "simulate": [2, 13],
+            "cropland": [2, 13],
+            "paddy": "simulate",
+            "paddy_rate_factor": 0.4,
+        },
         "cover": {"source": "class"},
         "model": {"spinup": "exact", "carbon_fraction": 0.48, "depth_cm": 30},
         "masks": {"max_soc_t_ha": 200},
@@ -441,17 +520,31 @@ def base_config(work: Path, grid_template: Path, settings: Settings, name: str,
         "outputs": {"geotiff": True, "netcdf": True, "warmup_stocks": False, "report": True},
         "dsm": {
             "samples": {
-                "path": "samples_tari_agri.csv", "x": "x_twd97", "y": "y_twd97",
-                "crs": CRS, "id": "id", "interval_cm": [0, 30],
-                "soc": {"column": ("soc_pct_from_om" if settings.soc_reading == "om_pct"
-                                   else "soc_as_given"), "units": "%"},
+                "path": "samples_tari_agri.csv",
+                "x": "x_twd97",
+                "y": "y_twd97",
+                "crs": CRS,
+                "id": "id",
+                "interval_cm": [0, 30],
+                "soc": {
+                    "column": (
+                        "soc_pct_from_om" if settings.soc_reading == "om_pct" else "soc_as_given"
+                    ),
+                    "units": "%",
+                },
             },
             "stocks": {"depth_cm": [0, 30], "bulk_density_ptf": settings.bulk_density_ptf},
-            "covariates": [{"name": cname, "path": rel(env_file(layer, data))}
-                           for cname, layer in COVARIATES],
+            "covariates": [
+                {"name": cname, "path": rel(env_file(layer, data))} for cname, layer in COVARIATES
+            ],
             "grid": {"template": rel(grid_template), "mask": "cultivated_mask.tif"},
-            "model": {"method": "qrf", "n_estimators": settings.dsm_trees,
-                      "min_samples_leaf": 5, "seed": settings.dsm_seed, "n_jobs": -1},
+            "model": {
+                "method": "qrf",
+                "n_estimators": settings.dsm_trees,
+                "min_samples_leaf": 5,
+                "seed": settings.dsm_seed,
+                "n_jobs": -1,
+            },
             "cv": {"methods": ["spatial", "kfold"], "n_splits": 5, "block_size_m": 10000},
             "aoa": {"enabled": True, "folds": "spatial"},
             "output": {"dir": rel(out_dir / "dsm"), "prefix": "TWN_soc_0_30cm"},
@@ -478,26 +571,56 @@ class Variant:
 
 def variants(settings: Settings) -> list[Variant]:
     """Return the sensitivity variants of the main configuration."""
-    out = [Variant("paddy_excluded", "paddy cells excluded (socseq default)",
-                   {"land_use.paddy": "exclude"})]
+    out = [
+        Variant(
+            "paddy_excluded", "paddy cells excluded (socseq default)", {"land_use.paddy": "exclude"}
+        )
+    ]
     for clay in settings.clay_variants_pct:
-        out.append(Variant(f"clay{clay:g}", f"clay {clay:g} % everywhere",
-                           {"inputs.clay.path": f"clay_pct_{clay:g}.tif"}))
+        out.append(
+            Variant(
+                f"clay{clay:g}",
+                f"clay {clay:g} % everywhere",
+                {"inputs.clay.path": f"clay_pct_{clay:g}.tif"},
+            )
+        )
     for rate in settings.lapse_variants_c_per_km:
-        out.append(Variant(f"lapse{rate:g}", f"lapse rate {rate:g} °C/km",
-                           {"climate.series.temperature.path": f"tas_lapse{rate:g}.nc"}))
-    out.append(Variant("soc_pct", "TARI soc read as SOC % (not organic matter %)",
-                       {"dsm.samples.soc.column": "soc_as_given"}))
-    out.append(Variant(
-        "soc_topsoil", f"soc (OM %) of 0–{settings.topsoil_cm:g} cm, "
-        f"{settings.topsoil_cm:g}–30 cm at {settings.subsoil_ratio:g}× that",
-        {"dsm.samples.path": "samples_tari_agri_horizons.csv", "dsm.samples.interval_cm": None,
-         "dsm.samples.profile": "id", "dsm.samples.id": None,
-         "dsm.samples.top": {"column": "top_cm", "units": "cm"},
-         "dsm.samples.bottom": {"column": "bottom_cm", "units": "cm"}}))
-    out.append(Variant("cover_calendar", "cover from a rice/upland crop calendar raster",
-                       {"cover": {"source": "raster",
-                                  "layer": {"path": "cover_calendar.tif", "units": "1"}}}))
+        out.append(
+            Variant(
+                f"lapse{rate:g}",
+                f"lapse rate {rate:g} °C/km",
+                {"climate.series.temperature.path": f"tas_lapse{rate:g}.nc"},
+            )
+        )
+    out.append(
+        Variant(
+            "soc_pct",
+            "TARI soc read as SOC % (not organic matter %)",
+            {"dsm.samples.soc.column": "soc_as_given"},
+        )
+    )
+    out.append(
+        Variant(
+            "soc_topsoil",
+            f"soc (OM %) of 0–{settings.topsoil_cm:g} cm, "
+            f"{settings.topsoil_cm:g}–30 cm at {settings.subsoil_ratio:g}× that",
+            {
+                "dsm.samples.path": "samples_tari_agri_horizons.csv",
+                "dsm.samples.interval_cm": None,
+                "dsm.samples.profile": "id",
+                "dsm.samples.id": None,
+                "dsm.samples.top": {"column": "top_cm", "units": "cm"},
+                "dsm.samples.bottom": {"column": "bottom_cm", "units": "cm"},
+            },
+        )
+    )
+    out.append(
+        Variant(
+            "cover_calendar",
+            "cover from a rice/upland crop calendar raster",
+            {"cover": {"source": "raster", "layer": {"path": "cover_calendar.tif", "units": "1"}}},
+        )
+    )
     return out
 
 
@@ -535,83 +658,156 @@ def assumptions(settings: Settings, stats: Mapping[str, Any]) -> list[dict[str, 
     """Every assumption: key, value, and why (machine-readable; docs/taiwan.md renders it)."""
     s = settings
     return [
-        {"key": "grid", "value": "taiwan-env-1km main island, 1 km, EPSG:3826 (TWD97/TM2 121)",
-         "why": "the grid of the shared terrain and land-use layers (the study's own grid)"},
-        {"key": "cultivated_land", "value": f"(FF + FW) / 1e6 >= {s.farm_threshold:g}",
-         "why": (f"FF+FW sum to {stats['farm_area_total_ha']:,.0f} ha on the island, close to "
-                 "Taiwan's official ~0.79 Mha of cultivated land; cells passing "
-                 f"{s.farm_threshold:g} hold {stats['farm_area_in_mask_pct']:.1f} % of it "
-                 f"({stats['cultivated_cells']:,} cells), a 0.5 threshold only "
-                 f"{stats['farm_area_at_half_pct']:.1f} %; below a quarter a cell is mostly "
-                 "something else")},
-        {"key": "meadow_md", "value": "not farm" if not s.meadow_is_farm else "farm",
-         "why": (f"adding MD ({stats['md_area_total_ha']:,.0f} ha) would overshoot the official "
-                 "cultivated area by a third; MD cells become grassland (3), not simulated")},
-        {"key": "paddy_class", "value": "FAO 13 where FW > half of FF+FW, else 2",
-         "why": "FW (farm wetland, irrigated/flooded) is paddy in the source's legend"},
-        {"key": "other_classes", "value": "dominant of FO→4, UB→1, WB→11, MD→3, BU→5, BL→9, "
-                                          "WL→6",
-         "why": "non-farm cells keep a class so they are counted as not simulated "
-                "(land_use.simulate = [2, 13])"},
-        {"key": "area_fraction", "value": "farm share on cultivated cells, dominant-class share "
-                                          "elsewhere",
-         "why": "summary areas = cell area × share, so the cropland area is the farmed area"},
-        {"key": "climate_source", "value": "Chiayi CWA 467480 monthly 2010–2014",
-         "why": "the main-island gridded climate of taiwan-env-1km is not available; the only "
-                "monthly main-island series in the shared data"},
-        {"key": "station_elevation_m", "value": s.station_elevation_m,
-         "why": "CWA station list (weather_sta_list.csv) as quoted in the data provenance"},
-        {"key": "lapse_rate_c_per_km", "value": s.lapse_rate_c_per_km,
-         "why": ("a common environmental lapse rate for Taiwan's mountains (~5–7 °C/km); "
-                 "T = T_station − rate × (cell mean elevation − station elevation). The "
-                 "outlying-island normals span only "
-                 f"0–{stats['lapse_check']['elevation_max_m']:.0f} m (fit: "
-                 f"{stats['lapse_check']['fitted_lapse_c_per_km']:.0f} °C/km, "
-                 "driven by latitude between islands), so they cannot check it")},
-        {"key": "precipitation_evaporation", "value": "station values uniform over the island",
-         "why": "no gridded main-island rain or evaporation; the biggest simplification: "
-                "Taiwan's rain ranges ~1,500 to >4,000 mm/yr, the station's 1,022–2,581 mm"},
-        {"key": "series", "value": (f"{s.series_years[0]}–{s.series_years[1]}: year Y uses "
-                                    "station year 2010 + (Y − 2010) mod 5"),
-         "why": "spin-up (1981–2000) and warm-up (2001–2020) each hold every station year four "
-                "times, so their climates differ only by the order of the years"},
-        {"key": "evaporation_kind", "value": "pan",
-         "why": "Class-A pan evaporation → RothC's 0.75 coefficient"},
-        {"key": "clay_pct", "value": s.clay_pct,
-         "why": "no clay layer in the shared data; 25 % is a mid value for Taiwan's alluvial "
-                f"cropland soils (loam to clay loam); variants {list(s.clay_variants_pct)} %"},
-        {"key": "soc_reading", "value": ("TARI soc = organic matter % of 0–30 cm; SOC % = soc "
-                                         "/ 1.724" if s.soc_reading == "om_pct"
-                                         else "TARI soc = SOC % of 0–30 cm"),
-         "why": (f"agricultural soc median {stats['soc_median']:.2f} (5–95 %: "
-                 f"{stats['soc_p05']:.2f}–{stats['soc_p95']:.2f}) is not g/kg (0.27 % SOC is "
-                 "implausibly low); read as SOC % it gives 0–30 cm stocks near "
-                 f"{stats['stock_median_soc_pct']:.0f} t C/ha, about twice the 36–60 t C/ha "
-                 "published for Taiwan's rural soils (Hseu et al. 2010: 5.97 kg/m²; Tsui et "
-                 "al. 2016, Tainan: ~37 t/ha); read as organic matter % (what Taiwan's soil "
-                 f"fertility surveys report) it gives {stats['stock_median_om']:.0f} t C/ha. "
-                 "Depth is not documented: the value is applied to 0–30 cm")},
-        {"key": "bulk_density_ptf", "value": s.bulk_density_ptf,
-         "why": "no bulk density in the data; Grigal 1989 (socseq default) stays 0.67–1.61 "
-                "g/cm³ for any OM"},
-        {"key": "dsm_samples", "value": "agricultural points only (2,323); fold column unused",
-         "why": "the map covers cultivated land; the fold column exists for forest points only "
-                "(the source's 10-fold CV ids), it is no train/test split, so socseq's own "
-                "spatial-block and random 5-fold CV are used"},
-        {"key": "dsm_covariates", "value": [c for c, _ in COVARIATES],
-         "why": "terrain, distances and land-use fractions of taiwan-env-1km read from "
-                "../shared at run time (the source's own covariate columns are random noise)"},
-        {"key": "depth_variant", "value": (f"0–{s.topsoil_cm:g} cm at the OM reading, "
-                                           f"{s.topsoil_cm:g}–30 cm at {s.subsoil_ratio:g}×"),
-         "why": "illustrative: plough layer over a poorer plough pan; not measured"},
-        {"key": "cover_variant", "value": "rice months " + ", ".join(map(str, RICE_MONTHS))
-                                          + " covered on paddy, other months bare; upland "
-                                          "cropland covered all year",
-         "why": "two rice crops a year (Mar–Jun, Aug–Nov) with fallow between, against the "
-                "class table's default cover"},
-        {"key": "paddy", "value": "simulated with rate factor 0.4 (GSOCseq); variant: excluded",
-         "why": "GSOCseq's treatment; socseq's default excludes paddy (RothC is not valid "
-                "flooded)"},
+        {
+            "key": "grid",
+            "value": "taiwan-env-1km main island, 1 km, EPSG:3826 (TWD97/TM2 121)",
+            "why": "the grid of the shared terrain and land-use layers (the study's own grid)",
+        },
+        {
+            "key": "cultivated_land",
+            "value": f"(FF + FW) / 1e6 >= {s.farm_threshold:g}",
+            "why": (
+                f"FF+FW sum to {stats['farm_area_total_ha']:,.0f} ha on the island, close to "
+                "Taiwan's official ~0.79 Mha of cultivated land; cells passing "
+                f"{s.farm_threshold:g} hold {stats['farm_area_in_mask_pct']:.1f} % of it "
+                f"({stats['cultivated_cells']:,} cells), a 0.5 threshold only "
+                f"{stats['farm_area_at_half_pct']:.1f} %; below a quarter a cell is mostly "
+                "something else"
+            ),
+        },
+        {
+            "key": "meadow_md",
+            "value": "not farm" if not s.meadow_is_farm else "farm",
+            "why": (
+                f"adding MD ({stats['md_area_total_ha']:,.0f} ha) would overshoot the official "
+                "cultivated area by a third; MD cells become grassland (3), not simulated"
+            ),
+        },
+        {
+            "key": "paddy_class",
+            "value": "FAO 13 where FW > half of FF+FW, else 2",
+            "why": "FW (farm wetland, irrigated/flooded) is paddy in the source's legend",
+        },
+        {
+            "key": "other_classes",
+            "value": "dominant of FO→4, UB→1, WB→11, MD→3, BU→5, BL→9, WL→6",
+            "why": "non-farm cells keep a class so they are counted as not simulated "
+            "(land_use.simulate = [2, 13])",
+        },
+        {
+            "key": "area_fraction",
+            "value": "farm share on cultivated cells, dominant-class share elsewhere",
+            "why": "summary areas = cell area × share, so the cropland area is the farmed area",
+        },
+        {
+            "key": "climate_source",
+            "value": "Chiayi CWA 467480 monthly 2010–2014",
+            "why": "the main-island gridded climate of taiwan-env-1km is not available; the only "
+            "monthly main-island series in the shared data",
+        },
+        {
+            "key": "station_elevation_m",
+            "value": s.station_elevation_m,
+            "why": "CWA station list (weather_sta_list.csv) as quoted in the data provenance",
+        },
+        {
+            "key": "lapse_rate_c_per_km",
+            "value": s.lapse_rate_c_per_km,
+            "why": (
+                "a common environmental lapse rate for Taiwan's mountains (~5–7 °C/km); "
+                "T = T_station − rate × (cell mean elevation − station elevation). The "
+                "outlying-island normals span only "
+                f"0–{stats['lapse_check']['elevation_max_m']:.0f} m (fit: "
+                f"{stats['lapse_check']['fitted_lapse_c_per_km']:.0f} °C/km, "
+                "driven by latitude between islands), so they cannot check it"
+            ),
+        },
+        {
+            "key": "precipitation_evaporation",
+            "value": "station values uniform over the island",
+            "why": "no gridded main-island rain or evaporation; the biggest simplification: "
+            "Taiwan's rain ranges ~1,500 to >4,000 mm/yr, the station's 1,022–2,581 mm",
+        },
+        {
+            "key": "series",
+            "value": (
+                f"{s.series_years[0]}–{s.series_years[1]}: year Y uses "
+                "station year 2010 + (Y − 2010) mod 5"
+            ),
+            "why": "spin-up (1981–2000) and warm-up (2001–2020) each hold every station year four "
+            "times, so their climates differ only by the order of the years",
+        },
+        {
+            "key": "evaporation_kind",
+            "value": "pan",
+            "why": "Class-A pan evaporation → RothC's 0.75 coefficient",
+        },
+        {
+            "key": "clay_pct",
+            "value": s.clay_pct,
+            "why": "no clay layer in the shared data; 25 % is a mid value for Taiwan's alluvial "
+            f"cropland soils (loam to clay loam); variants {list(s.clay_variants_pct)} %",
+        },
+        {
+            "key": "soc_reading",
+            "value": (
+                "TARI soc = organic matter % of 0–30 cm; SOC % = soc / 1.724"
+                if s.soc_reading == "om_pct"
+                else "TARI soc = SOC % of 0–30 cm"
+            ),
+            "why": (
+                f"agricultural soc median {stats['soc_median']:.2f} (5–95 %: "
+                f"{stats['soc_p05']:.2f}–{stats['soc_p95']:.2f}) is not g/kg (0.27 % SOC is "
+                "implausibly low); read as SOC % it gives 0–30 cm stocks near "
+                f"{stats['stock_median_soc_pct']:.0f} t C/ha, about twice the 36–60 t C/ha "
+                "published for Taiwan's rural soils (Hseu et al. 2010: 5.97 kg/m²; Tsui et "
+                "al. 2016, Tainan: ~37 t/ha); read as organic matter % (what Taiwan's soil "
+                f"fertility surveys report) it gives {stats['stock_median_om']:.0f} t C/ha. "
+                "Depth is not documented: the value is applied to 0–30 cm"
+            ),
+        },
+        {
+            "key": "bulk_density_ptf",
+            "value": s.bulk_density_ptf,
+            "why": "no bulk density in the data; Grigal 1989 (socseq default) stays 0.67–1.61 "
+            "g/cm³ for any OM",
+        },
+        {
+            "key": "dsm_samples",
+            "value": "agricultural points only (2,323); fold column unused",
+            "why": "the map covers cultivated land; the fold column exists for forest points only "
+            "(the source's 10-fold CV ids), it is no train/test split, so socseq's own "
+            "spatial-block and random 5-fold CV are used",
+        },
+        {
+            "key": "dsm_covariates",
+            "value": [c for c, _ in COVARIATES],
+            "why": "terrain, distances and land-use fractions of taiwan-env-1km read from "
+            "../shared at run time (the source's own covariate columns are random noise)",
+        },
+        {
+            "key": "depth_variant",
+            "value": (
+                f"0–{s.topsoil_cm:g} cm at the OM reading, "
+                f"{s.topsoil_cm:g}–30 cm at {s.subsoil_ratio:g}×"
+            ),
+            "why": "illustrative: plough layer over a poorer plough pan; not measured",
+        },
+        {
+            "key": "cover_variant",
+            "value": "rice months "
+            + ", ".join(map(str, RICE_MONTHS))
+            + " covered on paddy, other months bare; upland "
+            "cropland covered all year",
+            "why": "two rice crops a year (Mar–Jun, Aug–Nov) with fallow between, against the "
+            "class table's default cover",
+        },
+        {
+            "key": "paddy",
+            "value": "simulated with rate factor 0.4 (GSOCseq); variant: excluded",
+            "why": "GSOCseq's treatment; socseq's default excludes paddy (RothC is not valid "
+            "flooded)",
+        },
     ]
 
 
@@ -639,8 +835,12 @@ def _stock_median(soc_pct: np.ndarray, ptf: str) -> float:
 # main
 
 
-def prepare(work: Path = DEFAULT_WORK, subset: Sequence[float] | None = None,
-            settings: Settings | None = None, data: Path = SHARED_DATA) -> dict[str, Any]:
+def prepare(
+    work: Path = DEFAULT_WORK,
+    subset: Sequence[float] | None = None,
+    settings: Settings | None = None,
+    data: Path = SHARED_DATA,
+) -> dict[str, Any]:
     """Build every input and configuration in ``work``; return the paths and statistics."""
     settings = settings or Settings()
     work = Path(work).resolve()
@@ -650,22 +850,54 @@ def prepare(work: Path = DEFAULT_WORK, subset: Sequence[float] | None = None,
     land = lu["land"]
     elevation = read_layer("DTM_ELE", grid, data)
 
-    write_geotiff(to_dataarray(lu["classes"], grid, "land_use",
-                               long_name="FAO GSOCseq land-use class"),
-                  work / "landuse_fao.tif", nodata=FAO_NODATA, dtype="uint8")
-    write_geotiff(to_dataarray(lu["fraction"], grid, "area_fraction", units="1",
-                               long_name="share of the cell under its class"),
-                  work / "farm_share.tif", dtype="float32")
-    write_geotiff(to_dataarray(lu["mask"], grid, "cultivated",
-                               long_name="1 cultivated land (DSM mask), 0 other land"),
-                  work / "cultivated_mask.tif", nodata=255, dtype="uint8")
+    write_geotiff(
+        to_dataarray(lu["classes"], grid, "land_use", long_name="FAO GSOCseq land-use class"),
+        work / "landuse_fao.tif",
+        nodata=FAO_NODATA,
+        dtype="uint8",
+    )
+    write_geotiff(
+        to_dataarray(
+            lu["fraction"],
+            grid,
+            "area_fraction",
+            units="1",
+            long_name="share of the cell under its class",
+        ),
+        work / "farm_share.tif",
+        dtype="float32",
+    )
+    write_geotiff(
+        to_dataarray(
+            lu["mask"], grid, "cultivated", long_name="1 cultivated land (DSM mask), 0 other land"
+        ),
+        work / "cultivated_mask.tif",
+        nodata=255,
+        dtype="uint8",
+    )
     for clay in sorted({settings.clay_pct, *settings.clay_variants_pct}):
-        write_geotiff(to_dataarray(np.where(land, clay, np.nan), grid, "clay", units="%",
-                                   long_name="clay 0-30 cm (assumed constant)"),
-                      work / f"clay_pct_{clay:g}.tif", dtype="float32")
-    write_geotiff(to_dataarray(cover_calendar(lu["classes"], land), grid, "cover", units="1",
-                               long_name="monthly cover factor (crop calendar)"),
-                  work / "cover_calendar.tif", dtype="float32")
+        write_geotiff(
+            to_dataarray(
+                np.where(land, clay, np.nan),
+                grid,
+                "clay",
+                units="%",
+                long_name="clay 0-30 cm (assumed constant)",
+            ),
+            work / f"clay_pct_{clay:g}.tif",
+            dtype="float32",
+        )
+    write_geotiff(
+        to_dataarray(
+            cover_calendar(lu["classes"], land),
+            grid,
+            "cover",
+            units="1",
+            long_name="monthly cover factor (crop calendar)",
+        ),
+        work / "cover_calendar.tif",
+        dtype="float32",
+    )
     climate = write_climate(grid, land, elevation, settings, work, data)
     samples = write_samples(settings, work, data)
 
@@ -674,8 +906,10 @@ def prepare(work: Path = DEFAULT_WORK, subset: Sequence[float] | None = None,
     template = env_file("DTM_ELE", data) if subset is None else work / "cultivated_mask.tif"
     main = base_config(work, template, settings, "main", data)
     configs = {"main": work / "taiwan.toml"}
-    header = ("# Generated by examples/taiwan/prepare.py; edit the script, not this file.\n"
-              "# Assumptions: assumptions.json beside this file and docs/taiwan.md.\n\n")
+    header = (
+        "# Generated by examples/taiwan/prepare.py; edit the script, not this file.\n"
+        "# Assumptions: assumptions.json beside this file and docs/taiwan.md.\n\n"
+    )
     write_text_atomic(header + to_toml(main), configs["main"])
     for variant in variants(settings):
         path = work / f"taiwan_{variant.name}.toml"
@@ -685,7 +919,8 @@ def prepare(work: Path = DEFAULT_WORK, subset: Sequence[float] | None = None,
     points = pd.read_csv(samples["points"])
     farm_all = lu["farm_share"]
     stats = {
-        "grid_shape": [grid.height, grid.width], "grid_bounds": list(grid.bounds),
+        "grid_shape": [grid.height, grid.width],
+        "grid_bounds": list(grid.bounds),
         "subset": list(subset) if subset is not None else None,
         "land_cells": int(land.sum()),
         "cultivated_cells": int((lu["mask"] == 1).sum()),
@@ -697,10 +932,12 @@ def prepare(work: Path = DEFAULT_WORK, subset: Sequence[float] | None = None,
         "soc_median": float(points["soc_as_given"].median()),
         "soc_p05": float(points["soc_as_given"].quantile(0.05)),
         "soc_p95": float(points["soc_as_given"].quantile(0.95)),
-        "stock_median_soc_pct": _stock_median(points["soc_as_given"].to_numpy(),
-                                              settings.bulk_density_ptf),
-        "stock_median_om": _stock_median(points["soc_pct_from_om"].to_numpy(),
-                                         settings.bulk_density_ptf),
+        "stock_median_soc_pct": _stock_median(
+            points["soc_as_given"].to_numpy(), settings.bulk_density_ptf
+        ),
+        "stock_median_om": _stock_median(
+            points["soc_pct_from_om"].to_numpy(), settings.bulk_density_ptf
+        ),
         "lapse_check": lapse_rate_check(data),
     }
     total = max(stats["farm_area_total_ha"], 1e-9)
@@ -711,8 +948,10 @@ def prepare(work: Path = DEFAULT_WORK, subset: Sequence[float] | None = None,
         "settings": asdict(settings),
         "statistics": stats,
         "assumptions": assumptions(settings, stats),
-        "variants": [{"name": v.name, "label": v.label, "config": configs[v.name].name}
-                     for v in variants(settings)],
+        "variants": [
+            {"name": v.name, "label": v.label, "config": configs[v.name].name}
+            for v in variants(settings)
+        ],
         "configs": {k: p.name for k, p in configs.items()},
         "shared_data": str(data),
     }
@@ -720,8 +959,13 @@ def prepare(work: Path = DEFAULT_WORK, subset: Sequence[float] | None = None,
     gitignore = work / ".gitignore"
     if not gitignore.exists():
         write_text_atomic("# derived inputs and runs of the Taiwan case\n*\n", gitignore)
-    return {"work": work, "configs": configs, "climate": climate, "samples": samples,
-            "statistics": stats}
+    return {
+        "work": work,
+        "configs": configs,
+        "climate": climate,
+        "samples": samples,
+        "statistics": stats,
+    }
 
 
 def _parse_subset(text: str | None) -> tuple[float, ...] | None:
@@ -734,8 +978,9 @@ def _parse_subset(text: str | None) -> tuple[float, ...] | None:
     except ValueError:
         values = ()
     if len(values) != 4:
-        raise SystemExit(f"--subset '{text}': give xmin,ymin,xmax,ymax in TWD97 metres "
-                         "(or 'chiayi')")
+        raise SystemExit(
+            f"--subset '{text}': give xmin,ymin,xmax,ymax in TWD97 metres (or 'chiayi')"
+        )
     return values
 
 
@@ -744,18 +989,27 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--work", type=Path, default=DEFAULT_WORK, help="output folder")
     parser.add_argument("--subset", help="xmin,ymin,xmax,ymax (EPSG:3826 m) or 'chiayi'")
-    parser.add_argument("--data", type=Path, default=SHARED_DATA,
-                        help="the shared data folder (default ../shared/data)")
+    parser.add_argument(
+        "--data",
+        type=Path,
+        default=SHARED_DATA,
+        help="the shared data folder (default ../shared/data)",
+    )
     args = parser.parse_args(argv)
     if not args.data.joinpath(*ENV_DIR).is_dir():
-        print(f"prepare: {args.data.joinpath(*ENV_DIR)} is absent; the shared data sit beside "
-              "the repository (../shared/data)", file=sys.stderr)
+        print(
+            f"prepare: {args.data.joinpath(*ENV_DIR)} is absent; the shared data sit beside "
+            "the repository (../shared/data)",
+            file=sys.stderr,
+        )
         return 2
     result = prepare(args.work, _parse_subset(args.subset), data=args.data)
     stats = result["statistics"]
-    print(f"grid {stats['grid_shape'][0]}×{stats['grid_shape'][1]}, "
-          f"{stats['cultivated_cells']:,} cultivated cells ({stats['paddy_cells']:,} paddy), "
-          f"farm area in mask {stats['farm_area_in_mask_ha']:,.0f} ha")
+    print(
+        f"grid {stats['grid_shape'][0]}×{stats['grid_shape'][1]}, "
+        f"{stats['cultivated_cells']:,} cultivated cells ({stats['paddy_cells']:,} paddy), "
+        f"farm area in mask {stats['farm_area_in_mask_ha']:,.0f} ha"
+    )
     for name, path in result["configs"].items():
         print(f"{name:>16}: {path}")
     return 0
@@ -765,5 +1019,16 @@ if __name__ == "__main__":
     sys.exit(main())
 
 
-__all__ = ["CHIAYI_WINDOW", "Settings", "Variant", "apply_variant", "base_config", "land_use",
-           "make_grid", "prepare", "station_series", "to_toml", "variants"]
+__all__ = [
+    "CHIAYI_WINDOW",
+    "Settings",
+    "Variant",
+    "apply_variant",
+    "base_config",
+    "land_use",
+    "make_grid",
+    "prepare",
+    "station_series",
+    "to_toml",
+    "variants",
+]

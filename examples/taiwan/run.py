@@ -67,8 +67,9 @@ def socseq_command() -> list[str]:
     return [sys.executable, "-c", "import sys; from socseq.cli import main; sys.exit(main())"]
 
 
-def run_config(config: Path, *, log: Path | None = None, quiet: bool = True,
-               report: bool = True) -> dict[str, Any]:
+def run_config(
+    config: Path, *, log: Path | None = None, quiet: bool = True, report: bool = True
+) -> dict[str, Any]:
     """Run ``socseq run CONFIG`` in a subprocess; return its wall time and output folder.
 
     ``report=False`` adds ``--no-report`` (the sensitivity variants: the page reads their
@@ -81,12 +82,12 @@ def run_config(config: Path, *, log: Path | None = None, quiet: bool = True,
     seconds = time.perf_counter() - started
     if log is not None:
         log.parent.mkdir(parents=True, exist_ok=True)
-        log.write_text(f"$ {' '.join(command)}\n{result.stdout}\n{result.stderr}",
-                       encoding="utf-8")
+        log.write_text(f"$ {' '.join(command)}\n{result.stdout}\n{result.stderr}", encoding="utf-8")
     if result.returncode != 0:
         tail = (result.stderr or result.stdout).strip().splitlines()[-5:]
-        raise RuntimeError(f"socseq run {config} failed (exit {result.returncode}):\n"
-                           + "\n".join(tail))
+        raise RuntimeError(
+            f"socseq run {config} failed (exit {result.returncode}):\n" + "\n".join(tail)
+        )
     if not quiet:
         print(f"  {config.name}: {seconds:.1f} s → {output_dir}")
     return {"seconds": seconds, "output_dir": output_dir, "config": config}
@@ -124,8 +125,11 @@ def read_run(output_dir: Path) -> dict[str, Any]:
 
 def _cells(manifest: Mapping[str, Any]) -> dict[str, Any]:
     cells = manifest.get("cells", {})
-    return {"grid": cells.get("grid"), "simulated": cells.get("simulated"),
-            "excluded": dict(cells.get("excluded", {}))}
+    return {
+        "grid": cells.get("grid"),
+        "simulated": cells.get("simulated"),
+        "excluded": dict(cells.get("excluded", {})),
+    }
 
 
 # --------------------------------------------------------------------------------------------
@@ -164,16 +168,30 @@ def _dsm_section(dsm: Mapping[str, Any] | None) -> str:
         pooled = (dsm.get(key) or {}).get("pooled")
         if not pooled:
             continue
-        rows.append([label, str(pooled.get("n")), _f(pooled.get("ME"), 1),
-                     _f(pooled.get("MAE"), 1), _f(pooled.get("RMSE"), 1),
-                     _f(pooled.get("R2"), 2), _f(pooled.get("MEC"), 2),
-                     _f(pooled.get("CCC"), 2), _f(pooled.get("PICP90"), 2)])
+        rows.append(
+            [
+                label,
+                str(pooled.get("n")),
+                _f(pooled.get("ME"), 1),
+                _f(pooled.get("MAE"), 1),
+                _f(pooled.get("RMSE"), 1),
+                _f(pooled.get("R2"), 2),
+                _f(pooled.get("MEC"), 2),
+                _f(pooled.get("CCC"), 2),
+                _f(pooled.get("PICP90"), 2),
+            ]
+        )
     samples = dsm.get("samples", {})
-    text = (f"Samples read {samples.get('read', '–')}, used {samples.get('used', '–')} "
-            f"(model {dsm.get('model', '–')}, seed {dsm.get('seed', '–')}; errors in "
-            f"{dsm.get('units', 't C/ha')}).\n\n")
-    return text + _table(["cross-validation", "n", "ME", "MAE", "RMSE", "R²", "MEC", "CCC",
-                          "PICP90"], rows) + "\n"
+    text = (
+        f"Samples read {samples.get('read', '–')}, used {samples.get('used', '–')} "
+        f"(model {dsm.get('model', '–')}, seed {dsm.get('seed', '–')}; errors in "
+        f"{dsm.get('units', 't C/ha')}).\n\n"
+    )
+    return (
+        text
+        + _table(["cross-validation", "n", "ME", "MAE", "RMSE", "R²", "MEC", "CCC", "PICP90"], rows)
+        + "\n"
+    )
 
 
 def _assumption_rows(record: Mapping[str, Any]) -> list[list[str]]:
@@ -231,8 +249,12 @@ def baseline_check(run_dir: Path, iso: str = "TWN") -> dict[str, float] | None:
     if not ok.any():
         return None
     iom = 0.049 * dsm[ok] ** 1.139
-    return {"dsm_mean": float(dsm[ok].mean()), "t0_mean": float(t0[ok].mean()),
-            "iom_mean": float(iom.mean()), "gap_mean": float((dsm[ok] - t0[ok]).mean())}
+    return {
+        "dsm_mean": float(dsm[ok].mean()),
+        "t0_mean": float(t0[ok].mean()),
+        "iom_mean": float(iom.mean()),
+        "gap_mean": float((dsm[ok] - t0[ok]).mean()),
+    }
 
 
 def relative_rates(run_dir: Path, iso: str = "TWN") -> dict[str, dict[str, float]]:
@@ -260,8 +282,9 @@ def relative_rates(run_dir: Path, iso: str = "TWN") -> dict[str, dict[str, float
     return out
 
 
-def differences(main: Mapping[str, Any], record: Mapping[str, Any],
-                results: Mapping[str, Mapping[str, Any]]) -> str:
+def differences(
+    main: Mapping[str, Any], record: Mapping[str, Any], results: Mapping[str, Mapping[str, Any]]
+) -> str:
     """Explain plainly why our figures differ from the published ones (numbers from runs)."""
     s = main["summary"]
     stats = record["statistics"]
@@ -272,8 +295,9 @@ def differences(main: Mapping[str, Any], record: Mapping[str, Any],
     published_rsr1 = PUBLISHED["SSM1"]["asr"] - PUBLISHED["BAU"]["asr"]
     ratio = float(rsr1) / published_rsr1 if rsr1 is not None else float("nan")
     rel = relative_rates(main["dir"])
-    rel_text = "; ".join(f"{k} {_f(v['p50'], 2)} ({_f(v['p05'], 2)}–{_f(v['p95'], 2)})"
-                         for k, v in rel.items())
+    rel_text = "; ".join(
+        f"{k} {_f(v['p50'], 2)} ({_f(v['p05'], 2)}–{_f(v['p95'], 2)})" for k, v in rel.items()
+    )
 
     def variant(name: str, column: str, scen: str, digits: int = 1) -> str:
         res = results.get(name)
@@ -291,55 +315,63 @@ def differences(main: Mapping[str, Any], record: Mapping[str, Any],
             f"averages {_f(check['dsm_mean'], 1)} t C/ha and the T0 map "
             f"{_f(check['t0_mean'], 1)} t C/ha (gap {_f(gap, 1)}; the baseline's inert pool, "
             f"IOM = 0.049·SOC^1.139, averages {_f(iom, 1)}). The cycled warm-up climate moves "
-            "the stock little.")
+            "the stock little."
+        )
     return f"""\
 - **Rates scale with the baseline stock.** The equilibrium spin-up fits the carbon input to
   the baseline, so every rate is proportional to it: our relative rate (RSR of SSM1)
   is {_f(rsr1, 3)} t C/ha/yr, {_f(ratio, 2)} × the published {_f(published_rsr1, 3)}, with a
   mean T0 stock of {_f(soc_t0, 1)} t C/ha. The `soc_pct` and `soc_topsoil` variants move
-  the mean T0 to {variant('soc_pct', 'mean_soc_t0_t_ha', 'BAU')} and
-  {variant('soc_topsoil', 'mean_soc_t0_t_ha', 'BAU')} t C/ha and SSM3 to
-  {variant('soc_pct', 'mean_asr_t_ha_yr', 'SSM3', 3)} and
-  {variant('soc_topsoil', 'mean_asr_t_ha_yr', 'SSM3', 3)} t C/ha/yr. Our baseline is a DSM
+  the mean T0 to {variant("soc_pct", "mean_soc_t0_t_ha", "BAU")} and
+  {variant("soc_topsoil", "mean_soc_t0_t_ha", "BAU")} t C/ha and SSM3 to
+  {variant("soc_pct", "mean_asr_t_ha_yr", "SSM3", 3)} and
+  {variant("soc_topsoil", "mean_asr_t_ha_yr", "SSM3", 3)} t C/ha/yr. Our baseline is a DSM
   on a 20 % subset of TARI points whose SOC unit and depth are undocumented (read as organic
-  matter % over 0–30 cm: median sample stock {_f(stats['stock_median_om'], 0)} t C/ha; as
-  SOC % it would be {_f(stats['stock_median_soc_pct'], 0)}), with weak covariates (terrain
+  matter % over 0–30 cm: median sample stock {_f(stats["stock_median_om"], 0)} t C/ha; as
+  SOC % it would be {_f(stats["stock_median_soc_pct"], 0)}), with weak covariates (terrain
   and land-use fractions only; see the DSM accuracy below).
 - **The 4-per-1000 shares do not depend on the stock level, but on the spread of turnover.**
   Because ASR ∝ SOC_T0, the share reaching ASR ≥ 0.004 · SOC_T0 is the same for every SOC
-  reading (SSM3: {variant('main', 'share_4p1000_pct', 'SSM3')} % main,
-  {variant('soc_pct', 'share_4p1000_pct', 'SSM3')} % `soc_pct`,
-  {variant('soc_topsoil', 'share_4p1000_pct', 'SSM3')} % `soc_topsoil`). Per cell, ASR /
+  reading (SSM3: {variant("main", "share_4p1000_pct", "SSM3")} % main,
+  {variant("soc_pct", "share_4p1000_pct", "SSM3")} % `soc_pct`,
+  {variant("soc_topsoil", "share_4p1000_pct", "SSM3")} % `soc_topsoil`). Per cell, ASR /
   SOC_T0 in ‰/yr (median, 5–95 %): {rel_text}. With one climate station and constant clay
   the ratio takes essentially two values, one for upland cropland and a lower one for paddy
   (decomposition at 0.4 × the rate), so the shares jump from none to the upland area at the
   scenario whose ratio crosses 4 ‰; without paddy (`paddy_excluded`) SSM3 reaches
-  {variant('paddy_excluded', 'share_4p1000_pct', 'SSM3')} %. The published study, with
+  {variant("paddy_excluded", "share_4p1000_pct", "SSM3")} %. The published study, with
   gridded climate and soil maps, has a wide spread of turnover and shares rising step by
   step (2.48 / 11.9 / 23.7 / 78.0 %).
-- **Climate.** One lowland station (Chiayi, {settings['station_elevation_m']} m) for the
+- **Climate.** One lowland station (Chiayi, {settings["station_elevation_m"]} m) for the
   whole island, with rain and pan evaporation uniform and temperature shifted only by
-  elevation ({settings['lapse_rate_c_per_km']} °C/km; 5 and 7 °C/km change SSM3 to
-  {variant('lapse5', 'mean_asr_t_ha_yr', 'SSM3', 3)} and
-  {variant('lapse7', 'mean_asr_t_ha_yr', 'SSM3', 3)}: most cropland is low). Taiwan's rain
+  elevation ({settings["lapse_rate_c_per_km"]} °C/km; 5 and 7 °C/km change SSM3 to
+  {variant("lapse5", "mean_asr_t_ha_yr", "SSM3", 3)} and
+  {variant("lapse7", "mean_asr_t_ha_yr", "SSM3", 3)}: most cropland is low). Taiwan's rain
   ranges from ~1,500 to >4,000 mm/yr; wetter cells have less water limitation of
   decomposition, and the published study used gridded climate.
 - **BAU.** Our BAU mean is {_f(bau, 3)} t C/ha/yr (published −0.005). Spin-up and warm-up
   use the same five station years, cycled, so BAU stays near zero by construction; what is
   left comes from the year-to-year sequence (non-linear moisture response, MIAMI NPP of
-  single years) and depends on clay (`clay15`: {variant('clay15', 'mean_asr_t_ha_yr', 'BAU',
-  3)}) and cover (`cover_calendar`: {variant('cover_calendar', 'mean_asr_t_ha_yr', 'BAU',
-  3)}).
-- **Cultivated land.** Cells with (FF + FW) ≥ {settings['farm_threshold']} of the cell
-  ({stats['cultivated_cells']:,} cells, {_f(stats['farm_area_in_mask_ha'], 0)} ha farmed,
-  {stats['paddy_cells']:,} of them paddy); the published study used its own land-use map.\
+  single years) and depends on clay (`clay15`: {
+        variant("clay15", "mean_asr_t_ha_yr", "BAU", 3)
+    }) and cover (`cover_calendar`: {variant("cover_calendar", "mean_asr_t_ha_yr", "BAU", 3)}).
+- **Cultivated land.** Cells with (FF + FW) ≥ {settings["farm_threshold"]} of the cell
+  ({stats["cultivated_cells"]:,} cells, {_f(stats["farm_area_in_mask_ha"], 0)} ha farmed,
+  {stats["paddy_cells"]:,} of them paddy); the published study used its own land-use map.\
 {t0_note}
 """
 
 
-def write_docs(results: Mapping[str, Mapping[str, Any]], timings: Mapping[str, float],
-               record: Mapping[str, Any], labels: Mapping[str, str], docs: Path, img: Path,
-               subset: Sequence[float] | None, jobs: int = 1) -> Path:
+def write_docs(
+    results: Mapping[str, Mapping[str, Any]],
+    timings: Mapping[str, float],
+    record: Mapping[str, Any],
+    labels: Mapping[str, str],
+    docs: Path,
+    img: Path,
+    subset: Sequence[float] | None,
+    jobs: int = 1,
+) -> Path:
     """Render docs/taiwan.md from the runs' files (variants ran ``jobs`` at a time)."""
     main = results["main"]
     s = main["summary"]
@@ -348,11 +380,18 @@ def write_docs(results: Mapping[str, Mapping[str, Any]], timings: Mapping[str, f
         if name not in s.index:
             continue
         published_rsr = PUBLISHED[name]["asr"] - PUBLISHED["BAU"]["asr"]
-        rows.append([name, _f(s.loc[name, "mean_asr_t_ha_yr"]), _f(PUBLISHED[name]["asr"]),
-                     _f(s.loc[name, "share_4p1000_pct"], 1), _f(PUBLISHED[name]["share"], 1),
-                     _f(s.loc[name, "mean_rsr_t_ha_yr"]),
-                     _f(published_rsr) if name != "BAU" else "–",
-                     _f(s.loc[name, "mean_soc_final_t_ha"], 1)])
+        rows.append(
+            [
+                name,
+                _f(s.loc[name, "mean_asr_t_ha_yr"]),
+                _f(PUBLISHED[name]["asr"]),
+                _f(s.loc[name, "share_4p1000_pct"], 1),
+                _f(PUBLISHED[name]["share"], 1),
+                _f(s.loc[name, "mean_rsr_t_ha_yr"]),
+                _f(published_rsr) if name != "BAU" else "–",
+                _f(s.loc[name, "mean_soc_final_t_ha"], 1),
+            ]
+        )
     cells = _cells(main["manifest"])
     excluded = ", ".join(f"{k}: {v:,}" for k, v in cells["excluded"].items() if v) or "none"
     bau = s.loc["BAU"] if "BAU" in s.index else s.iloc[0]
@@ -365,20 +404,31 @@ def write_docs(results: Mapping[str, Mapping[str, Any]], timings: Mapping[str, f
         def get(col: str, scen: str, digits: int = 3, r: pd.DataFrame = r) -> str:
             return _f(r.loc[scen, col], digits) if scen in r.index else "–"
 
-        sens_rows.append([
-            f"`{name}`", labels.get(name, "main configuration"),
-            _f(c["simulated"], 0), get("simulated_area_ha", "BAU", 0),
-            get("mean_soc_t0_t_ha", "BAU", 1), get("mean_asr_t_ha_yr", "BAU"),
-            get("mean_asr_t_ha_yr", "SSM1"), get("mean_asr_t_ha_yr", "SSM2"),
-            get("mean_asr_t_ha_yr", "SSM3"), get("share_4p1000_pct", "BAU", 1),
-            get("share_4p1000_pct", "SSM3", 1), _f(timings.get(name), 0),
-        ])
+        sens_rows.append(
+            [
+                f"`{name}`",
+                labels.get(name, "main configuration"),
+                _f(c["simulated"], 0),
+                get("simulated_area_ha", "BAU", 0),
+                get("mean_soc_t0_t_ha", "BAU", 1),
+                get("mean_asr_t_ha_yr", "BAU"),
+                get("mean_asr_t_ha_yr", "SSM1"),
+                get("mean_asr_t_ha_yr", "SSM2"),
+                get("mean_asr_t_ha_yr", "SSM3"),
+                get("share_4p1000_pct", "BAU", 1),
+                get("share_4p1000_pct", "SSM3", 1),
+                _f(timings.get(name), 0),
+            ]
+        )
 
     figures = _copy_figures(main["dir"], img)
-    fig_lines = "\n".join(
-        f"![{p.stem}](img/taiwan/{p.name})" for p in figures) or "(the run made no figures)"
-    where = ("the whole main island" if subset is None
-             else f"the subset {tuple(subset)} (EPSG:3826 m)")
+    fig_lines = (
+        "\n".join(f"![{p.stem}](img/taiwan/{p.name})" for p in figures)
+        or "(the run made no figures)"
+    )
+    where = (
+        "the whole main island" if subset is None else f"the subset {tuple(subset)} (EPSG:3826 m)"
+    )
     manifest_timing = _timings(main["manifest"])
     text = f"""\
 # Taiwan cultivated land: GSOCseq with socseq
@@ -397,21 +447,33 @@ python examples/taiwan/prepare.py   # inputs, taiwan.toml, variants → examples
 python examples/taiwan/run.py       # all runs, then this page
 ```
 
-This page: {where}; main run {_f(timings.get('main'), 0)} s wall time on {os.cpu_count()} cores
-(`socseq run`, including the DSM){'; stages: ' + manifest_timing if manifest_timing else ''}.
+This page: {where}; main run {_f(timings.get("main"), 0)} s wall time on {os.cpu_count()} cores
+(`socseq run`, including the DSM){"; stages: " + manifest_timing if manifest_timing else ""}.
 
 ## Results beside the published figures
 
 Mean absolute sequestration rate (ASR, t C/ha/yr, 2021–2040) and share of the cropland area
 reaching 4 per 1000 (ASR ≥ 0.004 · SOC_T0), zone "all":
 
-{_table(["scenario", "ASR (ours)", "ASR (published)", "4‰ share % (ours)",
-         "4‰ share % (published)", "RSR (ours)", "ASR − ASR_BAU (published)",
-         "SOC 2040 t C/ha (ours)"], rows)}
+{
+        _table(
+            [
+                "scenario",
+                "ASR (ours)",
+                "ASR (published)",
+                "4‰ share % (ours)",
+                "4‰ share % (published)",
+                "RSR (ours)",
+                "ASR − ASR_BAU (published)",
+                "SOC 2040 t C/ha (ours)",
+            ],
+            rows,
+        )
+    }
 
 Mean SOC at T0 {_f(bau.get("mean_soc_t0_t_ha"), 1)} t C/ha; cropland area
 {_f(bau.get("cropland_area_ha"), 0)} ha, simulated {_f(bau.get("simulated_area_ha"), 0)} ha.
-Cells: grid {_f(cells['grid'], 0)}, simulated {_f(cells['simulated'], 0)}, excluded
+Cells: grid {_f(cells["grid"], 0)}, simulated {_f(cells["simulated"], 0)}, excluded
 ({excluded}).
 
 ## Why our numbers differ from the published ones
@@ -427,8 +489,25 @@ taiwan_<variant>.toml`, generated by `prepare.py`). ASR in t C/ha/yr, shares in 
 cropland area, time = wall time of `socseq run` (the main run alone, then the variants
 {jobs} at a time).
 
-{_table(["run", "change", "cells simulated", "simulated ha", "SOC T0", "ASR BAU",
-         "ASR SSM1", "ASR SSM2", "ASR SSM3", "4‰ BAU %", "4‰ SSM3 %", "time s"], sens_rows)}
+{
+        _table(
+            [
+                "run",
+                "change",
+                "cells simulated",
+                "simulated ha",
+                "SOC T0",
+                "ASR BAU",
+                "ASR SSM1",
+                "ASR SSM2",
+                "ASR SSM3",
+                "4‰ BAU %",
+                "4‰ SSM3 %",
+                "time s",
+            ],
+            sens_rows,
+        )
+    }
 
 ## Inputs and assumptions
 
@@ -458,12 +537,19 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--subset", help="xmin,ymin,xmax,ymax (EPSG:3826 m) or 'chiayi'")
     parser.add_argument("--prepare", action="store_true", help="rebuild the inputs")
     parser.add_argument("--only", nargs="+", help="run only these (main, variant names)")
-    parser.add_argument("--jobs", type=int, default=os.cpu_count() or 1,
-                        help="variants run at the same time (default: one per core)")
+    parser.add_argument(
+        "--jobs",
+        type=int,
+        default=os.cpu_count() or 1,
+        help="variants run at the same time (default: one per core)",
+    )
     parser.add_argument("--no-docs", action="store_true", help="do not write docs/taiwan.md")
     parser.add_argument("--docs", type=Path, default=DOCS)
-    parser.add_argument("--docs-only", action="store_true",
-                        help="rewrite the page from the existing runs, running nothing")
+    parser.add_argument(
+        "--docs-only",
+        action="store_true",
+        help="rewrite the page from the existing runs, running nothing",
+    )
     args = parser.parse_args(argv)
 
     work = args.work.resolve()
@@ -495,8 +581,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     def run_one(name: str) -> None:
         config = work / record["configs"][name]
         print(f"socseq run {config.name} …", flush=True)
-        done = run_config(config, log=work / "logs" / f"{name}.log", quiet=False,
-                          report=name == "main")
+        done = run_config(
+            config, log=work / "logs" / f"{name}.log", quiet=False, report=name == "main"
+        )
         timings[name] = done["seconds"]
 
     todo = [] if args.docs_only else names
@@ -507,8 +594,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         list(pool.map(run_one, variants))  # list() re-raises a failed run's error
     if todo:
         jobs = args.jobs
-        write_json_atomic({"timings_s": timings, "cpu_count": os.cpu_count(), "jobs": jobs,
-                           "subset": record["statistics"].get("subset")}, timings_path)
+        write_json_atomic(
+            {
+                "timings_s": timings,
+                "cpu_count": os.cpu_count(),
+                "jobs": jobs,
+                "subset": record["statistics"].get("subset"),
+            },
+            timings_path,
+        )
     # The page shows every run whose products exist (also those of earlier invocations).
     for name in ["main", *labels]:
         output_dir = load_run_config(work / record["configs"][name]).run.output_dir

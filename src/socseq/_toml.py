@@ -33,8 +33,14 @@ def read_toml(path: str | os.PathLike[str]) -> dict[str, Any]:
         raise ConfigError(f"configuration {path}: is not valid TOML ({exc})") from exc
 
 
-def validate(model: type[Model], data: dict[str, Any], *, source: str, docs: str,
-             prefix: tuple[str, ...] = ()) -> Model:
+def validate(
+    model: type[Model],
+    data: dict[str, Any],
+    *,
+    source: str,
+    docs: str,
+    prefix: tuple[str, ...] = (),
+) -> Model:
     """Validate ``data`` with a pydantic model, turning its report into one ConfigError line.
 
     Parameters

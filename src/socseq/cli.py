@@ -47,32 +47,57 @@ def _error_line(exc: SocseqError | OSError) -> str:
     if isinstance(exc, SocseqError):
         return f"error: {exc}"
     # OSError(strerror, filename) reads "No such file or directory: path"; others their text.
-    text = f"{exc.strerror}: {exc.filename}" if exc.strerror and exc.filename else (
-        exc.strerror or str(exc))
+    text = (
+        f"{exc.strerror}: {exc.filename}"
+        if exc.strerror and exc.filename
+        else (exc.strerror or str(exc))
+    )
     return f"error: {text}"
 
 
 @cli.command()
 @click.argument("input_file", required=False, type=click.Path(dir_okay=False, path_type=Path))
-@click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path),
-              default=Path("socseq-out/rothc"), show_default=True,
-              help="Folder for month_results and year_results.")
-@click.option("--format", "fmt", type=click.Choice(["csv", "rothamsted"]), default="csv",
-              show_default=True,
-              help="csv: full precision, official v2 column names; rothamsted: the official "
-                   "month_results.out/year_results.out text layout.")
-@click.option("--spinup", type=click.Choice(["rothamsted", "exact"]), default="rothamsted",
-              show_default=True,
-              help="rothamsted: the official iteration (reproduces the official month count); "
-                   "exact: the periodic equilibrium solved directly.")
-@click.option("--constants", type=click.Choice(["official", "decimal"]), default="official",
-              show_default=True,
-              help="official: float32 literals as the Fortran code (byte-identical outputs); "
-                   "decimal: the published decimal values (as RothC_Py and RothC_R).")
-@click.option("--example", is_flag=True,
-              help="Run the example input shipped with socseq instead of INPUT_FILE.")
-def rothc(input_file: Path | None, out_dir: Path, fmt: str, spinup: str, constants: str,
-          example: bool) -> None:
+@click.option(
+    "--out",
+    "out_dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=Path("socseq-out/rothc"),
+    show_default=True,
+    help="Folder for month_results and year_results.",
+)
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["csv", "rothamsted"]),
+    default="csv",
+    show_default=True,
+    help="csv: full precision, official v2 column names; rothamsted: the official "
+    "month_results.out/year_results.out text layout.",
+)
+@click.option(
+    "--spinup",
+    type=click.Choice(["rothamsted", "exact"]),
+    default="rothamsted",
+    show_default=True,
+    help="rothamsted: the official iteration (reproduces the official month count); "
+    "exact: the periodic equilibrium solved directly.",
+)
+@click.option(
+    "--constants",
+    type=click.Choice(["official", "decimal"]),
+    default="official",
+    show_default=True,
+    help="official: float32 literals as the Fortran code (byte-identical outputs); "
+    "decimal: the published decimal values (as RothC_Py and RothC_R).",
+)
+@click.option(
+    "--example",
+    is_flag=True,
+    help="Run the example input shipped with socseq instead of INPUT_FILE.",
+)
+def rothc(
+    input_file: Path | None, out_dir: Path, fmt: str, spinup: str, constants: str, example: bool
+) -> None:
     """Run one site from an official RothC input file (v2, v1 or v1 without month column).
 
     Drop-in for the Rothamsted RothC 2.0.0 program: reads RothC_input.dat, spins up on the
@@ -94,30 +119,40 @@ def rothc(input_file: Path | None, out_dir: Path, fmt: str, spinup: str, constan
         else:
             assert input_file is not None
             site = read_rothamsted_input(input_file)
-        params = (RothCParameters.rothamsted() if constants == "official"
-                  else RothCParameters.decimal())
+        params = (
+            RothCParameters.rothamsted() if constants == "official" else RothCParameters.decimal()
+        )
         with err_console.status("running RothC (spin-up, forward)"):
             month, year = run_rothamsted(
-                site, spinup="exact" if spinup == "exact" else "rothamsted", params=params)
-        written = write_results(out_dir, month, year,
-                                fmt="rothamsted" if fmt == "rothamsted" else "csv")
+                site, spinup="exact" if spinup == "exact" else "rothamsted", params=params
+            )
+        written = write_results(
+            out_dir, month, year, fmt="rothamsted" if fmt == "rothamsted" else "csv"
+        )
     except (SocseqError, OSError) as exc:
         _fail(_error_line(exc))
     elapsed = time.perf_counter() - started
 
-    table = Table(title=escape(f"RothC {site.source.name}"),
-                  caption=f"layout {site.layout}, opt_RMmoist {site.opt_rmmoist}, "
-                          f"opt_SMDbare {site.opt_smdbare}", show_edge=False)
+    table = Table(
+        title=escape(f"RothC {site.source.name}"),
+        caption=f"layout {site.layout}, opt_RMmoist {site.opt_rmmoist}, "
+        f"opt_SMDbare {site.opt_smdbare}",
+        show_edge=False,
+    )
     for column in ("Year", "SOC_t_C_ha", "CO2_t_C_ha", "deltaC"):
         table.add_column(column, justify="right")
     shown = year if len(year) <= 8 else year.iloc[[0, 1, 2, 3, -3, -2, -1]]
     for _, row in shown.iterrows():
         delta = "" if row["deltaC"] != row["deltaC"] else f"{row['deltaC']:.2f}"
-        table.add_row(str(int(row["Year"])), f"{row['SOC_t_C_ha']:.4f}",
-                      f"{row['CO2_t_C_ha']:.4f}", delta)
+        table.add_row(
+            str(int(row["Year"])), f"{row['SOC_t_C_ha']:.4f}", f"{row['CO2_t_C_ha']:.4f}", delta
+        )
     console.print(table)
-    console.print(f"spin-up: {int(month['Month'].iloc[1])} months; forward: "
-                  f"{len(month) - 2} months; {elapsed:.2f} s", highlight=False)
+    console.print(
+        f"spin-up: {int(month['Month'].iloc[1])} months; forward: "
+        f"{len(month) - 2} months; {elapsed:.2f} s",
+        highlight=False,
+    )
     for path in written:
         console.print(f"wrote {path}", highlight=False, markup=False)
 

@@ -22,9 +22,14 @@ def progress_bars(quiet: bool) -> Iterator[Progress | None]:
         yield None
         return
     tasks: dict[str, TaskID] = {}
-    with RichProgress(TextColumn("{task.description:<14}"), BarColumn(), TextColumn(
-            "{task.completed}/{task.total}"), TimeElapsedColumn(),
-            console=Console(stderr=True), transient=False) as bar:
+    with RichProgress(
+        TextColumn("{task.description:<14}"),
+        BarColumn(),
+        TextColumn("{task.completed}/{task.total}"),
+        TimeElapsedColumn(),
+        console=Console(stderr=True),
+        transient=False,
+    ) as bar:
 
         def update(stage: str, done: int, total: int) -> None:
             if stage not in tasks:

@@ -45,6 +45,6 @@ def test_demo_runs_the_whole_chain_twice(tmp_path, monkeypatch, capsys):
     assert len(list((out / "figures").glob("*.png"))) >= 15
 
     before = (out / "summary.csv").read_bytes()
-    _demo(out, monkeypatch)            # re-running into the same folder is safe
+    _demo(out, monkeypatch)  # re-running into the same folder is safe
     assert (out / "summary.csv").read_bytes() == before
     assert not list(out.glob(".socseq-*"))

@@ -58,8 +58,9 @@ def test_same_seed_gives_identical_region(built: Path, tmp_path: Path) -> None:
 def test_another_seed_gives_another_region(built: Path, tmp_path: Path) -> None:
     other = build_region(tmp_path / "other", seed=7).parent
     # Real geography is the same, synthetic fields differ.
-    np.testing.assert_array_equal(_read(built / "land_mask.tif")[0],
-                                  _read(other / "land_mask.tif")[0])
+    np.testing.assert_array_equal(
+        _read(built / "land_mask.tif")[0], _read(other / "land_mask.tif")[0]
+    )
     assert not np.array_equal(_read(built / "clay_pct.tif")[0], _read(other / "clay_pct.tif")[0])
     assert (built / "samples.csv").read_text() != (other / "samples.csv").read_text()
 
@@ -94,8 +95,10 @@ def test_rasters_are_on_the_1km_twd97_grid_with_units(built: Path) -> None:
     assert codes <= set(range(1, 14)) and {2, 4, 12, 13} <= codes
     assert (fao[land == 0] == 255).all()
     # Physical layers pass the unit checks of the pipeline's reader.
-    for name, variable, units in (("clay_pct.tif", "clay_pct", "%"),
-                                  ("truth_soc_t_ha.tif", "soc_t_ha", "t/ha")):
+    for name, variable, units in (
+        ("clay_pct.tif", "clay_pct", "%"),
+        ("truth_soc_t_ha.tif", "soc_t_ha", "t/ha"),
+    ):
         da = open_raster(built / name, name=name)
         check_and_convert(da, variable=variable, units=units, name=name)
     clay = open_raster(built / "clay_pct.tif", name="clay").values
@@ -116,8 +119,9 @@ def test_rasters_are_on_the_1km_twd97_grid_with_units(built: Path) -> None:
 
 def test_climate_has_monsoon_season_interannual_variation_and_warming(built: Path) -> None:
     path = built / "climate_1981_2020.nc"
-    series = {v: open_monthly(path, name=v, variable=v, full_years=True)
-              for v in ("tas", "pr", "pet")}
+    series = {
+        v: open_monthly(path, name=v, variable=v, full_years=True) for v in ("tas", "pr", "pet")
+    }
     tas, pr, pet = series["tas"], series["pr"], series["pet"]
     assert tas.sizes["time"] == 480
     assert str(tas.time.values[0])[:10] == "1981-01-01"
@@ -126,23 +130,24 @@ def test_climate_has_monsoon_season_interannual_variation_and_warming(built: Pat
         assert ds.tas.attrs["units"] == "degC" and ds.pr.attrs["units"] == "mm"
         assert ds.pet.attrs["units"] == "mm"
     for variable, units in (("tas_degC", "degC"), ("pr_mm", "mm"), ("pet_mm", "mm")):
-        check_and_convert(series[variable.split("_")[0]], variable=variable, units=units,
-                          name=variable)
+        check_and_convert(
+            series[variable.split("_")[0]], variable=variable, units=units, name=variable
+        )
     # A western lowland cell (Changhua-like).
     cell = {"x": 200_000, "y": 2_650_000}
     t = tas.sel(cell, method="nearest").groupby("time.month").mean().values
     assert 14 < t[0] < 18 and 27 < t[6] < 31
     p_cell = pr.sel(cell, method="nearest")
     monthly = p_cell.groupby("time.month").mean().values
-    assert monthly[4:9].sum() / monthly.sum() > 0.7          # May–September wet season
-    assert monthly[[10, 11, 0]].max() < 80                    # dry winter in the south-west
+    assert monthly[4:9].sum() / monthly.sum() > 0.7  # May–September wet season
+    assert monthly[[10, 11, 0]].max() < 80  # dry winter in the south-west
     annual = p_cell.groupby("time.year").sum().values
     assert 1800 < annual.mean() < 3200
-    assert annual.std() / annual.mean() > 0.1                 # year-to-year variation
+    assert annual.std() / annual.mean() > 0.1  # year-to-year variation
     assert not np.allclose(annual[:-1], annual[1:])
     years = tas.groupby("time.year").mean().mean(("y", "x")).values
     slope = np.polyfit(np.arange(years.size), years, 1)[0]
-    assert 0.005 < slope < 0.04                               # slight warming, °C per year
+    assert 0.005 < slope < 0.04  # slight warming, °C per year
     pet_annual = pet.sel(cell, method="nearest").groupby("time.year").sum().values
     assert 900 < pet_annual.mean() < 1500
     # Mountains are colder (lapse rate) and wetter than the lowlands.
@@ -190,12 +195,15 @@ def test_samples_lie_on_simulated_agricultural_land(built: Path) -> None:
 
 
 def test_truth_map_follows_the_documented_equation(built: Path) -> None:
-    layers = {n: open_raster(built / f"{n}.tif", name=n).values
-              for n in ("elevation", "clay_pct", "ndvi_mean", "tas_mean_degC", "truth_soc_t_ha")}
+    layers = {
+        n: open_raster(built / f"{n}.tif", name=n).values
+        for n in ("elevation", "clay_pct", "ndvi_mean", "tas_mean_degC", "truth_soc_t_ha")
+    }
     fao, _ = _read(built / "landuse_fao.tif")
     land = fao != 255
-    expected = region.true_soc(layers["elevation"], layers["clay_pct"], layers["ndvi_mean"],
-                               layers["tas_mean_degC"], fao)
+    expected = region.true_soc(
+        layers["elevation"], layers["clay_pct"], layers["ndvi_mean"], layers["tas_mean_degC"], fao
+    )
     got = layers["truth_soc_t_ha"]
     ok = land & np.isfinite(expected)
     np.testing.assert_allclose(got[ok], expected[ok], rtol=1e-5, atol=1e-3)
@@ -208,10 +216,18 @@ def test_config_validates_and_points_at_the_region(built: Path) -> None:
     assert config.periods.forward == (2021, 2040)
     assert [s.name for s in config.scenarios] == ["BAU", "SSM1", "SSM2", "SSM3"]
     assert config.inputs.soc is None and config.dsm is not None
-    paths = [config.inputs.clay.path, config.inputs.land_use.path, config.inputs.zones.path,
-             config.inputs.zone_names, config.climate.series.temperature.path,
-             config.cover.layer.path, config.dsm.samples.path, config.dsm.grid.template,
-             config.dsm.grid.mask, *(c.path for c in config.dsm.covariates)]
+    paths = [
+        config.inputs.clay.path,
+        config.inputs.land_use.path,
+        config.inputs.zones.path,
+        config.inputs.zone_names,
+        config.climate.series.temperature.path,
+        config.cover.layer.path,
+        config.dsm.samples.path,
+        config.dsm.grid.template,
+        config.dsm.grid.mask,
+        *(c.path for c in config.dsm.covariates),
+    ]
     for path in paths:
         assert path.is_absolute() and path.is_file(), path
     assert config.dsm.samples.crs == region.CRS
@@ -219,10 +235,12 @@ def test_config_validates_and_points_at_the_region(built: Path) -> None:
 
 def test_dsm_recovers_the_generating_relationship(built: Path) -> None:
     dsm = load_run_config(built / "demo.toml").dsm
-    dsm = dsm.model_copy(update={
-        "model": dsm.model.model_copy(update={"n_estimators": 150, "n_jobs": 2}),
-        "cv": dsm.cv.model_copy(update={"methods": ("spatial",), "importance": False}),
-    })
+    dsm = dsm.model_copy(
+        update={
+            "model": dsm.model.model_copy(update={"n_estimators": 150, "n_jobs": 2}),
+            "cv": dsm.cv.model_copy(update={"methods": ("spatial",), "importance": False}),
+        }
+    )
     # Held-out spatial blocks: predictions against the noisy observations ...
     result = run_cv(dsm, write=False)
     cv = result.cv["spatial"]
@@ -232,8 +250,10 @@ def test_dsm_recovers_the_generating_relationship(built: Path) -> None:
     samples = pd.read_csv(built / "samples.csv").set_index("sample_id")
     with rasterio.open(built / "truth_soc_t_ha.tif") as src:
         rows, cols = rasterio.transform.rowcol(
-            src.transform, samples.loc[predictions["sample_id"], "x_m"],
-            samples.loc[predictions["sample_id"], "y_m"])
+            src.transform,
+            samples.loc[predictions["sample_id"], "x_m"],
+            samples.loc[predictions["sample_id"], "y_m"],
+        )
         truth = src.read(1)[rows, cols]
     assert model_efficiency(truth, predictions["mean_t_ha"].to_numpy()) >= 0.5
 

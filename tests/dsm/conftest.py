@@ -61,9 +61,10 @@ def _write(values: np.ndarray, grid: GridSpec, path: Path, nodata: float | None 
 def make_region(root: Path, n_samples: int = 300, seed: int = 0) -> Region:
     """Write covariates and a samples CSV (SOC %, BD, CF over 0–30 cm) under ``root``."""
     rng = np.random.default_rng(seed)
-    grid = GridSpec(CRS_UTM, Affine(CELL_M, 0, ORIGIN[0], 0, -CELL_M, ORIGIN[1]), SHAPE[1],
-                    SHAPE[0])
-    rows, cols = np.mgrid[0:SHAPE[0], 0:SHAPE[1]]
+    grid = GridSpec(
+        CRS_UTM, Affine(CELL_M, 0, ORIGIN[0], 0, -CELL_M, ORIGIN[1]), SHAPE[1], SHAPE[0]
+    )
+    rows, cols = np.mgrid[0 : SHAPE[0], 0 : SHAPE[1]]
     elevation = 200.0 + 30.0 * cols + 10.0 * np.sin(rows / 3.0)
     rain = 500.0 + 15.0 * rows + 5.0 * np.cos(cols / 4.0)
     landcover = np.where(cols < SHAPE[1] // 2, 1, 2).astype("uint8")
@@ -82,9 +83,17 @@ def make_region(root: Path, n_samples: int = 300, seed: int = 0) -> Region:
     bd = rng.uniform(1.1, 1.5, n_samples)
     cf = rng.uniform(0, 0.2, n_samples)
     soc_pct = stock / (bd * 30 * (1 - cf))  # stock = SOC% · BD · 30 cm · (1 − CF)
-    samples = pd.DataFrame({"site": [f"S{i:03d}" for i in range(n_samples)], "east": x,
-                            "north": y, "SOC": soc_pct, "BD": bd, "CF": cf * 100,
-                            "stock": stock})
+    samples = pd.DataFrame(
+        {
+            "site": [f"S{i:03d}" for i in range(n_samples)],
+            "east": x,
+            "north": y,
+            "SOC": soc_pct,
+            "BD": bd,
+            "CF": cf * 100,
+            "stock": stock,
+        }
+    )
     path = root / "samples.csv"
     samples.to_csv(path, index=False)
     return Region(root, grid, covariates, path, samples)

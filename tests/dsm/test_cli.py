@@ -35,8 +35,14 @@ def test_cv_train_predict_from_the_command_line(workdir):
     metrics = json.loads((out / "validation_metrics.json").read_text())
     assert set(metrics) >= {"cv_spatial", "cv_kfold", "config_sha256", "software"}
     assert metrics["cv_kfold"]["pooled"]["MEC"] > 0.5
-    for name in ("cv_spatial_predictions.csv", "cv_kfold_predictions.csv", "importance.csv",
-                 "samples_qa.csv", "cv_spatial_observed_vs_predicted.png", "importance.png"):
+    for name in (
+        "cv_spatial_predictions.csv",
+        "cv_kfold_predictions.csv",
+        "importance.csv",
+        "samples_qa.csv",
+        "cv_spatial_observed_vs_predicted.png",
+        "importance.png",
+    ):
         assert (out / name).exists(), name
 
     result = runner.invoke(cli, ["dsm", "train", str(config), "--quiet"])
@@ -48,8 +54,15 @@ def test_cv_train_predict_from_the_command_line(workdir):
     result = runner.invoke(cli, ["dsm", "predict", str(config), "--out", str(other), "-q"])
     assert result.exit_code == 0, result.output
     assert "mapped 1200 cells" in result.output
-    for name in ("soc_mean_t_ha", "soc_median_t_ha", "soc_q05_t_ha", "soc_q95_t_ha",
-                 "soc_sd_t_ha", "di", "aoa"):
+    for name in (
+        "soc_mean_t_ha",
+        "soc_median_t_ha",
+        "soc_q05_t_ha",
+        "soc_q95_t_ha",
+        "soc_sd_t_ha",
+        "di",
+        "aoa",
+    ):
         assert (other / f"soc_0_30cm_{name}.tif").exists()
     assert (other / "soc_0_30cm.nc").exists() and (other / "soc_0_30cm_maps.png").exists()
 
@@ -85,9 +98,16 @@ def test_config_section_embedded_or_alone_and_relative_paths(workdir, tmp_path):
     assert b.samples.path == bare.parent / "samples.csv"
     assert a.model == b.model and a.covariates[2].categorical
     with pytest.raises(ConfigError) as exc:
-        parse_config({"samples": {"path": "s.csv", "stock": {"column": "s", "units": "t/ha"},
-                                  "soc": {"column": "c", "units": "%"}},
-                      "covariates": [{"name": "a", "path": "a.tif"}]})
+        parse_config(
+            {
+                "samples": {
+                    "path": "s.csv",
+                    "stock": {"column": "s", "units": "t/ha"},
+                    "soc": {"column": "c", "units": "%"},
+                },
+                "covariates": [{"name": "a", "path": "a.tif"}],
+            }
+        )
     assert "either stock or soc" in one_line(exc)
     with pytest.raises(ConfigError) as exc:
         parse_config({"samples": {"path": "s.csv"}, "covariates": []})
@@ -98,8 +118,12 @@ def test_the_pipeline_can_impose_its_grid(workdir):
     region, config_path = workdir
     config = load_config(config_path)
     t = region.grid.transform
-    coarse = GridSpec(region.grid.crs, Affine(2 * t.a, 0, t.c, 0, 2 * t.e, t.f),
-                      region.grid.width // 2, region.grid.height // 2)
+    coarse = GridSpec(
+        region.grid.crs,
+        Affine(2 * t.a, 0, t.c, 0, 2 * t.e, t.f),
+        region.grid.width // 2,
+        region.grid.height // 2,
+    )
     maps = predict(config, trained=train(config, grid=coarse, write=False), write=False)
     assert maps["soc_q05_t_ha"].shape == coarse.shape
     assert np.isfinite(maps["soc_q95_t_ha"].values).all()

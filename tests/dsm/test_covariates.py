@@ -16,9 +16,11 @@ from .conftest import CELL_M, ORIGIN, SHAPE
 
 
 def _layers(region):
-    return [CovariateLayer("elevation", region.covariates["elevation"]),
-            CovariateLayer("rain", region.covariates["rain"]),
-            CovariateLayer("landcover", region.covariates["landcover"], categorical=True)]
+    return [
+        CovariateLayer("elevation", region.covariates["elevation"]),
+        CovariateLayer("rain", region.covariates["rain"]),
+        CovariateLayer("landcover", region.covariates["landcover"], categorical=True),
+    ]
 
 
 def test_extraction_at_cell_centres_and_outside(region):
@@ -40,23 +42,33 @@ def test_points_in_lonlat_are_transformed_to_the_grid(region):
     from pyproj import Transformer
 
     lon, lat = Transformer.from_crs("EPSG:32634", "EPSG:4326", always_xy=True).transform(
-        ORIGIN[0] + 7.5 * CELL_M, ORIGIN[1] - 3.5 * CELL_M)
+        ORIGIN[0] + 7.5 * CELL_M, ORIGIN[1] - 3.5 * CELL_M
+    )
     values = stack.extract(np.array([lon]), np.array([lat]), "EPSG:4326")
     assert values["elevation"].iloc[0] == pytest.approx(200 + 30 * 7 + 10 * np.sin(1.0))
 
 
 def test_layers_on_another_grid_are_aligned_by_kind(region, tmp_path):
     # A land-cover layer at half the resolution (2 km) with codes 1/2; mode keeps codes.
-    coarse = GridSpec("EPSG:32634", Affine(2 * CELL_M, 0, ORIGIN[0], 0, -2 * CELL_M, ORIGIN[1]),
-                      SHAPE[1] // 2, SHAPE[0] // 2)
+    coarse = GridSpec(
+        "EPSG:32634",
+        Affine(2 * CELL_M, 0, ORIGIN[0], 0, -2 * CELL_M, ORIGIN[1]),
+        SHAPE[1] // 2,
+        SHAPE[0] // 2,
+    )
     y, x = coarse.coords()
     codes = np.where(np.arange(SHAPE[1] // 2) < 5, 1, 2)[None, :].repeat(SHAPE[0] // 2, 0)
     da = xr.DataArray(codes.astype("uint8"), dims=("y", "x"), coords={"y": y, "x": x})
     path = tmp_path / "lc_coarse.tif"
     da.rio.write_crs(coarse.crs).rio.write_transform(coarse.transform).rio.write_nodata(
-        255).rio.to_raster(path)
-    stack = CovariateStack.open([CovariateLayer("elevation", region.covariates["elevation"]),
-                                 CovariateLayer("lc", path, categorical=True)])
+        255
+    ).rio.to_raster(path)
+    stack = CovariateStack.open(
+        [
+            CovariateLayer("elevation", region.covariates["elevation"]),
+            CovariateLayer("lc", path, categorical=True),
+        ]
+    )
     assert stack.grid.shape == SHAPE
     lc = stack.data["lc"].values
     assert set(np.unique(lc)) == {1.0, 2.0}
@@ -66,8 +78,12 @@ def test_layers_on_another_grid_are_aligned_by_kind(region, tmp_path):
 
 def test_duplicate_names_are_refused(region):
     with pytest.raises(InputValidationError, match="used twice"):
-        CovariateStack.open([CovariateLayer("a", region.covariates["rain"]),
-                             CovariateLayer("a", region.covariates["elevation"])])
+        CovariateStack.open(
+            [
+                CovariateLayer("a", region.covariates["rain"]),
+                CovariateLayer("a", region.covariates["elevation"]),
+            ]
+        )
 
 
 def test_window_frames_cover_every_cell_once(region):

@@ -13,21 +13,32 @@ from socseq.dsm.model import SOCStockModel
 from socseq.exceptions import InputValidationError
 
 
-@parametrize_with_checks([SOCStockModel(n_estimators=10, min_samples_leaf=1, random_state=0),
-                          SOCStockModel("rf", n_estimators=10, min_samples_leaf=1,
-                                        random_state=0)])
+@parametrize_with_checks(
+    [
+        SOCStockModel(n_estimators=10, min_samples_leaf=1, random_state=0),
+        SOCStockModel("rf", n_estimators=10, min_samples_leaf=1, random_state=0),
+    ]
+)
 def test_scikit_learn_estimator_contract(estimator, check):
     name = repr(check)
-    if (estimator.method == "qrf" and "check_estimators_pickle" in name
-            and "readonly_memmap=True" in name):
+    if (
+        estimator.method == "qrf"
+        and "check_estimators_pickle" in name
+        and "readonly_memmap=True" in name
+    ):
         pytest.skip("quantile-forest cannot unpickle into a read-only memory map (upstream)")
     check(estimator)
 
 
 def _data(n=400, seed=0):
     rng = np.random.default_rng(seed)
-    X = pd.DataFrame({"a": rng.uniform(0, 10, n), "b": rng.uniform(0, 10, n),
-                      "lc": rng.integers(1, 4, n).astype(float)})
+    X = pd.DataFrame(
+        {
+            "a": rng.uniform(0, 10, n),
+            "b": rng.uniform(0, 10, n),
+            "lc": rng.integers(1, 4, n).astype(float),
+        }
+    )
     # heteroscedastic: the noise grows with a
     y = 30 + 4 * X["a"] + np.where(X["lc"] == 2, 20, 0) + rng.normal(0, 0.5 + 2 * X["a"], n)
     return X, y.to_numpy()
@@ -40,16 +51,18 @@ def test_same_seed_same_model_other_seed_other_model(method):
     b = SOCStockModel(method, n_estimators=30, random_state=5, categorical=["lc"]).fit(X, y)
     c = SOCStockModel(method, n_estimators=30, random_state=6, categorical=["lc"]).fit(X, y)
     np.testing.assert_array_equal(a.predict(X), b.predict(X))
-    np.testing.assert_array_equal(a.predict_quantiles(X, [0.05, 0.95]),
-                                  b.predict_quantiles(X, [0.05, 0.95]))
+    np.testing.assert_array_equal(
+        a.predict_quantiles(X, [0.05, 0.95]), b.predict_quantiles(X, [0.05, 0.95])
+    )
     assert not np.array_equal(a.predict(X), c.predict(X))
 
 
 @pytest.mark.parametrize("method", ["qrf", "rf", "gbm"])
 def test_intervals_cover_about_ninety_percent_of_new_data(method):
     X, y = _data(1200, seed=1)
-    model = SOCStockModel(method, n_estimators=100, min_samples_leaf=10, random_state=0,
-                          categorical=["lc"]).fit(X.iloc[:800], y[:800])
+    model = SOCStockModel(
+        method, n_estimators=100, min_samples_leaf=10, random_state=0, categorical=["lc"]
+    ).fit(X.iloc[:800], y[:800])
     dist = model.predict_distribution(X.iloc[800:], quantiles=(0.05, 0.5, 0.95))
     q = dist["quantiles"]
     assert np.all(q[:, 0] <= q[:, 1]) and np.all(q[:, 1] <= q[:, 2])

@@ -18,19 +18,23 @@ from .conftest import SHAPE
 
 @pytest.fixture(scope="module")
 def fitted(region):
-    stack = CovariateStack.open([
-        CovariateLayer("elevation", region.covariates["elevation"]),
-        CovariateLayer("rain", region.covariates["rain"]),
-        CovariateLayer("landcover", region.covariates["landcover"], categorical=True),
-    ])
+    stack = CovariateStack.open(
+        [
+            CovariateLayer("elevation", region.covariates["elevation"]),
+            CovariateLayer("rain", region.covariates["rain"]),
+            CovariateLayer("landcover", region.covariates["landcover"], categorical=True),
+        ]
+    )
     s = region.samples
     X = stack.extract(s["east"], s["north"], "EPSG:32634")[stack.names]
     frame = PlanarFrame.for_points(s["east"], s["north"], "EPSG:32634")
     coords = frame.transform(s["east"], s["north"])
-    model = SOCStockModel(n_estimators=40, random_state=0, categorical=["landcover"],
-                          kriging=True, n_jobs=1).fit(X, s["stock"], coords=coords)
-    aoa = AreaOfApplicability().fit(model.encoder_.transform(X),
-                                    weights=model.regressor_.feature_importances_)
+    model = SOCStockModel(
+        n_estimators=40, random_state=0, categorical=["landcover"], kriging=True, n_jobs=1
+    ).fit(X, s["stock"], coords=coords)
+    aoa = AreaOfApplicability().fit(
+        model.encoder_.transform(X), weights=model.regressor_.feature_importances_
+    )
     return stack, model, aoa, frame
 
 

@@ -18,15 +18,15 @@ LONLAT = {"lon": [21.40, 21.45, 21.50], "lat": [41.99, 42.00, 42.01]}
 
 
 def _frame() -> pd.DataFrame:
-    return pd.DataFrame({"id": ["a", "b", "c"], **LONLAT, "SOC": [1.5, 2.0, 2.5],
-                         "BD": [1.2, 1.3, 1.4]})
+    return pd.DataFrame(
+        {"id": ["a", "b", "c"], **LONLAT, "SOC": [1.5, 2.0, 2.5], "BD": [1.2, 1.3, 1.4]}
+    )
 
 
 def test_csv_lonlat_with_semicolons(tmp_path):
     path = tmp_path / "s.csv"
     _frame().to_csv(path, sep=";", index=False)
-    table = read_samples(path, x="lon", y="lat", crs="EPSG:4326", id_column="id",
-                         columns=COLUMNS)
+    table = read_samples(path, x="lon", y="lat", crs="EPSG:4326", id_column="id", columns=COLUMNS)
     assert list(table.data["sample_id"]) == ["a", "b", "c"]
     assert list(table.data["row"]) == [1, 2, 3]
     np.testing.assert_allclose(table.data["soc_g_kg"], [15.0, 20.0, 25.0])
@@ -39,10 +39,11 @@ def test_csv_lonlat_with_semicolons(tmp_path):
 @pytest.mark.parametrize("suffix", [".gpkg", ".shp"])
 def test_vector_points_carry_their_crs(tmp_path, suffix):
     frame = _frame()
-    gdf = gpd.GeoDataFrame(frame.drop(columns=["lon", "lat"]),
-                           geometry=[Point(x, y) for x, y in zip(frame.lon, frame.lat,
-                                                                 strict=True)],
-                           crs="EPSG:4326").to_crs("EPSG:32634")
+    gdf = gpd.GeoDataFrame(
+        frame.drop(columns=["lon", "lat"]),
+        geometry=[Point(x, y) for x, y in zip(frame.lon, frame.lat, strict=True)],
+        crs="EPSG:4326",
+    ).to_crs("EPSG:32634")
     path = tmp_path / f"samples{suffix}"
     gdf.to_file(path)
     table = read_samples(path, id_column="id", columns=COLUMNS)
@@ -53,8 +54,9 @@ def test_vector_points_carry_their_crs(tmp_path, suffix):
 
 
 def test_vector_file_refuses_polygons_and_xy_columns(tmp_path):
-    gdf = gpd.GeoDataFrame({"SOC": [1.0], "BD": [1.2]},
-                           geometry=[Polygon([(0, 0), (1, 0), (1, 1)])], crs="EPSG:32634")
+    gdf = gpd.GeoDataFrame(
+        {"SOC": [1.0], "BD": [1.2]}, geometry=[Polygon([(0, 0), (1, 0), (1, 1)])], crs="EPSG:32634"
+    )
     path = tmp_path / "poly.gpkg"
     gdf.to_file(path)
     with pytest.raises(InputFormatError) as exc:
@@ -70,8 +72,7 @@ def test_missing_and_non_numeric_columns_are_named(tmp_path):
     frame = _frame()
     frame.to_csv(path, index=False)
     with pytest.raises(InputValidationError) as exc:
-        read_samples(path, x="lon", y="lat", crs="EPSG:4326",
-                     columns={"soc_g_kg": ("OC", "%")})
+        read_samples(path, x="lon", y="lat", crs="EPSG:4326", columns={"soc_g_kg": ("OC", "%")})
     message = one_line(exc)
     assert "no column 'OC'" in message and "SOC" in message
     frame["SOC"] = frame["SOC"].astype(str)

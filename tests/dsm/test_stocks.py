@@ -20,8 +20,7 @@ def _csv(tmp_path, rows: dict, name: str = "s.csv"):
 
 
 def _read(path, **columns):
-    return read_samples(path, x="x", y="y", crs="EPSG:32634", id_column="id",
-                        columns=columns)
+    return read_samples(path, x="x", y="y", crs="EPSG:32634", id_column="id", columns=columns)
 
 
 XY = {"x": [500_500.0, 501_500.0, 502_500.0], "y": [4_599_500.0] * 3}
@@ -43,11 +42,11 @@ def test_stock_of_one_percent_one_gram_one_cm_is_one_t_ha():
         ([0.02, 0.015, 0.03], "kg/kg", [130, 120, 140], "cg/cm3", [20, 0, 10], "vol%"),
     ],
 )
-def test_declared_units_give_the_same_stock(tmp_path, soc, soc_units, bd, bd_units, cf,
-                                            cf_units):
+def test_declared_units_give_the_same_stock(tmp_path, soc, soc_units, bd, bd_units, cf, cf_units):
     path = _csv(tmp_path, {"id": ["a", "b", "c"], **XY, "SOC": soc, "BD": bd, "CF": cf})
-    table = _read(path, soc_g_kg=("SOC", soc_units), bd_g_cm3=("BD", bd_units),
-                  cf_frac=("CF", cf_units))
+    table = _read(
+        path, soc_g_kg=("SOC", soc_units), bd_g_cm3=("BD", bd_units), cf_frac=("CF", cf_units)
+    )
     samples, report = compute_stocks(table, interval_cm=(0, 30))
     expected = [0.1 * 20 * 1.3 * 30 * 0.8, 0.1 * 15 * 1.2 * 30, 0.1 * 30 * 1.4 * 30 * 0.9]
     np.testing.assert_allclose(samples["stock_t_ha"], expected)
@@ -64,7 +63,7 @@ def test_declared_stock_units_kg_m2_become_t_ha(tmp_path):
 @pytest.mark.parametrize(
     ("column", "values", "units", "looks_like"),
     [
-        ("SOC", [12.0, 25.0, 150.0], "%", "g/kg"),        # % cannot exceed 100
+        ("SOC", [12.0, 25.0, 150.0], "%", "g/kg"),  # % cannot exceed 100
         ("SOC", [1.2, 1.8, 2.5], "g/kg", "look like %"),  # 1.8 g/kg = 0.18 %: a desert
         ("BD", [1300.0, 1250.0, 1400.0], "g/cm3", "kg/m³"),
         ("BD", [130.0, 125.0, 140.0], "g/cm3", "cg/cm³"),
@@ -98,8 +97,16 @@ def test_grigal_ptf_reproduces_the_cookbooks_bulk_density():
 
 
 def test_missing_bulk_density_is_filled_and_reported(tmp_path):
-    path = _csv(tmp_path, {"id": ["a", "b", "c"], **XY, "SOC": [2.0, 1.5, 3.0],
-                           "BD": [1.3, np.nan, 1.4], "CF": [np.nan, 0, 10]})
+    path = _csv(
+        tmp_path,
+        {
+            "id": ["a", "b", "c"],
+            **XY,
+            "SOC": [2.0, 1.5, 3.0],
+            "BD": [1.3, np.nan, 1.4],
+            "CF": [np.nan, 0, 10],
+        },
+    )
     table = _read(path, soc_g_kg=("SOC", "%"), bd_g_cm3=("BD", "g/cm3"), cf_frac=("CF", "%"))
     samples, report = compute_stocks(table, interval_cm=(0, 30))
     issues = report.issues.set_index("sample_id")
@@ -107,16 +114,23 @@ def test_missing_bulk_density_is_filled_and_reported(tmp_path):
     assert issues.loc["a", "action"].startswith("assumed 0")
     bd_b = bulk_density_ptf(15.0)
     assert samples.set_index("sample_id").loc["b", "stock_t_ha"] == pytest.approx(
-        0.1 * 15 * bd_b * 30)
+        0.1 * 15 * bd_b * 30
+    )
     assert list(samples["bd_source"]) == ["measured", "grigal1989", "measured"]
 
 
 def test_impossible_and_missing_values_are_reported_not_silently_dropped(tmp_path):
-    path = _csv(tmp_path, {
-        "id": list("abcdef"), "x": np.arange(6) * 1000.0 + 500_000, "y": [4_599_500.0] * 6,
-        "SOC": [2.0, 70.0, 1.5, 2.5, np.nan, 1.0], "BD": [2.9, 1.2, 1.3, 1.2, 1.3, 1.2],
-        "CF": [0, 0, 100, 5, 0, 10],
-    })
+    path = _csv(
+        tmp_path,
+        {
+            "id": list("abcdef"),
+            "x": np.arange(6) * 1000.0 + 500_000,
+            "y": [4_599_500.0] * 6,
+            "SOC": [2.0, 70.0, 1.5, 2.5, np.nan, 1.0],
+            "BD": [2.9, 1.2, 1.3, 1.2, 1.3, 1.2],
+            "CF": [0, 0, 100, 5, 0, 10],
+        },
+    )
     table = _read(path, soc_g_kg=("SOC", "%"), bd_g_cm3=("BD", "g/cm3"), cf_frac=("CF", "%"))
     samples, report = compute_stocks(table, interval_cm=(0, 30))
     assert list(samples["sample_id"]) == ["d", "f"]
@@ -131,15 +145,24 @@ def test_impossible_and_missing_values_are_reported_not_silently_dropped(tmp_pat
 
 
 def test_duplicate_locations_are_merged_and_reported(tmp_path):
-    path = _csv(tmp_path, {"id": ["a", "b", "c"], "x": [500_500.0, 500_500.0, 501_500.0],
-                           "y": [4_599_500.0] * 3, "OCS": [40.0, 60.0, 55.0]})
-    samples, report = compute_stocks(_read(path, stock_t_ha=("OCS", "t/ha")),
-                                     interval_cm=(0, 30))
+    path = _csv(
+        tmp_path,
+        {
+            "id": ["a", "b", "c"],
+            "x": [500_500.0, 500_500.0, 501_500.0],
+            "y": [4_599_500.0] * 3,
+            "OCS": [40.0, 60.0, 55.0],
+        },
+    )
+    samples, report = compute_stocks(_read(path, stock_t_ha=("OCS", "t/ha")), interval_cm=(0, 30))
     assert list(samples["sample_id"]) == ["a", "c"]
     assert samples["stock_t_ha"].iloc[0] == pytest.approx(50.0)
     row = report.issues.iloc[0]
-    assert (row["sample_id"], row["issue"], row["action"]) == ("b", "duplicate_location",
-                                                               "merged into a")
+    assert (row["sample_id"], row["issue"], row["action"]) == (
+        "b",
+        "duplicate_location",
+        "merged into a",
+    )
 
 
 def _profiles(tmp_path, horizons: list[tuple]):
@@ -151,10 +174,20 @@ def _profiles(tmp_path, horizons: list[tuple]):
     frame["id"] = frame["prof"] + "-" + frame["top"].astype(str)
     path = tmp_path / "horizons.csv"
     frame.to_csv(path, index=False)
-    return read_samples(path, x="x", y="y", crs="EPSG:32634", id_column="id",
-                        profile_column="prof",
-                        columns={"soc_g_kg": ("SOC", "%"), "bd_g_cm3": ("BD", "g/cm3"),
-                                 "top_cm": ("top", "cm"), "bottom_cm": ("bottom", "cm")})
+    return read_samples(
+        path,
+        x="x",
+        y="y",
+        crs="EPSG:32634",
+        id_column="id",
+        profile_column="prof",
+        columns={
+            "soc_g_kg": ("SOC", "%"),
+            "bd_g_cm3": ("BD", "g/cm3"),
+            "top_cm": ("top", "cm"),
+            "bottom_cm": ("bottom", "cm"),
+        },
+    )
 
 
 def test_weighted_harmonisation_by_hand(tmp_path):
@@ -168,20 +201,46 @@ def test_weighted_harmonisation_by_hand(tmp_path):
 
 
 def test_depth_units_in_metres(tmp_path):
-    frame = pd.DataFrame({"id": ["a"], "x": [500_500.0], "y": [4_599_500.0], "SOC": [1.0],
-                          "BD": [1.0], "top": [0.0], "bottom": [0.3]})
+    frame = pd.DataFrame(
+        {
+            "id": ["a"],
+            "x": [500_500.0],
+            "y": [4_599_500.0],
+            "SOC": [1.0],
+            "BD": [1.0],
+            "top": [0.0],
+            "bottom": [0.3],
+        }
+    )
     path = tmp_path / "m.csv"
     frame.to_csv(path, index=False)
-    table = read_samples(path, x="x", y="y", crs="EPSG:32634", id_column="id",
-                         columns={"soc_g_kg": ("SOC", "%"), "bd_g_cm3": ("BD", "g/cm3"),
-                                  "top_cm": ("top", "m"), "bottom_cm": ("bottom", "m")})
+    table = read_samples(
+        path,
+        x="x",
+        y="y",
+        crs="EPSG:32634",
+        id_column="id",
+        columns={
+            "soc_g_kg": ("SOC", "%"),
+            "bd_g_cm3": ("BD", "g/cm3"),
+            "top_cm": ("top", "m"),
+            "bottom_cm": ("bottom", "m"),
+        },
+    )
     samples, _ = compute_stocks(table)
     assert samples["stock_t_ha"].iloc[0] == pytest.approx(30.0)
 
 
 def test_partial_and_insufficient_depth_are_reported(tmp_path):
-    table = _profiles(tmp_path, [("P1", 0, 20, 1.0, 1.0), ("P2", 0, 10, 1.0, 1.0),
-                                 ("P3", 0, 15, 1.0, 1.0), ("P3", 10, 30, 1.0, 1.0)])
+    table = _profiles(
+        tmp_path,
+        [
+            ("P1", 0, 20, 1.0, 1.0),
+            ("P2", 0, 10, 1.0, 1.0),
+            ("P3", 0, 15, 1.0, 1.0),
+            ("P3", 10, 30, 1.0, 1.0),
+        ],
+    )
     samples, report = compute_stocks(table, min_coverage=0.5)
     assert list(samples["sample_id"]) == ["P1"]
     assert samples["stock_t_ha"].iloc[0] == pytest.approx(30.0)  # constant below 20 cm
@@ -193,8 +252,9 @@ def test_partial_and_insufficient_depth_are_reported(tmp_path):
 
 @pytest.mark.parametrize("method", ["weighted", "spline"])
 def test_constant_profile_gives_the_same_stock_either_way(tmp_path, method):
-    table = _profiles(tmp_path, [("P1", 0, 8, 1.5, 1.3), ("P1", 8, 25, 1.5, 1.3),
-                                 ("P1", 25, 60, 1.5, 1.3)])
+    table = _profiles(
+        tmp_path, [("P1", 0, 8, 1.5, 1.3), ("P1", 8, 25, 1.5, 1.3), ("P1", 25, 60, 1.5, 1.3)]
+    )
     samples, _ = compute_stocks(table, harmonisation=method)
     assert samples["stock_t_ha"].iloc[0] == pytest.approx(0.1 * 15 * 1.3 * 30)
     assert samples["soc_g_kg"].iloc[0] == pytest.approx(15.0)

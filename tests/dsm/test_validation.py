@@ -88,9 +88,17 @@ def test_cross_validate_returns_out_of_fold_predictions_and_importance():
     X = pd.DataFrame({"signal": rng.uniform(0, 10, 300), "noise": rng.uniform(0, 10, 300)})
     y = 5 * X["signal"].to_numpy() + rng.normal(0, 2, 300)
     model = SOCStockModel(n_estimators=30, random_state=0, n_jobs=1)
-    result = cross_validate(model, X, y, coords=coords, method="spatial", n_splits=3,
-                            block_size=20_000, random_state=0,
-                            sample_ids=[f"s{i}" for i in range(300)])
+    result = cross_validate(
+        model,
+        X,
+        y,
+        coords=coords,
+        method="spatial",
+        n_splits=3,
+        block_size=20_000,
+        random_state=0,
+        sample_ids=[f"s{i}" for i in range(300)],
+    )
     p = result.predictions
     assert list(p["sample_id"][:2]) == ["s0", "s1"] and set(p["fold"]) == {0, 1, 2}
     assert (p["q05_t_ha"] <= p["median_t_ha"]).all() and (p["median_t_ha"] <= p["q95_t_ha"]).all()
@@ -99,6 +107,7 @@ def test_cross_validate_returns_out_of_fold_predictions_and_importance():
     assert imp.loc["signal", "permutation_rmse_increase_t_ha"] > 5
     assert abs(imp.loc["noise", "permutation_rmse_increase_t_ha"]) < 1
     assert result.importance["covariate"].iloc[0] == "signal"
-    kfold = cross_validate(model, X, y, coords=coords, method="kfold", n_splits=3,
-                           random_state=0, importance=False)
+    kfold = cross_validate(
+        model, X, y, coords=coords, method="kfold", n_splits=3, random_state=0, importance=False
+    )
     assert "permutation_rmse_increase_t_ha" not in kfold.importance

@@ -78,7 +78,12 @@ def test_inputs_and_configs_are_valid(tmp_path: Path) -> None:
     assert len(outputs) == len(built["configs"])  # every variant writes its own folder
     record = json.loads((tmp_path / "assumptions.json").read_text())
     assert {a["key"] for a in record["assumptions"]} >= {
-        "cultivated_land", "meadow_md", "lapse_rate_c_per_km", "soc_reading", "clay_pct"}
+        "cultivated_land",
+        "meadow_md",
+        "lapse_rate_c_per_km",
+        "soc_reading",
+        "clay_pct",
+    }
     classes = _read(tmp_path / "landuse_fao.tif")
     mask = _read(tmp_path / "cultivated_mask.tif")
     assert np.array_equal(np.isin(classes, [2, 13]), mask == 1)

@@ -33,44 +33,48 @@ def _da(grid: GridSpec, values: np.ndarray, name: str) -> xr.DataArray:
     return da.rio.write_crs(grid.crs).rio.write_transform(grid.transform)
 
 
-def climate(grid: GridSpec, first_year: int, n_years: int, rng: np.random.Generator,
-            *, steady: bool = False) -> dict[str, np.ndarray]:
+def climate(
+    grid: GridSpec, first_year: int, n_years: int, rng: np.random.Generator, *, steady: bool = False
+) -> dict[str, np.ndarray]:
     """Monthly tas (°C), pr (mm) and pet (mm), ``(months, y, x)``; ``steady``: same every year."""
     ny, nx = grid.shape
     months = np.arange(12 * n_years)
     season = np.cos(2 * np.pi * ((months % 12) - 6.5) / 12)
     gradient = np.linspace(0, -4, ny)[:, None] + np.zeros((ny, nx))
-    year_noise = (np.zeros(n_years) if steady else rng.normal(0, 0.6, n_years))
-    tas = 22 + 5 * season[:, None, None] + gradient[None] + np.repeat(year_noise, 12)[
-        :, None, None]
+    year_noise = np.zeros(n_years) if steady else rng.normal(0, 0.6, n_years)
+    tas = 22 + 5 * season[:, None, None] + gradient[None] + np.repeat(year_noise, 12)[:, None, None]
     wet = np.clip(np.sin(np.pi * ((months % 12) - 3.5) / 7), 0, None)
-    rain_year = (np.ones(n_years) if steady else rng.gamma(20, 1 / 20, n_years))
-    pr = (30 + 350 * wet)[:, None, None] * np.repeat(rain_year, 12)[:, None, None] * (
-        1 + 0.3 * np.linspace(0, 1, nx))[None, None, :]
+    rain_year = np.ones(n_years) if steady else rng.gamma(20, 1 / 20, n_years)
+    pr = (
+        (30 + 350 * wet)[:, None, None]
+        * np.repeat(rain_year, 12)[:, None, None]
+        * (1 + 0.3 * np.linspace(0, 1, nx))[None, None, :]
+    )
     pet = np.clip(40 + 6 * tas, 10, None)
     return {"tas": tas, "pr": pr + 0 * tas, "pet": pet}
 
 
-def write_region(root: Path, *, ny: int = 24, nx: int = 30, steady: bool = False,
-                 seed: int = 1, extra: str = "") -> Region:
+def write_region(
+    root: Path, *, ny: int = 24, nx: int = 30, steady: bool = False, seed: int = 1, extra: str = ""
+) -> Region:
     """Write soc, clay, land use and 1981–2020 monthly climate; return the config path."""
     root.mkdir(parents=True, exist_ok=True)
     rng = np.random.default_rng(seed)
     grid = GridSpec(CRS, Affine(1000.0, 0, 200_000.0, 0, -1000.0, 2_600_000.0), nx, ny)
     soc = 30 + 30 * rng.random((ny, nx))
-    soc[0, :3] = np.nan                          # no SOC baseline
-    soc[1, 0] = 250.0                            # above the 200 t/ha mask
+    soc[0, :3] = np.nan  # no SOC baseline
+    soc[1, 0] = 250.0  # above the 200 t/ha mask
     clay = 10 + 40 * rng.random((ny, nx))
     land = rng.choice(np.array([2, 2, 2, 3, 5, 12, 13, 4, 1], np.uint8), size=(ny, nx))
-    land[-1, :] = 11                             # water row
+    land[-1, :] = 11  # water row
     write_geotiff(_da(grid, soc, "soc"), root / "soc.tif")
     write_geotiff(_da(grid, clay, "clay"), root / "clay.tif")
     write_geotiff(_da(grid, land, "land_use"), root / "landuse.tif", nodata=0, dtype="uint8")
     zones = np.where(np.arange(nx)[None, :] < nx // 2, 1, 2) + 0 * land
-    write_geotiff(_da(grid, zones.astype(np.int16), "zones"), root / "zones.tif", nodata=-1,
-                  dtype="int16")
-    pd.DataFrame({"code": [1, 2], "name": ["West", "East"]}).to_csv(root / "zones.csv",
-                                                                   index=False)
+    write_geotiff(
+        _da(grid, zones.astype(np.int16), "zones"), root / "zones.tif", nodata=-1, dtype="int16"
+    )
+    pd.DataFrame({"code": [1, 2], "name": ["West", "East"]}).to_csv(root / "zones.csv", index=False)
     clim = climate(grid, 1981, 40, rng, steady=steady)
     time = pd.date_range("1981-01-01", periods=480, freq="MS")
     for name, units in (("tas", "degC"), ("pr", "mm"), ("pet", "mm")):

@@ -17,8 +17,9 @@ from socseq.io.raster import write_netcdf
 from .conftest import Region, write_region
 
 
-def _invoke(args: list[str], monkeypatch: pytest.MonkeyPatch,
-            capsys: pytest.CaptureFixture[str]) -> tuple[int, str]:
+def _invoke(
+    args: list[str], monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> tuple[int, str]:
     monkeypatch.setattr(sys, "argv", ["socseq", *args])
     try:
         main()
@@ -56,39 +57,57 @@ def _replace(config: Path, old: str, new: str) -> None:
 
 
 CASES: dict[str, tuple[Callable[[Region], None], tuple[str, ...]]] = {
-    "soc in kg/m2": (lambda r: _scale_tif(r.root / "soc.tif", 0.1),
-                     ("inputs.soc", "soc.tif", "kg/m")),
-    "clay in g/kg": (lambda r: _scale_tif(r.root / "clay.tif", 10.0),
-                     ("inputs.clay", "clay.tif", "g/kg")),
+    "soc in kg/m2": (
+        lambda r: _scale_tif(r.root / "soc.tif", 0.1),
+        ("inputs.soc", "soc.tif", "kg/m"),
+    ),
+    "clay in g/kg": (
+        lambda r: _scale_tif(r.root / "clay.tif", 10.0),
+        ("inputs.clay", "clay.tif", "g/kg"),
+    ),
     "temperature in K": (
         lambda r: _edit_nc(r.root / "tas.nc", lambda ds: ds.assign(tas=ds["tas"] + 273.15)),
-        ("climate.series.temperature", "tas.nc", "K")),
+        ("climate.series.temperature", "tas.nc", "K"),
+    ),
     "TerraClimate 0.1 scale": (
         lambda r: _edit_nc(r.root / "tas.nc", lambda ds: ds.assign(tas=ds["tas"] * 10)),
-        ("climate.series.temperature", "tas.nc", "0.1")),
+        ("climate.series.temperature", "tas.nc", "0.1"),
+    ),
     "CRU PET in mm/day": (
         lambda r: _edit_nc(r.root / "pet.nc", lambda ds: ds.assign(pet=ds["pet"] / 30)),
-        ("climate.series.evaporation", "pet.nc", "mm/day")),
-    "missing CRS": (lambda r: _strip_crs(r.root / "clay.tif"),
-                    ("inputs.clay", "clay.tif", "CRS")),
+        ("climate.series.evaporation", "pet.nc", "mm/day"),
+    ),
+    "missing CRS": (lambda r: _strip_crs(r.root / "clay.tif"), ("inputs.clay", "clay.tif", "CRS")),
     "missing month": (
         lambda r: _edit_nc(r.root / "pr.nc", lambda ds: ds.drop_isel(time=[100])),
-        ("climate.series.precipitation", "pr.nc", "misses 1 month")),
+        ("climate.series.precipitation", "pr.nc", "misses 1 month"),
+    ),
     "series too short": (
         lambda r: _edit_nc(r.root / "pet.nc", lambda ds: ds.isel(time=slice(0, 300))),
-        ("climate.series.evaporation", "pet.nc", "2001-01…2020-12")),
-    "all-NaN clay": (lambda r: _scale_tif(r.root / "clay.tif", np.nan),
-                     ("inputs.clay", "clay.tif")),
-    "unknown key": (lambda r: _replace(r.config, 'iso = "XTS"', 'iso = "XTS"\nchunk = 4'),
-                    ("[run.chunk]", "unknown key")),
-    "missing file": (lambda r: _replace(r.config, '"clay.tif"', '"klay.tif"'),
-                     ("inputs.clay", "klay.tif", "does not exist")),
-    "wrong units key": (lambda r: _replace(r.config, 'units = "%"', 'units = "mg/kg"'),
-                        ("inputs.clay", "mg/kg")),
-    "no agricultural class": (lambda r: _replace(r.config, "[climate]\n",
-                                                 "[land_use]\nsimulate = [7]\ncropland = [7]\n"
-                                                 "[climate]\n"),
-                              ("inputs.land_use", "no cell of the classes")),
+        ("climate.series.evaporation", "pet.nc", "2001-01…2020-12"),
+    ),
+    "all-NaN clay": (
+        lambda r: _scale_tif(r.root / "clay.tif", np.nan),
+        ("inputs.clay", "clay.tif"),
+    ),
+    "unknown key": (
+        lambda r: _replace(r.config, 'iso = "XTS"', 'iso = "XTS"\nchunk = 4'),
+        ("[run.chunk]", "unknown key"),
+    ),
+    "missing file": (
+        lambda r: _replace(r.config, '"clay.tif"', '"klay.tif"'),
+        ("inputs.clay", "klay.tif", "does not exist"),
+    ),
+    "wrong units key": (
+        lambda r: _replace(r.config, 'units = "%"', 'units = "mg/kg"'),
+        ("inputs.clay", "mg/kg"),
+    ),
+    "no agricultural class": (
+        lambda r: _replace(
+            r.config, "[climate]\n", "[land_use]\nsimulate = [7]\ncropland = [7]\n[climate]\n"
+        ),
+        ("inputs.land_use", "no cell of the classes"),
+    ),
 }
 
 
@@ -99,8 +118,9 @@ def test_bad_input_is_one_line_and_writes_nothing(case, tmp_path, monkeypatch, c
     corrupt(region)
     out = tmp_path / "out"
     for command in ("validate", "run"):
-        args = [command, str(region.config)] + (["--out", str(out), "-q"]
-                                                if command == "run" else ["-q"])
+        args = [command, str(region.config)] + (
+            ["--out", str(out), "-q"] if command == "run" else ["-q"]
+        )
         code, err = _invoke(args, monkeypatch, capsys)
         lines = [line for line in err.splitlines() if line.strip()]
         assert code == 2, err
@@ -114,8 +134,9 @@ def test_bad_input_is_one_line_and_writes_nothing(case, tmp_path, monkeypatch, c
 def test_failed_rerun_keeps_the_previous_products(tmp_path, monkeypatch, capsys):
     region = write_region(tmp_path / "r", ny=8, nx=10)
     out = tmp_path / "out"
-    code, err = _invoke(["run", str(region.config), "--out", str(out), "-q", "--no-report"],
-                        monkeypatch, capsys)
+    code, err = _invoke(
+        ["run", str(region.config), "--out", str(out), "-q", "--no-report"], monkeypatch, capsys
+    )
     assert code == 0, err
     before = {p: p.read_bytes() for p in out.rglob("*") if p.is_file()}
     assert (out / "run.json") in before
@@ -130,9 +151,9 @@ def test_failed_rerun_keeps_the_previous_products(tmp_path, monkeypatch, capsys)
         raise OSError("disk full")
 
     monkeypatch.setattr(run_module, "compute_products", broken)
-    code, err = _invoke(["run", str(region.config), "--out", str(out), "-q", "--no-report"],
-                        monkeypatch, capsys)
+    code, err = _invoke(
+        ["run", str(region.config), "--out", str(out), "-q", "--no-report"], monkeypatch, capsys
+    )
     assert code == 2 and "disk full" in err
-    after = {p: p.read_bytes() for p in out.rglob("*")
-             if p.is_file() and ".socseq-" not in str(p)}
+    after = {p: p.read_bytes() for p in out.rglob("*") if p.is_file() and ".socseq-" not in str(p)}
     assert after == before

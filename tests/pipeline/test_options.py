@@ -33,20 +33,34 @@ def test_builtin_class_table_and_esa_mapping():
     assert table.dpm_rpm[2] == 1.44 and table.dpm_rpm[3] == 0.67 and table.dpm_rpm[4] == 0.25
     assert table.paddy[13] and not table.paddy[2]
     assert list(esa_cci_to_fao(np.array([10, 11, 20, 12, 130, 60, 210, 190, 999 - 800]))) == [
-        2, 2, 13, 12, 3, 4, 11, 1, 0]
+        2,
+        2,
+        13,
+        12,
+        3,
+        4,
+        11,
+        1,
+        0,
+    ]
 
 
 def test_esa_cci_land_use_gives_the_same_run_as_fao_codes(tmp_path):
     region = write_region(tmp_path / "fao", ny=8, nx=10)
     _, fao = _run(region.config, tmp_path / "out-fao")
-    esa_region = write_region(tmp_path / "esa", ny=8, nx=10,
-                              extra='[land_use]\nsource_classes = "esa_cci"\n')
+    esa_region = write_region(
+        tmp_path / "esa", ny=8, nx=10, extra='[land_use]\nsource_classes = "esa_cci"\n'
+    )
     to_esa = {2: 10, 3: 130, 5: 120, 12: 12, 13: 20, 4: 60, 1: 190, 11: 210}
     with rasterio.open(esa_region.root / "landuse.tif") as src:
         codes = src.read(1)
     esa = np.vectorize(lambda c: to_esa.get(int(c), 0))(codes).astype(np.uint8)
-    write_geotiff(_da(esa_region.grid, esa, "land_use"), esa_region.root / "landuse.tif",
-                  nodata=0, dtype="uint8")
+    write_geotiff(
+        _da(esa_region.grid, esa, "land_use"),
+        esa_region.root / "landuse.tif",
+        nodata=0,
+        dtype="uint8",
+    )
     _, mapped = _run(esa_region.config, tmp_path / "out-esa")
     np.testing.assert_array_equal(mapped, fao)
 
@@ -82,18 +96,22 @@ def test_ndvi_cover_and_cover_raster(tmp_path):
     da = _da(region.grid, ndvi, "ndvi").assign_coords(time=months)
     write_netcdf(da.to_dataset(), region.root / "ndvi.nc")
     text = region.config.read_text()
-    region.config.write_text(text + '[cover]\nsource = "ndvi"\n'
-                             'layer = { path = "ndvi.nc", variable = "ndvi", units = "1" }\n')
+    region.config.write_text(
+        text + '[cover]\nsource = "ndvi"\n'
+        'layer = { path = "ndvi.nc", variable = "ndvi", units = "1" }\n'
+    )
     _run(region.config, tmp_path / "out-ndvi")
     staged = zarr.open_group(str(tmp_path / "out-ndvi" / WORK / "inputs.zarr"), mode="r")
     cover = np.asarray(staged["cover"][:, 0, 0])
-    np.testing.assert_allclose(cover, np.where(np.arange(1, 13) >= 5, 0.6, 1.0) *
-                               (np.arange(1, 13) <= 10) + (np.arange(1, 13) > 10) * 1.0)
+    np.testing.assert_allclose(
+        cover,
+        np.where(np.arange(1, 13) >= 5, 0.6, 1.0) * (np.arange(1, 13) <= 10)
+        + (np.arange(1, 13) > 10) * 1.0,
+    )
 
     raster = np.where(green[:12, None, None], 0.6, 1.0) * np.ones((12, ny, nx))
     write_geotiff(_da(region.grid, raster, "cover"), region.root / "cover.tif")
-    region.config.write_text(text + '[cover]\nsource = "raster"\n'
-                             'layer = { path = "cover.tif" }\n')
+    region.config.write_text(text + '[cover]\nsource = "raster"\nlayer = { path = "cover.tif" }\n')
     _run(region.config, tmp_path / "out-raster")
     a = xr.open_dataset(tmp_path / "out-ndvi" / "soc_stocks.nc")["soc_t_ha"].values
     b = xr.open_dataset(tmp_path / "out-raster" / "soc_stocks.nc")["soc_t_ha"].values
@@ -114,20 +132,28 @@ def test_spinup_climatology_future_series_and_area_fraction(tmp_path):
         write_netcdf(clim, root / f"{name}_clim.nc")
         # A future series equal to the mean of the warm-up years, every year.
         warm = ds.isel(time=slice(240, 480)).groupby("time.month").mean()
-        future = xr.concat([warm] * 20, dim="month").rename(month="time").assign_coords(
-            time=pd.date_range("2021-01-01", periods=240, freq="MS"))
+        future = (
+            xr.concat([warm] * 20, dim="month")
+            .rename(month="time")
+            .assign_coords(time=pd.date_range("2021-01-01", periods=240, freq="MS"))
+        )
         write_netcdf(future, root / f"{name}_future.nc")
     share = np.full(region.grid.shape, 0.5)
     write_geotiff(_da(region.grid, share, "share"), root / "share.tif")
     text = region.config.read_text()
-    text = text.replace('zones = {', 'area_fraction = { path = "share.tif", units = "1" }\n'
-                        'zones = {')
+    text = text.replace(
+        "zones = {", 'area_fraction = { path = "share.tif", units = "1" }\nzones = {'
+    )
 
     def block(section: str, suffix: str) -> str:
         return f"[climate.{section}]\n" + "".join(
             f'{key} = {{ path = "{v}{suffix}.nc", variable = "{v}", units = "{u}" }}\n'
-            for key, v, u in (("temperature", "tas", "degC"), ("precipitation", "pr", "mm"),
-                              ("evaporation", "pet", "mm")))
+            for key, v, u in (
+                ("temperature", "tas", "degC"),
+                ("precipitation", "pr", "mm"),
+                ("evaporation", "pet", "mm"),
+            )
+        )
 
     # A future series equal to the default forward climate: the same stocks (float32 file).
     region.config.write_text(text + block("forward", "_future"))
@@ -136,18 +162,21 @@ def test_spinup_climatology_future_series_and_area_fraction(tmp_path):
     np.testing.assert_allclose(future[ok], base[ok], rtol=1e-6)
     a = _summary(tmp_path / "out-base")
     b = _summary(tmp_path / "out-future")
-    assert b.loc["BAU", "simulated_area_ha"] == pytest.approx(a.loc["BAU", "simulated_area_ha"]
-                                                              / 2)
-    assert b.loc["SSM1", "total_asr_t_yr"] == pytest.approx(a.loc["SSM1", "total_asr_t_yr"] / 2,
-                                                            rel=1e-4)
+    assert b.loc["BAU", "simulated_area_ha"] == pytest.approx(a.loc["BAU", "simulated_area_ha"] / 2)
+    assert b.loc["SSM1", "total_asr_t_yr"] == pytest.approx(
+        a.loc["SSM1", "total_asr_t_yr"] / 2, rel=1e-4
+    )
 
     # 12 monthly means for the spin-up: the same equilibrium. (The warm-up differs: with a
     # climatology, NPP_spin is the NPP of the mean climate, not the mean NPP of the years.)
     region.config.write_text(text + block("spinup", "_clim"))
     _run(region.config, tmp_path / "out-clim")
-    pools = {name: np.asarray(zarr.open_group(str(tmp_path / name / WORK / "results.zarr"),
-                                              mode="r")["spin_pools"][:])
-             for name in ("out-base", "out-clim")}
+    pools = {
+        name: np.asarray(
+            zarr.open_group(str(tmp_path / name / WORK / "results.zarr"), mode="r")["spin_pools"][:]
+        )
+        for name in ("out-base", "out-clim")
+    }
     ok = np.isfinite(pools["out-base"])
     np.testing.assert_allclose(pools["out-clim"][ok], pools["out-base"][ok], rtol=1e-6)
 
@@ -158,12 +187,17 @@ def test_yearly_land_use_changes_the_warmup_inputs(tmp_path):
         land = src.read(1)
     yearly = np.repeat(land[None], 20, axis=0)
     cropland = land == 2
-    yearly[10:, cropland] = 3           # cropland becomes grassland from 2011 on
-    write_geotiff(_da(region.grid, yearly, "land_use").rename(time="band"),
-                  region.root / "landuse_yearly.tif", nodata=0, dtype="uint8")
+    yearly[10:, cropland] = 3  # cropland becomes grassland from 2011 on
+    write_geotiff(
+        _da(region.grid, yearly, "land_use").rename(time="band"),
+        region.root / "landuse_yearly.tif",
+        nodata=0,
+        dtype="uint8",
+    )
     text = region.config.read_text()
-    region.config.write_text(text + '[land_use]\nyearly = { path = "landuse_yearly.tif" }\n'
-                             'yearly_first_year = 2001\n')
+    region.config.write_text(
+        text + '[land_use]\nyearly = { path = "landuse_yearly.tif" }\nyearly_first_year = 2001\n'
+    )
     _, changed = _run(region.config, tmp_path / "out")
     _, base = _run(write_region(tmp_path / "b", ny=8, nx=10).config, tmp_path / "out-b")
     rows, cols = np.nonzero(cropland)
@@ -176,9 +210,11 @@ def test_yearly_land_use_changes_the_warmup_inputs(tmp_path):
 def test_config_errors_name_the_key(tmp_path):
     region = write_region(tmp_path / "r", ny=8, nx=10)
     text = region.config.read_text()
-    for extra, needle in (('[[scenarios]]\nname = "SSM1"\n', "baseline"),
-                          ('[periods]\nwarmup = [2020, 2001]\n', "ends before it starts"),
-                          ('[cover]\nsource = "ndvi"\n', "need layer")):
+    for extra, needle in (
+        ('[[scenarios]]\nname = "SSM1"\n', "baseline"),
+        ("[periods]\nwarmup = [2020, 2001]\n", "ends before it starts"),
+        ('[cover]\nsource = "ndvi"\n', "need layer"),
+    ):
         region.config.write_text(text + extra)
         with pytest.raises(ConfigError, match=needle):
             load_run_config(region.config)

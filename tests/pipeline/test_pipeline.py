@@ -25,8 +25,9 @@ def _run(region: Region, out: Path, **kwargs) -> dict:
     config = load_run_config(region.config)
     if "chunk" in kwargs:
         chunk = kwargs.pop("chunk")
-        config = config.model_copy(update={"run": config.run.model_copy(
-            update={"chunk_size": chunk})})
+        config = config.model_copy(
+            update={"run": config.run.model_copy(update={"chunk_size": chunk})}
+        )
     result = run_pipeline(config, output_dir=out, keep_work=True, **kwargs)
     return result.manifest
 
@@ -71,42 +72,68 @@ def _file_inputs(region: Region, row: int, col: int) -> dict[str, np.ndarray | f
     return out
 
 
-def _engine_cell(cell: dict, *, rate: float = 1.0, cover: float = 0.6,
-                 multipliers=(1.0, 1.05, 1.10, 1.20)) -> tuple[float, np.ndarray]:
+def _engine_cell(
+    cell: dict, *, rate: float = 1.0, cover: float = 0.6, multipliers=(1.0, 1.05, 1.10, 1.20)
+) -> tuple[float, np.ndarray]:
     """GSOCseq phases for one cell with the public engine API, written out step by step."""
     spin = {k: cell[k][:240].reshape(20, 12).mean(axis=0) for k in ("tas", "pr", "pet")}
     dpm_rpm = {2: 1.44, 12: 1.44, 13: 1.44, 3: 0.67, 5: 0.67}[int(cell["landuse"])]
     shares = np.full(12, 1 / 12)
     soil = Soil(clay_pct=cell["clay"], depth_cm=30.0)
     options = RunOptions(evap_coefficient=1.0, rate_factor=rate)
-    covered = MonthlyForcing(tmp_degC=spin["tas"], rain_mm=spin["pr"], evap_mm=spin["pet"],
-                             plant_cover=1.0, c_inp_t_ha=shares, dpm_rpm=dpm_rpm,
-                             cover_factor=np.full(12, cover))
+    covered = MonthlyForcing(
+        tmp_degC=spin["tas"],
+        rain_mm=spin["pr"],
+        evap_mm=spin["pet"],
+        plant_cover=1.0,
+        c_inp_t_ha=shares,
+        dpm_rpm=dpm_rpm,
+        cover_factor=np.full(12, cover),
+    )
     eq = equilibrium(soil, covered, target_soc=cell["soc"], options=options)
-    npp_years = [miami_npp_g_dm_m2(cell["tas"][12 * y:12 * y + 12].mean(),
-                                   cell["pr"][12 * y:12 * y + 12].sum()) for y in range(20)]
+    npp_years = [
+        miami_npp_g_dm_m2(
+            cell["tas"][12 * y : 12 * y + 12].mean(), cell["pr"][12 * y : 12 * y + 12].sum()
+        )
+        for y in range(20)
+    ]
     npp_spin = np.mean(npp_years)
     state = eq.state
     inputs = []
     for year in range(20, 40):
         sl = slice(12 * year, 12 * year + 12)
-        annual = eq.annual_input_t_ha[0] * miami_npp_g_dm_m2(
-            cell["tas"][sl].mean(), cell["pr"][sl].sum()) / npp_spin
+        annual = (
+            eq.annual_input_t_ha[0]
+            * miami_npp_g_dm_m2(cell["tas"][sl].mean(), cell["pr"][sl].sum())
+            / npp_spin
+        )
         inputs.append(annual)
-        forcing = MonthlyForcing(tmp_degC=cell["tas"][sl], rain_mm=cell["pr"][sl],
-                                 evap_mm=cell["pet"][sl], plant_cover=1.0,
-                                 c_inp_t_ha=annual * shares, dpm_rpm=dpm_rpm,
-                                 cover_factor=np.full(12, cover))
+        forcing = MonthlyForcing(
+            tmp_degC=cell["tas"][sl],
+            rain_mm=cell["pr"][sl],
+            evap_mm=cell["pet"][sl],
+            plant_cover=1.0,
+            c_inp_t_ha=annual * shares,
+            dpm_rpm=dpm_rpm,
+            cover_factor=np.full(12, cover),
+        )
         state = run(soil, forcing, 12, state=state, record="end", options=options).state
     t0 = float(state.soc[0])
     fwd = {k: cell[k][240:].reshape(20, 12).mean(axis=0) for k in ("tas", "pr", "pet")}
     finals = []
     for m in multipliers:
-        forcing = MonthlyForcing(tmp_degC=fwd["tas"], rain_mm=fwd["pr"], evap_mm=fwd["pet"],
-                                 plant_cover=1.0, c_inp_t_ha=m * np.mean(inputs) * shares,
-                                 dpm_rpm=dpm_rpm, cover_factor=np.full(12, cover))
-        finals.append(float(run(soil, forcing, 240, state=state, record="end",
-                                options=options).soc[0, -1]))
+        forcing = MonthlyForcing(
+            tmp_degC=fwd["tas"],
+            rain_mm=fwd["pr"],
+            evap_mm=fwd["pet"],
+            plant_cover=1.0,
+            c_inp_t_ha=m * np.mean(inputs) * shares,
+            dpm_rpm=dpm_rpm,
+            cover_factor=np.full(12, cover),
+        )
+        finals.append(
+            float(run(soil, forcing, 240, state=state, record="end", options=options).soc[0, -1])
+        )
     return t0, np.array(finals)
 
 
@@ -218,7 +245,8 @@ def test_products_are_named_and_described(reference_run):
     west, east = summary.loc[("West", "SSM1")], summary.loc[("East", "SSM1")]
     whole = summary.loc[("all", "SSM1")]
     assert west["total_asr_t_yr"] + east["total_asr_t_yr"] == pytest.approx(
-        whole["total_asr_t_yr"], rel=1e-12)
+        whole["total_asr_t_yr"], rel=1e-12
+    )
 
 
 def test_row_bands_and_coastal_fill_do_not_change_the_staged_climate(tmp_path, monkeypatch):
@@ -231,7 +259,7 @@ def test_row_bands_and_coastal_fill_do_not_change_the_staged_climate(tmp_path, m
         with xr.open_dataset(path, decode_coords="all") as ds:
             ds = ds.load()
         values = ds[name].values
-        values[:, 6:10, :2] = np.nan               # a "coast" across the band boundary at row 8
+        values[:, 6:10, :2] = np.nan  # a "coast" across the band boundary at row 8
         ds[name].values[:] = values
         from socseq.io.raster import write_netcdf
 

@@ -58,26 +58,31 @@ increase_relative_sd = 0.3
 def _run(root: Path, extra: str, out: str, chunk: int = 8, **kwargs) -> Path:
     region = write_region(root / "region", extra=extra)
     config = load_run_config(region.config)
-    config = config.model_copy(update={"run": config.run.model_copy(
-        update={"chunk_size": chunk})})
+    config = config.model_copy(update={"run": config.run.model_copy(update={"chunk_size": chunk})})
     target = root / out
     run_pipeline(config, output_dir=target, keep_work=True, **kwargs)
     return target
 
 
 def _store(out: Path, name: str) -> np.ndarray:
-    return np.asarray(zarr.open_group(str(out / WORK / name), mode="r")["soc" if name ==
-                                                                        "results.zarr" else
-                                                                        "t0_stats"][:])
+    return np.asarray(
+        zarr.open_group(str(out / WORK / name), mode="r")[
+            "soc" if name == "results.zarr" else "t0_stats"
+        ][:]
+    )
 
 
 def test_philox_known_answers():
     """Random123 kat_vectors for philox4x32-10."""
-    cases = [((0, 0, 0, 0), (0, 0), "6627e8d5 e169c58d bc57ac4c 9b00dbd8"),
-             ((0xFFFFFFFF,) * 4, (0xFFFFFFFF, 0xFFFFFFFF),
-              "408f276d 41c83b0e a20bc7c6 6d5451fd"),
-             ((0x243F6A88, 0x85A308D3, 0x13198A2E, 0x03707344), (0xA4093822, 0x299F31D0),
-              "d16cfe09 94fdcceb 5001e420 24126ea1")]
+    cases = [
+        ((0, 0, 0, 0), (0, 0), "6627e8d5 e169c58d bc57ac4c 9b00dbd8"),
+        ((0xFFFFFFFF,) * 4, (0xFFFFFFFF, 0xFFFFFFFF), "408f276d 41c83b0e a20bc7c6 6d5451fd"),
+        (
+            (0x243F6A88, 0x85A308D3, 0x13198A2E, 0x03707344),
+            (0xA4093822, 0x299F31D0),
+            "d16cfe09 94fdcceb 5001e420 24126ea1",
+        ),
+    ]
     for counter, key, expected in cases:
         got = " ".join(f"{int(w):08x}" for w in philox4x32(counter, key))
         assert got == expected
@@ -86,8 +91,12 @@ def test_philox_known_answers():
 def test_draws_depend_only_on_seed_cell_and_member():
     cells = np.arange(5000)
     all_at_once = standard_normal(11, "soc", cells[:, None], np.arange(20)[None, :])
-    piecewise = np.concatenate([standard_normal(11, "soc", c[:, None], np.arange(20)[None, :])
-                                for c in np.array_split(cells[::-1], 7)])[::-1]
+    piecewise = np.concatenate(
+        [
+            standard_normal(11, "soc", c[:, None], np.arange(20)[None, :])
+            for c in np.array_split(cells[::-1], 7)
+        ]
+    )[::-1]
     np.testing.assert_array_equal(all_at_once, piecewise)
     assert abs(all_at_once.mean()) < 0.02 and abs(all_at_once.std() - 1) < 0.02
     other = standard_normal(11, "clay", cells[:, None], np.arange(20)[None, :])
@@ -98,20 +107,28 @@ def test_forward_run_is_affine_in_the_input_multiplier():
     """SOC(m) = m·SOC(1) + (1 − m)·SOC(0) from a common state (what the ensemble exploits)."""
     rng = np.random.default_rng(3)
     n = 200
-    state = RothCState(pools=rng.uniform(0.1, 40, (n, 4)), iom=rng.uniform(1, 5, n),
-                       smd=-rng.uniform(0, 30, n), co2=np.zeros(n))
+    state = RothCState(
+        pools=rng.uniform(0.1, 40, (n, 4)),
+        iom=rng.uniform(1, 5, n),
+        smd=-rng.uniform(0, 30, n),
+        co2=np.zeros(n),
+    )
     months = np.arange(12)
-    forcing = {"tmp_degC": 15 + 10 * np.sin(months / 2)[None, :] + rng.normal(0, 3, (n, 1)),
-               "rain_mm": rng.uniform(0, 200, (n, 12)), "evap_mm": rng.uniform(10, 150, (n, 12)),
-               "plant_cover": (rng.random((n, 12)) < 0.6).astype(float),
-               "dpm_rpm": 1.44}
+    forcing = {
+        "tmp_degC": 15 + 10 * np.sin(months / 2)[None, :] + rng.normal(0, 3, (n, 1)),
+        "rain_mm": rng.uniform(0, 200, (n, 12)),
+        "evap_mm": rng.uniform(10, 150, (n, 12)),
+        "plant_cover": (rng.random((n, 12)) < 0.6).astype(float),
+        "dpm_rpm": 1.44,
+    }
     soil = Soil(clay_pct=rng.uniform(5, 60, n), depth_cm=30.0)
     c_bau = rng.uniform(0.5, 4, n)[:, None] / 12 * np.ones(12)
 
     def final(m: float) -> np.ndarray:
         f = MonthlyForcing(c_inp_t_ha=m * c_bau, **forcing)
-        return run(soil, f, 240, state=state, record="end",
-                   options=RunOptions(evap_coefficient=1.0)).soc[:, 0]
+        return run(
+            soil, f, 240, state=state, record="end", options=RunOptions(evap_coefficient=1.0)
+        ).soc[:, 0]
 
     one, zero = final(1.0), final(0.0)
     for m in (0.95, 1.05, 1.1, 1.2, 1.25, 2.0):
@@ -131,7 +148,7 @@ def test_zero_spread_reproduces_the_deterministic_run(zero_width):
     t0 = main[0, 0]
     sim = np.isfinite(t0)
     assert sim.sum() > 300
-    for k in range(1, 4):                            # median, q05, q95: bit for bit
+    for k in range(1, 4):  # median, q05, q95: bit for bit
         np.testing.assert_array_equal(unc["t0_stats"][k][sim], t0[sim])
         final = np.asarray(unc["final_stats"][k])
         # BAU is run as is; the SSMs come from the affine combination (rounding only).
@@ -142,8 +159,7 @@ def test_zero_spread_reproduces_the_deterministic_run(zero_width):
     prob = np.asarray(unc["p_4p1000"])
     assert set(np.unique(prob[:, sim])) <= {0.0, 1.0}
     summary = pd.read_csv(out / "uncertainty" / "summary.csv")
-    np.testing.assert_allclose(summary["mean"], summary["deterministic"], rtol=1e-10,
-                               atol=1e-9)
+    np.testing.assert_allclose(summary["mean"], summary["deterministic"], rtol=1e-10, atol=1e-9)
     det = pd.read_csv(out / "summary.csv")
     row = det[(det.zone == "all") & (det.scenario == "SSM1")].iloc[0]
     mine = summary[(summary.zone == "all") & (summary.scenario == "SSM1")].set_index("quantity")
@@ -151,6 +167,7 @@ def test_zero_spread_reproduces_the_deterministic_run(zero_width):
     assert mine.loc["share_4p1000_pct", "median"] == pytest.approx(row.share_4p1000_pct)
     assert set(summary.zone) == {"all", "West", "East"}
     import json
+
     manifest = json.loads((out / "run.json").read_text())
     assert manifest["uncertainty"]["members"] == 3
     assert "uncertainty/uncertainty.nc" in manifest["products"]
@@ -158,8 +175,9 @@ def test_zero_spread_reproduces_the_deterministic_run(zero_width):
 
 
 def test_seeded_ensemble_is_identical_across_chunks_and_schedulers(tmp_path):
-    extra = SPREAD.format(members=6, seed=99, dist="lognormal", shared="true",
-                          params="k_hum = 0.1\nk_rpm = 0.1")
+    extra = SPREAD.format(
+        members=6, seed=99, dist="lognormal", shared="true", params="k_hum = 0.1\nk_rpm = 0.1"
+    )
     a = _run(tmp_path / "a", extra, "out", chunk=8)
     b = _run(tmp_path / "b", extra, "out", chunk=16, workers=2)
     ds_a = xr.open_dataset(a / "uncertainty" / "uncertainty.nc")
@@ -172,9 +190,11 @@ def test_seeded_ensemble_is_identical_across_chunks_and_schedulers(tmp_path):
     sb = zarr.open_group(str(b / WORK / "uncertainty.zarr"), mode="r")
     np.testing.assert_array_equal(sa["final_stats"][:], sb["final_stats"][:])
     spread = np.nanmean(sa["final_stats"][3] - sa["final_stats"][2])
-    assert spread > 1.0                              # the distributions did act
-    pd.testing.assert_frame_equal(pd.read_csv(a / "uncertainty" / "summary.csv"),
-                                  pd.read_csv(b / "uncertainty" / "summary.csv"))
+    assert spread > 1.0  # the distributions did act
+    pd.testing.assert_frame_equal(
+        pd.read_csv(a / "uncertainty" / "summary.csv"),
+        pd.read_csv(b / "uncertainty" / "summary.csv"),
+    )
 
 
 def test_90_percent_intervals_cover_synthetic_truth(tmp_path):
@@ -186,15 +206,25 @@ def test_90_percent_intervals_cover_synthetic_truth(tmp_path):
     from socseq.pipeline.uncertainty import uncertainty_settings
 
     store = out / WORK / "uncertainty.zarr"
-    staged = type("S", (), {"path": out / WORK / "inputs.zarr", "n_warmup_years": 20,
-                            "has_yearly_land_use": False, "has_cover": False})()
+    staged = type(
+        "S",
+        (),
+        {
+            "path": out / WORK / "inputs.zarr",
+            "n_warmup_years": 20,
+            "has_yearly_land_use": False,
+            "has_cover": False,
+        },
+    )()
     phase = phase_settings(config, staged, out / WORK / "results.zarr")
     from socseq.io.grid import GridSpec
-    grid = GridSpec.from_raster(xr.open_dataarray(tmp_path / "region" / "soc.tif",
-                                                  engine="rasterio").squeeze("band",
-                                                                             drop=True))
-    us: UncertaintySettings = uncertainty_settings(config, phase, grid, store, "relative",
-                                                   False)
+
+    grid = GridSpec.from_raster(
+        xr.open_dataarray(tmp_path / "region" / "soc.tif", engine="rasterio").squeeze(
+            "band", drop=True
+        )
+    )
+    us: UncertaintySettings = uncertainty_settings(config, phase, grid, store, "relative", False)
     truth_settings = dataclasses.replace(us, seed=12345, members=1)
     stats = zarr.open_group(str(store), mode="r")
     inside, total = np.zeros(4), 0
@@ -216,10 +246,12 @@ def test_90_percent_intervals_cover_synthetic_truth(tmp_path):
 def test_gsocseq_mode_writes_published_and_corrected_maps(tmp_path):
     out = _run(tmp_path, '\n[uncertainty]\nmode = "gsocseq"\n', "out")
     folder = out / "uncertainty"
-    names = ["XTS_GSOCseq_T0_UncertaintyMap030.tif", "XTS_GSOCseq_BAU_UncertaintyMap030.tif",
-             "XTS_GSOCseq_SSM_UncertaintyMap030.tif"]
-    names += [f"XTS_GSOCseq_ASR_{s}_UncertaintyMap030.tif" for s in
-              ("BAU", "SSM1", "SSM2", "SSM3")]
+    names = [
+        "XTS_GSOCseq_T0_UncertaintyMap030.tif",
+        "XTS_GSOCseq_BAU_UncertaintyMap030.tif",
+        "XTS_GSOCseq_SSM_UncertaintyMap030.tif",
+    ]
+    names += [f"XTS_GSOCseq_ASR_{s}_UncertaintyMap030.tif" for s in ("BAU", "SSM1", "SSM2", "SSM3")]
     names += [f"XTS_GSOCseq_RSR_{s}_UncertaintyMap030.tif" for s in ("SSM1", "SSM2", "SSM3")]
     names += [f"XTS_GSOCseq_{k}_SSM1_UncertaintyCorrectedMap030.tif" for k in ("ASR", "RSR")]
     for name in names:
@@ -237,10 +269,12 @@ def test_gsocseq_mode_writes_published_and_corrected_maps(tmp_path):
     u1 = 100 * (hi_f[1] - lo_f[1]) / (2 * fin[1])
     published = np.hypot(u1 * fin[1], u_t0 * t0) / np.abs(t0 + fin[1])
     corrected = 100 * np.abs((hi_f[1] - hi) - (lo_f[1] - lo)) / (2 * np.abs(fin[1] - t0))
-    np.testing.assert_allclose(ds["u_asr_published_pct"].sel(scenario="SSM1").values[sim],
-                               published[sim], rtol=1e-5)
-    np.testing.assert_allclose(ds["u_asr_corrected_pct"].sel(scenario="SSM1").values[sim],
-                               corrected[sim], rtol=1e-5)
+    np.testing.assert_allclose(
+        ds["u_asr_published_pct"].sel(scenario="SSM1").values[sim], published[sim], rtol=1e-5
+    )
+    np.testing.assert_allclose(
+        ds["u_asr_corrected_pct"].sel(scenario="SSM1").values[sim], corrected[sim], rtol=1e-5
+    )
     ds.close()
     summary = pd.read_csv(folder / "summary.csv")
     t0_row = summary[(summary.zone == "all") & (summary.quantity == "mean_soc_t0_t_ha")].iloc[0]

@@ -70,8 +70,7 @@ def _printed_units(path: Path) -> tuple[list[str], NDArray[np.float64], NDArray[
     header = [name.strip('"') for name in lines[0].split(",")]
     values = np.array([[float(field) for field in line.split(",")] for line in lines[1:]])
     with np.errstate(divide="ignore"):
-        units = np.where(values == 0.0, 0.0,
-                         10.0 ** (np.floor(np.log10(np.abs(values))) - 14))
+        units = np.where(values == 0.0, 0.0, 10.0 ** (np.floor(np.log10(np.abs(values))) - 14))
     return header, values, units
 
 
@@ -87,16 +86,22 @@ def fortran_official() -> tuple[pd.DataFrame, pd.DataFrame]:
 
 
 @pytest.mark.shared
-@pytest.mark.parametrize(("name", "formatter", "table"), [
-    ("month_results.out", format_month_results_out, 0),
-    ("year_results.out", format_year_results_out, 1)])
-def test_fortran_example_is_byte_identical(fortran_official, name: str, formatter,
-                                           table: int) -> None:
+@pytest.mark.parametrize(
+    ("name", "formatter", "table"),
+    [
+        ("month_results.out", format_month_results_out, 0),
+        ("year_results.out", format_year_results_out, 1),
+    ],
+)
+def test_fortran_example_is_byte_identical(
+    fortran_official, name: str, formatter, table: int
+) -> None:
     expected = shared_path(*REFERENCE, "RothC_Code_v2", name).read_bytes().decode("ascii")
     produced = formatter(fortran_official[table])
     if produced != expected:  # name the first differing line rather than dump 160 kB
         for lineno, (ours, theirs) in enumerate(
-                zip(produced.split("\n"), expected.split("\n"), strict=False), start=1):
+            zip(produced.split("\n"), expected.split("\n"), strict=False), start=1
+        ):
             assert ours == theirs, f"{name} line {lineno}"
     assert produced == expected
 
@@ -119,15 +124,21 @@ def _printed_digits(text: str) -> tuple[list[list[str]], list[list[int | None]]]
 
 
 @pytest.mark.shared
-@pytest.mark.parametrize(("name", "formatter", "table"), [
-    ("month_results.out", format_month_results_out, 0),
-    ("year_results.out", format_year_results_out, 1)])
+@pytest.mark.parametrize(
+    ("name", "formatter", "table"),
+    [
+        ("month_results.out", format_month_results_out, 0),
+        ("year_results.out", format_year_results_out, 1),
+    ],
+)
 def test_fortran_example_with_decimal_constants_within_one_printed_unit(
-        name: str, formatter, table: int) -> None:
+    name: str, formatter, table: int
+) -> None:
     tables = run_rothamsted(_site("RothC_Code_v2"), params=RothCParameters.decimal())
     ours, ours_decimals = _printed_digits(formatter(tables[table]))
     theirs, theirs_decimals = _printed_digits(
-        shared_path(*REFERENCE, "RothC_Code_v2", name).read_text(encoding="ascii"))
+        shared_path(*REFERENCE, "RothC_Code_v2", name).read_text(encoding="ascii")
+    )
     assert ours_decimals == theirs_decimals and len(ours) == len(theirs)
     worst = 0
     for row_ours, row_theirs, row_decimals in zip(ours, theirs, theirs_decimals, strict=True):
@@ -145,9 +156,13 @@ def test_fortran_example_with_decimal_constants_within_one_printed_unit(
 
 
 @pytest.mark.shared
-@pytest.mark.parametrize(("name", "table", "skip"), [
-    ("month_results.out", 0, 2),   # R writes no initial and no spin-up month row
-    ("year_results.out", 1, 1)])   # R writes no year-0 row
+@pytest.mark.parametrize(
+    ("name", "table", "skip"),
+    [
+        ("month_results.out", 0, 2),  # R writes no initial and no spin-up month row
+        ("year_results.out", 1, 1),
+    ],
+)  # R writes no year-0 row
 def test_r_example_to_the_precision_it_prints(name: str, table: int, skip: int) -> None:
     site = _site("RothC_R_v2")
     ours = run_rothamsted(site, params=RothCParameters.decimal())[table].iloc[skip:]
@@ -158,11 +173,13 @@ def test_r_example_to_the_precision_it_prints(name: str, table: int, skip: int) 
     ours_values = ours.to_numpy(dtype=np.float64)
     for j, column in enumerate(ours.columns):
         tolerance = 0.5 * units[:, j] + (
-            DELTA_C_ATOL if column == "deltaC" else RTOL * np.abs(values[:, j]))
+            DELTA_C_ATOL if column == "deltaC" else RTOL * np.abs(values[:, j])
+        )
         excess = np.abs(ours_values[:, j] - values[:, j]) - tolerance
         row = int(np.argmax(excess))
-        assert excess[row] <= 0, (f"{name} {column} row {row}: R {values[row, j]!r}, socseq "
-                                  f"{ours_values[row, j]!r}")
+        assert excess[row] <= 0, (
+            f"{name} {column} row {row}: R {values[row, j]!r}, socseq {ours_values[row, j]!r}"
+        )
 
 
 # ---------------------------------------------------------------------------------------------
@@ -174,8 +191,11 @@ def test_r_example_to_the_precision_it_prints(name: str, table: int, skip: int) 
 def python_v1() -> dict[str, object]:
     site = _site("RothC_Py_v1")
     folder = shared_path(*REFERENCE, "RothC_Py_v1")
-    return {"site": site, "month": pd.read_csv(folder / "month_results.csv", dtype=float),
-            "year": pd.read_csv(folder / "year_results.csv", dtype=float)}
+    return {
+        "site": site,
+        "month": pd.read_csv(folder / "month_results.csv", dtype=float),
+        "year": pd.read_csv(folder / "year_results.csv", dtype=float),
+    }
 
 
 def _assert_close(ours: NDArray[np.float64], theirs: NDArray[np.float64], column: str) -> None:
@@ -226,28 +246,45 @@ def test_python_v1_monthly_delta_c_through_the_python_api(python_v1) -> None:
 
     def forcing(rows: slice) -> MonthlyForcing:
         return MonthlyForcing(
-            tmp_degC=np.array(site.tmp_degC[rows]), rain_mm=np.array(site.rain_mm[rows]),
-            evap_mm=np.array(site.evap_mm[rows]), plant_cover=site.pc[rows].astype(float),
-            c_inp_t_ha=np.array(site.c_inp_t_ha[rows]), fym_t_ha=np.array(site.fym_t_ha[rows]),
-            dpm_rpm=np.array(site.dpm_rpm[rows]), modern_pct=np.array(site.modern_pct[rows]))
+            tmp_degC=np.array(site.tmp_degC[rows]),
+            rain_mm=np.array(site.rain_mm[rows]),
+            evap_mm=np.array(site.evap_mm[rows]),
+            plant_cover=site.pc[rows].astype(float),
+            c_inp_t_ha=np.array(site.c_inp_t_ha[rows]),
+            fym_t_ha=np.array(site.fym_t_ha[rows]),
+            dpm_rpm=np.array(site.dpm_rpm[rows]),
+            modern_pct=np.array(site.modern_pct[rows]),
+        )
 
     options = RunOptions(radiocarbon=True)
-    spun = equilibrium(soil, forcing(slice(0, 12)), method="rothamsted", options=options,
-                       params=params)
+    spun = equilibrium(
+        soil, forcing(slice(0, 12)), method="rothamsted", options=options, params=params
+    )
     assert spun.spinup_months is not None and spun.spinup_months[0] == 19872
-    result = run(soil, forcing(slice(12, site.nsteps)), site.nsteps - 12, state=spun.state,
-                 record="month", options=options, params=params)
+    result = run(
+        soil,
+        forcing(slice(12, site.nsteps)),
+        site.nsteps - 12,
+        state=spun.state,
+        record="month",
+        options=options,
+        params=params,
+    )
     assert result.total_age is not None
-    _assert_close(delta_c_from_age(result.total_age[0], params),
-                  python_v1["month"]["deltaC"].to_numpy(), "deltaC")
+    _assert_close(
+        delta_c_from_age(result.total_age[0], params),
+        python_v1["month"]["deltaC"].to_numpy(),
+        "deltaC",
+    )
 
 
 @pytest.mark.shared
 def test_python_v1_is_not_reproduced_by_the_float32_constants(python_v1) -> None:
     """RothC_Py computes with decimal constants: the Fortran literals are 1e-6 away from it."""
     _, year = run_rothamsted(python_v1["site"], params=RothCParameters.rothamsted())
-    soc = np.abs(year["SOC_t_C_ha"].iloc[1:].to_numpy()
-                 - python_v1["year"]["SOC_t_C_ha"].to_numpy())
+    soc = np.abs(
+        year["SOC_t_C_ha"].iloc[1:].to_numpy() - python_v1["year"]["SOC_t_C_ha"].to_numpy()
+    )
     assert 1e-6 < soc.max() < 1e-4
 
 
@@ -270,8 +307,14 @@ def test_morocco_runs_and_keeps_its_invariants() -> None:
     assert official[0].loc[1, "Month"] == decimal[0].loc[1, "Month"]
     # The two constant sets agree to within one unit of the printed fourth decimal.
     for ours, theirs in zip(official, decimal, strict=True):
-        for column in ("DPM_t_C_ha", "RPM_t_C_ha", "BIO_t_C_ha", "HUM_t_C_ha", "SOC_t_C_ha",
-                       "CO2_t_C_ha"):
+        for column in (
+            "DPM_t_C_ha",
+            "RPM_t_C_ha",
+            "BIO_t_C_ha",
+            "HUM_t_C_ha",
+            "SOC_t_C_ha",
+            "CO2_t_C_ha",
+        ):
             assert np.abs(ours[column] - theirs[column]).max() < 1e-4
     # Carbon balance of the forward run with decimal constants (which conserve carbon):
     # SOC change + CO2 released = plant + manure carbon added.

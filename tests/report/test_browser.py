@@ -19,8 +19,10 @@ from socseq.report import build_report
 
 from .test_report import FULL_FIGURES
 
-IMAGES_JS = ("return Array.from(document.images).map("
-             "i => ({alt: i.alt, complete: i.complete, width: i.naturalWidth}))")
+IMAGES_JS = (
+    "return Array.from(document.images).map("
+    "i => ({alt: i.alt, complete: i.complete, width: i.naturalWidth}))"
+)
 
 
 def _missing(reason: str) -> None:
@@ -42,8 +44,15 @@ def browser() -> Iterator[Any]:
         _missing("selenium is not installed (pip install '.[test]')")
     options = webdriver.ChromeOptions()
     options.binary_location = chromium
-    for arg in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
-                "--hide-scrollbars", "--window-size=1280,1600", "--force-device-scale-factor=1"):
+    for arg in (
+        "--headless=new",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-dev-shm-usage",
+        "--hide-scrollbars",
+        "--window-size=1280,1600",
+        "--force-device-scale-factor=1",
+    ):
         options.add_argument(arg)
     options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
     driver = webdriver.Chrome(service=Service(executable_path=driver_path), options=options)
@@ -60,7 +69,8 @@ def _open(driver: Any, page: Path) -> tuple[list[dict[str, Any]], list[dict[str,
     driver.execute_async_script(
         "const done = arguments[arguments.length - 1];"
         "Promise.all(Array.from(document.images).map(i => i.decode().catch(() => null)))"
-        ".then(() => done(true));")
+        ".then(() => done(true));"
+    )
     images = driver.execute_script(IMAGES_JS)
     errors = [e for e in driver.get_log("browser") if e["level"] == "SEVERE"]
     return images, errors
@@ -71,9 +81,14 @@ def _full_page_png(driver: Any, path: Path) -> Path:
 
     metrics = driver.execute_cdp_cmd("Page.getLayoutMetrics", {})
     size = metrics["cssContentSize"]
-    shot = driver.execute_cdp_cmd("Page.captureScreenshot", {
-        "format": "png", "captureBeyondViewport": True,
-        "clip": {"x": 0, "y": 0, "width": size["width"], "height": size["height"], "scale": 1}})
+    shot = driver.execute_cdp_cmd(
+        "Page.captureScreenshot",
+        {
+            "format": "png",
+            "captureBeyondViewport": True,
+            "clip": {"x": 0, "y": 0, "width": size["width"], "height": size["height"], "scale": 1},
+        },
+    )
     path.write_bytes(base64.b64decode(shot["data"]))
     return path
 
@@ -95,7 +110,8 @@ def test_the_check_sees_a_broken_image(browser: Any, run_folder: Path, tmp_path:
     """Negative control: a corrupted image is caught by the same check."""
     html = build_report(run_folder).read_text(encoding="utf-8")
     broken = tmp_path / "broken.html"
-    broken.write_text(html.replace("data:image/png;base64,", "data:image/png;base64,AAAA", 1),
-                      encoding="utf-8")
+    broken.write_text(
+        html.replace("data:image/png;base64,", "data:image/png;base64,AAAA", 1), encoding="utf-8"
+    )
     images, _ = _open(browser, broken)
     assert sum(i["width"] == 0 for i in images) == 1

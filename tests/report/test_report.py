@@ -17,14 +17,29 @@ from socseq.report.run_folder import MapLayer
 
 from .conftest import make_run_folder
 
-FULL_FIGURES = sorted([
-    "dsm_observed_vs_predicted.png", "dsm_soc_mean.png", "dsm_soc_q05.png", "dsm_soc_q95.png",
-    "dsm_soc_sd.png", "dsm_aoa.png", "soc_t0.png",
-    "asr_BAU.png", "asr_SSM1.png", "asr_SSM2.png", "asr_SSM3.png",
-    "rsr_SSM1.png", "rsr_SSM2.png", "rsr_SSM3.png",
-    "4p1000_BAU.png", "4p1000_SSM1.png", "4p1000_SSM2.png", "4p1000_SSM3.png",
-    "soc_timeseries.png",
-])
+FULL_FIGURES = sorted(
+    [
+        "dsm_observed_vs_predicted.png",
+        "dsm_soc_mean.png",
+        "dsm_soc_q05.png",
+        "dsm_soc_q95.png",
+        "dsm_soc_sd.png",
+        "dsm_aoa.png",
+        "soc_t0.png",
+        "asr_BAU.png",
+        "asr_SSM1.png",
+        "asr_SSM2.png",
+        "asr_SSM3.png",
+        "rsr_SSM1.png",
+        "rsr_SSM2.png",
+        "rsr_SSM3.png",
+        "4p1000_BAU.png",
+        "4p1000_SSM1.png",
+        "4p1000_SSM2.png",
+        "4p1000_SSM3.png",
+        "soc_timeseries.png",
+    ]
+)
 
 
 def _images(html: str) -> list[str]:
@@ -45,7 +60,7 @@ def test_report_is_one_self_contained_file_with_every_figure(run_folder: Path) -
     assert embedded == {(run_folder / "figures" / name).read_bytes() for name in figures}
     # Nothing is fetched: no external URL, stylesheet or script.
     assert not re.search(r'(src|href)="(https?:)?//', html)
-    assert "<script" not in html and "<link rel=\"stylesheet\"" not in html
+    assert "<script" not in html and '<link rel="stylesheet"' not in html
     assert "<style>" in html
 
 
@@ -53,11 +68,23 @@ def test_report_content(run_folder: Path) -> None:
     html = build_report(run_folder).read_text(encoding="utf-8")
     # The run name is escaped, not injected.
     assert "Fake island &lt;test&gt; &amp; co" in html and "<test>" not in html
-    for text in ("0123456789abcdef", "0.1.0.dev0", "2026-11-29T04:44:06+00:00", "exact",
-                 "carbon fraction of dry matter", "paddy (excluded by configuration)",
-                 "/data/clay_pct.tif", "climate is synthetic (demo region)",
-                 "spatial-block cross-validation", "How to read this", "4 per 1000",
-                 "<h3>North</h3>", "<h3>South</h3>", "SSM3", "PICP90"):
+    for text in (
+        "0123456789abcdef",
+        "0.1.0.dev0",
+        "2026-11-29T04:44:06+00:00",
+        "exact",
+        "carbon fraction of dry matter",
+        "paddy (excluded by configuration)",
+        "/data/clay_pct.tif",
+        "climate is synthetic (demo region)",
+        "spatial-block cross-validation",
+        "How to read this",
+        "4 per 1000",
+        "<h3>North</h3>",
+        "<h3>South</h3>",
+        "SSM3",
+        "PICP90",
+    ):
         assert text in html, text
     run = read_run_folder(run_folder)
     row = run.summary[(run.summary["zone"] == "all") & (run.summary["scenario"] == "SSM2")]
@@ -72,8 +99,9 @@ def test_optional_parts_are_left_out(tmp_path: Path) -> None:
     (folder / "exclusions.csv").unlink()
     html = build_report(folder).read_text(encoding="utf-8")
     figures = sorted(p.name for p in (folder / "figures").iterdir())
-    assert figures == [f for f in FULL_FIGURES
-                       if not f.startswith("dsm_") and f != "soc_timeseries.png"]
+    assert figures == [
+        f for f in FULL_FIGURES if not f.startswith("dsm_") and f != "soc_timeseries.png"
+    ]
     assert 'id="dsm"' not in html and 'id="zones"' not in html and 'id="notes"' not in html
     assert 'id="series"' not in html
     # Cell counts fall back on run.json.
@@ -118,10 +146,13 @@ def test_rebuild_replaces_the_figures_folder(run_folder: Path) -> None:
     assert not [p for p in run_folder.iterdir() if p.name.startswith(".")]
 
 
-@pytest.mark.parametrize(("remove", "named"), [
-    ("run.json", "run.json"),
-    ("summary.csv", "summary.csv"),
-])
+@pytest.mark.parametrize(
+    ("remove", "named"),
+    [
+        ("run.json", "run.json"),
+        ("summary.csv", "summary.csv"),
+    ],
+)
 def test_missing_required_file_is_named(run_folder: Path, remove: str, named: str) -> None:
     (run_folder / remove).unlink()
     with pytest.raises(RunFolderError, match=named) as info:

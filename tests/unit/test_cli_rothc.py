@@ -32,8 +32,18 @@ SOIL = "23.4\t23.0\t 3.0041\t{nsteps}\t58.6\t1.27\t0.94\t0.1"
 Row = tuple[int, int, float, float, float, float, float, float, int, float]
 
 
-def _row(year: int, month: int, *, tmp: float = 12.0, rain: float = 60.0, evap: float = 50.0,
-         c_inp: float = 0.25, fym: float = 0.0, pc: int = 1, dpm_rpm: float = 1.44) -> Row:
+def _row(
+    year: int,
+    month: int,
+    *,
+    tmp: float = 12.0,
+    rain: float = 60.0,
+    evap: float = 50.0,
+    c_inp: float = 0.25,
+    fym: float = 0.0,
+    pc: int = 1,
+    dpm_rpm: float = 1.44,
+) -> Row:
     return (year, month, 100.0, tmp, rain, evap, c_inp, fym, pc, dpm_rpm)
 
 
@@ -41,8 +51,9 @@ def _year_of_rows(year: int, months: Sequence[int] = range(1, 13), **kwargs: flo
     return [_row(year, month, **kwargs) for month in months]
 
 
-def _write_v2(path: Path, rows: Sequence[Row], options: tuple[int, int] = (1, 1),
-              nsteps: int | None = None) -> Path:
+def _write_v2(
+    path: Path, rows: Sequence[Row], options: tuple[int, int] = (1, 1), nsteps: int | None = None
+) -> Path:
     """Write a RothC 2.0.0 input file laid out as the official example."""
     lines = [
         "synthetic input for socseq tests",
@@ -65,8 +76,13 @@ def _invoke(*args: str) -> object:
     return CliRunner().invoke(cli, ["rothc", *args], catch_exceptions=False)
 
 
-def _run_csv(tmp_path: Path, rows: Sequence[Row], name: str = "run", *extra: str,
-             options: tuple[int, int] = (1, 1)) -> tuple[pd.DataFrame, pd.DataFrame]:
+def _run_csv(
+    tmp_path: Path,
+    rows: Sequence[Row],
+    name: str = "run",
+    *extra: str,
+    options: tuple[int, int] = (1, 1),
+) -> tuple[pd.DataFrame, pd.DataFrame]:
     source = _write_v2(tmp_path / f"{name}.dat", rows, options)
     out = tmp_path / name
     result = _invoke(str(source), "--out", str(out), *extra)
@@ -102,12 +118,16 @@ def test_example_writes_full_precision_csv(tmp_path: Path) -> None:
 def test_example_as_a_real_process(tmp_path: Path) -> None:
     """The installed ``socseq`` script, run as a user would, writes the official layout."""
     script = shutil.which("socseq", path=str(Path(sys.executable).parent))
-    command = [script] if script else [sys.executable, "-c",
-                                      "from socseq.cli import main; main()"]
+    command = [script] if script else [sys.executable, "-c", "from socseq.cli import main; main()"]
     out = tmp_path / "out"
-    done = subprocess.run([*command, "rothc", "--example", "--format", "rothamsted", "--out",
-                           str(out)], capture_output=True, text=True, timeout=300,
-                          env={**os.environ, "COLUMNS": "100"}, check=False)
+    done = subprocess.run(
+        [*command, "rothc", "--example", "--format", "rothamsted", "--out", str(out)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env={**os.environ, "COLUMNS": "100"},
+        check=False,
+    )
     assert done.returncode == 0, done.stderr
     assert "wrote " + str(out / "month_results.out") in done.stdout
     month_text = (out / "month_results.out").read_text(encoding="ascii")
@@ -128,19 +148,29 @@ def test_example_and_input_file_are_exclusive(tmp_path: Path) -> None:
 # ---------------------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize(("edit", "message"), [
-    (lambda lines: lines.__setitem__(7, "23.4 23.0 3.0041 [24]"),
-     "line 8, column 'nsteps': expected an integer, found '[24]'"),
-    (lambda lines: lines.__setitem__(4, "    4          1"),
-     "line 5, column 'opt_RMmoist': expected 1, 2 or 3, found '4'"),
-    (lambda lines: lines.__setitem__(14, "1 5 100 abc 60 50 0.25 0 1 1.44"),
-     "line 15, column 'Tmp': expected a number, found 'abc'"),
-    (lambda lines: lines.pop(),
-     "line 34, column 'year': expected data row 24 of nsteps = 24 (line 8), found the end of "
-     "the file"),
-])
-def test_malformed_input_is_one_line_and_writes_nothing(tmp_path: Path, edit,
-                                                        message: str) -> None:
+@pytest.mark.parametrize(
+    ("edit", "message"),
+    [
+        (
+            lambda lines: lines.__setitem__(7, "23.4 23.0 3.0041 [24]"),
+            "line 8, column 'nsteps': expected an integer, found '[24]'",
+        ),
+        (
+            lambda lines: lines.__setitem__(4, "    4          1"),
+            "line 5, column 'opt_RMmoist': expected 1, 2 or 3, found '4'",
+        ),
+        (
+            lambda lines: lines.__setitem__(14, "1 5 100 abc 60 50 0.25 0 1 1.44"),
+            "line 15, column 'Tmp': expected a number, found 'abc'",
+        ),
+        (
+            lambda lines: lines.pop(),
+            "line 34, column 'year': expected data row 24 of nsteps = 24 (line 8), found the end "
+            "of the file",
+        ),
+    ],
+)
+def test_malformed_input_is_one_line_and_writes_nothing(tmp_path: Path, edit, message: str) -> None:
     source = _write_v2(tmp_path / "bad.dat", _spinup_and_years(2000, 2000))
     lines = source.read_text(encoding="ascii").splitlines()
     edit(lines)
@@ -167,15 +197,17 @@ def test_model_range_error_is_one_line_and_keeps_old_results(tmp_path: Path) -> 
 
 
 def test_missing_input_file_is_one_line(tmp_path: Path) -> None:
-    result = CliRunner().invoke(cli, ["rothc", str(tmp_path / "absent.dat"), "--out",
-                                      str(tmp_path / "out")])
+    result = CliRunner().invoke(
+        cli, ["rothc", str(tmp_path / "absent.dat"), "--out", str(tmp_path / "out")]
+    )
     assert result.exit_code == 2
     assert result.stderr == f"error: No such file or directory: {tmp_path / 'absent.dat'}\n"
     assert not (tmp_path / "out").exists()
 
 
-def test_main_prints_socseq_errors_verbatim(monkeypatch: pytest.MonkeyPatch,
-                                            capsys: pytest.CaptureFixture[str]) -> None:
+def test_main_prints_socseq_errors_verbatim(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     """Rich would take ``[dsm.samples]`` for markup and drop it; main() must not."""
 
     def fail(**_: object) -> None:
@@ -213,7 +245,7 @@ def test_run_starting_in_july_is_labelled_by_the_row_counter(tmp_path: Path) -> 
 
 
 def test_nsteps_not_a_multiple_of_12(tmp_path: Path) -> None:
-    rows = _spinup_and_years(2000, 2002)[:12 + 30]
+    rows = _spinup_and_years(2000, 2002)[: 12 + 30]
     source = _write_v2(tmp_path / "in.dat", rows)
     out = tmp_path / "out"
     assert _invoke(str(source), "--out", str(out), "--format", "rothamsted").exit_code == 0
@@ -224,7 +256,9 @@ def test_nsteps_not_a_multiple_of_12(tmp_path: Path) -> None:
     assert year["Year"].iloc[2:].tolist() == [2000, 2001]
     pd.testing.assert_series_equal(
         year.iloc[2:]["SOC_t_C_ha"].reset_index(drop=True),
-        month.iloc[[13, 25]]["SOC_t_C_ha"].reset_index(drop=True), check_names=False)
+        month.iloc[[13, 25]]["SOC_t_C_ha"].reset_index(drop=True),
+        check_names=False,
+    )
 
 
 def test_extra_rows_after_nsteps_are_ignored(tmp_path: Path) -> None:
@@ -299,16 +333,25 @@ def test_each_moisture_option_pair(tmp_path: Path, options: tuple[int, int]) -> 
     # Months 1-6 bare, 7-12 covered, all dry: the covered months take the soil to the covered
     # limit, and the bare months that follow cannot dry it further nor wet it (§3.2d), so
     # every forward month sits at the covered limit.
-    rows = [_row(1 if i < 12 else 2000 + (i - 12) // 12, i % 12 + 1, rain=0.0, evap=150.0,
-                 pc=0 if i % 12 < 6 else 1) for i in range(36)]
+    rows = [
+        _row(
+            1 if i < 12 else 2000 + (i - 12) // 12,
+            i % 12 + 1,
+            rain=0.0,
+            evap=150.0,
+            pc=0 if i % 12 < 6 else 1,
+        )
+        for i in range(36)
+    ]
     month, year = _run_csv(tmp_path, rows, "dry", options=options)
     forward = month.iloc[2:]
     assert forward["SMD_mm"].to_numpy() == pytest.approx(covered_limit, abs=5e-5)
     covered = forward[forward["PC"] == 1]
     assert covered["RM_Moist"].to_numpy() == pytest.approx(min_rm, abs=1e-7)
     # A wet spin-up year followed by one dry bare year shows the bare limit.
-    wet_then_bare = ([_row(1, m, rain=200.0, evap=10.0) for m in range(1, 13)]
-                     + [_row(2000, m, rain=0.0, evap=150.0, pc=0) for m in range(1, 13)])
+    wet_then_bare = [_row(1, m, rain=200.0, evap=10.0) for m in range(1, 13)] + [
+        _row(2000, m, rain=0.0, evap=150.0, pc=0) for m in range(1, 13)
+    ]
     month, _ = _run_csv(tmp_path, wet_then_bare, "bare", options=options)
     assert month["SMD_mm"].iloc[-1] == pytest.approx(bare_limit, abs=5e-5)
     assert np.isfinite(year["SOC_t_C_ha"]).all()
@@ -333,5 +376,6 @@ def test_exact_spinup_reports_zero_months_and_agrees_with_the_iteration(tmp_path
     exact, _ = _run_csv(tmp_path, rows, "exact", "--spinup", "exact")
     assert exact.loc[1, "Month"] == 0 and iterated.loc[1, "Month"] > 0
     # The official stopping rule (1e-6 t C/ha per year) stops short of the equilibrium.
-    assert exact["SOC_t_C_ha"].to_numpy() == pytest.approx(iterated["SOC_t_C_ha"].to_numpy(),
-                                                           abs=1e-3)
+    assert exact["SOC_t_C_ha"].to_numpy() == pytest.approx(
+        iterated["SOC_t_C_ha"].to_numpy(), abs=1e-3
+    )

@@ -33,23 +33,35 @@ NSTEPS = 24
 FIRST_DATA_LINE = 11
 
 
-def _v2_lines(options: str = "    1          1",
-              soil: str = "23.4\t23.0\t 3.0041      24    58.6      1.27  0.94   0.1") -> list[str]:
+def _v2_lines(
+    options: str = "    1          1",
+    soil: str = "23.4\t23.0\t 3.0041      24    58.6      1.27  0.94   0.1",
+) -> list[str]:
     rows = []
     for i in range(NSTEPS):
         year = 1 if i < 12 else 2000 + (i - 12) // 12
-        rows.append(f"{year}\t{i % 12 + 1}\t100\t{5.0 + i}\t{50.0 + i}\t{20.0 + i}\t"
-                    f"{0.1 * (i % 3)}\t0\t{i % 2}\t1.44")
-    return ["synthetic RothC 2.0 input", "free text", "   (-)       (-)",
-            " opt_RMmoist  opt_SMDbare", options,
-            " (%)     (cm)  (t C/ha)      (-)      (%) (g/cm3)     (%)   (-)",
-            "clay\tdepth\t    iom   nsteps  silt     BD      OC    minRM_Moist", soil,
-            "(-)    (-)       (%)    (C)     (mm)    (mm)  (t C/ha) (t C/ha) (-)      (-)",
-            "year  month    modern\tTmp\tRain\tEvap   C_inp\tFYM\tPC    DPM_RPM", *rows]
+        rows.append(
+            f"{year}\t{i % 12 + 1}\t100\t{5.0 + i}\t{50.0 + i}\t{20.0 + i}\t"
+            f"{0.1 * (i % 3)}\t0\t{i % 2}\t1.44"
+        )
+    return [
+        "synthetic RothC 2.0 input",
+        "free text",
+        "   (-)       (-)",
+        " opt_RMmoist  opt_SMDbare",
+        options,
+        " (%)     (cm)  (t C/ha)      (-)      (%) (g/cm3)     (%)   (-)",
+        "clay\tdepth\t    iom   nsteps  silt     BD      OC    minRM_Moist",
+        soil,
+        "(-)    (-)       (%)    (C)     (mm)    (mm)  (t C/ha) (t C/ha) (-)      (-)",
+        "year  month    modern\tTmp\tRain\tEvap   C_inp\tFYM\tPC    DPM_RPM",
+        *rows,
+    ]
 
 
-def _write(tmp_path: Path, lines: list[str], name: str = "RothC_input.dat",
-           newline: str = "\n") -> Path:
+def _write(
+    tmp_path: Path, lines: list[str], name: str = "RothC_input.dat", newline: str = "\n"
+) -> Path:
     path = tmp_path / name
     path.write_bytes((newline.join(lines) + newline).encode())
     return path
@@ -57,22 +69,26 @@ def _write(tmp_path: Path, lines: list[str], name: str = "RothC_input.dat",
 
 def _set(lineno: int, column: int, value: str) -> Callable[[list[str]], None]:
     """Replace value ``column`` (0-based) of line ``lineno`` (1-based)."""
+
     def edit(lines: list[str]) -> None:
         values = lines[lineno - 1].split()
         values[column] = value
         lines[lineno - 1] = "\t".join(values)
+
     return edit
 
 
 def _replace(lineno: int, text: str) -> Callable[[list[str]], None]:
     def edit(lines: list[str]) -> None:
         lines[lineno - 1] = text
+
     return edit
 
 
 def _drop_rows(n: int) -> Callable[[list[str]], None]:
     def edit(lines: list[str]) -> None:
         del lines[-n:]
+
     return edit
 
 
@@ -80,17 +96,29 @@ OPT2 = _replace(5, "2 1")
 
 MALFORMED = {
     # id: (edits, line, column, text expected in the message)
-    "missing value": ([_replace(15, "1\t5\t100\t9.0\t54.0\t24.0\t0.1\t0\t0")], 15, "DPM_RPM",
-                      "end of the line"),
+    "missing value": (
+        [_replace(15, "1\t5\t100\t9.0\t54.0\t24.0\t0.1\t0\t0")],
+        15,
+        "DPM_RPM",
+        "end of the line",
+    ),
     "text in Rain": ([_set(23, 4, "abc")], 23, "Rain", "found 'abc'"),
     "nsteps not an integer": ([_set(8, 3, "840.5")], 8, "nsteps", "an integer"),
     "PC not an integer": ([_set(20, 8, "1.5")], 20, "PC", "an integer"),
     "year written as a real": ([_set(12, 0, "1.0")], 12, "year", "an integer"),
-    "fewer rows than nsteps": ([_drop_rows(3)], FIRST_DATA_LINE + NSTEPS - 3, "year",
-                               "end of the file"),
+    "fewer rows than nsteps": (
+        [_drop_rows(3)],
+        FIRST_DATA_LINE + NSTEPS - 3,
+        "year",
+        "end of the file",
+    ),
     "blank line in the data": ([_replace(16, "")], 16, "year", "end of the line"),
-    "empty field between commas": ([_replace(14, "1,4,100,8.0,,23.0,0.0,0,1,1.44")], 14,
-                                   "Rain", "empty field"),
+    "empty field between commas": (
+        [_replace(14, "1,4,100,8.0,,23.0,0.0,0,1,1.44")],
+        14,
+        "Rain",
+        "empty field",
+    ),
     "NaN temperature": ([_set(13, 3, "NaN")], 13, "Tmp", "finite"),
     "infinite rain": ([_set(13, 4, "-Infinity")], 13, "Rain", "finite"),
     "clay above 100": ([_set(8, 0, "101")], 8, "clay", "100"),
@@ -108,10 +136,13 @@ MALFORMED = {
     "silt 0 with opt 2": ([OPT2, _set(8, 4, "0")], 8, "silt", "'0'"),
     "BD negative with opt 3": ([_replace(5, "3 2"), _set(8, 5, "-1.27")], 8, "BD", "'-1.27'"),
     "OC 0 with opt 2": ([OPT2, _set(8, 6, "0")], 8, "OC", "'0'"),
-    "silt missing with opt 2": ([OPT2, _replace(8, "23.4 23.0 3.0041 24")], 8, "silt",
-                                "end of the line"),
-    "v2 soil line too short": ([_replace(8, "23.4 23.0 3.0041")], 8, "nsteps",
-                               "end of the line"),
+    "silt missing with opt 2": (
+        [OPT2, _replace(8, "23.4 23.0 3.0041 24")],
+        8,
+        "silt",
+        "end of the line",
+    ),
+    "v2 soil line too short": ([_replace(8, "23.4 23.0 3.0041")], 8, "nsteps", "end of the line"),
     "damaged options line": ([_replace(5, "1 1 0")], 5, "clay", "'1 1 0'"),
 }
 
@@ -151,8 +182,12 @@ def test_farina_options_read_the_four_extra_soil_values(tmp_path: Path) -> None:
     lines = _v2_lines(options="2 2")
     site = read_rothamsted_input(_write(tmp_path, lines))
     assert (site.opt_rmmoist, site.opt_smdbare) == (2, 2)
-    assert (site.silt_pct, site.bulk_density_g_cm3, site.organic_carbon_pct,
-            site.min_rm_moist) == (58.6, 1.27, 0.94, 0.1)
+    assert (site.silt_pct, site.bulk_density_g_cm3, site.organic_carbon_pct, site.min_rm_moist) == (
+        58.6,
+        1.27,
+        0.94,
+        0.1,
+    )
 
 
 def test_fortran_tolerances_are_kept(tmp_path: Path) -> None:
@@ -178,20 +213,34 @@ def test_nsteps_of_one_spinup_year_is_accepted(tmp_path: Path) -> None:
 
 def _v1_lines(month: bool, names: bool) -> list[str]:
     v2 = _v2_lines()
-    rows = v2[FIRST_DATA_LINE - 1:]
+    rows = v2[FIRST_DATA_LINE - 1 :]
     if not month:
         rows = ["\t".join(v for i, v in enumerate(row.split("\t")) if i != 1) for row in rows]
-    header = ("year  month  modern Tmp Rain Evap C_inp FYM PC DPM_RPM" if month
-              else "year\tmodern\tTmp\tRain\tEvap\tC inp\tFYM\tPC\tDPM/RPM")
-    return ["example input data", "clay and depth are only needed once",
-            "clay\tdepth\tiom\tnsteps", "13.0\t25.0\t3.0041\t24",
-            "(-) (-) (%) (C) (mm) (mm) (t C/ha) (t C/ha) (-) (-)",
-            *([header] if names else []), *rows]
+    header = (
+        "year  month  modern Tmp Rain Evap C_inp FYM PC DPM_RPM"
+        if month
+        else "year\tmodern\tTmp\tRain\tEvap\tC inp\tFYM\tPC\tDPM/RPM"
+    )
+    return [
+        "example input data",
+        "clay and depth are only needed once",
+        "clay\tdepth\tiom\tnsteps",
+        "13.0\t25.0\t3.0041\t24",
+        "(-) (-) (%) (C) (mm) (mm) (t C/ha) (t C/ha) (-) (-)",
+        *([header] if names else []),
+        *rows,
+    ]
 
 
-@pytest.mark.parametrize(("month", "names", "layout"), [
-    (True, True, "v1"), (False, True, "v1-nomonth"),
-    (True, False, "v1"), (False, False, "v1-nomonth")])
+@pytest.mark.parametrize(
+    ("month", "names", "layout"),
+    [
+        (True, True, "v1"),
+        (False, True, "v1-nomonth"),
+        (True, False, "v1"),
+        (False, False, "v1-nomonth"),
+    ],
+)
 def test_v1_layouts_are_detected(tmp_path: Path, month: bool, names: bool, layout: str) -> None:
     site = read_rothamsted_input(_write(tmp_path, _v1_lines(month, names)))
     assert site.layout == layout
@@ -236,8 +285,18 @@ ROTHAMSTED_LAST = (2007, 12, 106.8, 4.63, 52.5, 5.6, 0.0, 0.0, 1, 1.44)
 
 def _row(site, i: int) -> tuple:
     month = None if site.month is None else site.month[i]
-    return (site.year[i], month, site.modern_pct[i], site.tmp_degC[i], site.rain_mm[i],
-            site.evap_mm[i], site.c_inp_t_ha[i], site.fym_t_ha[i], site.pc[i], site.dpm_rpm[i])
+    return (
+        site.year[i],
+        month,
+        site.modern_pct[i],
+        site.tmp_degC[i],
+        site.rain_mm[i],
+        site.evap_mm[i],
+        site.c_inp_t_ha[i],
+        site.fym_t_ha[i],
+        site.pc[i],
+        site.dpm_rpm[i],
+    )
 
 
 @pytest.mark.shared
@@ -262,7 +321,8 @@ def test_official_v1_input() -> None:
 @pytest.mark.shared
 def test_morocco_input_has_no_month_column() -> None:
     site = read_rothamsted_input(
-        shared_path(*REFERENCE, "morocco_input", "RothC_input_Morocco.dat"))
+        shared_path(*REFERENCE, "morocco_input", "RothC_input_Morocco.dat")
+    )
     assert site.layout == "v1-nomonth" and site.month is None
     assert (site.clay_pct, site.depth_cm, site.iom_t_ha, site.nsteps) == (47.0, 25.0, 1.6095, 252)
     assert _row(site, 0) == (1, None, 100.0, 11.3, 26.4, 140.9, 0.0, 0.0, 1, 1.44)
@@ -275,9 +335,13 @@ def test_morocco_input_has_no_month_column() -> None:
 
 
 @pytest.mark.shared
-@pytest.mark.parametrize(("name", "formatter", "columns"), [
-    ("month_results.out", format_month_results_out, MONTH_COLUMNS),
-    ("year_results.out", format_year_results_out, YEAR_COLUMNS)])
+@pytest.mark.parametrize(
+    ("name", "formatter", "columns"),
+    [
+        ("month_results.out", format_month_results_out, MONTH_COLUMNS),
+        ("year_results.out", format_year_results_out, YEAR_COLUMNS),
+    ],
+)
 def test_official_outputs_round_trip_byte_for_byte(name: str, formatter, columns) -> None:
     path = shared_path(*REFERENCE, "RothC_Code_v2", name)
     table = read_results_out(path)
@@ -305,31 +369,50 @@ def _tables(n_years: int = 2) -> tuple[pd.DataFrame, pd.DataFrame]:
     pools = rng.random((n + 2, 4)) * [0.3, 6.0, 1.0, 32.0]
     pools[0] = 0.0
     iom = 3.0041
-    month = pd.DataFrame({
-        "Year": np.r_[1, 1, np.repeat(np.arange(2001, 2001 + n_years), 12)],
-        "Month": np.r_[0, 20916, np.tile(np.arange(1, 13), n_years)],
-        "C_Inp_t_C_ha": np.r_[np.nan, np.nan, rng.random(n)],
-        "FYM_Inp_t_C_ha": np.r_[np.nan, np.nan, np.zeros(n)],
-        "TEMP_C": np.r_[np.nan, np.nan, rng.normal(10, 8, n)],
-        "RM_TMP": np.r_[np.nan, np.nan, rng.random(n)],
-        "RAIN_mm": np.r_[np.nan, np.nan, rng.random(n) * 100],
-        "PEVAP_mm": np.r_[np.nan, np.nan, rng.normal(40, 30, n)],
-        "SMD_mm": np.r_[np.nan, np.nan, -rng.random(n) * 40],
-        "RM_Moist": np.r_[np.nan, np.nan, rng.random(n)],
-        "PC": np.r_[np.nan, np.nan, rng.integers(0, 2, n)],
-        "RM_PC": np.r_[np.nan, np.nan, rng.choice([0.6, 1.0], n)],
-        "DPM_t_C_ha": pools[:, 0], "RPM_t_C_ha": pools[:, 1], "BIO_t_C_ha": pools[:, 2],
-        "HUM_t_C_ha": pools[:, 3], "IOM_t_C_ha": iom,
-        "SOC_t_C_ha": pools.sum(axis=1) + iom,
-        "CO2_t_C_ha": np.r_[0.0, 0.0, np.cumsum(rng.random(n))],
-    })
+    month = pd.DataFrame(
+        {
+            "Year": np.r_[1, 1, np.repeat(np.arange(2001, 2001 + n_years), 12)],
+            "Month": np.r_[0, 20916, np.tile(np.arange(1, 13), n_years)],
+            "C_Inp_t_C_ha": np.r_[np.nan, np.nan, rng.random(n)],
+            "FYM_Inp_t_C_ha": np.r_[np.nan, np.nan, np.zeros(n)],
+            "TEMP_C": np.r_[np.nan, np.nan, rng.normal(10, 8, n)],
+            "RM_TMP": np.r_[np.nan, np.nan, rng.random(n)],
+            "RAIN_mm": np.r_[np.nan, np.nan, rng.random(n) * 100],
+            "PEVAP_mm": np.r_[np.nan, np.nan, rng.normal(40, 30, n)],
+            "SMD_mm": np.r_[np.nan, np.nan, -rng.random(n) * 40],
+            "RM_Moist": np.r_[np.nan, np.nan, rng.random(n)],
+            "PC": np.r_[np.nan, np.nan, rng.integers(0, 2, n)],
+            "RM_PC": np.r_[np.nan, np.nan, rng.choice([0.6, 1.0], n)],
+            "DPM_t_C_ha": pools[:, 0],
+            "RPM_t_C_ha": pools[:, 1],
+            "BIO_t_C_ha": pools[:, 2],
+            "HUM_t_C_ha": pools[:, 3],
+            "IOM_t_C_ha": iom,
+            "SOC_t_C_ha": pools.sum(axis=1) + iom,
+            "CO2_t_C_ha": np.r_[0.0, 0.0, np.cumsum(rng.random(n))],
+        }
+    )
     yearly = month.iloc[[1, *range(13, n + 2, 12)]]
-    year = pd.concat([
-        pd.DataFrame({"Year": [0], "Month": [0], "DPM_t_C_ha": [0.0], "RPM_t_C_ha": [0.0],
-                      "BIO_t_C_ha": [0.0], "HUM_t_C_ha": [0.0], "IOM_t_C_ha": [iom],
-                      "SOC_t_C_ha": [iom], "CO2_t_C_ha": [0.0], "deltaC": [np.nan]}),
-        yearly[list(YEAR_COLUMNS[:-1])].assign(deltaC=rng.normal(-50, 30, len(yearly))),
-    ], ignore_index=True)
+    year = pd.concat(
+        [
+            pd.DataFrame(
+                {
+                    "Year": [0],
+                    "Month": [0],
+                    "DPM_t_C_ha": [0.0],
+                    "RPM_t_C_ha": [0.0],
+                    "BIO_t_C_ha": [0.0],
+                    "HUM_t_C_ha": [0.0],
+                    "IOM_t_C_ha": [iom],
+                    "SOC_t_C_ha": [iom],
+                    "CO2_t_C_ha": [0.0],
+                    "deltaC": [np.nan],
+                }
+            ),
+            yearly[list(YEAR_COLUMNS[:-1])].assign(deltaC=rng.normal(-50, 30, len(yearly))),
+        ],
+        ignore_index=True,
+    )
     return month, year
 
 
@@ -350,10 +433,14 @@ def test_month_layout_details() -> None:
 def test_year_layout_details() -> None:
     _, year = _tables()
     lines = format_year_results_out(year).split("\n")
-    assert lines[0] == ("     Year,  Month, DPM_t_C_ha, RPM_t_C_ha, BIO_t_C_ha, HUM_t_C_ha, "
-                        "IOM_t_C_ha, SOC_t_C_ha, CO2_t_C_ha,  deltaC")
-    assert lines[1] == ("        0,      0,     0.0000,     0.0000,     0.0000,     0.0000,"
-                        "     3.0041,     3.0041,     0.0000, -998.02")
+    assert lines[0] == (
+        "     Year,  Month, DPM_t_C_ha, RPM_t_C_ha, BIO_t_C_ha, HUM_t_C_ha, "
+        "IOM_t_C_ha, SOC_t_C_ha, CO2_t_C_ha,  deltaC"
+    )
+    assert lines[1] == (
+        "        0,      0,     0.0000,     0.0000,     0.0000,     0.0000,"
+        "     3.0041,     3.0041,     0.0000, -998.02"
+    )
     assert lines[2].startswith("        1,  20916,")  # 9-character year field
     assert lines[3].startswith("    2001,      12,")  # 8-character year field
     assert lines[-1] == "" and len(lines) == 1 + len(year) + 1
@@ -366,14 +453,18 @@ def test_too_wide_number_prints_asterisks_as_fortran() -> None:
     assert fields[0] == " *******" and fields[10] == "***"
 
 
-@pytest.mark.parametrize(("column", "row", "value", "match"), [
-    ("SOC_t_C_ha", 5, np.nan, "SOC_t_C_ha row 5 is nan"),
-    ("RM_TMP", 3, np.inf, "RM_TMP row 3 is inf"),
-    ("PC", 4, 0.5, "PC row 4 is 0.5"),
-    ("Year", 0, np.nan, "Year row 0"),
-])
-def test_month_table_breaking_the_contract_is_refused(column: str, row: int, value: float,
-                                                      match: str) -> None:
+@pytest.mark.parametrize(
+    ("column", "row", "value", "match"),
+    [
+        ("SOC_t_C_ha", 5, np.nan, "SOC_t_C_ha row 5 is nan"),
+        ("RM_TMP", 3, np.inf, "RM_TMP row 3 is inf"),
+        ("PC", 4, 0.5, "PC row 4 is 0.5"),
+        ("Year", 0, np.nan, "Year row 0"),
+    ],
+)
+def test_month_table_breaking_the_contract_is_refused(
+    column: str, row: int, value: float, match: str
+) -> None:
     month, _ = _tables()
     month.loc[row, column] = value
     with pytest.raises(ValueError, match=match):
@@ -417,8 +508,9 @@ def test_rothamsted_files_match_the_formatters(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize("fmt", ["csv", "rothamsted"])
-def test_failed_write_leaves_nothing_behind(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
-                                            fmt: str) -> None:
+def test_failed_write_leaves_nothing_behind(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, fmt: str
+) -> None:
     month, year = _tables()
     calls = []
 

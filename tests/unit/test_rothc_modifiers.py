@@ -24,8 +24,15 @@ from socseq.rothc import (
 
 @pytest.mark.parametrize(
     ("tmp", "expected"),
-    [(0.0, 0.143872), (3.99, 0.405041), (10.0, 1.099040), (20.0, 2.821493), (29.0, 4.594269),
-     (-5.0, 0.016188), (-5.01, 0.0)],
+    [
+        (0.0, 0.143872),
+        (3.99, 0.405041),
+        (10.0, 1.099040),
+        (20.0, 2.821493),
+        (29.0, 4.594269),
+        (-5.0, 0.016188),
+        (-5.01, 0.0),
+    ],
 )
 def test_temperature_modifier_matches_published_values(tmp: float, expected: float) -> None:
     assert float(temperature_modifier(tmp)) == pytest.approx(expected, abs=5e-7)
@@ -46,15 +53,29 @@ def test_standard_soil_water_limits_official_soil() -> None:
 
 
 def test_van_genuchten_limits_official_soil() -> None:
-    limits = soil_water_limits(23.4, 23.0, opt_rmmoist=2, silt_pct=58.6,
-                               bulk_density_g_cm3=1.27, organic_carbon_pct=0.94,
-                               min_rm_moist=0.2)
+    limits = soil_water_limits(
+        23.4,
+        23.0,
+        opt_rmmoist=2,
+        silt_pct=58.6,
+        bulk_density_g_cm3=1.27,
+        organic_carbon_pct=0.94,
+        min_rm_moist=0.2,
+    )
     assert float(limits.smd_1bar) == pytest.approx(-37.6423, abs=5e-5)
     assert float(limits.smd_wilt) == pytest.approx(-61.3368, abs=5e-5)
     assert float(limits.smd_max) == pytest.approx(-80.0490, abs=5e-5)
     assert float(limits.smd_bare) == pytest.approx(-42.4168, abs=5e-5)
-    opt3 = soil_water_limits(23.4, 23.0, opt_rmmoist=3, silt_pct=58.6, bulk_density_g_cm3=1.27,
-                             organic_carbon_pct=0.94, min_rm_moist=0.2, opt_smdbare=2)
+    opt3 = soil_water_limits(
+        23.4,
+        23.0,
+        opt_rmmoist=3,
+        silt_pct=58.6,
+        bulk_density_g_cm3=1.27,
+        organic_carbon_pct=0.94,
+        min_rm_moist=0.2,
+        opt_smdbare=2,
+    )
     assert float(opt3.smd_max) == float(opt3.smd_wilt) == float(opt3.smd_bare)
 
 
@@ -84,10 +105,21 @@ def test_one_month_update_by_hand() -> None:
     p = DEFAULT_PARAMETERS
     clay, depth = 23.4, 23.0
     soil = Soil(clay_pct=clay, depth_cm=depth, iom_t_ha=3.0)
-    start = RothCState(pools=np.array([[0.2, 5.0, 0.9, 30.0]]), iom=np.array([3.0]),
-                       smd=np.array([-10.0]), co2=np.array([0.0]))
-    forcing = MonthlyForcing(tmp_degC=15.0, rain_mm=20.0, evap_mm=60.0, plant_cover=1,
-                             c_inp_t_ha=0.5, fym_t_ha=0.2, dpm_rpm=1.44)
+    start = RothCState(
+        pools=np.array([[0.2, 5.0, 0.9, 30.0]]),
+        iom=np.array([3.0]),
+        smd=np.array([-10.0]),
+        co2=np.array([0.0]),
+    )
+    forcing = MonthlyForcing(
+        tmp_degC=15.0,
+        rain_mm=20.0,
+        evap_mm=60.0,
+        plant_cover=1,
+        c_inp_t_ha=0.5,
+        fym_t_ha=0.2,
+        dpm_rpm=1.44,
+    )
     result = run(soil, forcing, 1, state=start, record="end", diagnostics=True)
 
     rm_tmp = p.tmp_a / (math.exp(p.tmp_b / (15.0 + p.tmp_c)) + 1.0)
@@ -109,9 +141,9 @@ def test_one_month_update_by_hand() -> None:
     assert result.diagnostics["rm_tmp"][0, 0] == pytest.approx(rm_tmp, rel=1e-12)
     assert result.diagnostics["rm_moist"][0, 0] == pytest.approx(rm_moist, rel=1e-6)
     # Decimal constants in the hand computation vs float32 literals in the model: 1e-6.
-    np.testing.assert_allclose(result.pools[0, 0],
-                               [expected_dpm, expected_rpm, expected_bio, expected_hum],
-                               rtol=2e-6)
+    np.testing.assert_allclose(
+        result.pools[0, 0], [expected_dpm, expected_rpm, expected_bio, expected_hum], rtol=2e-6
+    )
     assert result.co2[0, 0] == pytest.approx(decomposed * x / (x + 1), rel=2e-6)
 
 

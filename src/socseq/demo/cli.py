@@ -28,13 +28,26 @@ DEMO_NOTES = (
 
 
 @click.command("demo")
-@click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path),
-              default=Path("socseq-demo"), show_default=True,
-              help="Folder for the region's inputs (region/) and the run's products.")
-@click.option("--workers", type=click.IntRange(min=1),
-              help="Run on a dask.distributed LocalCluster with N worker processes.")
-@click.option("--seed", type=int, default=DEFAULT_SEED, show_default=True,
-              help="Seed of the synthetic fields of the region.")
+@click.option(
+    "--out",
+    "out_dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=Path("socseq-demo"),
+    show_default=True,
+    help="Folder for the region's inputs (region/) and the run's products.",
+)
+@click.option(
+    "--workers",
+    type=click.IntRange(min=1),
+    help="Run on a dask.distributed LocalCluster with N worker processes.",
+)
+@click.option(
+    "--seed",
+    type=int,
+    default=DEFAULT_SEED,
+    show_default=True,
+    help="Seed of the synthetic fields of the region.",
+)
 @click.option("-q", "--quiet", is_flag=True, help="No progress bars.")
 def demo(out_dir: Path, workers: int | None, seed: int, quiet: bool) -> None:
     """Run DSM → spin-up → warm-up → BAU, SSM1–3 → products → report on the demo region.
@@ -50,8 +63,9 @@ def demo(out_dir: Path, workers: int | None, seed: int, quiet: bool) -> None:
     built = time.perf_counter() - started
     config = load_run_config(config_path)
     with progress_bars(quiet) as progress:
-        result = run_pipeline(config, output_dir=out_dir, workers=workers, progress=progress,
-                              notes=list(DEMO_NOTES))
+        result = run_pipeline(
+            config, output_dir=out_dir, workers=workers, progress=progress, notes=list(DEMO_NOTES)
+        )
     report = build_report(result.output_dir)
     total = time.perf_counter() - started
     print_summary(result.summary_csv)
@@ -61,5 +75,7 @@ def demo(out_dir: Path, workers: int | None, seed: int, quiet: bool) -> None:
         f"inputs {timings['inputs']:.1f} s, spin-up {timings['spin-up']:.1f} s, warm-up "
         f"{timings['warm-up']:.1f} s, forward {timings['forward']:.1f} s, products "
         f"{timings['products']:.1f} s; total {total:.1f} s (the first run also compiles the "
-        "numba kernels)", highlight=False)
+        "numba kernels)",
+        highlight=False,
+    )
     console.print(f"report: {report}", highlight=False, markup=False)

@@ -103,10 +103,16 @@ _MODIS_CSV = "mcd12c1_2019_igbp_taiwan.csv"
 #: betel palm on Taiwan's foothills); croplands (12) above 1500 m become tree covered.
 _IGBP_TO_FAO = {
     0: 11,  # water
-    1: 4, 2: 4, 3: 4, 4: 4, 5: 4,  # needleleaf/broadleaf/mixed forests
-    6: 5, 7: 5,  # closed / open shrublands
+    1: 4,
+    2: 4,
+    3: 4,
+    4: 4,
+    5: 4,  # needleleaf/broadleaf/mixed forests
+    6: 5,
+    7: 5,  # closed / open shrublands
     8: 4,  # woody savannas (tree cover 30–60 %)
-    9: 3, 10: 3,  # savannas, grasslands
+    9: 3,
+    10: 3,  # savannas, grasslands
     11: 6,  # permanent wetlands
     12: 2,  # croplands
     13: 1,  # urban and built-up
@@ -116,8 +122,20 @@ _IGBP_TO_FAO = {
 }
 
 #: Offsets of the true SOC by FAO class (t C/ha), relative to croplands.
-CLASS_OFFSET_T_HA = {1: -15.0, 2: 0.0, 3: 5.0, 4: 20.0, 5: 8.0, 6: 10.0, 7: 15.0, 8: -10.0,
-                     9: -20.0, 10: 0.0, 12: -4.0, 13: 8.0}
+CLASS_OFFSET_T_HA = {
+    1: -15.0,
+    2: 0.0,
+    3: 5.0,
+    4: 20.0,
+    5: 8.0,
+    6: 10.0,
+    7: 15.0,
+    8: -10.0,
+    9: -20.0,
+    10: 0.0,
+    12: -4.0,
+    13: 8.0,
+}
 
 #: Mean monthly NDVI by FAO class (January … December).
 _NDVI_BY_CLASS = {
@@ -141,14 +159,16 @@ _PR_WEST_MM = np.array([30, 60, 80, 110, 230, 400, 320, 400, 250, 60, 25, 25], f
 _PR_NE_WINTER_MM = np.array([160, 170, 150, 60, 0, 0, 0, 0, 40, 200, 220, 180], float)
 
 #: Central Mountain Range crest (x, y in m) and crest height (m) at each vertex.
-_RIDGE = np.array([
-    (228e3, 2435e3, 400.0),
-    (240e3, 2530e3, 2300.0),
-    (247e3, 2600e3, 3500.0),
-    (262e3, 2660e3, 3450.0),
-    (280e3, 2700e3, 3300.0),
-    (312e3, 2745e3, 1400.0),
-])
+_RIDGE = np.array(
+    [
+        (228e3, 2435e3, 400.0),
+        (240e3, 2530e3, 2300.0),
+        (247e3, 2600e3, 3500.0),
+        (262e3, 2660e3, 3450.0),
+        (280e3, 2700e3, 3300.0),
+        (312e3, 2745e3, 1400.0),
+    ]
+)
 #: Coastal Range of the east coast (x, y in m) and its crest height.
 _COASTAL = np.array([(318e3, 2652e3, 1100.0), (272e3, 2520e3, 1100.0)])
 #: Tatun volcano group north of Taipei: centre (m) and height (m).
@@ -192,7 +212,8 @@ def _globe_land(lon: np.ndarray, lat: np.ndarray) -> np.ndarray:
     if spec is None or spec.origin is None:  # pragma: no cover - a declared dependency
         raise InputValidationError(
             "demo region: the package global-land-mask is not installed; "
-            "pip install global-land-mask")
+            "pip install global-land-mask"
+        )
     npz = Path(spec.origin).parent / "globe_combined_mask_compressed.npz"
     rows = np.floor((90.0 - lat) * 120.0).astype(np.int64)
     cols = np.floor((lon + 180.0) * 120.0).astype(np.int64)
@@ -231,8 +252,9 @@ def _smooth_noise(rng: np.random.Generator, shape: tuple[int, ...], sigma: float
     return (field - field.mean()) / field.std()
 
 
-def _polyline_distance(px: np.ndarray, py: np.ndarray, line: np.ndarray
-                       ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def _polyline_distance(
+    px: np.ndarray, py: np.ndarray, line: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Distance (m) of points to a polyline, its side (+1 east/right), and the crest height.
 
     The height is interpolated along the nearest segment from the vertices' third column.
@@ -253,8 +275,9 @@ def _polyline_distance(px: np.ndarray, py: np.ndarray, line: np.ndarray
     return best, side, height
 
 
-def _terrain(rng: np.random.Generator, xx: np.ndarray, yy: np.ndarray, land: np.ndarray
-             ) -> np.ndarray:
+def _terrain(
+    rng: np.random.Generator, xx: np.ndarray, yy: np.ndarray, land: np.ndarray
+) -> np.ndarray:
     """Elevation (m): Central and Coastal ranges, Tatun volcanoes, hills, coast taper."""
     d, side, crest = _polyline_distance(xx, yy, _RIDGE)
     sigma = np.where(side > 0, 12e3, 20e3)  # steep east flank, long western slope
@@ -271,8 +294,9 @@ def _terrain(rng: np.random.Generator, xx: np.ndarray, yy: np.ndarray, land: np.
     return np.where(land, np.maximum(elev, 0.0), np.nan)
 
 
-def _land_use(rng: np.random.Generator, igbp: np.ndarray, land: np.ndarray, elev: np.ndarray
-              ) -> np.ndarray:
+def _land_use(
+    rng: np.random.Generator, igbp: np.ndarray, land: np.ndarray, elev: np.ndarray
+) -> np.ndarray:
     """FAO classes (uint8, 255 off land) from MODIS IGBP, elevation and a synthetic paddy share."""
     # MODIS water at the 5 km coastline but land in the 1 km mask: nearest MODIS land class.
     known = land & (igbp != 0) & (igbp != 255)
@@ -294,9 +318,13 @@ def _land_use(rng: np.random.Generator, igbp: np.ndarray, land: np.ndarray, elev
 def _clay(rng: np.random.Generator, land: np.ndarray, elev: np.ndarray) -> np.ndarray:
     """Clay content 0–30 cm (%): smooth patterns, finer on the alluvial lowlands."""
     e = np.nan_to_num(elev)
-    clay = (30.0 + 7.0 * _smooth_noise(rng, land.shape, 6.0)
-            + 4.0 * _smooth_noise(rng, land.shape, 2.0)
-            + 5.0 * (e < 100.0) - 3.0 * np.minimum(e, 3000.0) / 1000.0)
+    clay = (
+        30.0
+        + 7.0 * _smooth_noise(rng, land.shape, 6.0)
+        + 4.0 * _smooth_noise(rng, land.shape, 2.0)
+        + 5.0 * (e < 100.0)
+        - 3.0 * np.minimum(e, 3000.0) / 1000.0
+    )
     return np.where(land, np.round(np.clip(clay, 8.0, 55.0), 1), np.nan)
 
 
@@ -324,8 +352,7 @@ def _precip_normal(xx: np.ndarray, yy: np.ndarray, elev: np.ndarray) -> np.ndarr
     """
     w_ne = ndtr((xx - 265e3) / 20e3) * ndtr((yy - 2660e3) / 30e3)
     orographic = 1.0 + 0.45 * np.minimum(np.nan_to_num(elev) / 1000.0, 2.5)
-    return ((_PR_WEST_MM[:, None, None] + w_ne * _PR_NE_WINTER_MM[:, None, None])
-            * orographic)
+    return (_PR_WEST_MM[:, None, None] + w_ne * _PR_NE_WINTER_MM[:, None, None]) * orographic
 
 
 def _day_length_h(lat_deg: np.ndarray, times: pd.DatetimeIndex) -> np.ndarray:
@@ -336,8 +363,7 @@ def _day_length_h(lat_deg: np.ndarray, times: pd.DatetimeIndex) -> np.ndarray:
     return 24.0 / np.pi * np.arccos(np.clip(arg, -1.0, 1.0))
 
 
-def thornthwaite_pet(tas: np.ndarray, lat_deg: np.ndarray, times: pd.DatetimeIndex
-                     ) -> np.ndarray:
+def thornthwaite_pet(tas: np.ndarray, lat_deg: np.ndarray, times: pd.DatetimeIndex) -> np.ndarray:
     """Thornthwaite (1948) potential evapotranspiration (mm/month).
 
     Parameters
@@ -369,8 +395,9 @@ def thornthwaite_pet(tas: np.ndarray, lat_deg: np.ndarray, times: pd.DatetimeInd
     return unadjusted * _day_length_h(lat_deg, times) / 12.0 * days / 30.0
 
 
-def _climate(rng: np.random.Generator, xx: np.ndarray, yy: np.ndarray, elev: np.ndarray,
-             lat_deg: np.ndarray) -> dict[str, np.ndarray]:
+def _climate(
+    rng: np.random.Generator, xx: np.ndarray, yy: np.ndarray, elev: np.ndarray, lat_deg: np.ndarray
+) -> dict[str, np.ndarray]:
     """Monthly tas (°C), pr (mm/month), pet (mm/month) 1981–2020 on the climate grid."""
     times = _month_start_times(*YEARS)
     n_years = YEARS[1] - YEARS[0] + 1
@@ -383,8 +410,12 @@ def _climate(rng: np.random.Generator, xx: np.ndarray, yy: np.ndarray, elev: np.
     trend = 0.02 * (years - (YEARS[0] + YEARS[1]) / 2.0)
     anomaly = rng.normal(0.0, 0.6, (n_years, 12))
     spatial_t = 0.25 * _smooth_noise(rng, (n_years * 12, *shape), (0, 3, 3))
-    tas = (np.tile(normal_t, (n_years, 1, 1)) + np.repeat(trend, 12)[:, None, None]
-           + anomaly.reshape(-1)[:, None, None] + spatial_t)
+    tas = (
+        np.tile(normal_t, (n_years, 1, 1))
+        + np.repeat(trend, 12)[:, None, None]
+        + anomaly.reshape(-1)[:, None, None]
+        + spatial_t
+    )
     # Precipitation: normal × yearly factor × monthly factor (wider in the typhoon season)
     # × smooth spatial factor, plus typhoon rain in some Jul–Sep months.
     normal_p = _precip_normal(xx, yy, elev)
@@ -392,9 +423,11 @@ def _climate(rng: np.random.Generator, xx: np.ndarray, yy: np.ndarray, elev: np.
     sigma_m = np.where((months >= 5) & (months <= 9), 0.5, 0.45)
     monthly = np.exp(rng.normal(0.0, 1.0, (n_years, 12)) * sigma_m - sigma_m**2 / 2)
     spatial_p = np.exp(0.2 * _smooth_noise(rng, (n_years * 12, *shape), (0, 3, 3)) - 0.02)
-    pr = (np.tile(normal_p, (n_years, 1, 1)) * (yearly[:, None] * monthly).reshape(-1)[:, None,
-                                                                                      None]
-          * spatial_p)
+    pr = (
+        np.tile(normal_p, (n_years, 1, 1))
+        * (yearly[:, None] * monthly).reshape(-1)[:, None, None]
+        * spatial_p
+    )
     typhoon_month = (rng.random((n_years, 12)) < 0.35) & (months >= 7) & (months <= 9)
     typhoon_mm = rng.uniform(150.0, 500.0, (n_years, 12)) * typhoon_month
     east = ndtr((xx - 250e3) / 30e3)
@@ -404,8 +437,9 @@ def _climate(rng: np.random.Generator, xx: np.ndarray, yy: np.ndarray, elev: np.
     return {"tas": tas, "pr": np.maximum(pr, 0.0), "pet": pet, "times": times}
 
 
-def _ndvi_series(rng: np.random.Generator, fao: np.ndarray, land: np.ndarray
-                 ) -> tuple[np.ndarray, pd.DatetimeIndex]:
+def _ndvi_series(
+    rng: np.random.Generator, fao: np.ndarray, land: np.ndarray
+) -> tuple[np.ndarray, pd.DatetimeIndex]:
     """Monthly NDVI 2019–2020 (1), ``(time, y, x)``: class curve + spatial and monthly noise."""
     times = _month_start_times(*NDVI_YEARS)
     curves = np.zeros((256, 12))
@@ -422,8 +456,13 @@ def _ndvi_series(rng: np.random.Generator, fao: np.ndarray, land: np.ndarray
     return np.where(land, ndvi, np.nan), times
 
 
-def true_soc(elevation_m: np.ndarray, clay_pct: np.ndarray, ndvi_mean: np.ndarray,
-             tas_mean_degC: np.ndarray, fao_class: np.ndarray) -> np.ndarray:
+def true_soc(
+    elevation_m: np.ndarray,
+    clay_pct: np.ndarray,
+    ndvi_mean: np.ndarray,
+    tas_mean_degC: np.ndarray,
+    fao_class: np.ndarray,
+) -> np.ndarray:
     """Return the noise-free SOC stock 0–30 cm (t C/ha) that generates the demo samples.
 
     SOC = 40 + 1.0·(clay − 30) + 30·(NDVI − 0.55) − 1.5·(T − 22) + 10·(1 − exp(−z/600))
@@ -451,9 +490,14 @@ def true_soc(elevation_m: np.ndarray, clay_pct: np.ndarray, ndvi_mean: np.ndarra
     offset = np.full(256, np.nan)
     for code, value in CLASS_OFFSET_T_HA.items():
         offset[code] = value
-    soc = (40.0 + 1.0 * (clay_pct - 30.0) + 30.0 * (ndvi_mean - 0.55)
-           - 1.5 * (tas_mean_degC - 22.0) + 10.0 * (1.0 - np.exp(-elevation_m / 600.0))
-           + offset[np.asarray(fao_class, np.intp)])
+    soc = (
+        40.0
+        + 1.0 * (clay_pct - 30.0)
+        + 30.0 * (ndvi_mean - 0.55)
+        - 1.5 * (tas_mean_degC - 22.0)
+        + 10.0 * (1.0 - np.exp(-elevation_m / 600.0))
+        + offset[np.asarray(fao_class, np.intp)]
+    )
     return np.maximum(soc, 5.0)
 
 
@@ -466,8 +510,9 @@ def _zones(xx: np.ndarray, yy: np.ndarray, land: np.ndarray) -> np.ndarray:
     return np.where(land, zones, 0).astype(np.uint8)
 
 
-def _samples(rng: np.random.Generator, grid: _Grid, fao: np.ndarray, truth: np.ndarray,
-             zones: np.ndarray) -> pd.DataFrame:
+def _samples(
+    rng: np.random.Generator, grid: _Grid, fao: np.ndarray, truth: np.ndarray, zones: np.ndarray
+) -> pd.DataFrame:
     """Soil samples on agricultural land: uniform cells, uniform position inside the cell."""
     ok = np.isin(fao, AGRICULTURAL_CLASSES) & np.isfinite(truth)
     cells = np.flatnonzero(ok.ravel())
@@ -475,44 +520,60 @@ def _samples(rng: np.random.Generator, grid: _Grid, fao: np.ndarray, truth: np.n
     row, col = np.unravel_index(chosen, fao.shape)
     dx, dy = rng.uniform(-0.45, 0.45, (2, chosen.size)) * RES_M
     soc = truth[row, col] + rng.normal(0.0, SOC_NOISE_SD_T_HA, chosen.size)
-    return pd.DataFrame({
-        "sample_id": [f"DEMO{i + 1:04d}" for i in range(chosen.size)],
-        "x_m": np.round(grid.x[col] + dx, 1),
-        "y_m": np.round(grid.y[row] + dy, 1),
-        "soc_t_ha": np.round(np.maximum(soc, 1.0), 2),
-        "fao_class": fao[row, col].astype(int),
-        "zone": zones[row, col].astype(int),
-    })
+    return pd.DataFrame(
+        {
+            "sample_id": [f"DEMO{i + 1:04d}" for i in range(chosen.size)],
+            "x_m": np.round(grid.x[col] + dx, 1),
+            "y_m": np.round(grid.y[row] + dy, 1),
+            "soc_t_ha": np.round(np.maximum(soc, 1.0), 2),
+            "fao_class": fao[row, col].astype(int),
+            "zone": zones[row, col].astype(int),
+        }
+    )
 
 
 # --------------------------------------------------------------------------- writing
 
 
-def _da(values: np.ndarray, grid: _Grid, name: str, units: str, long_name: str
-        ) -> xr.DataArray:
+def _da(values: np.ndarray, grid: _Grid, name: str, units: str, long_name: str) -> xr.DataArray:
     dims = ("y", "x") if values.ndim == 2 else ("time", "y", "x")
-    da = xr.DataArray(values, dims=dims, coords={"y": grid.y, "x": grid.x}, name=name,
-                      attrs={"units": units, "long_name": long_name})
+    da = xr.DataArray(
+        values,
+        dims=dims,
+        coords={"y": grid.y, "x": grid.x},
+        name=name,
+        attrs={"units": units, "long_name": long_name},
+    )
     return da.rio.write_crs(CRS)
 
 
 def _tags(seed: int) -> dict[str, str]:
-    return {"software": f"socseq {__version__}", "demo_region_version": REGION_VERSION,
-            "demo_seed": str(seed),
-            "source": "socseq.demo.region (synthetic; see docs/demo-region.md)"}
+    return {
+        "software": f"socseq {__version__}",
+        "demo_region_version": REGION_VERSION,
+        "demo_seed": str(seed),
+        "source": "socseq.demo.region (synthetic; see docs/demo-region.md)",
+    }
 
 
 def _config_text() -> str:
     """Return the demo run configuration (paths relative to the region folder)."""
     covariates = "\n".join(
-        f'[[dsm.covariates]]\nname = "{name}"\npath = "{path}"\n' + (
-            "categorical = true\n" if name == "landuse" else "")
-        for name, path in (("elevation", "elevation.tif"), ("clay", "clay_pct.tif"),
-                           ("ndvi", "ndvi_mean.tif"), ("tas", "tas_mean_degC.tif"),
-                           ("pr", "pr_annual_mm.tif"), ("landuse", "landuse_fao.tif")))
-    scenarios = "\n".join(f'[[scenarios]]\nname = "{n}"\ninput_multiplier = {m}\n'
-                          for n, m in (("BAU", "1.0"), ("SSM1", "1.05"), ("SSM2", "1.10"),
-                                       ("SSM3", "1.20")))
+        f'[[dsm.covariates]]\nname = "{name}"\npath = "{path}"\n'
+        + ("categorical = true\n" if name == "landuse" else "")
+        for name, path in (
+            ("elevation", "elevation.tif"),
+            ("clay", "clay_pct.tif"),
+            ("ndvi", "ndvi_mean.tif"),
+            ("tas", "tas_mean_degC.tif"),
+            ("pr", "pr_annual_mm.tif"),
+            ("landuse", "landuse_fao.tif"),
+        )
+    )
+    scenarios = "\n".join(
+        f'[[scenarios]]\nname = "{n}"\ninput_multiplier = {m}\n'
+        for n, m in (("BAU", "1.0"), ("SSM1", "1.05"), ("SSM2", "1.10"), ("SSM3", "1.20"))
+    )
     return f"""\
 # socseq demo region: a synthetic, Taiwan-like 1 km region (EPSG:3826), written by
 # socseq.demo.region.build_region. Real coastline (GLOBE) and land cover (MODIS MCD12C1 2019);
@@ -597,8 +658,7 @@ def _is_built(out: Path, seed: int) -> bool:
     return all((out / name).exists() for name in FILES)
 
 
-def build_region(out_dir: str | Path, *, seed: int = DEFAULT_SEED, force: bool = False
-                 ) -> Path:
+def build_region(out_dir: str | Path, *, seed: int = DEFAULT_SEED, force: bool = False) -> Path:
     """Build the demo region into ``out_dir`` and return the path of its ``demo.toml``.
 
     Parameters
@@ -671,49 +731,93 @@ def build_region(out_dir: str | Path, *, seed: int = DEFAULT_SEED, force: bool =
     tas_mean = np.where(land, _temperature_normal(months, yy, elev).mean(axis=0), np.nan)
     pr_annual = np.where(land, _precip_normal(xx, yy, elev).sum(axis=0), np.nan)
 
-    truth = np.where(land, true_soc(np.nan_to_num(elev), clay, ndvi_mean, tas_mean, fao),
-                     np.nan)
+    truth = np.where(land, true_soc(np.nan_to_num(elev), clay, ndvi_mean, tas_mean, fao), np.nan)
     zones = _zones(xx, yy, land)
     samples = _samples(rng, grid, fao, truth, zones)
 
     tags = _tags(seed)
     f32 = "float32"
-    write_geotiff(_da(land.astype(np.uint8), grid, "land", "1", "land (1) or sea (0)"),
-                  out / "land_mask.tif", nodata=255, dtype="uint8", tags=tags)
+    write_geotiff(
+        _da(land.astype(np.uint8), grid, "land", "1", "land (1) or sea (0)"),
+        out / "land_mask.tif",
+        nodata=255,
+        dtype="uint8",
+        tags=tags,
+    )
     ag = np.where(land, np.isin(fao, AGRICULTURAL_CLASSES), 255).astype(np.uint8)
-    write_geotiff(_da(ag, grid, "agricultural", "1", "simulated agricultural land (1)"),
-                  out / "ag_mask.tif", nodata=255, dtype="uint8", tags=tags)
-    write_geotiff(_da(fao, grid, "land_use", "1", "GSOCseq FAO land-use class"),
-                  out / "landuse_fao.tif", nodata=255, dtype="uint8", tags=tags)
+    write_geotiff(
+        _da(ag, grid, "agricultural", "1", "simulated agricultural land (1)"),
+        out / "ag_mask.tif",
+        nodata=255,
+        dtype="uint8",
+        tags=tags,
+    )
+    write_geotiff(
+        _da(fao, grid, "land_use", "1", "GSOCseq FAO land-use class"),
+        out / "landuse_fao.tif",
+        nodata=255,
+        dtype="uint8",
+        tags=tags,
+    )
     for name, values, units, long_name in (
         ("elevation", elev, "m", "elevation above sea level"),
         ("clay_pct", clay, "%", "clay content 0-30 cm"),
         ("ndvi_mean", ndvi_mean, "1", "mean NDVI 2019-2020"),
         ("tas_mean_degC", tas_mean, "degC", "mean air temperature 1981-2020"),
         ("pr_annual_mm", pr_annual, "mm", "normal annual precipitation (mm per year)"),
-        ("truth_soc_t_ha", truth, "t/ha",
-         "true (noise-free) SOC stock 0-30 cm of the demo samples, t C/ha"),
+        (
+            "truth_soc_t_ha",
+            truth,
+            "t/ha",
+            "true (noise-free) SOC stock 0-30 cm of the demo samples, t C/ha",
+        ),
     ):
-        write_geotiff(_da(values, grid, name, units, long_name), out / f"{name}.tif",
-                      dtype=f32, tags=tags)
-    write_geotiff(_da(zones, grid, "zones", "1", "demo zone code"), out / "zones.tif",
-                  nodata=0, dtype="uint8", tags=tags)
-    write_csv_atomic(pd.DataFrame({"code": list(ZONES), "name": list(ZONES.values())}),
-                     out / "zones.csv")
+        write_geotiff(
+            _da(values, grid, name, units, long_name), out / f"{name}.tif", dtype=f32, tags=tags
+        )
+    write_geotiff(
+        _da(zones, grid, "zones", "1", "demo zone code"),
+        out / "zones.tif",
+        nodata=0,
+        dtype="uint8",
+        tags=tags,
+    )
+    write_csv_atomic(
+        pd.DataFrame({"code": list(ZONES), "name": list(ZONES.values())}), out / "zones.csv"
+    )
 
     coords = {"time": climate["times"], "y": cgrid.y, "x": cgrid.x}
     ds = xr.Dataset(
         {
-            "tas": (("time", "y", "x"), np.round(climate["tas"], 2).astype(np.float32),
-                    {"units": "degC", "long_name": "monthly mean air temperature",
-                     "standard_name": "air_temperature"}),
-            "pr": (("time", "y", "x"), np.round(climate["pr"], 1).astype(np.float32),
-                   {"units": "mm", "long_name": "monthly precipitation (mm per month)",
-                    "cell_methods": "time: sum"}),
-            "pet": (("time", "y", "x"), np.round(climate["pet"], 1).astype(np.float32),
-                    {"units": "mm", "long_name":
-                     "monthly potential evapotranspiration, Thornthwaite (mm per month)",
-                     "cell_methods": "time: sum"}),
+            "tas": (
+                ("time", "y", "x"),
+                np.round(climate["tas"], 2).astype(np.float32),
+                {
+                    "units": "degC",
+                    "long_name": "monthly mean air temperature",
+                    "standard_name": "air_temperature",
+                },
+            ),
+            "pr": (
+                ("time", "y", "x"),
+                np.round(climate["pr"], 1).astype(np.float32),
+                {
+                    "units": "mm",
+                    "long_name": "monthly precipitation (mm per month)",
+                    "cell_methods": "time: sum",
+                },
+            ),
+            "pet": (
+                ("time", "y", "x"),
+                np.round(climate["pet"], 1).astype(np.float32),
+                {
+                    "units": "mm",
+                    "long_name": (
+                        "monthly potential evapotranspiration, Thornthwaite (mm per month)"
+                    ),
+                    "cell_methods": "time: sum",
+                },
+            ),
         },
         coords=coords,
         attrs={"title": "socseq demo region: synthetic monthly climate 1981-2020", **tags},
@@ -721,14 +825,20 @@ def build_region(out_dir: str | Path, *, seed: int = DEFAULT_SEED, force: bool =
     shuffle = {name: {"shuffle": True} for name in ("tas", "pr", "pet")}
     write_netcdf(ds, out / "climate_1981_2020.nc", encoding=shuffle)
     nd = xr.Dataset(
-        {"ndvi": (("time", "y", "x"), ndvi.astype(np.float32),
-                  {"units": "1", "long_name": "normalised difference vegetation index"})},
+        {
+            "ndvi": (
+                ("time", "y", "x"),
+                ndvi.astype(np.float32),
+                {"units": "1", "long_name": "normalised difference vegetation index"},
+            )
+        },
         coords={"time": ndvi_times, "y": grid.y, "x": grid.x},
         attrs={"title": "socseq demo region: synthetic monthly NDVI 2019-2020", **tags},
     ).rio.write_crs(CRS)
     write_netcdf(nd, out / "ndvi_2019_2020.nc", encoding={"ndvi": {"shuffle": True}})
     write_csv_atomic(samples, out / "samples.csv")
     config = write_text_atomic(_config_text(), out / "demo.toml")
-    write_json_atomic({**_stamp(seed), "software": f"socseq {__version__}",
-                       "files": list(FILES)}, out / STAMP)
+    write_json_atomic(
+        {**_stamp(seed), "software": f"socseq {__version__}", "files": list(FILES)}, out / STAMP
+    )
     return config

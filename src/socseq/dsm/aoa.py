@@ -108,7 +108,7 @@ class AreaOfApplicability(BaseEstimator):
             sample = train[rng.choice(len(train), self.max_pairs_samples, replace=False)]
         total, count = 0.0, 0
         for start in range(0, len(sample), 1024):
-            block = cdist(sample[start:start + 1024], sample)
+            block = cdist(sample[start : start + 1024], sample)
             total += block.sum()
             count += block.size
         # The zero self-distances are in the sum but not in the count of pairs.
@@ -128,8 +128,7 @@ class AreaOfApplicability(BaseEstimator):
                 inside = folds == fold
                 if inside.all():
                     raise InputValidationError(
-                        "area of applicability: folds must split the samples into at least 2 "
-                        "groups"
+                        "area of applicability: folds must split the samples into at least 2 groups"
                     )
                 nearest[inside], _ = cKDTree(train[~inside]).query(train[inside], k=1)
         self.training_di_ = nearest / self.mean_distance_

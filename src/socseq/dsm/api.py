@@ -66,7 +66,6 @@ __all__ = [
 MODEL_FILE = "dsm_model.joblib"
 
 
-
 @dataclass
 class SampleData:
     """Samples ready for modelling.
@@ -145,8 +144,14 @@ def open_covariates(config: DSMConfig, grid: GridSpec | None = None) -> Covariat
     if grid is None and config.grid.template is not None:
         grid = GridSpec.from_raster(open_raster(config.grid.template, name="template"))
     layers = [
-        CovariateLayer(name=c.name, path=c.path, categorical=c.categorical, variable=c.variable,
-                       band=c.band, resampling=c.resampling)
+        CovariateLayer(
+            name=c.name,
+            path=c.path,
+            categorical=c.categorical,
+            variable=c.variable,
+            band=c.band,
+            resampling=c.resampling,
+        )
         for c in config.covariates
     ]
     return CovariateStack.open(layers, grid=grid)
@@ -154,20 +159,35 @@ def open_covariates(config: DSMConfig, grid: GridSpec | None = None) -> Covariat
 
 def _read(samples: SamplesConfig, stocks: StocksConfig) -> tuple[pd.DataFrame, SampleReport, CRS]:
     columns: dict[str, ColumnSpec] = {}
-    for name, spec in (("stock_t_ha", samples.stock), ("soc_g_kg", samples.soc),
-                       ("bd_g_cm3", samples.bulk_density), ("cf_frac", samples.coarse_fragments),
-                       ("top_cm", samples.top), ("bottom_cm", samples.bottom)):
+    for name, spec in (
+        ("stock_t_ha", samples.stock),
+        ("soc_g_kg", samples.soc),
+        ("bd_g_cm3", samples.bulk_density),
+        ("cf_frac", samples.coarse_fragments),
+        ("top_cm", samples.top),
+        ("bottom_cm", samples.bottom),
+    ):
         if spec is not None:
             columns[name] = ColumnSpec(spec.column, spec.units)
     table = read_samples(
-        samples.path, columns=columns, x=samples.x, y=samples.y, crs=samples.crs,
-        layer=samples.layer, id_column=samples.id, profile_column=samples.profile,
+        samples.path,
+        columns=columns,
+        x=samples.x,
+        y=samples.y,
+        crs=samples.crs,
+        layer=samples.layer,
+        id_column=samples.id,
+        profile_column=samples.profile,
         check_units=samples.check_units,
     )
     frame, report = compute_stocks(
-        table, depth_cm=stocks.depth_cm, interval_cm=samples.interval_cm,
-        harmonisation=stocks.harmonisation, spline_lambda=stocks.spline_lambda,
-        min_coverage=stocks.min_coverage, bulk_density_ptf=stocks.bulk_density_ptf,
+        table,
+        depth_cm=stocks.depth_cm,
+        interval_cm=samples.interval_cm,
+        harmonisation=stocks.harmonisation,
+        spline_lambda=stocks.spline_lambda,
+        min_coverage=stocks.min_coverage,
+        bulk_density_ptf=stocks.bulk_density_ptf,
     )
     return frame, report, table.crs
 
@@ -179,21 +199,34 @@ def _attach(
     values = stack.extract(samples["x"].to_numpy(), samples["y"].to_numpy(), crs)
     outside = ~values.pop("inside_grid").to_numpy()
     if outside.any():
-        report.add_rows(samples[outside], "outside_grid", "dropped",
-                        detail="the point lies outside the covariate grid")
+        report.add_rows(
+            samples[outside],
+            "outside_grid",
+            "dropped",
+            detail="the point lies outside the covariate grid",
+        )
     continuous = [n for n in stack.names if n not in stack.categorical]
     missing = values[continuous].isna().to_numpy()
     no_values = missing.any(axis=1) & ~outside
     for i in np.flatnonzero(no_values):
         absent = [c for c, m in zip(continuous, missing[i], strict=True) if m]
-        report.add(str(samples["sample_id"].iloc[i]), int(samples["row"].iloc[i]),
-                   "no_covariates", "dropped", column=absent[0],
-                   detail=f"no value in {', '.join(absent)} at this point")
+        report.add(
+            str(samples["sample_id"].iloc[i]),
+            int(samples["row"].iloc[i]),
+            "no_covariates",
+            "dropped",
+            column=absent[0],
+            detail=f"no value in {', '.join(absent)} at this point",
+        )
     class_missing = values[list(stack.categorical)].isna().any(axis=1).to_numpy()
     class_missing = class_missing & ~outside & ~no_values
     if class_missing.any():
-        report.add_rows(samples[class_missing], "no_class", "kept: encoded as no known class",
-                        detail=f"no code in {', '.join(stack.categorical)} at this point")
+        report.add_rows(
+            samples[class_missing],
+            "no_class",
+            "kept: encoded as no known class",
+            detail=f"no code in {', '.join(stack.categorical)} at this point",
+        )
     keep = ~outside & ~no_values
     report.n_used = int(keep.sum())
     if not keep.any():
@@ -201,8 +234,7 @@ def _attach(
             f"{report.source}: no sample has covariate values; check that the samples' CRS and "
             "the covariates' extent agree"
         )
-    return (samples[keep].reset_index(drop=True),
-            values[keep].reset_index(drop=True)[stack.names])
+    return (samples[keep].reset_index(drop=True), values[keep].reset_index(drop=True)[stack.names])
 
 
 def prepare_samples(
@@ -232,20 +264,28 @@ def prepare_samples(
     frame, report, crs = _read(source, config.stocks)
     samples, covariates = _attach(frame, crs, stack, report)
     planar = PlanarFrame.for_points(samples["x"], samples["y"], crs)
-    return SampleData(samples, covariates, planar.transform(samples["x"], samples["y"]), crs,
-                      planar, report)
+    return SampleData(
+        samples, covariates, planar.transform(samples["x"], samples["y"]), crs, planar, report
+    )
 
 
 def build_model(config: DSMConfig) -> SOCStockModel:
     """Return the configured, unfitted :class:`SOCStockModel`."""
     m = config.model
     return SOCStockModel(
-        m.method, n_estimators=m.n_estimators, max_features=m.max_features,
-        min_samples_leaf=m.min_samples_leaf, max_depth=m.max_depth,
-        learning_rate=m.learning_rate, subsample=m.subsample,
+        m.method,
+        n_estimators=m.n_estimators,
+        max_features=m.max_features,
+        min_samples_leaf=m.min_samples_leaf,
+        max_depth=m.max_depth,
+        learning_rate=m.learning_rate,
+        subsample=m.subsample,
         categorical=[c.name for c in config.covariates if c.categorical],
-        kriging=m.kriging, kriging_neighbours=m.kriging_neighbours, variogram=m.variogram,
-        random_state=m.seed, n_jobs=m.n_jobs,
+        kriging=m.kriging,
+        kriging_neighbours=m.kriging_neighbours,
+        variogram=m.variogram,
+        random_state=m.seed,
+        n_jobs=m.n_jobs,
     )
 
 
@@ -277,9 +317,15 @@ def run_cv(
     cv: dict[str, CVResult] = {}
     for method in config.cv.methods:
         cv[method] = cross_validate(
-            model, data.covariates, data.samples["stock_t_ha"].to_numpy(), coords=data.coords,
-            method=method, n_splits=config.cv.n_splits, block_size=config.cv.block_size_m,
-            random_state=config.model.seed, sample_ids=data.samples["sample_id"],
+            model,
+            data.covariates,
+            data.samples["stock_t_ha"].to_numpy(),
+            coords=data.coords,
+            method=method,
+            n_splits=config.cv.n_splits,
+            block_size=config.cv.block_size_m,
+            random_state=config.model.seed,
+            sample_ids=data.samples["sample_id"],
             importance=config.cv.importance and method == config.cv.methods[0],
             progress=lambda done, total, m=method: _notify(progress, f"cv {m}", done, total),
         )
@@ -292,11 +338,17 @@ def run_cv(
         dist = fitted.predict_distribution(test.covariates, coords=coords)
         observed = test.samples["stock_t_ha"].to_numpy()
         q = dist["quantiles"]
-        test_predictions = pd.DataFrame({
-            "sample_id": test.samples["sample_id"], "observed_t_ha": observed,
-            "mean_t_ha": dist["mean"], "median_t_ha": q[:, 1], "q05_t_ha": q[:, 0],
-            "q95_t_ha": q[:, 2], "sd_t_ha": dist["sd"],
-        })
+        test_predictions = pd.DataFrame(
+            {
+                "sample_id": test.samples["sample_id"],
+                "observed_t_ha": observed,
+                "mean_t_ha": dist["mean"],
+                "median_t_ha": q[:, 1],
+                "q05_t_ha": q[:, 0],
+                "q95_t_ha": q[:, 2],
+                "sd_t_ha": dist["sd"],
+            }
+        )
         test_metrics = evaluate(observed, dist["mean"], lower=q[:, 0], upper=q[:, 2])
         _notify(progress, "test set", 1, 1)
         if write:
@@ -310,20 +362,29 @@ def run_cv(
 def _write_validation(config: DSMConfig, result: ValidationResult) -> None:
     out = _out(config)
     _write_qa(config, result.report)
-    metrics: dict[str, Any] = {"units": "t C/ha for ME, MAE, RMSE", **_provenance(config),
-                               "samples": {"read": result.report.n_read,
-                                           "used": result.report.n_used}}
+    metrics: dict[str, Any] = {
+        "units": "t C/ha for ME, MAE, RMSE",
+        **_provenance(config),
+        "samples": {"read": result.report.n_read, "used": result.report.n_used},
+    }
     for method, res in result.cv.items():
         write_csv_atomic(res.predictions, out / f"cv_{method}_predictions.csv")
-        metrics[f"cv_{method}"] = {"pooled": res.metrics,
-                                   "folds": res.fold_metrics.to_dict(orient="records")}
+        metrics[f"cv_{method}"] = {
+            "pooled": res.metrics,
+            "folds": res.fold_metrics.to_dict(orient="records"),
+        }
         if method == config.cv.methods[0]:
             write_csv_atomic(res.importance, out / "importance.csv")
         if config.output.plots:
             p = res.predictions
             fig = plot_observed_vs_predicted(
-                p["observed_t_ha"], p["mean_t_ha"], lower=p["q05_t_ha"], upper=p["q95_t_ha"],
-                metrics=res.metrics, title=f"Cross-validation ({method}), SOC stock 0–30 cm")
+                p["observed_t_ha"],
+                p["mean_t_ha"],
+                lower=p["q05_t_ha"],
+                upper=p["q95_t_ha"],
+                metrics=res.metrics,
+                title=f"Cross-validation ({method}), SOC stock 0–30 cm",
+            )
             save_figure(fig, out / f"cv_{method}_observed_vs_predicted.png")
             if method == config.cv.methods[0]:
                 save_figure(plot_importance(res.importance), out / "importance.png")
@@ -333,8 +394,13 @@ def _write_validation(config: DSMConfig, result: ValidationResult) -> None:
         if config.output.plots:
             p = result.test_predictions
             fig = plot_observed_vs_predicted(
-                p["observed_t_ha"], p["mean_t_ha"], lower=p["q05_t_ha"], upper=p["q95_t_ha"],
-                metrics=result.test_metrics, title="Independent test set, SOC stock 0–30 cm")
+                p["observed_t_ha"],
+                p["mean_t_ha"],
+                lower=p["q05_t_ha"],
+                upper=p["q95_t_ha"],
+                metrics=result.test_metrics,
+                title="Independent test set, SOC stock 0–30 cm",
+            )
             save_figure(fig, out / "test_observed_vs_predicted.png")
     write_json_atomic(metrics, out / "validation_metrics.json")
 
@@ -355,24 +421,31 @@ def train(
     stack = open_covariates(config, grid)
     data = prepare_samples(config, stack)
     _notify(progress, "fit model", 0, 1)
-    model = build_model(config).fit(
-        data.covariates, data.samples["stock_t_ha"], coords=data.coords)
+    model = build_model(config).fit(data.covariates, data.samples["stock_t_ha"], coords=data.coords)
     _notify(progress, "fit model", 1, 1)
     aoa = None
     if config.aoa.enabled:
         if config.aoa.folds == "spatial":
-            folds = SpatialBlockKFold(config.cv.n_splits, config.cv.block_size_m,
-                                      config.model.seed).fold_ids(data.coords)
+            folds = SpatialBlockKFold(
+                config.cv.n_splits, config.cv.block_size_m, config.model.seed
+            ).fold_ids(data.coords)
         else:
             folds = np.random.default_rng(config.model.seed).permutation(
-                np.arange(len(data.coords)) % config.cv.n_splits)
+                np.arange(len(data.coords)) % config.cv.n_splits
+            )
         weights = np.asarray(model.regressor_.feature_importances_, float)
         aoa = AreaOfApplicability(random_state=config.model.seed).fit(
-            model.encoder_.transform(data.covariates), weights=weights, folds=folds)
+            model.encoder_.transform(data.covariates), weights=weights, folds=folds
+        )
     training = pd.concat([data.samples, data.covariates], axis=1)
     trained = TrainedDSM(
-        model=model, aoa=aoa, frame=data.frame, covariate_names=stack.names,
-        categorical=list(stack.categorical), grid=stack.grid, provenance=_provenance(config),
+        model=model,
+        aoa=aoa,
+        frame=data.frame,
+        covariate_names=stack.names,
+        categorical=list(stack.categorical),
+        grid=stack.grid,
+        provenance=_provenance(config),
         training=training,
     )
     if write:
@@ -434,8 +507,11 @@ def predict(
     """
     if trained is None:
         saved = _out(config) / MODEL_FILE
-        trained = load_trained(saved) if saved.exists() else train(
-            config, grid=grid, progress=progress, write=write)
+        trained = (
+            load_trained(saved)
+            if saved.exists()
+            else train(config, grid=grid, progress=progress, write=write)
+        )
     stack = open_covariates(config, grid if grid is not None else trained.grid)
     if stack.names != trained.covariate_names:
         raise ConfigError(
@@ -443,15 +519,24 @@ def predict(
             f"model's ({', '.join(trained.covariate_names)}); retrain with `socseq dsm train`"
         )
     ds = predict_grid(
-        trained.model, stack, mask=prediction_mask(config, stack.grid), aoa=trained.aoa,
+        trained.model,
+        stack,
+        mask=prediction_mask(config, stack.grid),
+        aoa=trained.aoa,
         frame=trained.frame if trained.model.kriging else None,
         progress=lambda done, total: _notify(progress, "predict grid", done, total),
     )
     ds.attrs.update({**trained.provenance, "mapped": _provenance(config)["created"]})
     if write:
         out = _out(config)
-        write_prediction(ds, out, prefix=config.output.prefix, geotiff=config.output.geotiff,
-                         netcdf=config.output.netcdf, attrs=ds.attrs)
+        write_prediction(
+            ds,
+            out,
+            prefix=config.output.prefix,
+            geotiff=config.output.geotiff,
+            netcdf=config.output.netcdf,
+            attrs=ds.attrs,
+        )
         if config.output.plots:
             save_figure(plot_maps(ds), out / f"{config.output.prefix}_maps.png")
     return ds

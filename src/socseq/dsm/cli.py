@@ -23,15 +23,24 @@ from socseq.progress import progress_bars
 console = Console()
 err_console = Console(stderr=True)
 
-_METRIC_FORMAT = {"n": "{:.0f}", "ME": "{:.3f}", "MAE": "{:.3f}", "RMSE": "{:.3f}",
-                  "R2": "{:.3f}", "MEC": "{:.3f}", "CCC": "{:.3f}", "PICP90": "{:.3f}"}
+_METRIC_FORMAT = {
+    "n": "{:.0f}",
+    "ME": "{:.3f}",
+    "MAE": "{:.3f}",
+    "RMSE": "{:.3f}",
+    "R2": "{:.3f}",
+    "MEC": "{:.3f}",
+    "CCC": "{:.3f}",
+    "PICP90": "{:.3f}",
+}
 
 
 def _load(config_path: Path, out_dir: Path | None) -> DSMConfig:
     config = load_config(config_path)
     if out_dir is not None:
         config = config.model_copy(
-            update={"output": config.output.model_copy(update={"dir": out_dir})})
+            update={"output": config.output.model_copy(update={"dir": out_dir})}
+        )
     return config
 
 
@@ -50,16 +59,23 @@ def _metrics_table(title: str, rows: dict[str, dict[str, float]]) -> Table:
     for key in _METRIC_FORMAT:
         table.add_column(key.replace("R2", "R²"), justify="right")
     for name, metrics in rows.items():
-        table.add_row(name, *(_METRIC_FORMAT[k].format(metrics[k]) if k in metrics else ""
-                              for k in _METRIC_FORMAT))
+        table.add_row(
+            name,
+            *(_METRIC_FORMAT[k].format(metrics[k]) if k in metrics else "" for k in _METRIC_FORMAT),
+        )
     return table
 
 
 _config_argument = click.argument(
-    "config_path", metavar="CONFIG", type=click.Path(dir_okay=False, path_type=Path))
+    "config_path", metavar="CONFIG", type=click.Path(dir_okay=False, path_type=Path)
+)
 _out_option = click.option(
-    "--out", "out_dir", type=click.Path(file_okay=False, path_type=Path), default=None,
-    help="Output folder (overrides [dsm.output] dir).")
+    "--out",
+    "out_dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help="Output folder (overrides [dsm.output] dir).",
+)
 _quiet_option = click.option("--quiet", "-q", is_flag=True, help="No progress bars.")
 
 
@@ -107,12 +123,16 @@ def train(config_path: Path, out_dir: Path | None, quiet: bool) -> None:
         started = time.perf_counter()
         with progress_bars(quiet) as progress:
             trained = train_model(config, progress=progress)
-        console.print(f"trained {trained.provenance['model']} on {len(trained.training)} "
-                      f"samples and {len(trained.covariate_names)} covariates")
+        console.print(
+            f"trained {trained.provenance['model']} on {len(trained.training)} "
+            f"samples and {len(trained.covariate_names)} covariates"
+        )
         if trained.aoa is not None:
             console.print(f"area of applicability: DI threshold {trained.aoa.threshold_:.3f}")
-        console.print(f"{time.perf_counter() - started:.1f} s; model saved as "
-                      f"{Path(config.output.dir) / MODEL_FILE}")
+        console.print(
+            f"{time.perf_counter() - started:.1f} s; model saved as "
+            f"{Path(config.output.dir) / MODEL_FILE}"
+        )
 
     _run(body)
 
@@ -134,8 +154,9 @@ def predict(config_path: Path, out_dir: Path | None, quiet: bool) -> None:
             ds = predict_maps(config, progress=progress)
         mean = ds["soc_mean_t_ha"].values
         mapped = np.isfinite(mean)
-        console.print(f"mapped {int(mapped.sum())} cells: mean SOC stock "
-                      f"{np.nanmean(mean):.1f} t C/ha")
+        console.print(
+            f"mapped {int(mapped.sum())} cells: mean SOC stock {np.nanmean(mean):.1f} t C/ha"
+        )
         if "aoa" in ds:
             share = float(np.nanmean(ds["aoa"].values[mapped]))
             console.print(f"{share:.1%} of mapped cells inside the area of applicability")

@@ -218,20 +218,24 @@ class DSMConfig(_Strict):
 
         def fix(path: Path | None) -> Path | None:
             # normpath folds "a/../b" so messages show the file users recognise.
-            return path if path is None or path.is_absolute() else Path(
-                os.path.normpath(root / path))
+            return (
+                path if path is None or path.is_absolute() else Path(os.path.normpath(root / path))
+            )
 
         def fix_samples(s: SamplesConfig | None) -> SamplesConfig | None:
             return None if s is None else s.model_copy(update={"path": fix(s.path)})
 
-        return self.model_copy(update={
-            "samples": fix_samples(self.samples),
-            "test": fix_samples(self.test),
-            "covariates": [c.model_copy(update={"path": fix(c.path)}) for c in self.covariates],
-            "grid": self.grid.model_copy(update={"template": fix(self.grid.template),
-                                                 "mask": fix(self.grid.mask)}),
-            "output": self.output.model_copy(update={"dir": fix(self.output.dir)}),
-        })
+        return self.model_copy(
+            update={
+                "samples": fix_samples(self.samples),
+                "test": fix_samples(self.test),
+                "covariates": [c.model_copy(update={"path": fix(c.path)}) for c in self.covariates],
+                "grid": self.grid.model_copy(
+                    update={"template": fix(self.grid.template), "mask": fix(self.grid.mask)}
+                ),
+                "output": self.output.model_copy(update={"dir": fix(self.output.dir)}),
+            }
+        )
 
     def digest(self) -> str:
         """Short SHA-256 of the settings, recorded with every output (provenance)."""
@@ -260,4 +264,5 @@ def load_config(path: str | os.PathLike[str]) -> DSMConfig:
     if not isinstance(section, dict):
         raise ConfigError(f"configuration {path}: [dsm] must be a table")
     return parse_config(section, source=f"configuration {path}").resolve_paths(
-        path.parent.absolute())
+        path.parent.absolute()
+    )

@@ -99,14 +99,20 @@ class CovariateStack:
         if not layers or len(set(names)) != len(names):
             dupes = sorted({n for n in names if names.count(n) > 1})
             raise InputValidationError(
-                "covariates: " + (f"names {', '.join(dupes)} are used twice; give every "
-                                  "covariate its own name" if dupes else
-                                  "none given; list at least one covariate raster")
+                "covariates: "
+                + (
+                    f"names {', '.join(dupes)} are used twice; give every covariate its own name"
+                    if dupes
+                    else "none given; list at least one covariate raster"
+                )
             )
         arrays: dict[str, xr.DataArray] = {}
         for layer in layers:
             da = open_raster(
-                layer.path, name=layer.name, variable=layer.variable, band=layer.band,
+                layer.path,
+                name=layer.name,
+                variable=layer.variable,
+                band=layer.band,
                 categorical=layer.categorical,
             )
             if da.ndim != 2:
@@ -131,8 +137,9 @@ class CovariateStack:
                     "template grid; check its extent, CRS and nodata value"
                 )
             arrays[layer.name] = xr.DataArray(
-                values, dims=("y", "x"), attrs={"source": str(layer.path),
-                                                "resampling": aligned.attrs.get("resampling")}
+                values,
+                dims=("y", "x"),
+                attrs={"source": str(layer.path), "resampling": aligned.attrs.get("resampling")},
             )
         assert grid is not None  # set from the first layer when not given
         y, x = grid.coords()
@@ -152,8 +159,7 @@ class CovariateStack:
 
         Points on a cell edge go to the cell right/below, as GDAL's point sampling does.
         """
-        transformer = Transformer.from_crs(CRS.from_user_input(crs), self.grid.crs,
-                                           always_xy=True)
+        transformer = Transformer.from_crs(CRS.from_user_input(crs), self.grid.crs, always_xy=True)
         gx, gy = transformer.transform(np.asarray(x, float), np.asarray(y, float))
         t = self.grid.transform  # north-up: no rotation terms (GridSpec checks)
         col_f = (np.asarray(gx, float) - t.c) / t.a
@@ -298,4 +304,3 @@ class FeatureEncoder(TransformerMixin, BaseEstimator):
         """Return the encoded column names (scikit-learn's feature-name protocol)."""
         check_is_fitted(self, "columns_")
         return np.asarray(self.feature_names_out_, dtype=object)
-

@@ -144,11 +144,13 @@ class ResidualKriging(BaseEstimator):
             return weights * (model - self.semivariance_)
 
         upper_sill = max(2 * variance, float(self.semivariance_.max()), 1e-12)
-        start = np.array([
-            min(float(self.semivariance_[0]), upper_sill),
-            max(float(self.semivariance_.max() - self.semivariance_[0]), 1e-9 * upper_sill),
-            self.cutoff_ / 3,
-        ])
+        start = np.array(
+            [
+                min(float(self.semivariance_[0]), upper_sill),
+                max(float(self.semivariance_.max() - self.semivariance_[0]), 1e-9 * upper_sill),
+                self.cutoff_ / 3,
+            ]
+        )
         lower = np.array([0.0, 0.0, self.cutoff_ / 100])
         upper = np.array([upper_sill, upper_sill, 3 * self.cutoff_])
         fit = least_squares(residual, np.clip(start, lower, upper), bounds=(lower, upper))

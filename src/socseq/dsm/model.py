@@ -153,22 +153,33 @@ class SOCStockModel(RegressorMixin, BaseEstimator):
             # all of them (Meinshausen 2006), at a fraction of the memory and about a fifth
             # of the prediction time with min_samples_leaf = 10.
             return RandomForestQuantileRegressor(
-                n_estimators=self.n_estimators, max_features=self.max_features,
-                min_samples_leaf=self.min_samples_leaf, max_depth=self.max_depth,
-                max_samples_leaf=1, random_state=self.random_state, n_jobs=self.n_jobs,
+                n_estimators=self.n_estimators,
+                max_features=self.max_features,
+                min_samples_leaf=self.min_samples_leaf,
+                max_depth=self.max_depth,
+                max_samples_leaf=1,
+                random_state=self.random_state,
+                n_jobs=self.n_jobs,
             )
         if self.method == "rf":
             return RandomForestRegressor(
-                n_estimators=self.n_estimators, max_features=self.max_features,
-                min_samples_leaf=self.min_samples_leaf, max_depth=self.max_depth,
-                oob_score=True, random_state=self.random_state, n_jobs=self.n_jobs,
+                n_estimators=self.n_estimators,
+                max_features=self.max_features,
+                min_samples_leaf=self.min_samples_leaf,
+                max_depth=self.max_depth,
+                oob_score=True,
+                random_state=self.random_state,
+                n_jobs=self.n_jobs,
             )
         if self.method == "gbm":
             return GradientBoostingRegressor(
-                n_estimators=self.n_estimators, learning_rate=self.learning_rate,
+                n_estimators=self.n_estimators,
+                learning_rate=self.learning_rate,
                 max_depth=self.max_depth if self.max_depth is not None else 3,
-                min_samples_leaf=self.min_samples_leaf, subsample=self.subsample,
-                max_features=self.max_features, random_state=self.random_state,
+                min_samples_leaf=self.min_samples_leaf,
+                subsample=self.subsample,
+                max_features=self.max_features,
+                random_state=self.random_state,
             )
         raise InputValidationError(
             f"SOCStockModel: method '{self.method}' is not known; use one of {', '.join(METHODS)}"
@@ -187,8 +198,9 @@ class SOCStockModel(RegressorMixin, BaseEstimator):
             checked = validate_data(self, X, reset=reset, ensure_all_finite=finite)
             target = None
         else:
-            checked, target = validate_data(self, X, y, reset=reset, ensure_all_finite=finite,
-                                            y_numeric=True)
+            checked, target = validate_data(
+                self, X, y, reset=reset, ensure_all_finite=finite, y_numeric=True
+            )
         array = X if isinstance(X, pd.DataFrame) else checked
         if reset:
             self.encoder_ = FeatureEncoder(self.categorical).fit(array)
@@ -259,7 +271,8 @@ class SOCStockModel(RegressorMixin, BaseEstimator):
         if points is not None:
             known = np.isfinite(self.oos_residuals_)
             self.kriging_ = ResidualKriging(
-                model=self.variogram, n_neighbours=self.kriging_neighbours,
+                model=self.variogram,
+                n_neighbours=self.kriging_neighbours,
                 random_state=self.random_state,
             ).fit(points[known], self.oos_residuals_[known])
 

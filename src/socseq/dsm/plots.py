@@ -69,8 +69,15 @@ def plot_observed_vs_predicted(
         ax.vlines(p, lo, hi, colors="0.8", linewidth=0.6, zorder=1, label="90 % interval")
         outside = (o < lo) | (o > hi)
         ax.scatter(p[~outside], o[~outside], s=8, alpha=0.6, zorder=2, label="inside interval")
-        ax.scatter(p[outside], o[outside], s=8, alpha=0.8, color="tab:red", zorder=3,
-                   label="outside interval")
+        ax.scatter(
+            p[outside],
+            o[outside],
+            s=8,
+            alpha=0.8,
+            color="tab:red",
+            zorder=3,
+            label="outside interval",
+        )
     else:
         ax.scatter(p, o, s=8, alpha=0.6, zorder=2)
     top = float(np.nanmax([np.nanmax(o), np.nanmax(p)])) * 1.05
@@ -89,23 +96,36 @@ def plot_observed_vs_predicted(
         for key in ("R2", "MEC", "CCC", "PICP90"):
             if key in metrics:
                 lines.append(f"{key.replace('R2', 'R²')} = {metrics[key]:.3f}")
-        ax.text(0.03, 0.97, "\n".join(lines), transform=ax.transAxes, va="top", fontsize=8,
-                bbox={"facecolor": "white", "alpha": 0.8, "edgecolor": "0.7"})
+        ax.text(
+            0.03,
+            0.97,
+            "\n".join(lines),
+            transform=ax.transAxes,
+            va="top",
+            fontsize=8,
+            bbox={"facecolor": "white", "alpha": 0.8, "edgecolor": "0.7"},
+        )
     ax.legend(loc="lower right", fontsize=8)
     return fig
 
 
 def plot_importance(importance: pd.DataFrame, *, units: str = "t C/ha") -> Figure:
     """Bar chart of permutation importance (increase of held-out RMSE) per covariate."""
-    column = ("permutation_rmse_increase_t_ha" if "permutation_rmse_increase_t_ha" in importance
-              else "impurity")
+    column = (
+        "permutation_rmse_increase_t_ha"
+        if "permutation_rmse_increase_t_ha" in importance
+        else "impurity"
+    )
     table = importance.sort_values(column)
     fig = Figure(figsize=(6, 0.3 * len(table) + 1.5))
     ax = fig.add_subplot()
     err = table["permutation_sd_t_ha"] if "permutation_sd_t_ha" in table else None
     ax.barh(table["covariate"], table[column], xerr=err, color="tab:green")
-    ax.set_xlabel(f"increase of held-out RMSE when shuffled ({units})"
-                  if column != "impurity" else "impurity importance (share)")
+    ax.set_xlabel(
+        f"increase of held-out RMSE when shuffled ({units})"
+        if column != "impurity"
+        else "impurity importance (share)"
+    )
     ax.set_title("Covariate importance (cross-validation)")
     return fig
 
@@ -120,8 +140,14 @@ def _axis_labels(crs: CRS | None) -> tuple[str, str]:
 def plot_maps(
     ds: xr.Dataset,
     *,
-    variables: Sequence[str] = ("soc_mean_t_ha", "soc_q05_t_ha", "soc_q95_t_ha", "soc_sd_t_ha",
-                                "di", "aoa"),
+    variables: Sequence[str] = (
+        "soc_mean_t_ha",
+        "soc_q05_t_ha",
+        "soc_q95_t_ha",
+        "soc_sd_t_ha",
+        "di",
+        "aoa",
+    ),
     title: str = "SOC stock 0–30 cm",
 ) -> Figure:
     """Panels of the predicted maps with colour bars, units and grid coordinates.
@@ -136,11 +162,18 @@ def plot_maps(
     crs = CRS.from_user_input(crs) if crs is not None else None
     xlabel, ylabel = _axis_labels(crs)
     x, y = ds["x"].values, ds["y"].values
-    extent = (x[0] - (x[1] - x[0]) / 2, x[-1] + (x[1] - x[0]) / 2,
-              y[-1] - (y[0] - y[1]) / 2, y[0] + (y[0] - y[1]) / 2)
+    extent = (
+        x[0] - (x[1] - x[0]) / 2,
+        x[-1] + (x[1] - x[0]) / 2,
+        y[-1] - (y[0] - y[1]) / 2,
+        y[0] + (y[0] - y[1]) / 2,
+    )
     stocks = [n for n in names if n.startswith("soc_") and n != "soc_sd_t_ha"]
-    finite = np.concatenate([ds[n].values[np.isfinite(ds[n].values)] for n in stocks]) if stocks \
+    finite = (
+        np.concatenate([ds[n].values[np.isfinite(ds[n].values)] for n in stocks])
+        if stocks
         else np.array([])
+    )
     vmax = float(np.percentile(finite, 99)) if finite.size else None
     fig = Figure(figsize=(5 * ncols, 4 * nrows))
     for i, name in enumerate(names, start=1):
@@ -149,16 +182,28 @@ def plot_maps(
         units = da.attrs.get("units", "")
         label = f"{name} ({'t C/ha' if units == 't/ha' else units})"
         if name == "aoa":
-            image = ax.imshow(da.values, extent=extent, origin="upper", vmin=0, vmax=1,
-                              cmap=ListedColormap(["tab:red", "tab:green"]),
-                              interpolation="nearest")
+            image = ax.imshow(
+                da.values,
+                extent=extent,
+                origin="upper",
+                vmin=0,
+                vmax=1,
+                cmap=ListedColormap(["tab:red", "tab:green"]),
+                interpolation="nearest",
+            )
             bar = fig.colorbar(image, ax=ax, ticks=[0.25, 0.75], shrink=0.8)
             bar.ax.set_yticklabels(["outside", "inside"])
             bar.set_label("area of applicability")
         else:
             kwargs = {"vmin": 0, "vmax": vmax} if name in stocks else {}
-            image = ax.imshow(da.values, extent=extent, origin="upper", cmap="viridis",
-                              interpolation="nearest", **kwargs)
+            image = ax.imshow(
+                da.values,
+                extent=extent,
+                origin="upper",
+                cmap="viridis",
+                interpolation="nearest",
+                **kwargs,
+            )
             fig.colorbar(image, ax=ax, shrink=0.8).set_label(label)
         if crs is not None and crs.is_geographic:
             # Degrees of longitude shrink with latitude: keep ground distances undistorted.

@@ -32,8 +32,7 @@ OUTPUT_VARIABLES: dict[str, tuple[str, str]] = {
     "soc_median_t_ha": ("SOC stock 0-30 cm, median (50 % quantile)", "t/ha"),
     "soc_q05_t_ha": ("SOC stock 0-30 cm, 5 % quantile (lower 90 % interval bound)", "t/ha"),
     "soc_q95_t_ha": ("SOC stock 0-30 cm, 95 % quantile (upper 90 % interval bound)", "t/ha"),
-    "soc_sd_t_ha": ("SOC stock 0-30 cm, standard deviation of the predictive distribution",
-                    "t/ha"),
+    "soc_sd_t_ha": ("SOC stock 0-30 cm, standard deviation of the predictive distribution", "t/ha"),
     "di": ("dissimilarity index (Meyer & Pebesma 2021)", "1"),
     "aoa": ("inside the area of applicability (1) or not (0)", "1"),
 }
@@ -123,7 +122,8 @@ def predict_grid(
             progress(window.stop, height)
     data_vars = {
         name: xr.DataArray(
-            values.reshape(height, width), dims=("y", "x"),
+            values.reshape(height, width),
+            dims=("y", "x"),
             attrs={"long_name": OUTPUT_VARIABLES[name][0], "units": OUTPUT_VARIABLES[name][1]},
         )
         for name, values in outputs.items()

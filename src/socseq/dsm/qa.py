@@ -52,8 +52,15 @@ class SampleReport:
     ) -> None:
         """Record one issue of one sample (``row`` is the 1-based data row in the file)."""
         self._rows.append(
-            {"sample_id": sample_id, "row": int(row), "issue": issue, "column": column,
-             "value": float(value), "action": action, "detail": detail}
+            {
+                "sample_id": sample_id,
+                "row": int(row),
+                "issue": issue,
+                "column": column,
+                "value": float(value),
+                "action": action,
+                "detail": detail,
+            }
         )
 
     def add_rows(
@@ -69,8 +76,7 @@ class SampleReport:
         """Record the same issue for every row of ``frame`` (needs ``sample_id`` and ``row``)."""
         vals = np.full(len(frame), np.nan) if values is None else np.asarray(list(values), float)
         for sid, row, value in zip(frame["sample_id"], frame["row"], vals, strict=True):
-            self.add(str(sid), int(row), issue, action, column=column, value=value,
-                     detail=detail)
+            self.add(str(sid), int(row), issue, action, column=column, value=value, detail=detail)
 
     @property
     def issues(self) -> pd.DataFrame:

@@ -355,9 +355,7 @@ class EqualAreaSpline:
         return total / (hi - lo), hi - lo
 
 
-def _flag_missing(
-    data: pd.DataFrame, column: str, report: SampleReport, action: str
-) -> pd.Series:
+def _flag_missing(data: pd.DataFrame, column: str, report: SampleReport, action: str) -> pd.Series:
     missing = data[column].isna()
     if missing.any():
         report.add_rows(data[missing], "missing_value", action, column=column)
@@ -370,14 +368,19 @@ def _flag_impossible(data: pd.DataFrame, column: str, report: SampleReport) -> p
     bad = values.notna() & ((values < lo) | (values > hi))
     if bad.any():
         report.add_rows(
-            data[bad], "impossible_value", "dropped", column=column, values=values[bad],
+            data[bad],
+            "impossible_value",
+            "dropped",
+            column=column,
+            values=values[bad],
             detail=f"possible range {lo:g}–{hi:g}",
         )
     return bad
 
 
-def _weighted(top: np.ndarray, bottom: np.ndarray, values: np.ndarray,
-              interval: tuple[float, float]) -> tuple[float, float]:
+def _weighted(
+    top: np.ndarray, bottom: np.ndarray, values: np.ndarray, interval: tuple[float, float]
+) -> tuple[float, float]:
     """Depth-weighted mean over the covered part of the interval, and the covered length."""
     overlap = np.clip(np.minimum(bottom, interval[1]) - np.maximum(top, interval[0]), 0, None)
     covered = float(overlap.sum())
@@ -402,21 +405,39 @@ def _harmonise(
     order = np.lexsort((horizons["top_cm"].to_numpy(), codes))
     codes = codes[order]
     starts = np.concatenate([[0], np.flatnonzero(np.diff(codes)) + 1, [len(codes)]])
-    col = {name: horizons[name].to_numpy()[order] for name in
-           ("sample_id", "row", "x", "y", "top_cm", "bottom_cm", "density", "soc_g_kg",
-            "bd_g_cm3", "cf_frac", "bd_source")}
+    col = {
+        name: horizons[name].to_numpy()[order]
+        for name in (
+            "sample_id",
+            "row",
+            "x",
+            "y",
+            "top_cm",
+            "bottom_cm",
+            "density",
+            "soc_g_kg",
+            "bd_g_cm3",
+            "cf_frac",
+            "bd_source",
+        )
+    }
     rows = []
     for first, stop in zip(starts[:-1], starts[1:], strict=True):
         key = str(keys[codes[first]])
         head = pd.DataFrame({"sample_id": [col["sample_id"][first]], "row": [col["row"][first]]})
         top, bottom = col["top_cm"][first:stop], col["bottom_cm"][first:stop]
         if np.any(top[1:] < bottom[:-1]):
-            report.add_rows(head, "overlapping_horizons", "dropped", column="top_cm",
-                            detail=f"profile {key}")
+            report.add_rows(
+                head, "overlapping_horizons", "dropped", column="top_cm", detail=f"profile {key}"
+            )
             continue
         if np.ptp(col["x"][first:stop]) > 0 or np.ptp(col["y"][first:stop]) > 0:
-            report.add_rows(head, "inconsistent_location", "first location used",
-                            detail=f"profile {key} has horizons at several places")
+            report.add_rows(
+                head,
+                "inconsistent_location",
+                "first location used",
+                detail=f"profile {key} has horizons at several places",
+            )
         values = {}
         covered = 0.0
         for name in ("density", "soc_g_kg", "bd_g_cm3", "cf_frac"):
@@ -429,16 +450,22 @@ def _harmonise(
         coverage = covered / thickness
         if coverage < min_coverage:
             report.add_rows(
-                head, "insufficient_depth", "dropped", column="bottom_cm", values=[coverage],
+                head,
+                "insufficient_depth",
+                "dropped",
+                column="bottom_cm",
+                values=[coverage],
                 detail=f"horizons cover {covered:g} of {thickness:g} cm (minimum "
-                       f"{min_coverage:.0%})",
+                f"{min_coverage:.0%})",
             )
             continue
         if coverage < 1 - 1e-9:
             report.add_rows(
-                head, "partial_depth",
+                head,
+                "partial_depth",
                 "extrapolated: mean of the covered part used for the whole interval",
-                column="bottom_cm", values=[coverage],
+                column="bottom_cm",
+                values=[coverage],
                 detail=f"horizons cover {covered:g} of {thickness:g} cm",
             )
         rows.append(
@@ -465,15 +492,19 @@ def _merge_duplicates(samples: pd.DataFrame, report: SampleReport) -> pd.DataFra
     dup = key.duplicated(keep=False)
     if not dup.any():
         return samples
-    numeric = [c for c in ("stock_t_ha", "soc_g_kg", "bd_g_cm3", "cf_frac", "coverage")
-               if c in samples]
+    numeric = [
+        c for c in ("stock_t_ha", "soc_g_kg", "bd_g_cm3", "cf_frac", "coverage") if c in samples
+    ]
     merged = samples.copy()
     for _, group in samples[dup].groupby(key[dup], sort=False):
         keep = group.index[0]
         merged.loc[keep, numeric] = group[numeric].mean().to_numpy()
         report.add_rows(
-            group.iloc[1:], "duplicate_location", f"merged into {group.iloc[0]['sample_id']}",
-            column="stock_t_ha", values=group["stock_t_ha"].iloc[1:],
+            group.iloc[1:],
+            "duplicate_location",
+            f"merged into {group.iloc[0]['sample_id']}",
+            column="stock_t_ha",
+            values=group["stock_t_ha"].iloc[1:],
             detail=f"{len(group)} samples at this location averaged",
         )
         merged = merged.drop(index=group.index[1:])
@@ -543,8 +574,7 @@ def compute_stocks(
     if has_stock == has_soc:
         raise ConfigError(
             f"{what}: give either a stock column or a SOC concentration column (with bulk "
-            "density and coarse fragments), not "
-            + ("both" if has_stock else "neither")
+            "density and coarse fragments), not " + ("both" if has_stock else "neither")
         )
     has_depths = "top_cm" in data and "bottom_cm" in data
     if has_depths == (interval_cm is not None):
@@ -573,9 +603,14 @@ def compute_stocks(
                 drop |= _flag_impossible(data, column, report)
         inverted = data["bottom_cm"] <= data["top_cm"]
         if inverted.any():
-            report.add_rows(data[inverted & ~drop], "impossible_value", "dropped",
-                            column="bottom_cm", values=data["bottom_cm"][inverted & ~drop],
-                            detail="bottom is not below top")
+            report.add_rows(
+                data[inverted & ~drop],
+                "impossible_value",
+                "dropped",
+                column="bottom_cm",
+                values=data["bottom_cm"][inverted & ~drop],
+                detail="bottom is not below top",
+            )
             drop |= inverted
         data = data[~drop].copy()
 
@@ -587,18 +622,20 @@ def compute_stocks(
                 f"{what}: bulk_density_ptf '{bulk_density_ptf}' is not known; use one of "
                 f"{', '.join(BD_PTFS)}"
             )
-        no_bd = _flag_missing(data, "bd_g_cm3", report,
-                              f"filled by pedotransfer function {ptf.name}")
+        no_bd = _flag_missing(
+            data, "bd_g_cm3", report, f"filled by pedotransfer function {ptf.name}"
+        )
         data["bd_source"] = np.where(no_bd, ptf.name, "measured")
         data.loc[no_bd, "bd_g_cm3"] = ptf(data.loc[no_bd, "soc_g_kg"].to_numpy())
         if "cf_frac" not in data:
             data["cf_frac"] = 0.0
         no_cf = _flag_missing(data, "cf_frac", report, "assumed 0 (no coarse fragments)")
         data.loc[no_cf, "cf_frac"] = 0.0
-        data["density"] = soc_stock_t_ha(data["soc_g_kg"], data["bd_g_cm3"], 1.0,
-                                         data["cf_frac"])
-        data["_profile"] = data["profile_id"] if "profile_id" in data else (
-            data["sample_id"] + "#" + data["row"].astype(str)
+        data["density"] = soc_stock_t_ha(data["soc_g_kg"], data["bd_g_cm3"], 1.0, data["cf_frac"])
+        data["_profile"] = (
+            data["profile_id"]
+            if "profile_id" in data
+            else (data["sample_id"] + "#" + data["row"].astype(str))
         )
         samples = _harmonise(data, (a, b), harmonisation, spline_lambda, min_coverage, report)
         if "profile_id" not in data and not samples.empty:

@@ -188,8 +188,9 @@ class SpatialBlockKFold(BaseCrossValidator):
     ``cross_validate`` or ``GridSearchCV``.
     """
 
-    def __init__(self, n_splits: int = 5, block_size: float = 10_000.0,
-                 random_state: int | None = None):
+    def __init__(
+        self, n_splits: int = 5, block_size: float = 10_000.0, random_state: int | None = None
+    ):
         self.n_splits = n_splits
         self.block_size = block_size
         self.random_state = random_state
@@ -274,8 +275,9 @@ def _rows(X: pd.DataFrame | np.ndarray, index: np.ndarray) -> pd.DataFrame | np.
     return X.iloc[index] if isinstance(X, pd.DataFrame) else np.asarray(X)[index]
 
 
-def _permuted(X: pd.DataFrame | np.ndarray, column: int, rng: np.random.Generator
-              ) -> pd.DataFrame | np.ndarray:
+def _permuted(
+    X: pd.DataFrame | np.ndarray, column: int, rng: np.random.Generator
+) -> pd.DataFrame | np.ndarray:
     if isinstance(X, pd.DataFrame):
         out = X.copy()
         out.iloc[:, column] = rng.permutation(out.iloc[:, column].to_numpy())
@@ -355,36 +357,48 @@ def cross_validate(
         dist = fitted.predict_distribution(held, coords=coords[test])
         fold[test] = k
         mean[test], sd[test], qs[test] = dist["mean"], dist["sd"], dist["quantiles"]
-        fold_rows.append({"fold": k, **evaluate(y[test], mean[test], lower=qs[test, 0],
-                                                  upper=qs[test, 2])})
+        fold_rows.append(
+            {"fold": k, **evaluate(y[test], mean[test], lower=qs[test, 0], upper=qs[test, 2])}
+        )
         impurity.append(fitted.feature_importances_)
         if importance:
             base = root_mean_squared_error(y[test], mean[test])
             # One prediction call over all shuffled copies: the forest's per-call overhead
             # exceeds its per-row cost at these sizes.
             copies = [_permuted(held, j, rng) for j in range(len(columns))]
-            stacked = (pd.concat(copies, ignore_index=True) if isinstance(held, pd.DataFrame)
-                       else np.vstack(copies))
+            stacked = (
+                pd.concat(copies, ignore_index=True)
+                if isinstance(held, pd.DataFrame)
+                else np.vstack(copies)
+            )
             shuffled = fitted.predict(stacked, coords=np.tile(coords[test], (len(columns), 1)))
             for j, column in enumerate(columns):
-                part = shuffled[j * len(test):(j + 1) * len(test)]
-                perm_rows.append({"covariate": str(column), "fold": k,
-                                  "increase": root_mean_squared_error(y[test], part) - base})
+                part = shuffled[j * len(test) : (j + 1) * len(test)]
+                perm_rows.append(
+                    {
+                        "covariate": str(column),
+                        "fold": k,
+                        "increase": root_mean_squared_error(y[test], part) - base,
+                    }
+                )
         if progress is not None:
             progress(k + 1, len(splits))
 
-    predictions = pd.DataFrame({
-        "sample_id": list(sample_ids) if sample_ids is not None else np.arange(n).astype(str),
-        "fold": fold,
-        "observed_t_ha": y,
-        "mean_t_ha": mean,
-        "median_t_ha": qs[:, 1],
-        "q05_t_ha": qs[:, 0],
-        "q95_t_ha": qs[:, 2],
-        "sd_t_ha": sd,
-    })
-    table = pd.DataFrame({"covariate": [str(c) for c in columns],
-                          "impurity": np.mean(impurity, axis=0)})
+    predictions = pd.DataFrame(
+        {
+            "sample_id": list(sample_ids) if sample_ids is not None else np.arange(n).astype(str),
+            "fold": fold,
+            "observed_t_ha": y,
+            "mean_t_ha": mean,
+            "median_t_ha": qs[:, 1],
+            "q05_t_ha": qs[:, 0],
+            "q95_t_ha": qs[:, 2],
+            "sd_t_ha": sd,
+        }
+    )
+    table = pd.DataFrame(
+        {"covariate": [str(c) for c in columns], "impurity": np.mean(impurity, axis=0)}
+    )
     if perm_rows:
         perm = pd.DataFrame(perm_rows).groupby("covariate", sort=False)["increase"]
         table["permutation_rmse_increase_t_ha"] = table["covariate"].map(perm.mean())

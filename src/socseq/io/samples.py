@@ -132,8 +132,11 @@ QUANTITIES: dict[str, SampleQuantity] = {
         name: SampleQuantity(
             label=f"{name.split('_')[0]} depth",
             canonical="cm",
-            units={"cm": (1.0, ("centimetre", "centimeter")), "m": (100.0, ("metre", "meter")),
-                   "mm": (0.1, ("millimetre", "millimeter"))},
+            units={
+                "cm": (1.0, ("centimetre", "centimeter")),
+                "m": (100.0, ("metre", "meter")),
+                "mm": (0.1, ("millimetre", "millimeter")),
+            },
             traps=(_Trap("m", lambda s: s.max > 10, "cm", "cm"),),
         )
         for name in ("top_cm", "bottom_cm")
@@ -304,8 +307,7 @@ def _convert(
     if key is None:
         raise ConfigError(
             f"{_what(path)}: column '{spec.column}' ({quantity.label}) has units "
-            f"\"{spec.units}\", not known; use one of "
-            + ", ".join(f'"{k}"' for k in quantity.units)
+            f'"{spec.units}", not known; use one of ' + ", ".join(f'"{k}"' for k in quantity.units)
         )
     seen = _summary(values)
     if check_units and seen is not None:
@@ -314,8 +316,8 @@ def _convert(
                 raise InputValidationError(
                     f"{_what(path)}: column '{spec.column}' ({quantity.label}) values "
                     f"{_fmt(seen.min)}–{_fmt(seen.max)} (median {_fmt(seen.median)}) look like "
-                    f"{trap.looks_like}, but units are declared \"{spec.units}\"; set units = "
-                    f"\"{trap.fix}\" (or check_units = false if the values really are so)"
+                    f'{trap.looks_like}, but units are declared "{spec.units}"; set units = '
+                    f'"{trap.fix}" (or check_units = false if the values really are so)'
                 )
     factor = quantity.units[key][0]
     return values * factor
@@ -344,7 +346,7 @@ def _check_coordinates(x: np.ndarray, y: np.ndarray, crs: CRS, path: Path) -> No
         raise InputValidationError(
             f"{_what(path)}: coordinates x {_fmt(x.min())}–{_fmt(x.max())}, y "
             f"{_fmt(y.min())}–{_fmt(y.max())} look like longitude/latitude degrees, but crs "
-            f"{crs.to_string()} is projected; set crs = \"EPSG:4326\""
+            f'{crs.to_string()} is projected; set crs = "EPSG:4326"'
         )
 
 
@@ -429,7 +431,7 @@ def read_samples(
         if x is None or y is None or crs is None:
             raise ConfigError(
                 f"{_what(path)}: a table needs x, y and crs (the coordinate columns and their "
-                "CRS, e.g. crs = \"EPSG:4326\" for longitude/latitude)"
+                'CRS, e.g. crs = "EPSG:4326" for longitude/latitude)'
             )
         table = _read_table(path)
         _require_columns(table, [x, y], path)

@@ -131,7 +131,8 @@ class GridConfig(_Strict):
             xmin, ymin, xmax, ymax = self.bounds  # type: ignore[misc]
             if not (xmax > xmin and ymax > ymin):
                 raise ValueError(
-                    "bounds are [xmin, ymin, xmax, ymax] with xmax > xmin, ymax > ymin")
+                    "bounds are [xmin, ymin, xmax, ymax] with xmax > xmin, ymax > ymin"
+                )
         return self
 
 
@@ -265,7 +266,8 @@ class ScenarioConfig(_Strict):
     def _file_safe(cls, value: str) -> str:
         if not re.fullmatch(r"[A-Za-z][A-Za-z0-9_-]{0,31}", value):
             raise ValueError(
-                f"scenario name '{value}' must be a letter then letters, digits, _ or -")
+                f"scenario name '{value}' must be a letter then letters, digits, _ or -"
+            )
         return value
 
     @field_validator("cover_factor")
@@ -313,8 +315,9 @@ class SocUncertaintyConfig(_Strict):
     draws SOC, ``"lognormal"`` or ``"normal"`` (see docs/uncertainty.md for the fits).
     """
 
-    source: Literal["auto", "relative", "dsm_sd", "dsm_quantiles", "sd_layer",
-                    "quantile_layers"] = "auto"
+    source: Literal[
+        "auto", "relative", "dsm_sd", "dsm_quantiles", "sd_layer", "quantile_layers"
+    ] = "auto"
     relative: float | None = Field(None, ge=0, lt=1)
     distribution: Literal["lognormal", "normal"] = "lognormal"
     sd: InputLayer | None = None
@@ -402,11 +405,14 @@ class UncertaintyConfig(_Strict):
     @model_validator(mode="after")
     def _mode(self) -> UncertaintyConfig:
         if self.mode == "gsocseq":
-            extra = sorted({"members", "clay", "climate", "inputs", "parameters"}
-                           & self.model_fields_set)
+            extra = sorted(
+                {"members", "clay", "climate", "inputs", "parameters"} & self.model_fields_set
+            )
             if extra:
-                raise ValueError(f"mode 'gsocseq' uses the published factors; remove "
-                                 f"{', '.join(extra)} (only soc applies)")
+                raise ValueError(
+                    f"mode 'gsocseq' uses the published factors; remove "
+                    f"{', '.join(extra)} (only soc applies)"
+                )
         return self
 
 
@@ -455,7 +461,8 @@ class RunConfig(_Strict):
             raise ValueError(f"scenario names {', '.join(dupes)} are used more than once")
         if sum(s.is_baseline for s in self.scenarios) != 1:
             raise ValueError(
-                "exactly one scenario must be the baseline (named BAU, or baseline = true)")
+                "exactly one scenario must be the baseline (named BAU, or baseline = true)"
+            )
         if self.grid.template == "soc" and self.inputs.soc is None:
             raise ValueError("grid.template = 'soc' needs inputs.soc; with [dsm] use the dsm grid")
         unc = self.uncertainty
@@ -487,9 +494,7 @@ def _resolve(value: Any, root: Path) -> Any:
     if isinstance(value, DSMConfig):
         return value.resolve_paths(root)
     if isinstance(value, BaseModel):
-        updates = {
-            name: _resolve(getattr(value, name), root) for name in type(value).model_fields
-        }
+        updates = {name: _resolve(getattr(value, name), root) for name in type(value).model_fields}
         return value.model_copy(update=updates)
     if isinstance(value, tuple):
         return tuple(_resolve(v, root) for v in value)

@@ -29,12 +29,25 @@ _W1 = np.uint32(0xBB67AE85)
 _LOW = np.uint64(0xFFFFFFFF)
 
 #: Stream number of each drawn quantity (part of the counter; never reuse or renumber).
-STREAMS = {"soc": 1, "clay": 2, "temperature": 3, "precipitation": 4, "input": 5,
-           "increase": 6, "k_dpm": 7, "k_rpm": 8, "k_bio": 9, "k_hum": 10}
+STREAMS = {
+    "soc": 1,
+    "clay": 2,
+    "temperature": 3,
+    "precipitation": 4,
+    "input": 5,
+    "increase": 6,
+    "k_dpm": 7,
+    "k_rpm": 8,
+    "k_bio": 9,
+    "k_hum": 10,
+}
 
 
-def philox4x32(counter: tuple[ArrayLike, ArrayLike, ArrayLike, ArrayLike],
-               key: tuple[int, int], rounds: int = 10) -> tuple[NDArray[np.uint32], ...]:
+def philox4x32(
+    counter: tuple[ArrayLike, ArrayLike, ArrayLike, ArrayLike],
+    key: tuple[int, int],
+    rounds: int = 10,
+) -> tuple[NDArray[np.uint32], ...]:
     """Philox4x32 block function (Random123), vectorised over counters.
 
     Parameters
@@ -90,17 +103,19 @@ def uniform(seed: int, stream: str, cell: ArrayLike | None, member: ArrayLike) -
     members = np.asarray(member, dtype=np.int64)
     cells, members = np.broadcast_arrays(cells, members)
     words = philox4x32(
-        ((cells & 0xFFFFFFFF).astype(np.uint32),
-         (((cells >> 32) & 0xFFFF) | (STREAMS[stream] << 16)).astype(np.uint32),
-         (members & 0xFFFFFFFF).astype(np.uint32),
-         np.full(cells.shape, 1 if shared else 0, np.uint32)),
-        (seed & 0xFFFFFFFF, (seed >> 32) & 0xFFFFFFFF))
+        (
+            (cells & 0xFFFFFFFF).astype(np.uint32),
+            (((cells >> 32) & 0xFFFF) | (STREAMS[stream] << 16)).astype(np.uint32),
+            (members & 0xFFFFFFFF).astype(np.uint32),
+            np.full(cells.shape, 1 if shared else 0, np.uint32),
+        ),
+        (seed & 0xFFFFFFFF, (seed >> 32) & 0xFFFFFFFF),
+    )
     a = (words[0] >> np.uint32(5)).astype(np.float64)
     b = (words[1] >> np.uint32(6)).astype(np.float64)
     return (a * 67108864.0 + b + 0.5) / 9007199254740992.0
 
 
-def standard_normal(seed: int, stream: str, cell: ArrayLike | None,
-                    member: ArrayLike) -> NDArray:
+def standard_normal(seed: int, stream: str, cell: ArrayLike | None, member: ArrayLike) -> NDArray:
     """Return standard normal draws by inversion of :func:`uniform` (same arguments)."""
     return ndtri(uniform(seed, stream, cell, member))

@@ -56,8 +56,9 @@ class Executor(AbstractContextManager["Executor"]):
         Threads of the default threaded scheduler (default: CPU count).
     """
 
-    def __init__(self, workers: int | None = None, scheduler: str | None = None,
-                 threads: int | None = None) -> None:
+    def __init__(
+        self, workers: int | None = None, scheduler: str | None = None, threads: int | None = None
+    ) -> None:
         if workers is not None and scheduler is not None:
             raise ValueError("give workers or scheduler, not both")
         self.workers = workers
@@ -82,21 +83,34 @@ class Executor(AbstractContextManager["Executor"]):
             if self.scheduler is not None:
                 self.client = Client(self.scheduler)
             else:
-                self.cluster = LocalCluster(n_workers=self.workers, threads_per_worker=1,
-                                            processes=True, dashboard_address=None)
+                self.cluster = LocalCluster(
+                    n_workers=self.workers,
+                    threads_per_worker=1,
+                    processes=True,
+                    dashboard_address=None,
+                )
                 self.client = Client(self.cluster)
         return self
 
-    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
-                 tb: TracebackType | None) -> None:
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
         if self.client is not None:
             self.client.close()
         if self.cluster is not None:
             self.cluster.close()
         self.client = self.cluster = None
 
-    def map(self, fn: Callable[..., Any], first: Any, items: Sequence[Any],
-            progress: TaskProgress | None = None) -> list[Any]:
+    def map(
+        self,
+        fn: Callable[..., Any],
+        first: Any,
+        items: Sequence[Any],
+        progress: TaskProgress | None = None,
+    ) -> list[Any]:
         """Return ``[fn(first, item) for item in items]``, computed in parallel, in order.
 
         The first exception raised by a task is re-raised here.

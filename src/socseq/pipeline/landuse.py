@@ -60,8 +60,12 @@ class ClassTable:
     def lookup(self, classes: NDArray[np.integer]) -> dict[str, NDArray[np.float64]]:
         """Per-cell DPM/RPM, NPP factor, paddy flag and ``(n, 12)`` cover of class codes."""
         idx = np.clip(np.asarray(classes, dtype=np.int64), 0, 255)
-        return {"dpm_rpm": self.dpm_rpm[idx], "npp_factor": self.npp_factor[idx],
-                "paddy": self.paddy[idx], "cover": self.cover[idx]}
+        return {
+            "dpm_rpm": self.dpm_rpm[idx],
+            "npp_factor": self.npp_factor[idx],
+            "paddy": self.paddy[idx],
+            "cover": self.cover[idx],
+        }
 
 
 def read_class_table(table: str | os.PathLike[str] = "fao") -> ClassTable:
@@ -87,22 +91,29 @@ def read_class_table(table: str | os.PathLike[str] = "fao") -> ClassTable:
         source = str(path)
     missing = [c for c in _COLUMNS if c not in frame.columns]
     if missing:
-        raise ConfigError(f"land_use.table {source}: lacks column(s) {', '.join(missing)}; "
-                          f"the columns are {','.join(_COLUMNS)}")
+        raise ConfigError(
+            f"land_use.table {source}: lacks column(s) {', '.join(missing)}; "
+            f"the columns are {','.join(_COLUMNS)}"
+        )
     codes = frame["code"].to_numpy()
     checks = [
         ("code", (codes >= 0) & (codes <= 255) & (codes == np.round(codes)), "integers 0–255"),
         ("dpm_rpm", frame["dpm_rpm"].to_numpy() >= 0, "≥ 0"),
         ("npp_factor", frame["npp_factor"].between(0, 1).to_numpy(), "between 0 and 1"),
         ("paddy", frame["paddy"].isin([0, 1]).to_numpy(), "0 or 1"),
-        ("cover", frame[_COVER_COLUMNS].apply(lambda c: c.between(0.6, 1)).all(axis=1)
-         .to_numpy(), "between 0.6 and 1"),
+        (
+            "cover",
+            frame[_COVER_COLUMNS].apply(lambda c: c.between(0.6, 1)).all(axis=1).to_numpy(),
+            "between 0.6 and 1",
+        ),
     ]
     for column, ok, rule in checks:
         if not np.all(ok):
             row = int(np.flatnonzero(~np.asarray(ok))[0])
-            raise ConfigError(f"land_use.table {source}: {column} of class "
-                              f"{frame['code'].iloc[row]} must be {rule}")
+            raise ConfigError(
+                f"land_use.table {source}: {column} of class "
+                f"{frame['code'].iloc[row]} must be {rule}"
+            )
     if frame["code"].duplicated().any():
         raise ConfigError(f"land_use.table {source}: class codes repeat; give each code once")
     dpm_rpm = np.full(256, np.nan)
@@ -114,9 +125,15 @@ def read_class_table(table: str | os.PathLike[str] = "fao") -> ClassTable:
     npp[idx] = frame["npp_factor"].to_numpy(float)
     paddy[idx] = frame["paddy"].to_numpy() == 1
     cover[idx] = frame[_COVER_COLUMNS].to_numpy(float)
-    return ClassTable(codes=idx, names=dict(zip(idx.tolist(), frame["name"], strict=True)),
-                      dpm_rpm=dpm_rpm, npp_factor=npp, paddy=paddy, cover=cover,
-                      source=source)
+    return ClassTable(
+        codes=idx,
+        names=dict(zip(idx.tolist(), frame["name"], strict=True)),
+        dpm_rpm=dpm_rpm,
+        npp_factor=npp,
+        paddy=paddy,
+        cover=cover,
+        source=source,
+    )
 
 
 def esa_cci_to_fao(codes: NDArray[np.integer]) -> NDArray[np.int16]:
@@ -140,7 +157,8 @@ def esa_cci_to_fao(codes: NDArray[np.integer]) -> NDArray[np.int16]:
     if np.any((values[valid] < 0) | (values[valid] > 255)):
         raise InputValidationError(
             "land use: values outside 0–255 are not ESA CCI LCCS codes; check "
-            "land_use.source_classes (\"fao\" or \"esa_cci\") and the land-use file")
+            'land_use.source_classes ("fao" or "esa_cci") and the land-use file'
+        )
     out = np.zeros(values.shape, np.int16)
     out[valid] = lut[values[valid].astype(np.int64)]
     return out

@@ -34,8 +34,16 @@ from socseq.rothc.equilibrium import equilibrium
 from socseq.rothc.model import MonthlyForcing, RothCState, RunOptions, Soil, run
 from socseq.rothc.parameters import RothCParameters
 
-__all__ = ["EXCLUSION_REASONS", "NOT_AGRICULTURAL", "NO_LAND_USE", "SIMULATED", "PhaseSettings",
-           "forward_window", "spinup_window", "warmup_window"]
+__all__ = [
+    "EXCLUSION_REASONS",
+    "NOT_AGRICULTURAL",
+    "NO_LAND_USE",
+    "SIMULATED",
+    "PhaseSettings",
+    "forward_window",
+    "spinup_window",
+    "warmup_window",
+]
 
 SIMULATED = 0
 #: Exclusion reasons of candidate cells (agricultural classes), in the order they are tested;
@@ -96,8 +104,11 @@ class PhaseSettings:
     @property
     def params(self) -> RothCParameters:
         """Model constants."""
-        return (RothCParameters.rothamsted() if self.constants == "official"
-                else RothCParameters.decimal())
+        return (
+            RothCParameters.rothamsted()
+            if self.constants == "official"
+            else RothCParameters.decimal()
+        )
 
     @property
     def options_template(self) -> RunOptions:
@@ -118,8 +129,13 @@ def _flat(values: np.ndarray, cells: np.ndarray) -> np.ndarray:
     return np.ascontiguousarray(values[:, cells].T, dtype=np.float64)
 
 
-def _cover(settings: PhaseSettings, store: zarr.Group, window: Window, cells: np.ndarray,
-           classes: np.ndarray) -> np.ndarray:
+def _cover(
+    settings: PhaseSettings,
+    store: zarr.Group,
+    window: Window,
+    cells: np.ndarray,
+    classes: np.ndarray,
+) -> np.ndarray:
     """``(n, 12)`` monthly cover factor of the cells."""
     if settings.has_cover:
         return _flat(_read(store, "cover", window, lead=True), cells)
@@ -196,17 +212,25 @@ def spinup_window(settings: PhaseSettings, window: Window) -> dict[str, Any]:
     cls = classes[cells]
     cover = _cover(settings, inp, window, cells, cls)
     forcing = MonthlyForcing(
-        tmp_degC=_flat(tmp, cells), rain_mm=_flat(_read(inp, "spin_pr", window, True), cells),
+        tmp_degC=_flat(tmp, cells),
+        rain_mm=_flat(_read(inp, "spin_pr", window, True), cells),
         evap_mm=_flat(_read(inp, "spin_pet", window, True), cells),
         plant_cover=_plant_cover(cover, settings.bare_threshold),
         c_inp_t_ha=np.asarray(settings.monthly_shares),
         dpm_rpm=settings.table.dpm_rpm[cls][:, None],
-        cover_factor=cover)
-    options = RunOptions(evap_coefficient=settings.evap_coefficient,
-                         rate_factor=_rate_factor(settings, cls))
-    eq = equilibrium(Soil(clay_pct=clay[cells], depth_cm=settings.depth_cm), forcing,
-                     target_soc=soc[cells], method=settings.spinup_method,  # type: ignore[arg-type]
-                     options=options, params=settings.params)
+        cover_factor=cover,
+    )
+    options = RunOptions(
+        evap_coefficient=settings.evap_coefficient, rate_factor=_rate_factor(settings, cls)
+    )
+    eq = equilibrium(
+        Soil(clay_pct=clay[cells], depth_cm=settings.depth_cm),
+        forcing,
+        target_soc=soc[cells],
+        method=settings.spinup_method,  # type: ignore[arg-type]
+        options=options,
+        params=settings.params,
+    )
     _write_state(out, "spin", window, cells, eq.state)
     _write_cells(out["ceq"], window, cells, eq.annual_input_t_ha)
     return {"cells": n}
@@ -225,8 +249,9 @@ def _write_cells(arr: Any, window: Window, cells: np.ndarray, values: np.ndarray
         arr[:, ys, xs] = block
 
 
-def _write_state(out: zarr.Group, prefix: str, window: Window, cells: np.ndarray,
-                 state: RothCState) -> None:
+def _write_state(
+    out: zarr.Group, prefix: str, window: Window, cells: np.ndarray, state: RothCState
+) -> None:
     _write_cells(out[f"{prefix}_pools"], window, cells, state.pools)
     _write_cells(out[f"{prefix}_iom"], window, cells, state.iom)
     _write_cells(out[f"{prefix}_smd"], window, cells, state.smd)
@@ -235,8 +260,12 @@ def _write_state(out: zarr.Group, prefix: str, window: Window, cells: np.ndarray
 def _read_state(out: zarr.Group, prefix: str, window: Window, cells: np.ndarray) -> RothCState:
     pools = _flat(_read(out, f"{prefix}_pools", window, lead=True), cells)
     n = pools.shape[0]
-    return RothCState(pools=pools, iom=_flat(_read(out, f"{prefix}_iom", window), cells),
-                      smd=_flat(_read(out, f"{prefix}_smd", window), cells), co2=np.zeros(n))
+    return RothCState(
+        pools=pools,
+        iom=_flat(_read(out, f"{prefix}_iom", window), cells),
+        smd=_flat(_read(out, f"{prefix}_smd", window), cells),
+        co2=np.zeros(n),
+    )
 
 
 def _simulated(out: zarr.Group, window: Window) -> np.ndarray:
@@ -261,22 +290,26 @@ def warmup_window(settings: PhaseSettings, window: Window) -> dict[str, Any]:
     state = _read_state(out, "spin", window, cells)
     ceq = _flat(_read(out, "ceq", window), cells)
     npp_spin = _flat(_read(inp, "npp_spin", window), cells)
-    npp_warm = _flat(_read(inp, "npp_warm", window, lead=True), cells)       # (n, years)
+    npp_warm = _flat(_read(inp, "npp_warm", window, lead=True), cells)  # (n, years)
     f_spin = settings.table.npp_factor[classes]
     if settings.has_yearly_land_use:
         yearly = _flat(_read(inp, "land_use_yearly", window, lead=True), cells).astype(np.int64)
-        yearly = np.where((yearly == NO_CLASS) | np.isnan(settings.table.npp_factor[
-            np.clip(yearly, 0, 255)]), classes[:, None], yearly)
+        yearly = np.where(
+            (yearly == NO_CLASS) | np.isnan(settings.table.npp_factor[np.clip(yearly, 0, 255)]),
+            classes[:, None],
+            yearly,
+        )
     else:
         yearly = np.repeat(classes[:, None], n_years, axis=1)
-    f_year = settings.table.npp_factor[yearly]                               # (n, years)
+    f_year = settings.table.npp_factor[yearly]  # (n, years)
     with np.errstate(divide="ignore", invalid="ignore"):
         annual = ceq[:, None] * (npp_warm * f_year) / (npp_spin * f_spin)[:, None]
     annual = np.where(np.isfinite(annual), annual, ceq[:, None])
     shares = np.asarray(settings.monthly_shares)
     base_cover = _cover(settings, inp, window, cells, classes) if settings.has_cover else None
-    options = RunOptions(evap_coefficient=settings.evap_coefficient,
-                         rate_factor=_rate_factor(settings, classes))
+    options = RunOptions(
+        evap_coefficient=settings.evap_coefficient, rate_factor=_rate_factor(settings, classes)
+    )
     soil = Soil(clay_pct=_flat(_read(inp, "clay", window), cells), depth_cm=settings.depth_cm)
     ys, xs = window.slices
     soc_years = np.empty((state.n_cells, n_years))
@@ -284,17 +317,19 @@ def warmup_window(settings: PhaseSettings, window: Window) -> dict[str, Any]:
     # length; the state, moisture deficit included, carries over from year to year.
     for year in range(n_years):
         months = slice(12 * year, 12 * year + 12)
-        cover = (base_cover if base_cover is not None
-                 else settings.table.cover[yearly[:, year]])
+        cover = base_cover if base_cover is not None else settings.table.cover[yearly[:, year]]
         forcing = MonthlyForcing(
             tmp_degC=_flat(np.asarray(inp["warm_tas"][months, ys, xs]), cells),
             rain_mm=_flat(np.asarray(inp["warm_pr"][months, ys, xs]), cells),
             evap_mm=_flat(np.asarray(inp["warm_pet"][months, ys, xs]), cells),
             plant_cover=_plant_cover(cover, settings.bare_threshold),
-            c_inp_t_ha=annual[:, year:year + 1] * shares[None, :],
-            dpm_rpm=settings.table.dpm_rpm[yearly[:, year]][:, None], cover_factor=cover)
-        result = run(soil, forcing, 12, state=state, record="end", options=options,
-                     params=settings.params)
+            c_inp_t_ha=annual[:, year : year + 1] * shares[None, :],
+            dpm_rpm=settings.table.dpm_rpm[yearly[:, year]][:, None],
+            cover_factor=cover,
+        )
+        result = run(
+            soil, forcing, 12, state=state, record="end", options=options, params=settings.params
+        )
         state = result.state
         soc_years[:, year] = result.soc[:, 0]
     _write_state(out, "t0", window, cells, state)
@@ -336,53 +371,89 @@ def forward_window(settings: PhaseSettings, window: Window) -> dict[str, Any]:
     def stack(arr: np.ndarray) -> np.ndarray:
         return np.concatenate([arr] * n_scen, axis=0)
 
-    c_inp = np.concatenate([s.input_multiplier * c_bau[:, None] * shares[None, :]
-                            for s in settings.scenarios])
-    fym = np.concatenate([np.broadcast_to(s.fym_t_ha * shares[None, :], (n, 12))
-                          for s in settings.scenarios])
-    cover = np.concatenate([
-        base_cover if s.cover_factor is None
-        else np.broadcast_to(np.resize(np.asarray(s.cover_factor, float), 12), (n, 12))
-        for s in settings.scenarios])
+    c_inp = np.concatenate(
+        [s.input_multiplier * c_bau[:, None] * shares[None, :] for s in settings.scenarios]
+    )
+    fym = np.concatenate(
+        [np.broadcast_to(s.fym_t_ha * shares[None, :], (n, 12)) for s in settings.scenarios]
+    )
+    cover = np.concatenate(
+        [
+            base_cover
+            if s.cover_factor is None
+            else np.broadcast_to(np.resize(np.asarray(s.cover_factor, float), 12), (n, 12))
+            for s in settings.scenarios
+        ]
+    )
     dpm_rpm = stack(settings.table.dpm_rpm[classes][:, None])
-    options = RunOptions(evap_coefficient=settings.evap_coefficient,
-                         rate_factor=stack(_rate_factor(settings, classes)))
-    soil = Soil(clay_pct=stack(_flat(_read(inp, "clay", window), cells)),
-                depth_cm=settings.depth_cm)
+    options = RunOptions(
+        evap_coefficient=settings.evap_coefficient,
+        rate_factor=stack(_rate_factor(settings, classes)),
+    )
+    soil = Soil(
+        clay_pct=stack(_flat(_read(inp, "clay", window), cells)), depth_cm=settings.depth_cm
+    )
     ys, xs = window.slices
 
     def forcing(months: slice) -> MonthlyForcing:
-        tas, pr, pet = (stack(_flat(np.asarray(inp[f"fwd_{k}"][months, ys, xs]), cells))
-                        for k in ("tas", "pr", "pet"))
-        return MonthlyForcing(tmp_degC=tas, rain_mm=pr, evap_mm=pet,
-                              plant_cover=_plant_cover(cover, settings.bare_threshold),
-                              c_inp_t_ha=c_inp, fym_t_ha=fym, dpm_rpm=dpm_rpm,
-                              cover_factor=cover)
+        tas, pr, pet = (
+            stack(_flat(np.asarray(inp[f"fwd_{k}"][months, ys, xs]), cells))
+            for k in ("tas", "pr", "pet")
+        )
+        return MonthlyForcing(
+            tmp_degC=tas,
+            rain_mm=pr,
+            evap_mm=pet,
+            plant_cover=_plant_cover(cover, settings.bare_threshold),
+            c_inp_t_ha=c_inp,
+            fym_t_ha=fym,
+            dpm_rpm=dpm_rpm,
+            cover_factor=cover,
+        )
 
-    big = RothCState(pools=stack(state.pools), iom=stack(state.iom), smd=stack(state.smd),
-                     co2=np.zeros(n * n_scen))
+    big = RothCState(
+        pools=stack(state.pools),
+        iom=stack(state.iom),
+        smd=stack(state.smd),
+        co2=np.zeros(n * n_scen),
+    )
     if period == 12:
         # One climatology cycled over the whole forward run: one kernel call.
-        result = run(soil, forcing(slice(0, 12)), 12 * years, state=big, record="year",
-                     options=options, params=settings.params)
+        result = run(
+            soil,
+            forcing(slice(0, 12)),
+            12 * years,
+            state=big,
+            record="year",
+            options=options,
+            params=settings.params,
+        )
         stocks = result.soc
     else:
         # A future series: year by year, so memory holds 12 months of forcing.
         stocks = np.empty((n * n_scen, years))
         for year in range(years):
-            result = run(soil, forcing(slice(12 * year, 12 * year + 12)), 12, state=big,
-                         record="end", options=options, params=settings.params)
+            result = run(
+                soil,
+                forcing(slice(12 * year, 12 * year + 12)),
+                12,
+                state=big,
+                record="end",
+                options=options,
+                params=settings.params,
+            )
             big = result.state
             stocks[:, year] = result.soc[:, 0]
-    soc = stocks.reshape(n_scen, n, years)                                    # (S, n, years)
+    soc = stocks.reshape(n_scen, n, years)  # (S, n, years)
     t0 = state.soc
     block = np.full((n_scen, years + 1, *window.shape), np.nan)
     block[:, 0][:, cells] = t0[None, :]
     block[:, 1:][:, :, cells] = soc.transpose(0, 2, 1)
     out["soc"][:, :, ys, xs] = block
     area = _flat(_read(inp, "area_ha", window), cells)
-    area_soc = np.concatenate([np.full((n_scen, 1), (area * t0).sum()),
-                               (soc * area[None, :, None]).sum(axis=1)], axis=1)
+    area_soc = np.concatenate(
+        [np.full((n_scen, 1), (area * t0).sum()), (soc * area[None, :, None]).sum(axis=1)], axis=1
+    )
     return {"area_soc": area_soc}
 
 
@@ -395,8 +466,14 @@ def create_results(path: Path, shape: tuple[int, int], chunk: int, settings_like
     n_warm = settings_like.n_warmup_years
 
     def make(name: str, lead: tuple[int, ...], dtype: str, fill: Any = np.nan) -> None:
-        g.create_array(name, shape=(*lead, *shape), chunks=(*lead, *c2), dtype=dtype,
-                       fill_value=fill, compressors=SCRATCH_CODEC)
+        g.create_array(
+            name,
+            shape=(*lead, *shape),
+            chunks=(*lead, *c2),
+            dtype=dtype,
+            fill_value=fill,
+            compressors=SCRATCH_CODEC,
+        )
 
     make("reason", (), "uint8", NO_LAND_USE)
     for prefix in ("spin", "t0"):

@@ -40,8 +40,7 @@ __all__ = ["FOUR_PER_1000", "ProductSet", "compute_products", "product_name"]
 FOUR_PER_1000 = 0.004
 
 #: Excluded-cell reasons that are not candidate (agricultural) cells.
-OTHER_REASONS = {NOT_AGRICULTURAL: "not an agricultural class",
-                 NO_LAND_USE: "no land-use data"}
+OTHER_REASONS = {NOT_AGRICULTURAL: "not an agricultural class", NO_LAND_USE: "no land-use data"}
 
 
 def product_name(iso: str, kind: str, scenario: str | None = None) -> str:
@@ -66,8 +65,9 @@ class ProductSet:
         The staged inputs and the phase results.
     """
 
-    def __init__(self, config: RunConfig, grid: GridSpec, inputs: zarr.Group,
-                 results: zarr.Group) -> None:
+    def __init__(
+        self, config: RunConfig, grid: GridSpec, inputs: zarr.Group, results: zarr.Group
+    ) -> None:
         self.config = config
         self.grid = grid
         self.scenarios = [s.name for s in config.scenarios]
@@ -75,8 +75,7 @@ class ProductSet:
         self.years = config.periods.forward_years
         soc = results["soc"]
         self.t0 = np.asarray(soc[0, 0])
-        self.final = {name: np.asarray(soc[i, self.years]) for i, name in
-                      enumerate(self.scenarios)}
+        self.final = {name: np.asarray(soc[i, self.years]) for i, name in enumerate(self.scenarios)}
         self.reason = np.asarray(results["reason"][:])
         self.area = np.asarray(inputs["area_ha"][:])
         self.land_use = np.asarray(inputs["land_use"][:])
@@ -113,8 +112,10 @@ class ProductSet:
         zone_names = _zone_names(self.config, self.zones)
         groups: list[tuple[str, np.ndarray]] = [("all", np.ones(self.grid.shape, bool))]
         if self.zones is not None:
-            groups += [(zone_names.get(int(z), str(int(z))), self.zones == z)
-                       for z in np.unique(self.zones[self.zones >= 0])]
+            groups += [
+                (zone_names.get(int(z), str(int(z))), self.zones == z)
+                for z in np.unique(self.zones[self.zones >= 0])
+            ]
         crop = self.cropland()
         rows = []
         for zone, in_zone in groups:
@@ -128,28 +129,36 @@ class ProductSet:
                 rsr = np.nan_to_num(self.rsr(name))
                 reach = np.where(self.reaches_4p1000(name), crop_sim, 0.0).sum()
 
-                def mean(values: np.ndarray, a: np.ndarray = area,
-                         total: float = sim_area) -> float:
+                def mean(
+                    values: np.ndarray, a: np.ndarray = area, total: float = sim_area
+                ) -> float:
                     return float((values * a).sum() / total) if total > 0 else float("nan")
 
-                rows.append({
-                    "zone": zone, "scenario": name,
-                    "input_multiplier": scen_cfg.input_multiplier,
-                    "cropland_area_ha": float(np.where(crop & in_zone, self.area, 0).sum()),
-                    "simulated_area_ha": float(sim_area),
-                    "simulated_cropland_area_ha": float(crop_sim.sum()),
-                    "simulated_cells": int(sim.sum()),
-                    "mean_soc_t0_t_ha": mean(np.nan_to_num(self.t0)),
-                    "mean_soc_final_t_ha": mean(np.nan_to_num(self.final[name])),
-                    "mean_asr_t_ha_yr": mean(asr),
-                    "mean_rsr_t_ha_yr": (float("nan") if scen_cfg.is_baseline else mean(rsr)),
-                    "total_asr_t_yr": float((asr * area).sum()),
-                    "total_rsr_t_yr": (float("nan") if scen_cfg.is_baseline
-                                       else float((rsr * area).sum())),
-                    "area_4p1000_ha": float(reach),
-                    "share_4p1000_pct": (100.0 * float(reach / crop_sim.sum())
-                                         if crop_sim.sum() > 0 else float("nan")),
-                })
+                rows.append(
+                    {
+                        "zone": zone,
+                        "scenario": name,
+                        "input_multiplier": scen_cfg.input_multiplier,
+                        "cropland_area_ha": float(np.where(crop & in_zone, self.area, 0).sum()),
+                        "simulated_area_ha": float(sim_area),
+                        "simulated_cropland_area_ha": float(crop_sim.sum()),
+                        "simulated_cells": int(sim.sum()),
+                        "mean_soc_t0_t_ha": mean(np.nan_to_num(self.t0)),
+                        "mean_soc_final_t_ha": mean(np.nan_to_num(self.final[name])),
+                        "mean_asr_t_ha_yr": mean(asr),
+                        "mean_rsr_t_ha_yr": (float("nan") if scen_cfg.is_baseline else mean(rsr)),
+                        "total_asr_t_yr": float((asr * area).sum()),
+                        "total_rsr_t_yr": (
+                            float("nan") if scen_cfg.is_baseline else float((rsr * area).sum())
+                        ),
+                        "area_4p1000_ha": float(reach),
+                        "share_4p1000_pct": (
+                            100.0 * float(reach / crop_sim.sum())
+                            if crop_sim.sum() > 0
+                            else float("nan")
+                        ),
+                    }
+                )
         return pd.DataFrame(rows)
 
     def exclusions(self) -> pd.DataFrame:
@@ -177,17 +186,26 @@ def _zone_names(config: RunConfig, zones: np.ndarray | None) -> dict[int, str]:
     return dict(zip(table["code"].astype(int), table["name"].astype(str), strict=True))
 
 
-def _grid_da(grid: GridSpec, values: np.ndarray, name: str, units: str,
-             long_name: str) -> xr.DataArray:
+def _grid_da(
+    grid: GridSpec, values: np.ndarray, name: str, units: str, long_name: str
+) -> xr.DataArray:
     y, x = grid.coords()
-    da = xr.DataArray(values, dims=("y", "x"), coords={"y": y, "x": x}, name=name,
-                      attrs={"units": units, "long_name": long_name})
+    da = xr.DataArray(
+        values,
+        dims=("y", "x"),
+        coords={"y": y, "x": x},
+        name=name,
+        attrs={"units": units, "long_name": long_name},
+    )
     return da.rio.write_crs(grid.crs).rio.write_transform(grid.transform)
 
 
 def _provenance(config: RunConfig) -> dict[str, str]:
-    return {"socseq_version": __version__, "config_digest": config.digest(),
-            "created": dt.datetime.now(dt.UTC).isoformat(timespec="seconds")}
+    return {
+        "socseq_version": __version__,
+        "config_digest": config.digest(),
+        "created": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+    }
 
 
 def compute_products(
@@ -222,45 +240,78 @@ def compute_products(
         # Each layer is computed when it is written: holding all of them (4 S + 1 full maps)
         # at once was the largest memory of a 10^7-cell run.
         layers: list[tuple[str, Callable[[], np.ndarray], str, str]] = [
-            (product_name(iso, "T0"), lambda: products.t0, "t C/ha", "SOC stock 0-30 cm at T0")]
+            (product_name(iso, "T0"), lambda: products.t0, "t C/ha", "SOC stock 0-30 cm at T0")
+        ]
         for name in products.scenarios:
             layers += [
-                (product_name(iso, "finalSOC", name), partial(products.final.__getitem__, name),
-                 "t C/ha", f"SOC stock 0-30 cm after {products.years} years, {name}"),
-                (product_name(iso, "AbsDiff", name), partial(products.abs_diff, name), "t C/ha",
-                 f"SOC change from T0, {name}"),
-                (product_name(iso, "ASR", name), partial(products.asr, name), "t C/ha/yr",
-                 f"absolute sequestration rate, {name}"),
+                (
+                    product_name(iso, "finalSOC", name),
+                    partial(products.final.__getitem__, name),
+                    "t C/ha",
+                    f"SOC stock 0-30 cm after {products.years} years, {name}",
+                ),
+                (
+                    product_name(iso, "AbsDiff", name),
+                    partial(products.abs_diff, name),
+                    "t C/ha",
+                    f"SOC change from T0, {name}",
+                ),
+                (
+                    product_name(iso, "ASR", name),
+                    partial(products.asr, name),
+                    "t C/ha/yr",
+                    f"absolute sequestration rate, {name}",
+                ),
             ]
             if name != products.baseline:
                 layers += [
-                    (product_name(iso, "RelDiff", name), partial(products.rel_diff, name),
-                     "t C/ha", f"SOC difference to {products.baseline}, {name}"),
-                    (product_name(iso, "RSR", name), partial(products.rsr, name), "t C/ha/yr",
-                     f"relative sequestration rate, {name}"),
+                    (
+                        product_name(iso, "RelDiff", name),
+                        partial(products.rel_diff, name),
+                        "t C/ha",
+                        f"SOC difference to {products.baseline}, {name}",
+                    ),
+                    (
+                        product_name(iso, "RSR", name),
+                        partial(products.rsr, name),
+                        "t C/ha/yr",
+                        f"relative sequestration rate, {name}",
+                    ),
                 ]
         for file, compute, units, long_name in layers:
-            write_geotiff(_grid_da(grid, masked(compute()), file[:-4], units, long_name),
-                          maps / file, tags=tags, dtype="float32")
+            write_geotiff(
+                _grid_da(grid, masked(compute()), file[:-4], units, long_name),
+                maps / file,
+                tags=tags,
+                dtype="float32",
+            )
             written.append(f"maps/{file}")
         for name in products.scenarios:
             flag = np.where(sim, products.reaches_4p1000(name), 255).astype(np.uint8)
             file = four_per_1000_name(iso, name)
-            write_geotiff(_grid_da(grid, flag, file[:-4], "1",
-                                   f"ASR >= 0.004 x T0 (1 reached, 0 not), {name}"),
-                          maps / file, tags=tags, nodata=255, dtype="uint8")
+            write_geotiff(
+                _grid_da(
+                    grid, flag, file[:-4], "1", f"ASR >= 0.004 x T0 (1 reached, 0 not), {name}"
+                ),
+                maps / file,
+                tags=tags,
+                nodata=255,
+                dtype="uint8",
+            )
             written.append(f"maps/{file}")
 
     if config.outputs.netcdf:
         # The cube is the largest product: light deflate keeps writing it quick.
-        write_netcdf(_cube(config, grid, products, inputs, results), stage / "soc_stocks.nc",
-                     complevel=1)
+        write_netcdf(
+            _cube(config, grid, products, inputs, results), stage / "soc_stocks.nc", complevel=1
+        )
         written.append("soc_stocks.nc")
 
     summary = products.summary()
     write_csv_atomic(summary, stage / "summary.csv")
-    write_json_atomic(summary.replace({np.nan: None}).to_dict(orient="records"),
-                      stage / "summary.json")
+    write_json_atomic(
+        summary.replace({np.nan: None}).to_dict(orient="records"), stage / "summary.json"
+    )
     exclusions = products.exclusions()
     write_csv_atomic(exclusions, stage / "exclusions.csv")
     series = _timeseries(config, warmup_sums, forward_sums)
@@ -269,22 +320,35 @@ def compute_products(
     return written
 
 
-def _timeseries(config: RunConfig, warmup_sums: dict[str, Any],
-                forward_sums: np.ndarray) -> pd.DataFrame:
+def _timeseries(
+    config: RunConfig, warmup_sums: dict[str, Any], forward_sums: np.ndarray
+) -> pd.DataFrame:
     """Area-weighted mean and total SOC per year: warm-up, then each scenario from T0."""
     area = warmup_sums["area"]
     rows = []
     first = config.periods.warmup[0]
     for i, total in enumerate(warmup_sums["area_soc"]):
-        rows.append({"phase": "warmup", "scenario": "", "year": first + i,
-                     "mean_soc_t_ha": total / area if area > 0 else np.nan,
-                     "total_soc_t": total})
+        rows.append(
+            {
+                "phase": "warmup",
+                "scenario": "",
+                "year": first + i,
+                "mean_soc_t_ha": total / area if area > 0 else np.nan,
+                "total_soc_t": total,
+            }
+        )
     t0_year = config.periods.warmup[1]
     for s, scen in enumerate(config.scenarios):
         for j, total in enumerate(forward_sums[s]):
-            rows.append({"phase": "forward", "scenario": scen.name, "year": t0_year + j,
-                         "mean_soc_t_ha": total / area if area > 0 else np.nan,
-                         "total_soc_t": total})
+            rows.append(
+                {
+                    "phase": "forward",
+                    "scenario": scen.name,
+                    "year": t0_year + j,
+                    "mean_soc_t_ha": total / area if area > 0 else np.nan,
+                    "total_soc_t": total,
+                }
+            )
     return pd.DataFrame(rows)
 
 
@@ -294,13 +358,14 @@ def _npp_carbon(config: RunConfig, inputs: zarr.Group, land_use: np.ndarray) -> 
     return npp_t_c_ha(np.asarray(inputs["npp_spin"][:]), config.model.carbon_fraction) * factor
 
 
-def _cube(config: RunConfig, grid: GridSpec, products: ProductSet, inputs: zarr.Group,
-          results: zarr.Group) -> xr.Dataset:
+def _cube(
+    config: RunConfig, grid: GridSpec, products: ProductSet, inputs: zarr.Group, results: zarr.Group
+) -> xr.Dataset:
     """CF dataset: yearly stocks (scenario × year × y × x) and the 2-D/3-D products."""
     y, x = grid.coords()
     t0_year = config.periods.warmup[1]
     years = np.arange(t0_year, t0_year + products.years + 1)
-    stocks = dsa.from_zarr(results["soc"])                       # (S, years + 1, y, x), float64
+    stocks = dsa.from_zarr(results["soc"])  # (S, years + 1, y, x), float64
     soc = stocks.astype(np.float32)
     sim = products.simulated
     scen = products.scenarios
@@ -315,60 +380,112 @@ def _cube(config: RunConfig, grid: GridSpec, products: ProductSet, inputs: zarr.
 
     ds = xr.Dataset(
         {
-            "soc_t_ha": (("scenario", "year", "y", "x"), soc, {
-                "units": "t C ha-1", "long_name": "SOC stock 0-30 cm at the end of each year "
-                "(first year = T0, end of warm-up)", "standard_name":
-                "soil_mass_content_of_carbon"}),
-            "soc_t0_t_ha": (("y", "x"), np.where(sim, products.t0, np.nan),
-                            {"units": "t C ha-1", "long_name": "SOC stock at T0"}),
-            "asr_t_ha_yr": (("scenario", "y", "x"), asr,
-                            {"units": "t C ha-1 yr-1",
-                             "long_name": "absolute sequestration rate"}),
-            "rsr_t_ha_yr": (("scenario", "y", "x"), rsr,
-                            {"units": "t C ha-1 yr-1",
-                             "long_name": f"relative sequestration rate vs {products.baseline}"}),
-            "reaches_4p1000": (("scenario", "y", "x"), reaches,
-                               {"units": "1", "long_name": "ASR >= 0.004 x T0",
-                                "flag_values": np.array([0, 1], np.uint8),
-                                "flag_meanings": "not_reached reached"}),
-            "ceq_t_ha_yr": (("y", "x"), np.asarray(results["ceq"][:]),
-                            {"units": "t C ha-1 yr-1",
-                             "long_name": "plant carbon input at spin-up equilibrium"}),
-            "c_input_bau_t_ha_yr": (("y", "x"), np.asarray(results["c_bau"][:]),
-                                    {"units": "t C ha-1 yr-1",
-                                     "long_name": "baseline plant carbon input (mean of "
-                                                  "the warm-up years)"}),
-            "npp_spinup_t_c_ha_yr": (("y", "x"), np.where(sim, _npp_carbon(
-                config, inputs, products.land_use), np.nan), {
-                "units": "t C ha-1 yr-1",
-                "long_name": "MIAMI NPP of the spin-up years entering the soil (class NPP "
-                             f"factor x carbon fraction {config.model.carbon_fraction}); "
-                             "the warm-up scales Ceq by ratios of it"}),
-            "area_ha": (("y", "x"), products.area,
-                        {"units": "ha", "long_name": "area counted per cell"}),
-            "exclusion_reason": (("y", "x"), products.reason, {
-                "long_name": "why a cell was not simulated (0 = simulated)",
-                "flag_values": np.array([SIMULATED, *EXCLUSION_REASONS, *OTHER_REASONS],
-                                        np.uint8),
-                "flag_meanings": " ".join(
-                    r.split(" (")[0].replace(" ", "_").replace("≤", "le").replace("−", "-")
-                    for r in ["simulated", *EXCLUSION_REASONS.values(),
-                              *OTHER_REASONS.values()])}),
+            "soc_t_ha": (
+                ("scenario", "year", "y", "x"),
+                soc,
+                {
+                    "units": "t C ha-1",
+                    "long_name": "SOC stock 0-30 cm at the end of each year "
+                    "(first year = T0, end of warm-up)",
+                    "standard_name": "soil_mass_content_of_carbon",
+                },
+            ),
+            "soc_t0_t_ha": (
+                ("y", "x"),
+                np.where(sim, products.t0, np.nan),
+                {"units": "t C ha-1", "long_name": "SOC stock at T0"},
+            ),
+            "asr_t_ha_yr": (
+                ("scenario", "y", "x"),
+                asr,
+                {"units": "t C ha-1 yr-1", "long_name": "absolute sequestration rate"},
+            ),
+            "rsr_t_ha_yr": (
+                ("scenario", "y", "x"),
+                rsr,
+                {
+                    "units": "t C ha-1 yr-1",
+                    "long_name": f"relative sequestration rate vs {products.baseline}",
+                },
+            ),
+            "reaches_4p1000": (
+                ("scenario", "y", "x"),
+                reaches,
+                {
+                    "units": "1",
+                    "long_name": "ASR >= 0.004 x T0",
+                    "flag_values": np.array([0, 1], np.uint8),
+                    "flag_meanings": "not_reached reached",
+                },
+            ),
+            "ceq_t_ha_yr": (
+                ("y", "x"),
+                np.asarray(results["ceq"][:]),
+                {
+                    "units": "t C ha-1 yr-1",
+                    "long_name": "plant carbon input at spin-up equilibrium",
+                },
+            ),
+            "c_input_bau_t_ha_yr": (
+                ("y", "x"),
+                np.asarray(results["c_bau"][:]),
+                {
+                    "units": "t C ha-1 yr-1",
+                    "long_name": "baseline plant carbon input (mean of the warm-up years)",
+                },
+            ),
+            "npp_spinup_t_c_ha_yr": (
+                ("y", "x"),
+                np.where(sim, _npp_carbon(config, inputs, products.land_use), np.nan),
+                {
+                    "units": "t C ha-1 yr-1",
+                    "long_name": "MIAMI NPP of the spin-up years entering the soil (class NPP "
+                    f"factor x carbon fraction {config.model.carbon_fraction}); "
+                    "the warm-up scales Ceq by ratios of it",
+                },
+            ),
+            "area_ha": (
+                ("y", "x"),
+                products.area,
+                {"units": "ha", "long_name": "area counted per cell"},
+            ),
+            "exclusion_reason": (
+                ("y", "x"),
+                products.reason,
+                {
+                    "long_name": "why a cell was not simulated (0 = simulated)",
+                    "flag_values": np.array(
+                        [SIMULATED, *EXCLUSION_REASONS, *OTHER_REASONS], np.uint8
+                    ),
+                    "flag_meanings": " ".join(
+                        r.split(" (")[0].replace(" ", "_").replace("≤", "le").replace("−", "-")
+                        for r in ["simulated", *EXCLUSION_REASONS.values(), *OTHER_REASONS.values()]
+                    ),
+                },
+            ),
         },
         coords={"scenario": scen, "year": years, "y": y, "x": x},
-        attrs={"title": f"socseq run: {config.run.name}", **_provenance(config),
-               "source": "RothC 2.0.0 (socseq) with the GSOCseq protocol",
-               "forward_years": products.years},
+        attrs={
+            "title": f"socseq run: {config.run.name}",
+            **_provenance(config),
+            "source": "RothC 2.0.0 (socseq) with the GSOCseq protocol",
+            "forward_years": products.years,
+        },
     )
     if config.outputs.warmup_stocks:
         first = config.periods.warmup[0]
         warm = dsa.from_zarr(results["soc_warmup"]).astype(np.float32)
-        ds["soc_warmup_t_ha"] = (("warmup_year", "y", "x"), warm, {
-            "units": "t C ha-1", "long_name": "SOC stock at the end of each warm-up year"})
+        ds["soc_warmup_t_ha"] = (
+            ("warmup_year", "y", "x"),
+            warm,
+            {"units": "t C ha-1", "long_name": "SOC stock at the end of each warm-up year"},
+        )
         ds = ds.assign_coords(warmup_year=np.arange(first, first + warm.shape[0]))
-    ds["x"].attrs.update(units=str(grid.crs.axis_info[0].unit_name if grid.crs.axis_info
-                                   else ""), standard_name="projection_x_coordinate"
-                         if not grid.is_geographic else "longitude")
-    ds["y"].attrs.update(standard_name="projection_y_coordinate"
-                         if not grid.is_geographic else "latitude")
+    ds["x"].attrs.update(
+        units=str(grid.crs.axis_info[0].unit_name if grid.crs.axis_info else ""),
+        standard_name="projection_x_coordinate" if not grid.is_geographic else "longitude",
+    )
+    ds["y"].attrs.update(
+        standard_name="projection_y_coordinate" if not grid.is_geographic else "latitude"
+    )
     return ds.rio.write_crs(grid.crs).rio.write_transform(grid.transform)

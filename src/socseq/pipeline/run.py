@@ -48,7 +48,6 @@ PARTIAL = ".socseq-partial"
 MANIFEST = "run.json"
 
 
-
 @dataclass
 class RunSummary:
     """What a run did (the content of ``run.json``)."""
@@ -67,23 +66,42 @@ def phase_settings(config: RunConfig, staged: StagedInputs, results: Path) -> Ph
     """Collect what the window tasks need from the configuration and the staged inputs."""
     shares = config.model.input_monthly_shares or tuple([1.0 / 12.0] * 12)
     scenarios = tuple(
-        ScenarioSpec(name=s.name, input_multiplier=s.input_multiplier, fym_t_ha=s.fym_t_ha,
-                     cover_factor=(None if s.cover_factor is None else
-                                   tuple(np.resize(np.atleast_1d(s.cover_factor), 12))))
-        for s in config.scenarios)
+        ScenarioSpec(
+            name=s.name,
+            input_multiplier=s.input_multiplier,
+            fym_t_ha=s.fym_t_ha,
+            cover_factor=(
+                None
+                if s.cover_factor is None
+                else tuple(np.resize(np.atleast_1d(s.cover_factor), 12))
+            ),
+        )
+        for s in config.scenarios
+    )
     masks = config.masks
     return PhaseSettings(
-        inputs=str(staged.path), results=str(results),
+        inputs=str(staged.path),
+        results=str(results),
         table=read_class_table(config.land_use.table),
-        simulate=config.land_use.simulate, cropland=config.land_use.cropland,
-        paddy=config.land_use.paddy, paddy_rate_factor=config.land_use.paddy_rate_factor,
-        max_soc=masks.max_soc_t_ha, max_sand=masks.max_sand_pct, max_ec=masks.max_ec_dS_m,
+        simulate=config.land_use.simulate,
+        cropland=config.land_use.cropland,
+        paddy=config.land_use.paddy,
+        paddy_rate_factor=config.land_use.paddy_rate_factor,
+        max_soc=masks.max_soc_t_ha,
+        max_sand=masks.max_sand_pct,
+        max_ec=masks.max_ec_dS_m,
         evap_coefficient=1.0 if config.climate.evaporation_kind == "pet" else 0.75,
-        spinup_method=config.model.spinup, monthly_shares=tuple(shares),
-        constants=config.model.constants, depth_cm=config.model.depth_cm,
-        bare_threshold=config.cover.bare_threshold, scenarios=scenarios,
-        n_warmup_years=staged.n_warmup_years, forward_years=config.periods.forward_years,
-        has_yearly_land_use=staged.has_yearly_land_use, has_cover=staged.has_cover)
+        spinup_method=config.model.spinup,
+        monthly_shares=tuple(shares),
+        constants=config.model.constants,
+        depth_cm=config.model.depth_cm,
+        bare_threshold=config.cover.bare_threshold,
+        scenarios=scenarios,
+        n_warmup_years=staged.n_warmup_years,
+        forward_years=config.periods.forward_years,
+        has_yearly_land_use=staged.has_yearly_land_use,
+        has_cover=staged.has_cover,
+    )
 
 
 def _dsm_baseline(config: RunConfig, output_dir: Path, progress: Progress | None) -> Any:
@@ -91,16 +109,19 @@ def _dsm_baseline(config: RunConfig, output_dir: Path, progress: Progress | None
     from socseq.dsm import api as dsm_api
 
     assert config.dsm is not None
-    dsm_config = config.dsm.model_copy(update={
-        "output": config.dsm.output.model_copy(update={"dir": output_dir / "dsm"})})
+    dsm_config = config.dsm.model_copy(
+        update={"output": config.dsm.output.model_copy(update={"dir": output_dir / "dsm"})}
+    )
 
     def notify(stage: str, done: int, total: int) -> None:
         if progress is not None:
             progress(f"dsm: {stage}", done, total)
 
-    explicit = (GridSpec.from_bounds(config.grid.crs, config.grid.resolution,
-                                     config.grid.bounds)  # type: ignore[arg-type]
-                if config.grid.crs is not None else None)
+    explicit = (
+        GridSpec.from_bounds(config.grid.crs, config.grid.resolution, config.grid.bounds)  # type: ignore[arg-type]
+        if config.grid.crs is not None
+        else None
+    )
     validation = dsm_api.run_cv(dsm_config, grid=explicit, progress=notify)
     trained = dsm_api.train(dsm_config, grid=explicit, progress=notify)
     prediction = dsm_api.predict(dsm_config, trained=trained, grid=explicit, progress=notify)
@@ -109,16 +130,15 @@ def _dsm_baseline(config: RunConfig, output_dir: Path, progress: Progress | None
 
 def _metrics(validation: Any) -> dict[str, Any]:
     """Cross-validation (and test-set) metrics as plain JSON values."""
-    out: dict[str, Any] = {method: dict(result.metrics) for method, result in
-                           validation.cv.items()}
+    out: dict[str, Any] = {method: dict(result.metrics) for method, result in validation.cv.items()}
     if validation.test_metrics is not None:
         out["test"] = dict(validation.test_metrics)
     return out
 
 
-def _prepare(config: RunConfig, output_dir: Path, progress: Progress | None,
-             timings: dict[str, float]) -> tuple[GridSpec, StagedInputs, dict[str, Any] | None,
-                                                 Any]:
+def _prepare(
+    config: RunConfig, output_dir: Path, progress: Progress | None, timings: dict[str, float]
+) -> tuple[GridSpec, StagedInputs, dict[str, Any] | None, Any]:
     started = time.perf_counter()
     soc = None
     dsm_info = None
@@ -182,8 +202,15 @@ def run_pipeline(
         raise
 
 
-def _run(config: RunConfig, out: Path, workers: int | None, scheduler: str | None,
-         progress: Progress | None, keep_work: bool, notes: list[str]) -> RunSummary:
+def _run(
+    config: RunConfig,
+    out: Path,
+    workers: int | None,
+    scheduler: str | None,
+    progress: Progress | None,
+    keep_work: bool,
+    notes: list[str],
+) -> RunSummary:
     started_all = time.perf_counter()
     timings: dict[str, float] = {}
     grid, staged, dsm_info, _prediction = _prepare(config, out, progress, timings)
@@ -194,11 +221,13 @@ def _run(config: RunConfig, out: Path, workers: int | None, scheduler: str | Non
 
     with Executor(workers=workers, scheduler=scheduler) as executor:
         sums: dict[str, Any] = {}
-        for phase, fn in (("spin-up", spinup_window), ("warm-up", warmup_window),
-                          ("forward", forward_window)):
+        for phase, fn in (
+            ("spin-up", spinup_window),
+            ("warm-up", warmup_window),
+            ("forward", forward_window),
+        ):
             started = time.perf_counter()
-            report = (None if progress is None
-                      else (lambda d, t, p=phase: progress(p, d, t)))
+            report = None if progress is None else (lambda d, t, p=phase: progress(p, d, t))
             sums[phase] = executor.map(fn, settings, tiles, report)
             timings[phase] = time.perf_counter() - started
         uncertainty = None
@@ -207,8 +236,9 @@ def _run(config: RunConfig, out: Path, workers: int | None, scheduler: str | Non
             from socseq.pipeline.uncertainty import run_uncertainty
 
             started = time.perf_counter()
-            uncertainty = run_uncertainty(config, grid, staged, settings, tiles, executor,
-                                          out / WORK, _prediction, progress)
+            uncertainty = run_uncertainty(
+                config, grid, staged, settings, tiles, executor, out / WORK, _prediction, progress
+            )
             timings["uncertainty"] = time.perf_counter() - started
         scheduler_name = executor.description
 
@@ -217,13 +247,16 @@ def _run(config: RunConfig, out: Path, workers: int | None, scheduler: str | Non
     if stage.exists():
         shutil.rmtree(stage)
     stage.mkdir()
-    warm = {"area_soc": np.sum([s["area_soc"] for s in sums["warm-up"]], axis=0),
-            "area": float(sum(s["area"] for s in sums["warm-up"]))}
+    warm = {
+        "area_soc": np.sum([s["area_soc"] for s in sums["warm-up"]], axis=0),
+        "area": float(sum(s["area"] for s in sums["warm-up"])),
+    }
     fwd = np.sum([s["area_soc"] for s in sums["forward"]], axis=0)
     inputs_group = staged.open()
     results_group = zarr.open_group(str(results_path), mode="r")
-    written = compute_products(config, grid, inputs_group, results_group, stage,
-                               warmup_sums=warm, forward_sums=fwd)
+    written = compute_products(
+        config, grid, inputs_group, results_group, stage, warmup_sums=warm, forward_sums=fwd
+    )
     if uncertainty is not None:
         written += uncertainty.write(config, grid, inputs_group, results_group, stage)
     if progress is not None:
@@ -232,8 +265,7 @@ def _run(config: RunConfig, out: Path, workers: int | None, scheduler: str | Non
     timings["total"] = time.perf_counter() - started_all
 
     reason = np.asarray(results_group["reason"][:])
-    manifest = _manifest(config, grid, staged, reason, timings, written, dsm_info,
-                         scheduler_name)
+    manifest = _manifest(config, grid, staged, reason, timings, written, dsm_info, scheduler_name)
     manifest["notes"] = notes
     if uncertainty is not None:
         manifest["uncertainty"] = uncertainty.info
@@ -243,14 +275,23 @@ def _run(config: RunConfig, out: Path, workers: int | None, scheduler: str | Non
     return RunSummary(output_dir=out, manifest=manifest, timings_s=timings)
 
 
-def _manifest(config: RunConfig, grid: GridSpec, staged: StagedInputs, reason: np.ndarray,
-              timings: dict[str, float], written: list[str], dsm_info: dict[str, Any] | None,
-              scheduler: str) -> dict[str, Any]:
+def _manifest(
+    config: RunConfig,
+    grid: GridSpec,
+    staged: StagedInputs,
+    reason: np.ndarray,
+    timings: dict[str, float],
+    written: list[str],
+    dsm_info: dict[str, Any] | None,
+    scheduler: str,
+) -> dict[str, Any]:
     excluded = {EXCLUSION_REASONS[c]: int((reason == c).sum()) for c in EXCLUSION_REASONS}
     periods = config.periods
-    inputs = {name: str(getattr(config.inputs, name).path)
-              for name in type(config.inputs).model_fields
-              if getattr(config.inputs, name) is not None and name != "zone_names"}
+    inputs = {
+        name: str(getattr(config.inputs, name).path)
+        for name in type(config.inputs).model_fields
+        if getattr(config.inputs, name) is not None and name != "zone_names"
+    }
     for section in ("series", "spinup", "forward"):
         cset = getattr(config.climate, section)
         if cset is not None:
@@ -263,29 +304,48 @@ def _manifest(config: RunConfig, grid: GridSpec, staged: StagedInputs, reason: n
         "name": config.run.name,
         "iso": config.run.iso,
         "config": config.model_dump(mode="json"),
-        "grid": {"crs": grid.crs.to_string(), "transform": list(grid.transform)[:6],
-                 "width": grid.width, "height": grid.height},
-        "periods": {"spinup": list(periods.spinup), "warmup": list(periods.warmup),
-                    "forward": list(periods.forward)},
-        "scenarios": [{"name": s.name, "input_multiplier": s.input_multiplier,
-                       "fym_t_ha": s.fym_t_ha, "cover_factor": s.cover_factor,
-                       "baseline": s.is_baseline} for s in config.scenarios],
-        "method": {"spinup": config.model.spinup,
-                   "carbon_fraction": config.model.carbon_fraction,
-                   "evaporation_kind": config.climate.evaporation_kind,
-                   "cover_source": config.cover.source, "paddy": config.land_use.paddy,
-                   "paddy_rate_factor": config.land_use.paddy_rate_factor,
-                   "constants": config.model.constants, "depth_cm": config.model.depth_cm,
-                   "land_use_table": config.land_use.table},
+        "grid": {
+            "crs": grid.crs.to_string(),
+            "transform": list(grid.transform)[:6],
+            "width": grid.width,
+            "height": grid.height,
+        },
+        "periods": {
+            "spinup": list(periods.spinup),
+            "warmup": list(periods.warmup),
+            "forward": list(periods.forward),
+        },
+        "scenarios": [
+            {
+                "name": s.name,
+                "input_multiplier": s.input_multiplier,
+                "fym_t_ha": s.fym_t_ha,
+                "cover_factor": s.cover_factor,
+                "baseline": s.is_baseline,
+            }
+            for s in config.scenarios
+        ],
+        "method": {
+            "spinup": config.model.spinup,
+            "carbon_fraction": config.model.carbon_fraction,
+            "evaporation_kind": config.climate.evaporation_kind,
+            "cover_source": config.cover.source,
+            "paddy": config.land_use.paddy,
+            "paddy_rate_factor": config.land_use.paddy_rate_factor,
+            "constants": config.model.constants,
+            "depth_cm": config.model.depth_cm,
+            "land_use_table": config.land_use.table,
+        },
         "timings_s": {k: round(v, 3) for k, v in timings.items()},
         "scheduler": scheduler,
-        "cells": {"grid": int(reason.size),
-                  "candidate": int(((reason != NOT_AGRICULTURAL)
-                                    & (reason != NO_LAND_USE)).sum()),
-                  "simulated": int((reason == SIMULATED).sum()),
-                  "excluded": excluded,
-                  "not_agricultural": int((reason == NOT_AGRICULTURAL).sum()),
-                  "no_land_use": int((reason == NO_LAND_USE).sum())},
+        "cells": {
+            "grid": int(reason.size),
+            "candidate": int(((reason != NOT_AGRICULTURAL) & (reason != NO_LAND_USE)).sum()),
+            "simulated": int((reason == SIMULATED).sum()),
+            "excluded": excluded,
+            "not_agricultural": int((reason == NOT_AGRICULTURAL).sum()),
+            "no_land_use": int((reason == NO_LAND_USE).sum()),
+        },
         "staging": staged.summary,
         "inputs": inputs,
         "products": sorted(written),
@@ -325,8 +385,9 @@ def validate_config(config: RunConfig, *, progress: Progress | None = None) -> d
             # is `socseq dsm cv`'s question. The covariate grid is the template.
             from socseq.dsm import api as dsm_api
 
-            dsm_config = config.dsm.model_copy(update={
-                "output": config.dsm.output.model_copy(update={"dir": tmp_path / "dsm"})})
+            dsm_config = config.dsm.model_copy(
+                update={"output": config.dsm.output.model_copy(update={"dir": tmp_path / "dsm"})}
+            )
             stack = dsm_api.open_covariates(dsm_config, None)
             dsm_api.prepare_samples(dsm_config, stack)
             # A placeholder baseline on the DSM grid: validation checks the other inputs.
@@ -335,7 +396,10 @@ def validate_config(config: RunConfig, *, progress: Progress | None = None) -> d
             soc = None
         grid = resolve_grid(config, soc)
         staged = stage_inputs(config, grid, tmp_path, soc=soc, progress=progress)
-        return {"grid": repr(grid), "cells": grid.width * grid.height,
-                "candidate_cells": staged.summary["candidate_cells"],
-                "coastal_filled_cells": staged.summary["coastal_filled_cells"],
-                "resampling": staged.summary["resampling"]}
+        return {
+            "grid": repr(grid),
+            "cells": grid.width * grid.height,
+            "candidate_cells": staged.summary["candidate_cells"],
+            "coastal_filled_cells": staged.summary["coastal_filled_cells"],
+            "resampling": staged.summary["resampling"],
+        }

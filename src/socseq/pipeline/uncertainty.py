@@ -57,8 +57,15 @@ from socseq.rothc.equilibrium import equilibrium
 from socseq.rothc.model import MonthlyForcing, RothCState, RunOptions, Soil, run
 from socseq.rothc.parameters import RothCParameters
 
-__all__ = ["GSOCSEQ_FACTORS", "ROW_BUDGET", "STATISTICS", "UncertaintyRun",
-           "UncertaintySettings", "run_uncertainty", "uncertainty_window"]
+__all__ = [
+    "GSOCSEQ_FACTORS",
+    "ROW_BUDGET",
+    "STATISTICS",
+    "UncertaintyRun",
+    "UncertaintySettings",
+    "run_uncertainty",
+    "uncertainty_window",
+]
 
 #: Rows (cells × members) per kernel batch; a running batch holds memory in proportion to it.
 ROW_BUDGET = 200_000
@@ -67,12 +74,16 @@ ROW_BUDGET = 200_000
 STATISTICS = ("mean", "median", "q05", "q95")
 
 #: Published factors of the GSOCseq minimum / maximum runs (manual Table 12.1).
-GSOCSEQ_FACTORS = {"temperature": (1.02, 0.98), "precipitation": (0.95, 1.05),
-                   "clay": (0.90, 1.10), "soc_relative": 0.20, "ssm_points": 0.15}
+GSOCSEQ_FACTORS = {
+    "temperature": (1.02, 0.98),
+    "precipitation": (0.95, 1.05),
+    "clay": (0.90, 1.10),
+    "soc_relative": 0.20,
+    "ssm_points": 0.15,
+}
 
 #: z of the 95 % quantile of the standard normal (q05/q95 bounds and fits).
 Z95 = 1.6448536269514722
-
 
 
 @dataclass(frozen=True)
@@ -156,20 +167,22 @@ class _Draws:
     t_offset: np.ndarray
     p_factor: np.ndarray
     input_factor: np.ndarray
-    multipliers: np.ndarray           # (S, b, M) scenario input multiplier vs. the member's BAU
-    params: list[RothCParameters]     # per member
+    multipliers: np.ndarray  # (S, b, M) scenario input multiplier vs. the member's BAU
+    params: list[RothCParameters]  # per member
 
 
 def _normal(us: UncertaintySettings, stream: str, cells: np.ndarray, shared: bool) -> np.ndarray:
     members = np.arange(us.members)
     if shared:
-        return np.broadcast_to(standard_normal(us.seed, stream, None, members)[None, :],
-                               (cells.size, us.members))
+        return np.broadcast_to(
+            standard_normal(us.seed, stream, None, members)[None, :], (cells.size, us.members)
+        )
     return standard_normal(us.seed, stream, cells[:, None], members[None, :])
 
 
-def _soc_draw(us: UncertaintySettings, soc: np.ndarray, layers: dict[str, np.ndarray],
-              z: np.ndarray) -> np.ndarray:
+def _soc_draw(
+    us: UncertaintySettings, soc: np.ndarray, layers: dict[str, np.ndarray], z: np.ndarray
+) -> np.ndarray:
     """SOC members [t C/ha] from the baseline and its uncertainty (Monte Carlo)."""
     base = soc[:, None]
     if us.soc_source == "quantiles":
@@ -182,8 +195,11 @@ def _soc_draw(us: UncertaintySettings, soc: np.ndarray, layers: dict[str, np.nda
                 value = 0.5 * (q05 + q95) + (q95 - q05) / (2 * Z95) * z
         value = np.where(ok, value, base)
     else:
-        sd = (us.soc_relative * base if us.soc_source == "relative"
-              else np.nan_to_num(layers["soc_sd"])[:, None])
+        sd = (
+            us.soc_relative * base
+            if us.soc_source == "relative"
+            else np.nan_to_num(layers["soc_sd"])[:, None]
+        )
         with np.errstate(invalid="ignore", divide="ignore"):
             if us.soc_distribution == "lognormal":
                 sigma2 = np.log1p((sd / base) ** 2)
@@ -195,8 +211,14 @@ def _soc_draw(us: UncertaintySettings, soc: np.ndarray, layers: dict[str, np.nda
     return np.maximum(value, 0.01 * base)
 
 
-def _draws(us: UncertaintySettings, cells: np.ndarray, soc: np.ndarray, clay: np.ndarray,
-           layers: dict[str, np.ndarray], params: RothCParameters) -> _Draws:
+def _draws(
+    us: UncertaintySettings,
+    cells: np.ndarray,
+    soc: np.ndarray,
+    clay: np.ndarray,
+    layers: dict[str, np.ndarray],
+    params: RothCParameters,
+) -> _Draws:
     """Member perturbations of a batch of cells (global indices ``cells``)."""
     b, m = cells.size, us.members
     mult = np.array([s.input_multiplier for s in us.phase.scenarios])
@@ -217,16 +239,26 @@ def _draws(us: UncertaintySettings, cells: np.ndarray, soc: np.ndarray, clay: np
         clay_m = np.clip(clay[:, None] * np.array(f["clay"])[None, :], 0, 100)
         points = np.array([-f["ssm_points"], f["ssm_points"]])
         ssm = np.arange(mult.size) != us.baseline_index
-        shift = np.where(ssm, 1.0, 0.0)[:, None] * points[None, :]             # (S, 2)
-        multipliers = np.broadcast_to((mult[:, None] + shift)[:, None, :] / base_m,
-                                      (mult.size, b, 2))
-        return _Draws(soc=soc_m, clay=clay_m, t_factor=row * np.array(f["temperature"]),
-                      t_offset=np.zeros((b, 2)), p_factor=row * np.array(f["precipitation"]),
-                      input_factor=np.ones((b, 2)), multipliers=multipliers,
-                      params=[params, params])
+        shift = np.where(ssm, 1.0, 0.0)[:, None] * points[None, :]  # (S, 2)
+        multipliers = np.broadcast_to(
+            (mult[:, None] + shift)[:, None, :] / base_m, (mult.size, b, 2)
+        )
+        return _Draws(
+            soc=soc_m,
+            clay=clay_m,
+            t_factor=row * np.array(f["temperature"]),
+            t_offset=np.zeros((b, 2)),
+            p_factor=row * np.array(f["precipitation"]),
+            input_factor=np.ones((b, 2)),
+            multipliers=multipliers,
+            params=[params, params],
+        )
     soc_m = _soc_draw(us, soc, layers, _normal(us, "soc", cells, False))
-    sd_clay = (np.nan_to_num(layers["clay_sd"])[:, None] if us.has_clay_sd
-               else us.clay_relative_sd * clay[:, None])
+    sd_clay = (
+        np.nan_to_num(layers["clay_sd"])[:, None]
+        if us.has_clay_sd
+        else us.clay_relative_sd * clay[:, None]
+    )
     clay_m = np.clip(clay[:, None] + sd_clay * _normal(us, "clay", cells, False), 0.0, 100.0)
     t_off = us.temperature_sd_degC * _normal(us, "temperature", cells, us.climate_shared)
     p_fac = np.exp(us.precipitation_sd * _normal(us, "precipitation", cells, us.climate_shared))
@@ -236,14 +268,26 @@ def _draws(us: UncertaintySettings, cells: np.ndarray, soc: np.ndarray, clay: np
     member_params = [params] * m
     if us.parameter_sd:
         members = np.arange(m)
-        factors = {name: np.exp(sd * standard_normal(us.seed, name, None, members))
-                   for name, sd in us.parameter_sd}
-        member_params = [params.replace(**{name: getattr(params, name) * float(fac[j])
-                                           for name, fac in factors.items()})
-                         for j in range(m)]
-    return _Draws(soc=soc_m, clay=clay_m, t_factor=np.ones((b, m)), t_offset=np.array(t_off),
-                  p_factor=np.array(p_fac), input_factor=np.array(u),
-                  multipliers=np.array(multipliers), params=member_params)
+        factors = {
+            name: np.exp(sd * standard_normal(us.seed, name, None, members))
+            for name, sd in us.parameter_sd
+        }
+        member_params = [
+            params.replace(
+                **{name: getattr(params, name) * float(fac[j]) for name, fac in factors.items()}
+            )
+            for j in range(m)
+        ]
+    return _Draws(
+        soc=soc_m,
+        clay=clay_m,
+        t_factor=np.ones((b, m)),
+        t_offset=np.array(t_off),
+        p_factor=np.array(p_fac),
+        input_factor=np.array(u),
+        multipliers=np.array(multipliers),
+        params=member_params,
+    )
 
 
 # --------------------------------------------------------------------------------------------
@@ -257,14 +301,14 @@ class _Cells:
     classes: np.ndarray
     soc: np.ndarray
     clay: np.ndarray
-    spin: dict[str, np.ndarray]           # (b, 12)
+    spin: dict[str, np.ndarray]  # (b, 12)
     npp_spin: np.ndarray
-    npp_warm: np.ndarray                  # (b, years)
-    warm: dict[str, np.ndarray]           # (b, 12·years) float32
-    fwd: dict[str, np.ndarray]            # (b, period)
-    cover: np.ndarray                     # (b, 12) spin-up / warm-up cover
+    npp_warm: np.ndarray  # (b, years)
+    warm: dict[str, np.ndarray]  # (b, 12·years) float32
+    fwd: dict[str, np.ndarray]  # (b, period)
+    cover: np.ndarray  # (b, 12) spin-up / warm-up cover
     fwd_cover: np.ndarray
-    yearly: np.ndarray                    # (b, years) classes of the warm-up years
+    yearly: np.ndarray  # (b, years) classes of the warm-up years
     fwd_classes: np.ndarray
     layers: dict[str, np.ndarray]
 
@@ -276,8 +320,9 @@ def _npp_ratio(npp_perturbed: np.ndarray, npp: np.ndarray) -> np.ndarray:
     return np.where(np.isfinite(ratio), ratio, 1.0)
 
 
-def _simulate(ps: PhaseSettings, c: _Cells, d: _Draws, members: np.ndarray,
-              params: RothCParameters) -> tuple[np.ndarray, np.ndarray]:
+def _simulate(
+    ps: PhaseSettings, c: _Cells, d: _Draws, members: np.ndarray, params: RothCParameters
+) -> tuple[np.ndarray, np.ndarray]:
     """Spin-up, warm-up and forward of the batch's cells × ``members``.
 
     The kernel rows are cell-major (row ``i·k + j`` is member ``j`` of cell ``i``). Climate,
@@ -319,10 +364,14 @@ def _simulate(ps: PhaseSettings, c: _Cells, d: _Draws, members: np.ndarray,
     def options(copies: int = 1) -> RunOptions:
         def rep(values: np.ndarray) -> np.ndarray:
             return np.tile(values, copies)
-        return RunOptions(evap_coefficient=ps.evap_coefficient, rate_factor=rep(rate),
-                          temperature_scale=rep(per_member(d.t_factor)),
-                          temperature_offset_degC=rep(per_member(d.t_offset)),
-                          rain_scale=rep(per_member(d.p_factor)))
+
+        return RunOptions(
+            evap_coefficient=ps.evap_coefficient,
+            rate_factor=rep(rate),
+            temperature_scale=rep(per_member(d.t_factor)),
+            temperature_offset_degC=rep(per_member(d.t_offset)),
+            rain_scale=rep(per_member(d.p_factor)),
+        )
 
     shares = np.asarray(ps.monthly_shares)
     soil = Soil(clay_pct=per_member(d.clay), depth_cm=ps.depth_cm)
@@ -330,12 +379,22 @@ def _simulate(ps: PhaseSettings, c: _Cells, d: _Draws, members: np.ndarray,
 
     # Spin-up: equilibrium with the member's climate, clay and SOC (IOM from its own SOC).
     forcing = MonthlyForcing(
-        tmp_degC=c.spin["tas"], rain_mm=c.spin["pr"], evap_mm=c.spin["pet"],
-        plant_cover=_plant_cover(c.cover, ps.bare_threshold), c_inp_t_ha=shares,
-        dpm_rpm=ps.table.dpm_rpm[c.classes][:, None], cover_factor=c.cover)
-    eq = equilibrium(soil, forcing, target_soc=per_member(d.soc),
-                     method=ps.spinup_method, options=member_options,  # type: ignore[arg-type]
-                     params=params)
+        tmp_degC=c.spin["tas"],
+        rain_mm=c.spin["pr"],
+        evap_mm=c.spin["pet"],
+        plant_cover=_plant_cover(c.cover, ps.bare_threshold),
+        c_inp_t_ha=shares,
+        dpm_rpm=ps.table.dpm_rpm[c.classes][:, None],
+        cover_factor=c.cover,
+    )
+    eq = equilibrium(
+        soil,
+        forcing,
+        target_soc=per_member(d.soc),
+        method=ps.spinup_method,
+        options=member_options,  # type: ignore[arg-type]
+        params=params,
+    )
     state = eq.state
     ceq = eq.annual_input_t_ha
 
@@ -355,21 +414,28 @@ def _simulate(ps: PhaseSettings, c: _Cells, d: _Draws, members: np.ndarray,
         annual[:, year] = np.where(np.isfinite(year_input), year_input, ceq)
         ycover = c.cover if ps.has_cover else ps.table.cover[c.yearly[:, year]]
         forcing = MonthlyForcing(
-            tmp_degC=year_tas, rain_mm=year_pr, evap_mm=c.warm["pet"][:, months],
+            tmp_degC=year_tas,
+            rain_mm=year_pr,
+            evap_mm=c.warm["pet"][:, months],
             plant_cover=_plant_cover(ycover, ps.bare_threshold),
-            c_inp_t_ha=annual[:, year:year + 1] * shares[None, :],
-            dpm_rpm=ps.table.dpm_rpm[c.yearly[:, year]][:, None], cover_factor=ycover)
-        state = run(soil, forcing, 12, state=state, record="end", options=member_options,
-                    params=params).state
+            c_inp_t_ha=annual[:, year : year + 1] * shares[None, :],
+            dpm_rpm=ps.table.dpm_rpm[c.yearly[:, year]][:, None],
+            cover_factor=ycover,
+        )
+        state = run(
+            soil, forcing, 12, state=state, record="end", options=member_options, params=params
+        ).state
     t0 = state.soc
     c_bau = annual.mean(axis=1) * per_member(d.input_factor)
 
     # Forward: the BAU input and no plant input (linear scenarios), plus explicit scenarios.
     # The runs are stacked run-major, so the per-cell forcing is stacked as often.
-    mult = d.multipliers[:, :, members].reshape(len(ps.scenarios), -1)      # (S, rows)
+    mult = d.multipliers[:, :, members].reshape(len(ps.scenarios), -1)  # (S, rows)
     plain = [s.fym_t_ha == 0 and s.cover_factor is None for s in ps.scenarios]
-    runs: list[tuple[np.ndarray, float, Any]] = [(np.ones(b * k), 0.0, None),
-                                                 (np.zeros(b * k), 0.0, None)]
+    runs: list[tuple[np.ndarray, float, Any]] = [
+        (np.ones(b * k), 0.0, None),
+        (np.zeros(b * k), 0.0, None),
+    ]
     explicit = {}
     for i, s in enumerate(ps.scenarios):
         if not plain[i]:
@@ -382,39 +448,65 @@ def _simulate(ps: PhaseSettings, c: _Cells, d: _Draws, members: np.ndarray,
 
     c_inp = np.concatenate([(m * c_bau)[:, None] * shares[None, :] for m, _, _ in runs])
     fym = np.concatenate([np.broadcast_to(f * shares[None, :], (b, 12)) for _, f, _ in runs])
-    fcover = np.concatenate([
-        c.fwd_cover if cf is None else np.broadcast_to(np.resize(np.asarray(cf, float), 12),
-                                                       (b, 12))
-        for _, _, cf in runs])
+    fcover = np.concatenate(
+        [
+            c.fwd_cover
+            if cf is None
+            else np.broadcast_to(np.resize(np.asarray(cf, float), 12), (b, 12))
+            for _, _, cf in runs
+        ]
+    )
     f_soil = Soil(clay_pct=stack(per_member(d.clay)), depth_cm=ps.depth_cm)
     dpm_rpm = stack(ps.table.dpm_rpm[c.fwd_classes][:, None])
-    big = RothCState(pools=stack(state.pools), iom=stack(state.iom), smd=stack(state.smd),
-                     co2=np.zeros(b * k * n_run))
+    big = RothCState(
+        pools=stack(state.pools),
+        iom=stack(state.iom),
+        smd=stack(state.smd),
+        co2=np.zeros(b * k * n_run),
+    )
     period = c.fwd["tas"].shape[1]
     f_options = options(n_run)
 
     def fwd_forcing(months: slice) -> MonthlyForcing:
         return MonthlyForcing(
-            tmp_degC=stack(c.fwd["tas"][:, months]), rain_mm=stack(c.fwd["pr"][:, months]),
+            tmp_degC=stack(c.fwd["tas"][:, months]),
+            rain_mm=stack(c.fwd["pr"][:, months]),
             evap_mm=stack(c.fwd["pet"][:, months]),
-            plant_cover=_plant_cover(fcover, ps.bare_threshold), c_inp_t_ha=c_inp,
-            fym_t_ha=fym, dpm_rpm=dpm_rpm, cover_factor=fcover)
+            plant_cover=_plant_cover(fcover, ps.bare_threshold),
+            c_inp_t_ha=c_inp,
+            fym_t_ha=fym,
+            dpm_rpm=dpm_rpm,
+            cover_factor=fcover,
+        )
 
     years = ps.forward_years
     if period == 12:
-        end = run(f_soil, fwd_forcing(slice(0, 12)), 12 * years, state=big, record="end",
-                  options=f_options, params=params).soc[:, 0]
+        end = run(
+            f_soil,
+            fwd_forcing(slice(0, 12)),
+            12 * years,
+            state=big,
+            record="end",
+            options=f_options,
+            params=params,
+        ).soc[:, 0]
     else:
         for year in range(years):
-            big = run(f_soil, fwd_forcing(slice(12 * year, 12 * year + 12)), 12, state=big,
-                      record="end", options=f_options, params=params).state
+            big = run(
+                f_soil,
+                fwd_forcing(slice(12 * year, 12 * year + 12)),
+                12,
+                state=big,
+                record="end",
+                options=f_options,
+                params=params,
+            ).state
         end = big.soc
     end = end.reshape(n_run, b * k)
     one, zero = end[0], end[1]
     final = np.empty((len(ps.scenarios), b * k))
     for i in range(len(ps.scenarios)):
-        final[i] = (end[explicit[i]] if i in explicit
-                    else mult[i] * one + (1.0 - mult[i]) * zero)
+        final[i] = end[explicit[i]] if i in explicit else mult[i] * one + (1.0 - mult[i]) * zero
     return t0.reshape(b, k), final.reshape(len(ps.scenarios), b, k)
 
 
@@ -430,12 +522,14 @@ def _read_cells(us: UncertaintySettings, window: Window, cells: np.ndarray) -> _
     n_years = ps.n_warmup_years
     if ps.has_yearly_land_use:
         yearly = _flat(_read(inp, "land_use_yearly", window, lead=True), cells).astype(np.int64)
-        yearly = np.where((yearly == NO_CLASS) | np.isnan(ps.table.npp_factor[
-            np.clip(yearly, 0, 255)]), classes[:, None], yearly)
+        yearly = np.where(
+            (yearly == NO_CLASS) | np.isnan(ps.table.npp_factor[np.clip(yearly, 0, 255)]),
+            classes[:, None],
+            yearly,
+        )
         raw_last = _flat(_read(inp, "land_use_yearly", window, lead=True)[-1:], cells)[:, 0]
         raw_last = raw_last.astype(np.int64)
-        keep = (raw_last != NO_CLASS) & np.isfinite(ps.table.npp_factor[np.clip(raw_last, 0,
-                                                                                 255)])
+        keep = (raw_last != NO_CLASS) & np.isfinite(ps.table.npp_factor[np.clip(raw_last, 0, 255)])
         fwd_classes = np.where(keep, raw_last, classes)
     else:
         yearly = np.repeat(classes[:, None], n_years, axis=1)
@@ -445,20 +539,29 @@ def _read_cells(us: UncertaintySettings, window: Window, cells: np.ndarray) -> _
     def series(name: str) -> np.ndarray:
         return np.ascontiguousarray(np.asarray(inp[name][:, ys, xs])[:, cells].T)
 
-    layers = {name: _flat(_read(unc, name, window), cells)
-              for name in ("soc_sd", "soc_q05", "soc_q95", "clay_sd") if name in unc}
+    layers = {
+        name: _flat(_read(unc, name, window), cells)
+        for name in ("soc_sd", "soc_q05", "soc_q95", "clay_sd")
+        if name in unc
+    }
     return _Cells(
-        classes=classes, soc=_flat(_read(inp, "soc", window), cells),
+        classes=classes,
+        soc=_flat(_read(inp, "soc", window), cells),
         clay=_flat(_read(inp, "clay", window), cells),
-        spin={k: _flat(_read(inp, f"spin_{k}", window, lead=True), cells)
-              for k in ("tas", "pr", "pet")},
+        spin={
+            k: _flat(_read(inp, f"spin_{k}", window, lead=True), cells)
+            for k in ("tas", "pr", "pet")
+        },
         npp_spin=_flat(_read(inp, "npp_spin", window), cells),
         npp_warm=_flat(_read(inp, "npp_warm", window, lead=True), cells),
         warm={k: series(f"warm_{k}") for k in ("tas", "pr", "pet")},
         fwd={k: series(f"fwd_{k}") for k in ("tas", "pr", "pet")},
         cover=_cover(ps, inp, window, cells, classes),
         fwd_cover=_cover(ps, inp, window, cells, fwd_classes),
-        yearly=yearly, fwd_classes=fwd_classes, layers=layers)
+        yearly=yearly,
+        fwd_classes=fwd_classes,
+        layers=layers,
+    )
 
 
 def _take(c: _Cells, sel: slice) -> _Cells:
@@ -466,6 +569,7 @@ def _take(c: _Cells, sel: slice) -> _Cells:
         if isinstance(value, dict):
             return {k: v[sel] for k, v in value.items()}
         return value[sel]
+
     return _Cells(**{name: cut(getattr(c, name)) for name in c.__dataclass_fields__})
 
 
@@ -475,8 +579,9 @@ def _quantiles(values: np.ndarray) -> np.ndarray:
     return np.concatenate([values.mean(axis=-1)[None], q])
 
 
-def window_members(us: UncertaintySettings, window: Window
-                   ) -> tuple[np.ndarray, np.ndarray, np.ndarray, _Cells | None]:
+def window_members(
+    us: UncertaintySettings, window: Window
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, _Cells | None]:
     """Run every member of a window's simulated cells, batch by batch.
 
     Returns
@@ -499,8 +604,10 @@ def window_members(us: UncertaintySettings, window: Window
     final_all = np.empty((S, n, M))
     if n == 0:
         return cells, t0_all, final_all, None
-    gidx = (np.arange(window.y0, window.y1)[:, None] * us.width
-            + np.arange(window.x0, window.x1)[None, :])[cells]
+    gidx = (
+        np.arange(window.y0, window.y1)[:, None] * us.width
+        + np.arange(window.x0, window.x1)[None, :]
+    )[cells]
     data = _read_cells(us, window, cells)
     params = ps.params
     batch = max(1, us.row_budget // M)
@@ -546,18 +653,24 @@ def uncertainty_window(us: UncertaintySettings, window: Window) -> dict[str, Any
         return result
     main_soc = np.asarray(main["soc"][:, :, ys, xs])
     central_t0 = main_soc[0, 0][cells]
-    central_final = main_soc[:, ps.forward_years][:, cells]                  # (S, n)
+    central_final = main_soc[:, ps.forward_years][:, cells]  # (S, n)
     years = ps.forward_years
     if us.mode == "montecarlo":
         asr = (final_all - t0_all[None]) / years
         rsr = (final_all - final_all[us.baseline_index][None]) / years
-        reach = (asr >= 0.004 * t0_all[None])
-        blocks = {"t0_stats": _quantiles(t0_all), "final_stats": _quantiles(final_all),
-                  "asr_stats": _quantiles(asr), "rsr_stats": _quantiles(rsr),
-                  "p_4p1000": reach.mean(axis=-1)}
+        reach = asr >= 0.004 * t0_all[None]
+        blocks = {
+            "t0_stats": _quantiles(t0_all),
+            "final_stats": _quantiles(final_all),
+            "asr_stats": _quantiles(asr),
+            "rsr_stats": _quantiles(rsr),
+            "p_4p1000": reach.mean(axis=-1),
+        }
     else:
-        blocks = {"minmax_t0": np.moveaxis(t0_all, -1, 0),
-                  "minmax_final": np.moveaxis(final_all, -1, 0)}
+        blocks = {
+            "minmax_t0": np.moveaxis(t0_all, -1, 0),
+            "minmax_final": np.moveaxis(final_all, -1, 0),
+        }
     for name, values in blocks.items():
         block = np.full((*values.shape[:-1], *window.shape), np.nan)
         block[..., cells] = values
@@ -567,9 +680,8 @@ def uncertainty_window(us: UncertaintySettings, window: Window) -> dict[str, Any
     area = _flat(_read(inp, "area_ha", window), cells)
     assert data is not None
     crop = np.isin(data.classes, ps.cropland)
-    zones = (_read(inp, "zones", window)[cells] if "zones" in inp
-             else np.full(n, -1, np.int32))
-    t0_ext = np.concatenate([t0_all, central_t0[:, None]], axis=1)           # (n, M+1)
+    zones = _read(inp, "zones", window)[cells] if "zones" in inp else np.full(n, -1, np.int32)
+    t0_ext = np.concatenate([t0_all, central_t0[:, None]], axis=1)  # (n, M+1)
     fin_ext = np.concatenate([final_all, central_final[:, :, None]], axis=2)
     reach_ext = (fin_ext - t0_ext[None]) / years >= 0.004 * t0_ext[None]
     for z in np.unique(zones):
@@ -577,9 +689,12 @@ def uncertainty_window(us: UncertaintySettings, window: Window) -> dict[str, Any
         a = area[inz]
         ca = np.where(crop[inz], a, 0.0)
         result["zones"][int(z)] = {
-            "area": float(a.sum()), "crop_area": float(ca.sum()),
-            "t0": a @ t0_ext[inz], "final": np.einsum("c,scm->sm", a, fin_ext[:, inz]),
-            "reach": np.einsum("c,scm->sm", ca, reach_ext[:, inz].astype(np.float64))}
+            "area": float(a.sum()),
+            "crop_area": float(ca.sum()),
+            "t0": a @ t0_ext[inz],
+            "final": np.einsum("c,scm->sm", a, fin_ext[:, inz]),
+            "reach": np.einsum("c,scm->sm", ca, reach_ext[:, inz].astype(np.float64)),
+        }
     result.update(rss_kb=_rss_kb(), seconds=time.perf_counter() - started)
     return result
 
@@ -611,16 +726,23 @@ class UncertaintyRun:
     zone_sums: dict[int, dict[str, Any]]
     info: dict[str, Any] = field(default_factory=dict)
 
-    def write(self, config: RunConfig, grid: GridSpec, inputs: zarr.Group,
-              results: zarr.Group, stage: Path) -> list[str]:
+    def write(
+        self,
+        config: RunConfig,
+        grid: GridSpec,
+        inputs: zarr.Group,
+        results: zarr.Group,
+        stage: Path,
+    ) -> list[str]:
         """Write the products into ``stage/uncertainty``; return their relative paths."""
         from socseq.pipeline.uncertainty_products import write_uncertainty_products
 
         return write_uncertainty_products(self, config, grid, inputs, results, stage)
 
 
-def _stage_layers(config: RunConfig, grid: GridSpec, staged: StagedInputs, store: Path,
-                  prediction: Any) -> tuple[str, bool]:
+def _stage_layers(
+    config: RunConfig, grid: GridSpec, staged: StagedInputs, store: Path, prediction: Any
+) -> tuple[str, bool]:
     """Write the SOC/clay uncertainty layers the members need into ``store``."""
     from socseq.pipeline.inputs import _physical
 
@@ -630,8 +752,14 @@ def _stage_layers(config: RunConfig, grid: GridSpec, staged: StagedInputs, store
     chunk = (staged.chunk, staged.chunk)
 
     def put(name: str, values: np.ndarray) -> None:
-        g.create_array(name, shape=grid.shape, chunks=chunk, dtype="float64",
-                       fill_value=np.nan, compressors=SCRATCH_CODEC)[:] = values
+        g.create_array(
+            name,
+            shape=grid.shape,
+            chunks=chunk,
+            dtype="float64",
+            fill_value=np.nan,
+            compressors=SCRATCH_CODEC,
+        )[:] = values
 
     source = unc.soc.source
     if source == "auto":
@@ -663,8 +791,14 @@ def _stage_layers(config: RunConfig, grid: GridSpec, staged: StagedInputs, store
     return kind, has_clay_sd
 
 
-def uncertainty_settings(config: RunConfig, phase: PhaseSettings, grid: GridSpec,
-                         store: Path, soc_kind: str, has_clay_sd: bool) -> UncertaintySettings:
+def uncertainty_settings(
+    config: RunConfig,
+    phase: PhaseSettings,
+    grid: GridSpec,
+    store: Path,
+    soc_kind: str,
+    has_clay_sd: bool,
+) -> UncertaintySettings:
     """Collect the window tasks' settings from the configuration."""
     unc = config.uncertainty
     assert unc is not None
@@ -673,29 +807,52 @@ def uncertainty_settings(config: RunConfig, phase: PhaseSettings, grid: GridSpec
     if relative is None:
         relative = GSOCSEQ_FACTORS["soc_relative"] if gsocseq else 0.1
     return UncertaintySettings(
-        phase=phase, store=str(store), mode=unc.mode, members=2 if gsocseq else unc.members,
-        seed=unc.seed, width=grid.width, soc_source=soc_kind, soc_relative=relative,
-        soc_distribution=unc.soc.distribution, clay_relative_sd=unc.clay.relative_sd,
-        has_clay_sd=has_clay_sd, temperature_sd_degC=unc.climate.temperature_sd_degC,
+        phase=phase,
+        store=str(store),
+        mode=unc.mode,
+        members=2 if gsocseq else unc.members,
+        seed=unc.seed,
+        width=grid.width,
+        soc_source=soc_kind,
+        soc_relative=relative,
+        soc_distribution=unc.soc.distribution,
+        clay_relative_sd=unc.clay.relative_sd,
+        has_clay_sd=has_clay_sd,
+        temperature_sd_degC=unc.climate.temperature_sd_degC,
         precipitation_sd=unc.climate.precipitation_relative_sd,
-        climate_shared=unc.climate.shared_over_space, input_sd=unc.inputs.relative_sd,
+        climate_shared=unc.climate.shared_over_space,
+        input_sd=unc.inputs.relative_sd,
         increase_sd=unc.inputs.increase_relative_sd,
         inputs_shared=unc.inputs.shared_over_space,
         baseline_index=next(i for i, s in enumerate(config.scenarios) if s.is_baseline),
-        parameter_sd=() if gsocseq else tuple(sorted(unc.parameters.active.items())))
+        parameter_sd=() if gsocseq else tuple(sorted(unc.parameters.active.items())),
+    )
 
 
-def create_store(path: Path, shape: tuple[int, int], chunk: int,
-                 us: UncertaintySettings) -> None:
+def create_store(path: Path, shape: tuple[int, int], chunk: int, us: UncertaintySettings) -> None:
     """Create the per-cell result arrays of the mode (internal)."""
     g = zarr.open_group(str(path), mode="a")
     S = us.n_scenarios
-    arrays = ({"t0_stats": (4,), "final_stats": (4, S), "asr_stats": (4, S),
-               "rsr_stats": (4, S), "p_4p1000": (S,)} if us.mode == "montecarlo"
-              else {"minmax_t0": (2,), "minmax_final": (2, S)})
+    arrays = (
+        {
+            "t0_stats": (4,),
+            "final_stats": (4, S),
+            "asr_stats": (4, S),
+            "rsr_stats": (4, S),
+            "p_4p1000": (S,),
+        }
+        if us.mode == "montecarlo"
+        else {"minmax_t0": (2,), "minmax_final": (2, S)}
+    )
     for name, lead in arrays.items():
-        g.create_array(name, shape=(*lead, *shape), chunks=(*lead, chunk, chunk),
-                       dtype="float64", fill_value=np.nan, compressors=SCRATCH_CODEC)
+        g.create_array(
+            name,
+            shape=(*lead, *shape),
+            chunks=(*lead, chunk, chunk),
+            dtype="float64",
+            fill_value=np.nan,
+            compressors=SCRATCH_CODEC,
+        )
 
 
 def _combine(parts: list[dict[str, Any]]) -> dict[int, dict[str, Any]]:
@@ -703,17 +860,27 @@ def _combine(parts: list[dict[str, Any]]) -> dict[int, dict[str, Any]]:
     for part in parts:
         for z, sums in part["zones"].items():
             if z not in zones:
-                zones[z] = {k: (np.array(v, dtype=np.float64) if not isinstance(v, float) else v)
-                            for k, v in sums.items()}
+                zones[z] = {
+                    k: (np.array(v, dtype=np.float64) if not isinstance(v, float) else v)
+                    for k, v in sums.items()
+                }
             else:
                 for k, v in sums.items():
                     zones[z][k] = zones[z][k] + v
     return zones
 
 
-def run_uncertainty(config: RunConfig, grid: GridSpec, staged: StagedInputs,
-                    phase: PhaseSettings, tiles: list[Window], executor: Any, work: Path,
-                    prediction: Any = None, progress: Progress | None = None) -> UncertaintyRun:
+def run_uncertainty(
+    config: RunConfig,
+    grid: GridSpec,
+    staged: StagedInputs,
+    phase: PhaseSettings,
+    tiles: list[Window],
+    executor: Any,
+    work: Path,
+    prediction: Any = None,
+    progress: Progress | None = None,
+) -> UncertaintyRun:
     """Run the uncertainty members over every window with the run's executor.
 
     Parameters
@@ -754,14 +921,22 @@ def run_uncertainty(config: RunConfig, grid: GridSpec, staged: StagedInputs,
     rss = max([p["rss_kb"] for p in parts] + [_rss_kb()])
     batch_cells = max(1, us.row_budget // us.members)
     info = {
-        "mode": us.mode, "members": us.members, "seed": us.seed if us.mode == "montecarlo"
-        else None, "soc_source": soc_kind, "cells": cells,
-        "member_runs": cells * us.members, "rows_per_batch": batch_cells * us.members,
-        "seconds": round(seconds, 3), "peak_rss_mb": round(rss / 1024, 1),
+        "mode": us.mode,
+        "members": us.members,
+        "seed": us.seed if us.mode == "montecarlo" else None,
+        "soc_source": soc_kind,
+        "cells": cells,
+        "member_runs": cells * us.members,
+        "rows_per_batch": batch_cells * us.members,
+        "seconds": round(seconds, 3),
+        "peak_rss_mb": round(rss / 1024, 1),
         "scheduler": executor.description,
     }
     if progress is not None:
-        progress(f"uncertainty: {us.members} members × {cells:,} cells in {seconds:.0f} s, "
-                 f"batches of {batch_cells * us.members:,} rows, peak RSS {rss / 1024:,.0f} MB",
-                 1, 1)
+        progress(
+            f"uncertainty: {us.members} members × {cells:,} cells in {seconds:.0f} s, "
+            f"batches of {batch_cells * us.members:,} rows, peak RSS {rss / 1024:,.0f} MB",
+            1,
+            1,
+        )
     return UncertaintyRun(settings=us, zone_sums=_combine(parts), info=info)

@@ -70,9 +70,14 @@ def _pct(num: np.ndarray, den: np.ndarray) -> np.ndarray:
         return 100.0 * num / den
 
 
-def write_uncertainty_products(unc: UncertaintyRun, config: RunConfig, grid: GridSpec,
-                               inputs: zarr.Group, results: zarr.Group,
-                               stage: Path) -> list[str]:
+def write_uncertainty_products(
+    unc: UncertaintyRun,
+    config: RunConfig,
+    grid: GridSpec,
+    inputs: zarr.Group,
+    results: zarr.Group,
+    stage: Path,
+) -> list[str]:
     """Write maps, the NetCDF and the summary table of the uncertainty runs.
 
     Parameters
@@ -113,46 +118,92 @@ def write_uncertainty_products(unc: UncertaintyRun, config: RunConfig, grid: Gri
         lo_t0, hi_t0 = np.asarray(store["minmax_t0"][:])
         lo_f, hi_f = np.asarray(store["minmax_final"][:])
         u_t0 = _pct(hi_t0 - lo_t0, 2 * t0)
-        u_f = _pct(hi_f - lo_f, 2 * final)                                     # (S, y, x)
+        u_f = _pct(hi_f - lo_f, 2 * final)  # (S, y, x)
         ssm = [i for i in range(len(scen)) if i != base]
         ssm_ref = scen.index("SSM2") if "SSM2" in scen else (ssm[0] if ssm else base)
-        maps += [(uncertainty_name(iso, "T0"), u_t0, "%", "uncertainty of SOC at T0"),
-                 (uncertainty_name(iso, "BAU"), u_f[base], "%",
-                  f"uncertainty of final SOC, {scen[base]}"),
-                 (uncertainty_name(iso, "SSM"), u_f[ssm_ref], "%",
-                  f"uncertainty of final SOC, {scen[ssm_ref]}")]
+        maps += [
+            (uncertainty_name(iso, "T0"), u_t0, "%", "uncertainty of SOC at T0"),
+            (
+                uncertainty_name(iso, "BAU"),
+                u_f[base],
+                "%",
+                f"uncertainty of final SOC, {scen[base]}",
+            ),
+            (
+                uncertainty_name(iso, "SSM"),
+                u_f[ssm_ref],
+                "%",
+                f"uncertainty of final SOC, {scen[ssm_ref]}",
+            ),
+        ]
         u_asr = np.empty_like(u_f)
         c_asr = np.empty_like(u_f)
         u_rsr = np.full_like(u_f, np.nan)
         c_rsr = np.full_like(u_f, np.nan)
         for i, name in enumerate(scen):
-            u_asr[i] = _pct(np.hypot(u_f[i] * final[i], u_t0 * t0) / 100.0,
-                            np.abs(t0 + final[i]))
-            c_asr[i] = _pct(np.abs((hi_f[i] - hi_t0) - (lo_f[i] - lo_t0)),
-                            2 * np.abs(final[i] - t0))
-            maps += [(uncertainty_name(iso, "ASR", name), u_asr[i], "%",
-                      f"uncertainty of ASR as published (sum of stocks), {name}"),
-                     (corrected_name(iso, "ASR", name), c_asr[i], "%",
-                      f"half range of ASR over the min/max runs relative to ASR, {name}")]
+            u_asr[i] = _pct(np.hypot(u_f[i] * final[i], u_t0 * t0) / 100.0, np.abs(t0 + final[i]))
+            c_asr[i] = _pct(
+                np.abs((hi_f[i] - hi_t0) - (lo_f[i] - lo_t0)), 2 * np.abs(final[i] - t0)
+            )
+            maps += [
+                (
+                    uncertainty_name(iso, "ASR", name),
+                    u_asr[i],
+                    "%",
+                    f"uncertainty of ASR as published (sum of stocks), {name}",
+                ),
+                (
+                    corrected_name(iso, "ASR", name),
+                    c_asr[i],
+                    "%",
+                    f"half range of ASR over the min/max runs relative to ASR, {name}",
+                ),
+            ]
             if i != base:
-                u_rsr[i] = _pct(np.hypot(u_f[i] * final[i], u_f[base] * final[base]) / 100.0,
-                                np.abs(final[base] + final[i]))
-                c_rsr[i] = _pct(np.abs((hi_f[i] - hi_f[base]) - (lo_f[i] - lo_f[base])),
-                                2 * np.abs(final[i] - final[base]))
-                maps += [(uncertainty_name(iso, "RSR", name), u_rsr[i], "%",
-                          f"uncertainty of RSR as published (sum of stocks), {name}"),
-                         (corrected_name(iso, "RSR", name), c_rsr[i], "%",
-                          f"half range of RSR over the min/max runs relative to RSR, {name}")]
+                u_rsr[i] = _pct(
+                    np.hypot(u_f[i] * final[i], u_f[base] * final[base]) / 100.0,
+                    np.abs(final[base] + final[i]),
+                )
+                c_rsr[i] = _pct(
+                    np.abs((hi_f[i] - hi_f[base]) - (lo_f[i] - lo_f[base])),
+                    2 * np.abs(final[i] - final[base]),
+                )
+                maps += [
+                    (
+                        uncertainty_name(iso, "RSR", name),
+                        u_rsr[i],
+                        "%",
+                        f"uncertainty of RSR as published (sum of stocks), {name}",
+                    ),
+                    (
+                        corrected_name(iso, "RSR", name),
+                        c_rsr[i],
+                        "%",
+                        f"half range of RSR over the min/max runs relative to RSR, {name}",
+                    ),
+                ]
         run_dim = ("run", "scenario", "y", "x")
         data = {
-            "soc_t0_t_ha": (("run", "y", "x"), np.stack([lo_t0, hi_t0]),
-                            {"units": "t C ha-1", "long_name": "SOC at T0 of the min/max runs"}),
-            "soc_final_t_ha": (run_dim, np.stack([lo_f, hi_f]),
-                               {"units": "t C ha-1", "long_name": "final SOC, min/max runs"}),
-            "asr_t_ha_yr": (run_dim, np.stack([(lo_f - lo_t0), (hi_f - hi_t0)]) / years,
-                            {"units": "t C ha-1 yr-1", "long_name": "ASR, min/max runs"}),
-            "u_final_pct": (("scenario", "y", "x"), u_f,
-                            {"units": "%", "long_name": "uncertainty of final SOC (eq. 12.7)"}),
+            "soc_t0_t_ha": (
+                ("run", "y", "x"),
+                np.stack([lo_t0, hi_t0]),
+                {"units": "t C ha-1", "long_name": "SOC at T0 of the min/max runs"},
+            ),
+            "soc_final_t_ha": (
+                run_dim,
+                np.stack([lo_f, hi_f]),
+                {"units": "t C ha-1", "long_name": "final SOC, min/max runs"},
+            ),
+            "asr_t_ha_yr": (
+                run_dim,
+                np.stack([(lo_f - lo_t0), (hi_f - hi_t0)]) / years,
+                {"units": "t C ha-1 yr-1", "long_name": "ASR, min/max runs"},
+            ),
+            "u_final_pct": (
+                ("scenario", "y", "x"),
+                u_f,
+                {"units": "%", "long_name": "uncertainty of final SOC (eq. 12.7)"},
+            ),
             "u_asr_published_pct": (("scenario", "y", "x"), u_asr, {"units": "%"}),
             "u_asr_corrected_pct": (("scenario", "y", "x"), c_asr, {"units": "%"}),
             "u_rsr_published_pct": (("scenario", "y", "x"), u_rsr, {"units": "%"}),
@@ -168,40 +219,90 @@ def write_uncertainty_products(unc: UncertaintyRun, config: RunConfig, grid: Gri
         for k, stat in enumerate(STATISTICS):
             maps.append((mc_name(iso, "T0", stat), t0s[k], "t C/ha", f"SOC at T0, {stat}"))
             for i, name in enumerate(scen):
-                maps += [(mc_name(iso, "finalSOC", stat, name), stats["final_stats"][k, i],
-                          "t C/ha", f"final SOC, {name}, {stat}"),
-                         (mc_name(iso, "ASR", stat, name), stats["asr_stats"][k, i],
-                          "t C/ha/yr", f"ASR, {name}, {stat}")]
+                maps += [
+                    (
+                        mc_name(iso, "finalSOC", stat, name),
+                        stats["final_stats"][k, i],
+                        "t C/ha",
+                        f"final SOC, {name}, {stat}",
+                    ),
+                    (
+                        mc_name(iso, "ASR", stat, name),
+                        stats["asr_stats"][k, i],
+                        "t C/ha/yr",
+                        f"ASR, {name}, {stat}",
+                    ),
+                ]
                 if i != base:
-                    maps.append((mc_name(iso, "RSR", stat, name), stats["rsr_stats"][k, i],
-                                 "t C/ha/yr", f"RSR, {name}, {stat}"))
+                    maps.append(
+                        (
+                            mc_name(iso, "RSR", stat, name),
+                            stats["rsr_stats"][k, i],
+                            "t C/ha/yr",
+                            f"RSR, {name}, {stat}",
+                        )
+                    )
         for i, name in enumerate(scen):
-            maps.append((f"{iso}_socseq_MC_P4p1000_{name}_Map030.tif", prob[i], "1",
-                         f"probability that ASR >= 0.004 x T0, {name}"))
+            maps.append(
+                (
+                    f"{iso}_socseq_MC_P4p1000_{name}_Map030.tif",
+                    prob[i],
+                    "1",
+                    f"probability that ASR >= 0.004 x T0, {name}",
+                )
+            )
         sdim = ("statistic", "scenario", "y", "x")
         data = {
-            "soc_t0_t_ha": (("statistic", "y", "x"), t0s,
-                            {"units": "t C ha-1", "long_name": "SOC stock at T0"}),
-            "soc_final_t_ha": (sdim, stats["final_stats"],
-                               {"units": "t C ha-1", "long_name": "final SOC stock"}),
-            "asr_t_ha_yr": (sdim, stats["asr_stats"], {
-                "units": "t C ha-1 yr-1", "long_name": "absolute sequestration rate"}),
-            "rsr_t_ha_yr": (sdim, stats["rsr_stats"], {
-                "units": "t C ha-1 yr-1", "long_name": "relative sequestration rate"}),
-            "p_4p1000": (("scenario", "y", "x"), prob, {
-                "units": "1", "long_name": "share of members with ASR >= 0.004 x T0"}),
+            "soc_t0_t_ha": (
+                ("statistic", "y", "x"),
+                t0s,
+                {"units": "t C ha-1", "long_name": "SOC stock at T0"},
+            ),
+            "soc_final_t_ha": (
+                sdim,
+                stats["final_stats"],
+                {"units": "t C ha-1", "long_name": "final SOC stock"},
+            ),
+            "asr_t_ha_yr": (
+                sdim,
+                stats["asr_stats"],
+                {"units": "t C ha-1 yr-1", "long_name": "absolute sequestration rate"},
+            ),
+            "rsr_t_ha_yr": (
+                sdim,
+                stats["rsr_stats"],
+                {"units": "t C ha-1 yr-1", "long_name": "relative sequestration rate"},
+            ),
+            "p_4p1000": (
+                ("scenario", "y", "x"),
+                prob,
+                {"units": "1", "long_name": "share of members with ASR >= 0.004 x T0"},
+            ),
         }
         coords = {"statistic": list(STATISTICS), "scenario": scen, "y": y, "x": x}
 
     for file, values, units, long_name in maps:
-        write_geotiff(_grid_da(grid, np.where(sim, values, np.nan), file[:-4], units,
-                               long_name), folder / file, tags=tags, dtype="float32")
+        write_geotiff(
+            _grid_da(grid, np.where(sim, values, np.nan), file[:-4], units, long_name),
+            folder / file,
+            tags=tags,
+            dtype="float32",
+        )
         written.append(f"{FOLDER}/{file}")
-    ds = xr.Dataset({k: (dims, np.where(sim, v, np.nan).astype(np.float32), attrs)
-                     for k, (dims, v, attrs) in data.items()}, coords=coords,
-                    attrs={"title": f"socseq uncertainty ({us.mode}): {config.run.name}",
-                           **_provenance(config), "members": us.members,
-                           "seed": us.seed, "forward_years": years})
+    ds = xr.Dataset(
+        {
+            k: (dims, np.where(sim, v, np.nan).astype(np.float32), attrs)
+            for k, (dims, v, attrs) in data.items()
+        },
+        coords=coords,
+        attrs={
+            "title": f"socseq uncertainty ({us.mode}): {config.run.name}",
+            **_provenance(config),
+            "members": us.members,
+            "seed": us.seed,
+            "forward_years": years,
+        },
+    )
     ds = ds.rio.write_crs(grid.crs).rio.write_transform(grid.transform)
     write_netcdf(ds, folder / "uncertainty.nc", complevel=1)
     written.append(f"{FOLDER}/uncertainty.nc")
@@ -211,8 +312,7 @@ def write_uncertainty_products(unc: UncertaintyRun, config: RunConfig, grid: Gri
     return written
 
 
-def summary_table(unc: UncertaintyRun, config: RunConfig,
-                  zones: np.ndarray | None) -> pd.DataFrame:
+def summary_table(unc: UncertaintyRun, config: RunConfig, zones: np.ndarray | None) -> pd.DataFrame:
     """Area-weighted domain (``all``) and zone summaries over members.
 
     Every member's summary is computed from that member's cells (sums of area × value over
@@ -247,14 +347,21 @@ def summary_table(unc: UncertaintyRun, config: RunConfig,
                     quantities["mean_rsr_t_ha_yr"] = (final[i] - final[base]) / years / area
                     quantities["total_rsr_t_yr"] = (final[i] - final[base]) / years
                 for quantity, values in quantities.items():
-                    row = {"zone": label, "scenario": scen.name, "quantity": quantity,
-                           "simulated_area_ha": area, "deterministic": float(values[-1])}
+                    row = {
+                        "zone": label,
+                        "scenario": scen.name,
+                        "quantity": quantity,
+                        "simulated_area_ha": area,
+                        "deterministic": float(values[-1]),
+                    }
                     members = values[:-1]
                     if us.mode == "montecarlo":
-                        row.update(mean=float(members.mean()),
-                                   median=float(np.median(members)),
-                                   q05=float(np.quantile(members, 0.05)),
-                                   q95=float(np.quantile(members, 0.95)))
+                        row.update(
+                            mean=float(members.mean()),
+                            median=float(np.median(members)),
+                            q05=float(np.quantile(members, 0.05)),
+                            q95=float(np.quantile(members, 0.95)),
+                        )
                     else:
                         row.update(min_run=float(members[0]), max_run=float(members[1]))
                     rows.append(row)

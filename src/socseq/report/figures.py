@@ -84,12 +84,17 @@ def _cmap(name: str) -> Colormap:
 def _extend(values: np.ndarray, vmin: float, vmax: float) -> str:
     below = bool(values.size and values.min() < vmin)
     above = bool(values.size and values.max() > vmax)
-    return {(False, False): "neither", (True, False): "min", (False, True): "max",
-            (True, True): "both"}[(below, above)]
+    return {
+        (False, False): "neither",
+        (True, False): "min",
+        (False, True): "max",
+        (True, True): "both",
+    }[(below, above)]
 
 
-def sequential_style(layers: Sequence[MapLayer], label: str, *, cmap: str = "YlOrBr",
-                     from_zero: bool = False) -> MapStyle:
+def sequential_style(
+    layers: Sequence[MapLayer], label: str, *, cmap: str = "YlOrBr", from_zero: bool = False
+) -> MapStyle:
     """Sequential scale over the 1st–99th percentile of all ``layers`` together.
 
     Parameters
@@ -125,12 +130,12 @@ def diverging_style(layers: Sequence[MapLayer], label: str, *, cmap: str = "BrBG
     values = _finite(layers)
     limit = float(np.percentile(np.abs(values), 99)) if values.size else 1.0
     limit = limit if limit > 0 else 1e-3
-    return MapStyle(_cmap(cmap), Normalize(-limit, limit), label,
-                    _extend(values, -limit, limit))
+    return MapStyle(_cmap(cmap), Normalize(-limit, limit), label, _extend(values, -limit, limit))
 
 
-def flag_style(no: str, yes: str, *, colors: tuple[str, str] = ("#d8b365", "#1a9850"),
-               label: str = "") -> MapStyle:
+def flag_style(
+    no: str, yes: str, *, colors: tuple[str, str] = ("#d8b365", "#1a9850"), label: str = ""
+) -> MapStyle:
     """Two-colour categorical style for 0/1 maps, explained by a legend."""
     cmap = ListedColormap(list(colors)).with_extremes(bad=(0, 0, 0, 0))
     return MapStyle(cmap, BoundaryNorm([-0.5, 0.5, 1.5], 2), label, categories=(no, yes))
@@ -146,8 +151,12 @@ def _axes_frame(layer: MapLayer) -> tuple[tuple[float, float, float, float], str
         return layer.extent, "longitude (°E)", "latitude (°N)", 1 / max(np.cos(mid), 0.05)
     unit = crs.axis_info[0].unit_name if crs is not None and crs.axis_info else "metre"
     if unit in ("metre", "meter", "m"):
-        return (left / 1e3, right / 1e3, bottom / 1e3, top / 1e3), "easting (km)", \
-            "northing (km)", 1.0
+        return (
+            (left / 1e3, right / 1e3, bottom / 1e3, top / 1e3),
+            "easting (km)",
+            "northing (km)",
+            1.0,
+        )
     return layer.extent, f"easting ({unit})", f"northing ({unit})", 1.0
 
 
@@ -196,8 +205,14 @@ def plot_map(
         ax.set_facecolor(NODATA_GREY)
         no_data = "no data / not simulated"
     values = np.ma.masked_invalid(layer.values)
-    image = ax.imshow(values, extent=extent, origin="upper", cmap=style.cmap, norm=style.norm,
-                      interpolation="nearest")
+    image = ax.imshow(
+        values,
+        extent=extent,
+        origin="upper",
+        cmap=style.cmap,
+        norm=style.norm,
+        interpolation="nearest",
+    )
     ax.set_aspect(aspect)
     ax.set_xlim(extent[0], extent[1])
     ax.set_ylim(extent[2], extent[3])
@@ -208,18 +223,32 @@ def plot_map(
     ax.yaxis.set_major_locator(MaxNLocator(6))
     ax.set_title(title if note is None else f"{title}\n{note}", fontsize=10)
     if style.categories is not None:
-        handles = [Patch(facecolor=style.cmap(i), edgecolor="0.4", label=text)
-                   for i, text in enumerate(style.categories)]
-        handles.append(Patch(facecolor=LAND_GREY if land is not None else NODATA_GREY,
-                             edgecolor="0.4", label=no_data))
+        handles = [
+            Patch(facecolor=style.cmap(i), edgecolor="0.4", label=text)
+            for i, text in enumerate(style.categories)
+        ]
+        handles.append(
+            Patch(
+                facecolor=LAND_GREY if land is not None else NODATA_GREY,
+                edgecolor="0.4",
+                label=no_data,
+            )
+        )
         # On the right, where the other maps have their colour bar, so all maps of a report
         # come out at the same scale.
-        legend = fig.legend(handles=handles, loc="outside right center", fontsize=8,
-                            frameon=False, title=style.label or None, title_fontsize=8)
+        legend = fig.legend(
+            handles=handles,
+            loc="outside right center",
+            fontsize=8,
+            frameon=False,
+            title=style.label or None,
+            title_fontsize=8,
+        )
         legend.get_title().set_multialignment("left")
     else:
-        bar = fig.colorbar(image, ax=ax, shrink=0.8, aspect=30, extend=style.extend,
-                           extendfrac=0.04)
+        bar = fig.colorbar(
+            image, ax=ax, shrink=0.8, aspect=30, extend=style.extend, extendfrac=0.04
+        )
         bar.set_label(style.label, fontsize=9)
         bar.ax.tick_params(labelsize=8)
     return fig
@@ -256,8 +285,15 @@ def plot_timeseries(
     ax = fig.add_subplot()
     warm = table[table["phase"] == "warmup"].sort_values("year")
     if len(warm):
-        ax.plot(warm["year"], warm["mean_soc_t_ha"], color="0.35", linewidth=1.8,
-                marker="o", markersize=2.5, label="warm-up (historical climate)")
+        ax.plot(
+            warm["year"],
+            warm["mean_soc_t_ha"],
+            color="0.35",
+            linewidth=1.8,
+            marker="o",
+            markersize=2.5,
+            label="warm-up (historical climate)",
+        )
     palette = colormaps["tab10"]
     others = [s for s in scenarios if s != baseline]
     for name in scenarios:
@@ -266,15 +302,33 @@ def plot_timeseries(
         if rows.empty:
             continue
         if name == baseline:
-            ax.plot(rows["year"], rows["mean_soc_t_ha"], color="k", linestyle="--",
-                    linewidth=1.6, label=f"{name} (baseline)")
+            ax.plot(
+                rows["year"],
+                rows["mean_soc_t_ha"],
+                color="k",
+                linestyle="--",
+                linewidth=1.6,
+                label=f"{name} (baseline)",
+            )
         else:
-            ax.plot(rows["year"], rows["mean_soc_t_ha"], linewidth=1.8,
-                    color=palette(others.index(name) % 10), label=name)
+            ax.plot(
+                rows["year"],
+                rows["mean_soc_t_ha"],
+                linewidth=1.8,
+                color=palette(others.index(name) % 10),
+                label=name,
+            )
     if t0_year is not None:
         ax.axvline(t0_year, color="0.5", linestyle=":", linewidth=1)
-        ax.annotate("T0", (t0_year, 1), xycoords=("data", "axes fraction"),
-                    xytext=(3, -12), textcoords="offset points", fontsize=8, color="0.3")
+        ax.annotate(
+            "T0",
+            (t0_year, 1),
+            xycoords=("data", "axes fraction"),
+            xytext=(3, -12),
+            textcoords="offset points",
+            fontsize=8,
+            color="0.3",
+        )
     ax.set_xlabel("year (end of year)")
     ax.set_ylabel("area-weighted mean SOC 0–30 cm (t C/ha)")
     ax.set_title("Mean SOC stock of the simulated cells: warm-up, then scenarios")

@@ -57,8 +57,11 @@ _METHOD_LABELS = {
     "land_use_table": "land-use class table",
 }
 
-_CV_LABELS = {"spatial": "spatial-block cross-validation",
-              "random": "random cross-validation", "test": "independent test set"}
+_CV_LABELS = {
+    "spatial": "spatial-block cross-validation",
+    "random": "random cross-validation",
+    "test": "independent test set",
+}
 
 
 @dataclass(frozen=True)
@@ -139,26 +142,36 @@ def _summary_rows(table: pd.DataFrame) -> list[list[str]]:
 
     rows = []
     for _, row in table.iterrows():
-        rows.append([
-            str(row["scenario"]),
-            fmt(get(row, "input_multiplier"), 2),
-            fmt(get(row, "mean_soc_t0_t_ha"), 2),
-            fmt(get(row, "mean_soc_final_t_ha"), 2),
-            fmt(get(row, "mean_asr_t_ha_yr"), 3),
-            fmt(get(row, "mean_rsr_t_ha_yr"), 3),
-            fmt(get(row, "total_asr_t_yr"), thousands=True),
-            fmt(get(row, "total_rsr_t_yr"), thousands=True),
-            fmt(get(row, "simulated_area_ha"), thousands=True),
-            fmt(get(row, "area_4p1000_ha"), thousands=True),
-            fmt(get(row, "share_4p1000_pct"), 1),
-        ])
+        rows.append(
+            [
+                str(row["scenario"]),
+                fmt(get(row, "input_multiplier"), 2),
+                fmt(get(row, "mean_soc_t0_t_ha"), 2),
+                fmt(get(row, "mean_soc_final_t_ha"), 2),
+                fmt(get(row, "mean_asr_t_ha_yr"), 3),
+                fmt(get(row, "mean_rsr_t_ha_yr"), 3),
+                fmt(get(row, "total_asr_t_yr"), thousands=True),
+                fmt(get(row, "total_rsr_t_yr"), thousands=True),
+                fmt(get(row, "simulated_area_ha"), thousands=True),
+                fmt(get(row, "area_4p1000_ha"), thousands=True),
+                fmt(get(row, "share_4p1000_pct"), 1),
+            ]
+        )
     return rows
 
 
 SUMMARY_HEADER = [
-    "scenario", "C input ×", "mean SOC T0 (t C/ha)", "mean SOC final (t C/ha)",
-    "mean ASR (t C/ha/yr)", "mean RSR (t C/ha/yr)", "total ASR (t C/yr)", "total RSR (t C/yr)",
-    "simulated area (ha)", "cropland reaching 4‰ (ha)", "share of cropland reaching 4‰ (%)",
+    "scenario",
+    "C input ×",
+    "mean SOC T0 (t C/ha)",
+    "mean SOC final (t C/ha)",
+    "mean ASR (t C/ha/yr)",
+    "mean RSR (t C/ha/yr)",
+    "total ASR (t C/yr)",
+    "total RSR (t C/yr)",
+    "simulated area (ha)",
+    "cropland reaching 4‰ (ha)",
+    "share of cropland reaching 4‰ (%)",
 ]
 
 
@@ -171,8 +184,13 @@ def _cells(run: RunFolder) -> dict[str, Any]:
         for _, row in table.iterrows():
             if int(row["cells"]) == 0:
                 continue
-            rows.append([str(row["reason"]), f"{int(row['cells']):,}",
-                         fmt(row.get("area_ha"), thousands=True)])
+            rows.append(
+                [
+                    str(row["reason"]),
+                    f"{int(row['cells']):,}",
+                    fmt(row.get("area_ha"), thousands=True),
+                ]
+            )
     else:
         if "simulated" in cells:
             rows.append(["simulated", f"{int(cells['simulated']):,}", "–"])
@@ -202,8 +220,14 @@ def _inputs(run: RunFolder) -> list[list[str]]:
 def _scenario_rows(run: RunFolder) -> list[list[str]]:
     rows = []
     for s in run.manifest["scenarios"]:
-        rows.append([str(s["name"]), fmt(s.get("input_multiplier"), 2),
-                     fmt(s.get("fym_t_ha"), 2), "yes" if s.get("baseline") else ""])
+        rows.append(
+            [
+                str(s["name"]),
+                fmt(s.get("input_multiplier"), 2),
+                fmt(s.get("fym_t_ha"), 2),
+                "yes" if s.get("baseline") else "",
+            ]
+        )
     return rows
 
 
@@ -232,49 +256,80 @@ def _map_figures(run: RunFolder, figures: _Figures) -> dict[str, list[ReportFigu
 
     t0 = run.product("T0")
     mean_t0 = _domain_value(run, scenarios[0], "mean_soc_t0_t_ha")
-    groups["t0"].append(figures.add(
-        "soc_t0", plot_map(t0, sequential_style([t0], f"SOC stock 0–30 cm ({STOCK_UNITS})"),
-                           f"SOC stock at T0 (end of {t0_year})",
-                           land=land, note=_note("area-weighted mean", mean_t0, STOCK_UNITS)),
-        "SOC stock at T0", f"SOC stock 0–30 cm at the end of the warm-up ({t0_year}), the start "
-        f"of every scenario. Source: {t0.source}."))
+    groups["t0"].append(
+        figures.add(
+            "soc_t0",
+            plot_map(
+                t0,
+                sequential_style([t0], f"SOC stock 0–30 cm ({STOCK_UNITS})"),
+                f"SOC stock at T0 (end of {t0_year})",
+                land=land,
+                note=_note("area-weighted mean", mean_t0, STOCK_UNITS),
+            ),
+            "SOC stock at T0",
+            f"SOC stock 0–30 cm at the end of the warm-up ({t0_year}), the start "
+            f"of every scenario. Source: {t0.source}.",
+        )
+    )
 
     asr = {s: run.product("ASR", s) for s in scenarios}
     style = diverging_style(list(asr.values()), f"ASR ({ASR_UNITS})")
     for s, layer in asr.items():
-        groups["asr"].append(figures.add(
-            f"asr_{_safe(s)}", plot_map(layer, style, f"Absolute sequestration rate, {s} ({span})",
-                                        land=land, note=_note("mean", _domain_value(
-                                            run, s, "mean_asr_t_ha_yr"), ASR_UNITS)),
-            f"ASR, {s}", f"(SOC after {run.forward_years} years − SOC at T0) / "
-            f"{run.forward_years}, {s}. Green gains, brown loses carbon; all scenarios share "
-            f"one colour scale. Source: {layer.source}."))
+        groups["asr"].append(
+            figures.add(
+                f"asr_{_safe(s)}",
+                plot_map(
+                    layer,
+                    style,
+                    f"Absolute sequestration rate, {s} ({span})",
+                    land=land,
+                    note=_note("mean", _domain_value(run, s, "mean_asr_t_ha_yr"), ASR_UNITS),
+                ),
+                f"ASR, {s}",
+                f"(SOC after {run.forward_years} years − SOC at T0) / "
+                f"{run.forward_years}, {s}. Green gains, brown loses carbon; all scenarios share "
+                f"one colour scale. Source: {layer.source}.",
+            )
+        )
 
     if others:
         rsr = {s: run.product("RSR", s) for s in others}
-        style = sequential_style(list(rsr.values()), f"RSR ({ASR_UNITS})", cmap="YlGn",
-                                 from_zero=True)
+        style = sequential_style(
+            list(rsr.values()), f"RSR ({ASR_UNITS})", cmap="YlGn", from_zero=True
+        )
         for s, layer in rsr.items():
-            groups["rsr"].append(figures.add(
-                f"rsr_{_safe(s)}", plot_map(
-                    layer, style, f"Relative sequestration rate, {s} vs {run.baseline}",
-                    land=land, note=_note("mean", _domain_value(run, s, "mean_rsr_t_ha_yr"),
-                                          ASR_UNITS)),
-                f"RSR, {s}", f"(SOC of {s} − SOC of {run.baseline}, both after "
-                f"{run.forward_years} years) / {run.forward_years}: the extra carbon the practice "
-                f"stores each year compared with the baseline. Source: {layer.source}."))
+            groups["rsr"].append(
+                figures.add(
+                    f"rsr_{_safe(s)}",
+                    plot_map(
+                        layer,
+                        style,
+                        f"Relative sequestration rate, {s} vs {run.baseline}",
+                        land=land,
+                        note=_note("mean", _domain_value(run, s, "mean_rsr_t_ha_yr"), ASR_UNITS),
+                    ),
+                    f"RSR, {s}",
+                    f"(SOC of {s} − SOC of {run.baseline}, both after "
+                    f"{run.forward_years} years) / {run.forward_years}: the extra carbon the "
+                    f"practice stores each year compared with the baseline. "
+                    f"Source: {layer.source}.",
+                )
+            )
 
-    style = flag_style("not reached", "reached",
-                       label="4 per 1000\n(ASR ≥ 0.004 × T0)")
+    style = flag_style("not reached", "reached", label="4 per 1000\n(ASR ≥ 0.004 × T0)")
     for s in scenarios:
         layer = run.product("4p1000", s)
         share = _domain_value(run, s, "share_4p1000_pct")
         note = None if math.isnan(share) else f"{share:.1f} % of the simulated cropland"
-        groups["p4"].append(figures.add(
-            f"4p1000_{_safe(s)}", plot_map(layer, style, f"Where 4 per 1000 is reached, {s}",
-                                           land=land, note=note),
-            f"4 per 1000, {s}", f"Cells whose absolute sequestration rate under {s} is at least "
-            f"0.4 % of their T0 stock per year. Source: {layer.source}."))
+        groups["p4"].append(
+            figures.add(
+                f"4p1000_{_safe(s)}",
+                plot_map(layer, style, f"Where 4 per 1000 is reached, {s}", land=land, note=note),
+                f"4 per 1000, {s}",
+                f"Cells whose absolute sequestration rate under {s} is at least "
+                f"0.4 % of their T0 stock per year. Source: {layer.source}.",
+            )
+        )
     return groups
 
 
@@ -305,56 +360,96 @@ def _dsm_section(run: RunFolder, figures: _Figures) -> dict[str, Any] | None:
         method, table = predictions
         has_interval = {"q05_t_ha", "q95_t_ha"} <= set(table.columns)
         fig = plot_observed_vs_predicted(
-            table["observed_t_ha"], table["mean_t_ha"],
+            table["observed_t_ha"],
+            table["mean_t_ha"],
             lower=table["q05_t_ha"] if has_interval else None,
             upper=table["q95_t_ha"] if has_interval else None,
             metrics=metrics.get(method),
-            title=f"{_CV_LABELS.get(method, method).capitalize()}, SOC stock 0–30 cm")
-        items.append(figures.add(
-            "dsm_observed_vs_predicted", fig, "Observed vs predicted SOC stock",
-            f"Out-of-fold predictions ({_CV_LABELS.get(method, method)}) against the observed "
-            "stocks; grey bars are the 90 % prediction intervals, red points fall outside them."))
+            title=f"{_CV_LABELS.get(method, method).capitalize()}, SOC stock 0–30 cm",
+        )
+        items.append(
+            figures.add(
+                "dsm_observed_vs_predicted",
+                fig,
+                "Observed vs predicted SOC stock",
+                f"Out-of-fold predictions ({_CV_LABELS.get(method, method)}) against the "
+                "observed stocks; grey bars are the 90 % prediction intervals, red points fall "
+                "outside them.",
+            )
+        )
     mean = run.dsm_map("soc_mean_t_ha")
     q05, q95 = run.dsm_map("soc_q05_t_ha"), run.dsm_map("soc_q95_t_ha")
     stocks = [layer for layer in (mean, q05, q95) if layer is not None]
     if stocks:
         style = sequential_style(stocks, f"SOC stock 0–30 cm ({STOCK_UNITS})")
-        for name, layer, title in (("dsm_soc_mean", mean, "mean"),
-                                   ("dsm_soc_q05", q05, "5 % quantile (lower bound)"),
-                                   ("dsm_soc_q95", q95, "95 % quantile (upper bound)")):
+        for name, layer, title in (
+            ("dsm_soc_mean", mean, "mean"),
+            ("dsm_soc_q05", q05, "5 % quantile (lower bound)"),
+            ("dsm_soc_q95", q95, "95 % quantile (upper bound)"),
+        ):
             if layer is None:
                 continue
-            items.append(figures.add(
-                name, plot_map(layer, style, f"SOC baseline 0–30 cm, {title}", land=run.land),
-                f"SOC baseline, {title}",
-                f"Digital soil mapping of the SOC stock, {title} of the predictive distribution;"
-                f" mean, 5 % and 95 % maps share one scale. Source: {layer.source}."))
+            items.append(
+                figures.add(
+                    name,
+                    plot_map(layer, style, f"SOC baseline 0–30 cm, {title}", land=run.land),
+                    f"SOC baseline, {title}",
+                    f"Digital soil mapping of the SOC stock, {title} of the predictive "
+                    f"distribution; mean, 5 % and 95 % maps share one scale. "
+                    f"Source: {layer.source}.",
+                )
+            )
     sd = run.dsm_map("soc_sd_t_ha")
     if sd is not None:
-        items.append(figures.add(
-            "dsm_soc_sd", plot_map(sd, sequential_style([sd], f"SD ({STOCK_UNITS})",
-                                                        cmap="PuRd"),
-                                   "SOC baseline uncertainty (standard deviation)", land=run.land),
-            "SOC baseline uncertainty",
-            f"Standard deviation of the predictive distribution. Source: {sd.source}."))
+        items.append(
+            figures.add(
+                "dsm_soc_sd",
+                plot_map(
+                    sd,
+                    sequential_style([sd], f"SD ({STOCK_UNITS})", cmap="PuRd"),
+                    "SOC baseline uncertainty (standard deviation)",
+                    land=run.land,
+                ),
+                "SOC baseline uncertainty",
+                f"Standard deviation of the predictive distribution. Source: {sd.source}.",
+            )
+        )
     aoa = run.dsm_map("aoa")
     if aoa is not None:
-        items.append(figures.add(
-            "dsm_aoa", plot_map(aoa, flag_style("outside", "inside", colors=("#d73027", "#4575b4"),
-                                                label="area of\napplicability"),
-                                "Area of applicability of the DSM model", land=run.land),
-            "Area of applicability",
-            "Where the covariates resemble those of the training samples (Meyer & Pebesma "
-            f"2021); predictions outside are extrapolations. Source: {aoa.source}."))
-    return {"metrics_header": ["validation", "n", "ME", "MAE", "RMSE", "R²", "MEC", "CCC",
-                               "PICP90"],
-            "metrics": rows, "figures": items}
+        items.append(
+            figures.add(
+                "dsm_aoa",
+                plot_map(
+                    aoa,
+                    flag_style(
+                        "outside",
+                        "inside",
+                        colors=("#d73027", "#4575b4"),
+                        label="area of\napplicability",
+                    ),
+                    "Area of applicability of the DSM model",
+                    land=run.land,
+                ),
+                "Area of applicability",
+                "Where the covariates resemble those of the training samples (Meyer & Pebesma "
+                f"2021); predictions outside are extrapolations. Source: {aoa.source}.",
+            )
+        )
+    return {
+        "metrics_header": ["validation", "n", "ME", "MAE", "RMSE", "R²", "MEC", "CCC", "PICP90"],
+        "metrics": rows,
+        "figures": items,
+    }
 
 
 def _environment() -> Environment:
-    env = Environment(loader=PackageLoader("socseq.report", "templates"),
-                      autoescape=select_autoescape(["html", "j2"], default=True),
-                      undefined=StrictUndefined, trim_blocks=True, lstrip_blocks=True)
+    env = Environment(
+        loader=PackageLoader("socseq.report", "templates"),
+        autoescape=select_autoescape(["html", "j2"], default=True),
+        undefined=StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
     filters: dict[str, Callable[..., str]] = {"fmt": fmt, "seconds": _seconds}
     env.filters.update(filters)
     return env
@@ -382,11 +477,12 @@ def render_report(run: RunFolder) -> tuple[str, list[ReportFigure]]:
     if run.timeseries is not None and not run.timeseries.empty:
         t0_year = int(run.manifest["periods"]["warmup"][1])
         series = figures.add(
-            "soc_timeseries", plot_timeseries(run.timeseries, run.scenarios,
-                                              baseline=run.baseline, t0_year=t0_year),
+            "soc_timeseries",
+            plot_timeseries(run.timeseries, run.scenarios, baseline=run.baseline, t0_year=t0_year),
             "Yearly mean SOC stock",
             "Area-weighted mean SOC stock 0–30 cm of the simulated cells at the end of each "
-            "year: the warm-up with historical climate, then every scenario from T0.")
+            "year: the warm-up with historical climate, then every scenario from T0.",
+        )
     manifest = run.manifest
     periods = manifest["periods"]
     context = {
@@ -398,15 +494,20 @@ def render_report(run: RunFolder) -> tuple[str, list[ReportFigure]]:
         "created": manifest.get("created_utc", "unknown"),
         "built": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
         "scheduler": manifest.get("scheduler"),
-        "periods": [["spin-up", *periods.get("spinup", ["–", "–"])],
-                    ["warm-up", *periods.get("warmup", ["–", "–"])],
-                    ["forward", *periods.get("forward", ["–", "–"])]],
+        "periods": [
+            ["spin-up", *periods.get("spinup", ["–", "–"])],
+            ["warm-up", *periods.get("warmup", ["–", "–"])],
+            ["forward", *periods.get("forward", ["–", "–"])],
+        ],
         "t0_year": periods.get("warmup", [None, None])[1],
         "forward_years": run.forward_years,
         "baseline": run.baseline,
         "scenarios": _scenario_rows(run),
-        "method": [[_METHOD_LABELS.get(k, k.replace("_", " ")), str(v)]
-                   for k, v in (manifest.get("method") or {}).items() if v is not None],
+        "method": [
+            [_METHOD_LABELS.get(k, k.replace("_", " ")), str(v)]
+            for k, v in (manifest.get("method") or {}).items()
+            if v is not None
+        ],
         "timings": [[k, _seconds(v)] for k, v in (manifest.get("timings_s") or {}).items()],
         "cells": _cells(run),
         "inputs": _inputs(run),
@@ -454,4 +555,3 @@ def build_report(run_dir: str | os.PathLike[str]) -> Path:
         for item in items:
             (tmp / Path(item.file).name).write_bytes(item.png)
     return write_text_atomic(html, run.path / REPORT_FILE)
-

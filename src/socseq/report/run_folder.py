@@ -67,7 +67,8 @@ def _extent(transform: Any, width: int, height: int) -> tuple[float, float, floa
     if b != 0 or d != 0:
         raise RunFolderError(
             f"grid transform {list(transform)[:6]} is rotated; the report draws north-up grids "
-            "only (warp the inputs to a north-up grid)")
+            "only (warp the inputs to a north-up grid)"
+        )
     xs = (c, c + a * width)
     ys = (f, f + e * height)
     return min(xs), max(xs), min(ys), max(ys)
@@ -94,7 +95,8 @@ def _read_table(path: Path, what: str, *, required: bool) -> pd.DataFrame | None
         if required:
             raise RunFolderError(
                 f"{path}: is missing; the report needs the {what} that `socseq run` writes "
-                f"beside run.json ({_RERUN})")
+                f"beside run.json ({_RERUN})"
+            )
         return None
     try:
         return pd.read_csv(path, keep_default_na=True)
@@ -107,7 +109,8 @@ def _require_columns(table: pd.DataFrame, path: Path, columns: list[str]) -> Non
     if absent:
         raise RunFolderError(
             f"{path}: lacks the column(s) {', '.join(absent)}; it was not written by this "
-            f"socseq version ({_RERUN})")
+            f"socseq version ({_RERUN})"
+        )
 
 
 class RunFolder:
@@ -129,12 +132,14 @@ class RunFolder:
         if not self.path.is_dir():
             raise RunFolderError(
                 f"{self.path}: is not a folder; give the output folder of a finished run "
-                "(the one holding run.json)")
+                "(the one holding run.json)"
+            )
         manifest_path = self.path / "run.json"
         if not manifest_path.is_file():
             raise RunFolderError(
                 f"{manifest_path}: is missing, so the run did not finish (run.json is written "
-                f"last); {_RERUN}, or give the folder that holds run.json")
+                f"last); {_RERUN}, or give the folder that holds run.json"
+            )
         try:
             self.manifest: dict[str, Any] = json.loads(manifest_path.read_text(encoding="utf-8"))
         except (json.JSONDecodeError, UnicodeDecodeError) as exc:
@@ -143,12 +148,14 @@ class RunFolder:
             if key not in self.manifest:
                 raise RunFolderError(
                     f"{manifest_path}: has no '{key}' entry; it was not written by "
-                    f"`socseq run` of this version ({_RERUN})")
+                    f"`socseq run` of this version ({_RERUN})"
+                )
         path = self.path / "summary.csv"
         summary = _read_table(path, "scenario summary table", required=True)
         assert summary is not None
-        _require_columns(summary, path, ["zone", "scenario", "mean_asr_t_ha_yr",
-                                         "share_4p1000_pct"])
+        _require_columns(
+            summary, path, ["zone", "scenario", "mean_asr_t_ha_yr", "share_4p1000_pct"]
+        )
         summary["zone"] = summary["zone"].astype(str)
         summary["scenario"] = summary["scenario"].astype(str)
         self.summary = summary
@@ -236,12 +243,14 @@ class RunFolder:
             with xr.open_dataset(path, decode_coords="all") as ds:
                 return selector(ds)
         except (OSError, ValueError, KeyError) as exc:
-            raise RunFolderError(f"{path}: cannot be read as the run's NetCDF cube ({exc}); "
-                                 f"{_RERUN}") from exc
+            raise RunFolderError(
+                f"{path}: cannot be read as the run's NetCDF cube ({exc}); {_RERUN}"
+            ) from exc
 
     @cached_property
     def _cube_grid(self) -> tuple[tuple[float, float, float, float], CRS | None, bool]:
         """Extent, CRS and whether rows run south to north, read from the cube."""
+
         def grid(ds: xr.Dataset) -> tuple[tuple[float, float, float, float], CRS | None, bool]:
             x, y = ds["x"].values, ds["y"].values
             dx = float(x[1] - x[0]) if x.size > 1 else 1.0
@@ -251,6 +260,7 @@ class RunFolder:
             crs = ds.rio.crs
             crs = CRS.from_user_input(crs.to_wkt()) if crs is not None else None
             return (min(xs), max(xs), min(ys), max(ys)), crs, dy > 0
+
         return self._read_cube(grid)
 
     def _north_up(self, values: np.ndarray) -> np.ndarray:
@@ -315,8 +325,11 @@ class RunFolder:
         RunFolderError
             When neither the GeoTIFF nor the cube exists.
         """
-        path = (self.four_per_1000_file(scenario) if kind == "4p1000" and scenario is not None
-                else self.map_file(kind, scenario))
+        path = (
+            self.four_per_1000_file(scenario)
+            if kind == "4p1000" and scenario is not None
+            else self.map_file(kind, scenario)
+        )
         if path.is_file():
             return read_geotiff(path, self.path)
         layer = self._from_cube(kind, scenario)
@@ -324,7 +337,8 @@ class RunFolder:
             raise RunFolderError(
                 f"{path}: is missing and soc_stocks.nc cannot stand in for it; the report needs "
                 f"the product maps (outputs.geotiff = true, or outputs.netcdf = true), so "
-                f"{_RERUN}")
+                f"{_RERUN}"
+            )
         return layer
 
     @cached_property
@@ -384,12 +398,14 @@ class RunFolder:
         """Out-of-fold predictions (method, table) of the first CV method, spatial first."""
         if self.dsm_dir is None:
             return None
-        files = sorted(self.dsm_dir.glob("cv_*_predictions.csv"),
-                       key=lambda p: (p.name != "cv_spatial_predictions.csv", p.name))
+        files = sorted(
+            self.dsm_dir.glob("cv_*_predictions.csv"),
+            key=lambda p: (p.name != "cv_spatial_predictions.csv", p.name),
+        )
         for path in files:
             table = _read_table(path, "cross-validation predictions", required=False)
             if table is not None and {"observed_t_ha", "mean_t_ha"} <= set(table.columns):
-                return path.name[3:-len("_predictions.csv")], table
+                return path.name[3 : -len("_predictions.csv")], table
         return None
 
 

@@ -28,8 +28,25 @@ import numpy as np
 from numba import njit, prange
 
 # Indices into the ``consts`` vector passed to the kernels.
-K_DPM, K_RPM, K_BIO, K_HUM, TSTEP, TMP_A, TMP_B, TMP_C, TMP_MIN, COVER_RM, FYM_DPM, FYM_RPM, \
-    FYM_HUM, CONR, IOM_AGE, DELTA_C_AGE, SPINUP_TOL = range(17)
+(
+    K_DPM,
+    K_RPM,
+    K_BIO,
+    K_HUM,
+    TSTEP,
+    TMP_A,
+    TMP_B,
+    TMP_C,
+    TMP_MIN,
+    COVER_RM,
+    FYM_DPM,
+    FYM_RPM,
+    FYM_HUM,
+    CONR,
+    IOM_AGE,
+    DELTA_C_AGE,
+    SPINUP_TOL,
+) = range(17)
 N_CONSTS = 17
 
 # Indices of the recorded diagnostics.
@@ -102,14 +119,31 @@ def _rm_pc(pc, cover_factor_value, use_cover_factor, cover_rm):
 @njit(inline="always", **_JIT)
 def _decay_factors(rate_m, consts):
     ts = consts[TSTEP]
-    return (math.exp(-rate_m * consts[K_DPM] * ts), math.exp(-rate_m * consts[K_RPM] * ts),
-            math.exp(-rate_m * consts[K_BIO] * ts), math.exp(-rate_m * consts[K_HUM] * ts))
+    return (
+        math.exp(-rate_m * consts[K_DPM] * ts),
+        math.exp(-rate_m * consts[K_RPM] * ts),
+        math.exp(-rate_m * consts[K_BIO] * ts),
+        math.exp(-rate_m * consts[K_HUM] * ts),
+    )
 
 
 @njit(cache=True, error_model="numpy", parallel=True)
 def run_cells(
-    state, ages, iom, fractions, water, cell_consts, forcing, use_cover_factor, n_months,
-    record, out_pools, out_co2, out_diag, out_age, consts,
+    state,
+    ages,
+    iom,
+    fractions,
+    water,
+    cell_consts,
+    forcing,
+    use_cover_factor,
+    n_months,
+    record,
+    out_pools,
+    out_co2,
+    out_diag,
+    out_age,
+    consts,
 ):  # pragma: no cover - compiled
     """Run RothC for many cells and months, updating ``state`` in place.
 
@@ -164,7 +198,12 @@ def run_cells(
             periods[v] = forcing[v].shape[1]
         f_co2, f_bio, f_hum = fractions[cf, 0], fractions[cf, 1], fractions[cf, 2]
         smd_wilt, smd_1bar, smd_bare, smd_max, min_rm = (
-            water[cw, 0], water[cw, 1], water[cw, 2], water[cw, 3], water[cw, 4])
+            water[cw, 0],
+            water[cw, 1],
+            water[cw, 2],
+            water[cw, 3],
+            water[cw, 4],
+        )
         evap_coef, rate_factor = cell_consts[cc, C_EVAP], cell_consts[cc, C_RATE]
         tmp_scale, tmp_offset = cell_consts[cc, C_TMP_SCALE], cell_consts[cc, C_TMP_OFFSET]
         rain_scale = cell_consts[cc, C_RAIN_SCALE]
@@ -192,21 +231,34 @@ def run_cells(
                 replay = smd == year_start_smd
                 year_start_smd = smd
             if replay:
-                e_d, e_r, e_b, e_h = (year_cache[month, 0], year_cache[month, 1],
-                                      year_cache[month, 2], year_cache[month, 3])
+                e_d, e_r, e_b, e_h = (
+                    year_cache[month, 0],
+                    year_cache[month, 1],
+                    year_cache[month, 2],
+                    year_cache[month, 3],
+                )
                 smd, rm_tmp = year_cache[month, 4], year_cache[month, 5]
                 rm_moist, rm_pc = year_cache[month, 6], year_cache[month, 7]
             else:
                 tmp = forcing[F_TMP][rows[F_TMP], cols[F_TMP]] * tmp_scale + tmp_offset
                 pc = forcing[F_PC][rows[F_PC], cols[F_PC]]
-                rm_tmp = _rm_tmp(tmp, consts[TMP_A], consts[TMP_B], consts[TMP_C],
-                                 consts[TMP_MIN])
-                smd = _update_smd(smd, forcing[F_RAIN][rows[F_RAIN], cols[F_RAIN]] * rain_scale,
-                                  forcing[F_EVAP][rows[F_EVAP], cols[F_EVAP]], evap_coef,
-                                  pc == 1.0, smd_bare, smd_max)
+                rm_tmp = _rm_tmp(tmp, consts[TMP_A], consts[TMP_B], consts[TMP_C], consts[TMP_MIN])
+                smd = _update_smd(
+                    smd,
+                    forcing[F_RAIN][rows[F_RAIN], cols[F_RAIN]] * rain_scale,
+                    forcing[F_EVAP][rows[F_EVAP], cols[F_EVAP]],
+                    evap_coef,
+                    pc == 1.0,
+                    smd_bare,
+                    smd_max,
+                )
                 rm_moist = _rm_moist(smd, smd_wilt, smd_1bar, min_rm)
-                rm_pc = _rm_pc(pc, forcing[F_COVER][rows[F_COVER], cols[F_COVER]],
-                               use_cover_factor, consts[COVER_RM])
+                rm_pc = _rm_pc(
+                    pc,
+                    forcing[F_COVER][rows[F_COVER], cols[F_COVER]],
+                    use_cover_factor,
+                    consts[COVER_RM],
+                )
                 rate_m = rm_tmp * rm_moist * rm_pc * rate_factor
                 e_d, e_r, e_b, e_h = _decay_factors(rate_m, consts)
                 if periodic_rates:
@@ -241,10 +293,24 @@ def run_cells(
                 e_ah = math.exp(-conr * a_h)
                 act_d = modern * fym_dpm + modern * plant_dpm + dpm1 * e_ad * exc
                 act_r = modern * fym_rpm + modern * plant_rpm + rpm1 * e_ar * exc
-                act_b = (bio1 * e_ab + d_d * f_bio * e_ad + d_r * f_bio * e_ar
-                         + d_b * f_bio * e_ab + d_h * f_bio * e_ah) * exc
-                act_h = modern * fym_hum + (hum1 * e_ah + d_d * f_hum * e_ad + d_r * f_hum * e_ar
-                                            + d_b * f_hum * e_ab + d_h * f_hum * e_ah) * exc
+                act_b = (
+                    bio1 * e_ab
+                    + d_d * f_bio * e_ad
+                    + d_r * f_bio * e_ar
+                    + d_b * f_bio * e_ab
+                    + d_h * f_bio * e_ah
+                ) * exc
+                act_h = (
+                    modern * fym_hum
+                    + (
+                        hum1 * e_ah
+                        + d_d * f_hum * e_ad
+                        + d_r * f_hum * e_ar
+                        + d_b * f_hum * e_ab
+                        + d_h * f_hum * e_ah
+                    )
+                    * exc
+                )
                 act_i = iom_c * math.exp(-conr * consts[IOM_AGE])
                 a_d = math.log(new_dpm / act_d) / conr if new_dpm > 0.0 else 0.0
                 a_r = math.log(new_rpm / act_r) / conr if new_rpm > 0.0 else 0.0
@@ -280,8 +346,18 @@ def run_cells(
 
 @njit(cache=True, error_model="numpy", parallel=True)
 def spinup_iterative(
-    state, ages, iom, fractions, water, cell_consts, forcing, use_cover_factor, max_years,
-    out_age_total, out_months, consts,
+    state,
+    ages,
+    iom,
+    fractions,
+    water,
+    cell_consts,
+    forcing,
+    use_cover_factor,
+    max_years,
+    out_age_total,
+    out_months,
+    consts,
 ):  # pragma: no cover - compiled
     """Rothamsted spin-up: repeat the 12 forcing months until the yearly change is small.
 
@@ -297,13 +373,13 @@ def spinup_iterative(
     record = np.empty(0, dtype=np.int64)
     for cell in prange(n_cells):
         c = np.int64(cell)
-        cell_state = state[c:c + 1]
-        cell_ages = ages[c:c + 1] if ages.shape[0] > 0 else ages
+        cell_state = state[c : c + 1]
+        cell_ages = ages[c : c + 1] if ages.shape[0] > 0 else ages
         cell_forcing = _cell_forcing(forcing, c, n_cells)
-        iom_c = iom[c:c + 1] if iom.shape[0] > 1 else iom
-        frac_c = fractions[c:c + 1] if fractions.shape[0] > 1 else fractions
-        water_c = water[c:c + 1] if water.shape[0] > 1 else water
-        consts_c = cell_consts[c:c + 1] if cell_consts.shape[0] > 1 else cell_consts
+        iom_c = iom[c : c + 1] if iom.shape[0] > 1 else iom
+        frac_c = fractions[c : c + 1] if fractions.shape[0] > 1 else fractions
+        water_c = water[c : c + 1] if water.shape[0] > 1 else water
+        consts_c = cell_consts[c : c + 1] if cell_consts.shape[0] > 1 else cell_consts
         out_pools = np.empty((1, 0, 4))
         out_co2 = np.empty((1, 0))
         out_diag = np.empty((0, 0, 4))
@@ -315,8 +391,23 @@ def spinup_iterative(
             if years == max_years:
                 years = -1
                 break
-            _run_one(cell_state, cell_ages, iom_c, frac_c, water_c, consts_c, cell_forcing,
-                     use_cover_factor, 12, record, out_pools, out_co2, out_diag, out_age, consts)
+            _run_one(
+                cell_state,
+                cell_ages,
+                iom_c,
+                frac_c,
+                water_c,
+                consts_c,
+                cell_forcing,
+                use_cover_factor,
+                12,
+                record,
+                out_pools,
+                out_co2,
+                out_diag,
+                out_age,
+                consts,
+            )
             years += 1
             toc0 = toc1
             toc1 = cell_state[0, 0] + cell_state[0, 1] + cell_state[0, 2] + cell_state[0, 3]
@@ -328,17 +419,23 @@ def spinup_iterative(
 
 @njit(inline="always", **_JIT)
 def _cell_forcing(forcing, c, n):
-    return (_cell_row(forcing[0], c, n), _cell_row(forcing[1], c, n),
-            _cell_row(forcing[2], c, n), _cell_row(forcing[3], c, n),
-            _cell_row(forcing[4], c, n), _cell_row(forcing[5], c, n),
-            _cell_row(forcing[6], c, n), _cell_row(forcing[7], c, n),
-            _cell_row(forcing[8], c, n))
+    return (
+        _cell_row(forcing[0], c, n),
+        _cell_row(forcing[1], c, n),
+        _cell_row(forcing[2], c, n),
+        _cell_row(forcing[3], c, n),
+        _cell_row(forcing[4], c, n),
+        _cell_row(forcing[5], c, n),
+        _cell_row(forcing[6], c, n),
+        _cell_row(forcing[7], c, n),
+        _cell_row(forcing[8], c, n),
+    )
 
 
 @njit(inline="always", **_JIT)
 def _cell_row(a, c, n_cells):
     row = _row(a, c, n_cells)
-    return a[row:row + 1]
+    return a[row : row + 1]
 
 
 @njit(inline="always", **_JIT)
@@ -366,7 +463,14 @@ _run_one = njit(cache=True, error_model="numpy")(run_cells.py_func)
 
 @njit(cache=True, error_model="numpy", parallel=True)
 def periodic_cycle(
-    water, cell_consts, forcing, use_cover_factor, smd_start, max_cycles, out_rate, out_smd,
+    water,
+    cell_consts,
+    forcing,
+    use_cover_factor,
+    smd_start,
+    max_cycles,
+    out_rate,
+    out_smd,
     consts,
 ):  # pragma: no cover - compiled
     """Periodic 12-month moisture cycle and monthly rate modifiers.
@@ -384,7 +488,12 @@ def periodic_cycle(
         cw = 0 if water.shape[0] == 1 else c
         cc = 0 if cell_consts.shape[0] == 1 else c
         smd_wilt, smd_1bar, smd_bare, smd_max, min_rm = (
-            water[cw, 0], water[cw, 1], water[cw, 2], water[cw, 3], water[cw, 4])
+            water[cw, 0],
+            water[cw, 1],
+            water[cw, 2],
+            water[cw, 3],
+            water[cw, 4],
+        )
         evap_coef, rate_factor = cell_consts[cc, C_EVAP], cell_consts[cc, C_RATE]
         tmp_scale, tmp_offset = cell_consts[cc, C_TMP_SCALE], cell_consts[cc, C_TMP_OFFSET]
         rain_scale = cell_consts[cc, C_RAIN_SCALE]
@@ -393,22 +502,40 @@ def periodic_cycle(
         for _ in range(max_cycles):
             start = smd
             for m in range(12):
-                smd = _update_smd(smd, _at(forcing[F_RAIN], c, m, n_cells) * rain_scale,
-                                  _at(forcing[F_EVAP], c, m, n_cells), evap_coef,
-                                  _at(forcing[F_PC], c, m, n_cells) == 1.0, smd_bare, smd_max)
+                smd = _update_smd(
+                    smd,
+                    _at(forcing[F_RAIN], c, m, n_cells) * rain_scale,
+                    _at(forcing[F_EVAP], c, m, n_cells),
+                    evap_coef,
+                    _at(forcing[F_PC], c, m, n_cells) == 1.0,
+                    smd_bare,
+                    smd_max,
+                )
             if smd == start:
                 converged = True
                 break
         for m in range(12):
             pc = _at(forcing[F_PC], c, m, n_cells)
-            smd = _update_smd(smd, _at(forcing[F_RAIN], c, m, n_cells) * rain_scale,
-                              _at(forcing[F_EVAP], c, m, n_cells), evap_coef, pc == 1.0,
-                              smd_bare, smd_max)
-            rm_tmp = _rm_tmp(_at(forcing[F_TMP], c, m, n_cells) * tmp_scale + tmp_offset,
-                             consts[TMP_A], consts[TMP_B], consts[TMP_C], consts[TMP_MIN])
+            smd = _update_smd(
+                smd,
+                _at(forcing[F_RAIN], c, m, n_cells) * rain_scale,
+                _at(forcing[F_EVAP], c, m, n_cells),
+                evap_coef,
+                pc == 1.0,
+                smd_bare,
+                smd_max,
+            )
+            rm_tmp = _rm_tmp(
+                _at(forcing[F_TMP], c, m, n_cells) * tmp_scale + tmp_offset,
+                consts[TMP_A],
+                consts[TMP_B],
+                consts[TMP_C],
+                consts[TMP_MIN],
+            )
             rm_moist = _rm_moist(smd, smd_wilt, smd_1bar, min_rm)
-            rm_pc = _rm_pc(pc, _at(forcing[F_COVER], c, m, n_cells), use_cover_factor,
-                           consts[COVER_RM])
+            rm_pc = _rm_pc(
+                pc, _at(forcing[F_COVER], c, m, n_cells), use_cover_factor, consts[COVER_RM]
+            )
             out_rate[c, m] = rm_tmp * rm_moist * rm_pc * rate_factor
         out_smd[c] = smd if converged else -np.inf
 
@@ -450,7 +577,15 @@ def _solve_fixed_point(phi, beta, out):
 
 @njit(cache=True, error_model="numpy", parallel=True)
 def equilibrium_response(
-    rate, fractions, forcing, radiocarbon, out_unit, out_fym, out_act_unit, out_act_fym, consts,
+    rate,
+    fractions,
+    forcing,
+    radiocarbon,
+    out_unit,
+    out_fym,
+    out_act_unit,
+    out_act_fym,
+    consts,
 ):  # pragma: no cover - compiled
     """Periodic equilibrium pools per unit annual plant input and from the FYM pattern.
 
@@ -486,14 +621,33 @@ def equilibrium_response(
                 fym = _at(forcing[F_FYM], c, m, n_cells)
                 modern = _at(forcing[F_MODERN], c, m, n_cells) if p == 1 else 1.0
                 for j in range(4):
-                    _apply_month(phi[:, j], e_d, e_r, e_b, e_h, f_bio, f_hum, scale,
-                                 0.0, 0.0, 0.0)
-                _apply_month(beta_plant, e_d, e_r, e_b, e_h, f_bio, f_hum, scale,
-                             modern * (ratio / (ratio + 1.0) * c_inp),
-                             modern * (1.0 / (ratio + 1.0) * c_inp), 0.0)
-                _apply_month(beta_fym, e_d, e_r, e_b, e_h, f_bio, f_hum, scale,
-                             modern * (consts[FYM_DPM] * fym), modern * (consts[FYM_RPM] * fym),
-                             modern * (consts[FYM_HUM] * fym))
+                    _apply_month(phi[:, j], e_d, e_r, e_b, e_h, f_bio, f_hum, scale, 0.0, 0.0, 0.0)
+                _apply_month(
+                    beta_plant,
+                    e_d,
+                    e_r,
+                    e_b,
+                    e_h,
+                    f_bio,
+                    f_hum,
+                    scale,
+                    modern * (ratio / (ratio + 1.0) * c_inp),
+                    modern * (1.0 / (ratio + 1.0) * c_inp),
+                    0.0,
+                )
+                _apply_month(
+                    beta_fym,
+                    e_d,
+                    e_r,
+                    e_b,
+                    e_h,
+                    f_bio,
+                    f_hum,
+                    scale,
+                    modern * (consts[FYM_DPM] * fym),
+                    modern * (consts[FYM_RPM] * fym),
+                    modern * (consts[FYM_HUM] * fym),
+                )
             if p == 0:
                 _solve_fixed_point(phi, beta_plant, out_unit[c])
                 _solve_fixed_point(phi, beta_fym, out_fym[c])

@@ -57,8 +57,9 @@ class SoilLimits:
     min_rm: float
 
 
-def standard_limits(clay: float, depth: float, p: RothCParameters = DEFAULT_PARAMETERS,
-                    opt_smdbare: int = 1) -> SoilLimits:
+def standard_limits(
+    clay: float, depth: float, p: RothCParameters = DEFAULT_PARAMETERS, opt_smdbare: int = 1
+) -> SoilLimits:
     """Limits of the standard moisture model (opt_RMmoist = 1)."""
     smd15 = -(p.smd_a + p.smd_b * clay - p.smd_c * clay * clay)
     wilt = smd15 * depth / p.smd_ref_depth
@@ -76,9 +77,16 @@ class MonthDiagnostics:
     total_age: float
 
 
-def step(state: CellState, month: Month, clay: float, limits: SoilLimits, *,
-         evap_coefficient: float = 0.75, rate_factor: float = 1.0,
-         p: RothCParameters = DEFAULT_PARAMETERS) -> MonthDiagnostics:
+def step(
+    state: CellState,
+    month: Month,
+    clay: float,
+    limits: SoilLimits,
+    *,
+    evap_coefficient: float = 0.75,
+    rate_factor: float = 1.0,
+    p: RothCParameters = DEFAULT_PARAMETERS,
+) -> MonthDiagnostics:
     """Advance ``state`` by one month, in place, following rothc-model.md §3-§5."""
     # 3.1 temperature
     if month.tmp < p.tmp_min:
@@ -97,7 +105,8 @@ def step(state: CellState, month: Month, clay: float, limits: SoilLimits, *,
         rm_moist = limits.min_rm
     else:
         rm_moist = limits.min_rm + ((1.0 - limits.min_rm) * (limits.smd_wilt - state.smd)) / (
-            limits.smd_wilt - limits.smd_1bar)
+            limits.smd_wilt - limits.smd_1bar
+        )
     # 3.3 cover
     if month.cover_factor is not None:
         rm_pc = month.cover_factor
@@ -108,8 +117,10 @@ def step(state: CellState, month: Month, clay: float, limits: SoilLimits, *,
     x = p.co2_a * (p.co2_b + p.co2_c * math.exp(-p.co2_d * clay))
     f_co2, f_bio, f_hum = x / (x + 1.0), p.bio_fraction / (x + 1.0), p.hum_fraction / (x + 1.0)
     old = [state.dpm, state.rpm, state.bio, state.hum]
-    kept = [pool * math.exp(-rate * k * p.tstep)
-            for pool, k in zip(old, (p.k_dpm, p.k_rpm, p.k_bio, p.k_hum), strict=True)]
+    kept = [
+        pool * math.exp(-rate * k * p.tstep)
+        for pool, k in zip(old, (p.k_dpm, p.k_rpm, p.k_bio, p.k_hum), strict=True)
+    ]
     lost = [o - k for o, k in zip(old, kept, strict=True)]
     new_bio = kept[2]
     new_hum = kept[3]
@@ -138,8 +149,9 @@ def step(state: CellState, month: Month, clay: float, limits: SoilLimits, *,
         month.modern * fym_hum + (kept[3] * e[3] + transferred_hum) * exc,
     ]
     new = [new_dpm, new_rpm, new_bio, new_hum]
-    state.ages = [math.log(n / a) / p.conr if n > 0.0 else 0.0
-                  for n, a in zip(new, act, strict=True)]
+    state.ages = [
+        math.log(n / a) / p.conr if n > 0.0 else 0.0 for n, a in zip(new, act, strict=True)
+    ]
     state.dpm, state.rpm, state.bio, state.hum = new
     act_iom = state.iom * math.exp(-p.conr * p.iom_age)
     soc = state.soc
@@ -147,8 +159,15 @@ def step(state: CellState, month: Month, clay: float, limits: SoilLimits, *,
     return MonthDiagnostics(rm_tmp, rm_moist, rm_pc, total_age)
 
 
-def spin_up(state: CellState, year: list[Month], clay: float, limits: SoilLimits, *,
-            p: RothCParameters = DEFAULT_PARAMETERS, **options: float) -> int:
+def spin_up(
+    state: CellState,
+    year: list[Month],
+    clay: float,
+    limits: SoilLimits,
+    *,
+    p: RothCParameters = DEFAULT_PARAMETERS,
+    **options: float,
+) -> int:
     """Official iterative spin-up (rothc-model.md §6); returns the months run."""
     toc1 = 0.0
     test = 1.0

@@ -117,14 +117,23 @@ def periodic_rate_modifiers(
     rate = np.empty((n, 12))
     smd_end = np.empty(n)
     start = np.atleast_1d(np.asarray(smd_start, dtype=np.float64))
-    _kernel.periodic_cycle(prepared.water, prepared.cell_consts, prepared.forcing,
-                           prepared.use_cover_factor, start, MAX_MOISTURE_CYCLES, rate, smd_end,
-                           prepared.consts)
+    _kernel.periodic_cycle(
+        prepared.water,
+        prepared.cell_consts,
+        prepared.forcing,
+        prepared.use_cover_factor,
+        start,
+        MAX_MOISTURE_CYCLES,
+        rate,
+        smd_end,
+        prepared.consts,
+    )
     if np.any(np.isneginf(smd_end)):
         cell = int(np.flatnonzero(np.isneginf(smd_end))[0])
         raise ConvergenceError(
             f"cell {cell}: the 12-month moisture deficit cycle did not repeat within "
-            f"{MAX_MOISTURE_CYCLES} years; check rain and evaporation of the spin-up climate")
+            f"{MAX_MOISTURE_CYCLES} years; check rain and evaporation of the spin-up climate"
+        )
     return rate, smd_end
 
 
@@ -134,12 +143,17 @@ def _check_decomposes(rate: FloatArray) -> None:
         cell = int(np.flatnonzero(frozen)[0])
         raise InputValidationError(
             f"cell {cell}: the rate modifier is 0 in all 12 spin-up months (every month below "
-            "-5 degC), so no equilibrium exists; exclude the cell or check the temperature units")
+            "-5 degC), so no equilibrium exists; exclude the cell or check the temperature units"
+        )
 
 
 def _fit_scale(
-    target_soc: ArrayLike | None, iom: FloatArray, unit_total: FloatArray, fym_total: FloatArray,
-    default_annual: FloatArray, params: RothCParameters,
+    target_soc: ArrayLike | None,
+    iom: FloatArray,
+    unit_total: FloatArray,
+    fym_total: FloatArray,
+    default_annual: FloatArray,
+    params: RothCParameters,
 ) -> tuple[FloatArray, FloatArray]:
     """Annual plant input and IOM: given as is, or fitted so that SOC = target in one step."""
     if target_soc is None:
@@ -155,12 +169,14 @@ def _fit_scale(
         cell = int(np.flatnonzero(~np.isfinite(annual))[0])
         raise InputValidationError(
             f"cell {cell}: the plant input pattern is zero in all 12 months, so the input cannot "
-            "be fitted to the target SOC; give a monthly input pattern (e.g. 1/12 each month)")
+            "be fitted to the target SOC; give a monthly input pattern (e.g. 1/12 each month)"
+        )
     if np.any(annual < 0.0):
         cell = int(np.flatnonzero(annual < 0.0)[0])
         raise InputValidationError(
             f"cell {cell}: the manure input alone keeps more carbon ({fym_total[cell]:.3f} t C/ha)"
-            f" than the target SOC minus IOM ({active_target[cell]:.3f}); lower the manure input")
+            f" than the target SOC minus IOM ({active_target[cell]:.3f}); lower the manure input"
+        )
     return annual, iom_fit
 
 
@@ -202,12 +218,16 @@ def equilibrium(
     options = options or RunOptions()
     n_cells = infer_n_cells(soil, forcing, target_soc, *options.per_cell_values())
     prepared = prepare(soil, forcing, options, params, n_cells)
-    for name, arr in zip(("tmp", "rain", "evap", "plant_cover", "cover_factor", "c_inp", "fym",
-                          "dpm_rpm", "modern"), prepared.forcing, strict=True):
+    for name, arr in zip(
+        ("tmp", "rain", "evap", "plant_cover", "cover_factor", "c_inp", "fym", "dpm_rpm", "modern"),
+        prepared.forcing,
+        strict=True,
+    ):
         if 12 % arr.shape[1]:
             raise InputValidationError(
                 f"forcing '{name}': spin-up needs 12 months (or a period dividing 12), got "
-                f"{arr.shape[1]}")
+                f"{arr.shape[1]}"
+            )
     if method == "exact":
         return _exact(prepared, target_soc, options, params)
     if method == "rothamsted":
@@ -223,8 +243,12 @@ def _annual_plant_input(prepared: PreparedCells) -> FloatArray:
     return per_cell_rows(annual, prepared.n_cells)
 
 
-def _exact(prepared: PreparedCells, target_soc: ArrayLike | None, options: RunOptions,
-           params: RothCParameters) -> Equilibrium:
+def _exact(
+    prepared: PreparedCells,
+    target_soc: ArrayLike | None,
+    options: RunOptions,
+    params: RothCParameters,
+) -> Equilibrium:
     n = prepared.n_cells
     rate, smd_end = periodic_rate_modifiers(prepared)
     _check_decomposes(rate)
@@ -232,10 +256,25 @@ def _exact(prepared: PreparedCells, target_soc: ArrayLike | None, options: RunOp
     fym = np.empty((n, 4))
     act_unit = np.empty((n, 4) if options.radiocarbon else (0, 4))
     act_fym = np.empty((n, 4) if options.radiocarbon else (0, 4))
-    _kernel.equilibrium_response(rate, prepared.fractions, prepared.forcing, options.radiocarbon,
-                                 unit, fym, act_unit, act_fym, prepared.consts)
-    annual, iom = _fit_scale(target_soc, prepared.iom, unit.sum(axis=1), fym.sum(axis=1),
-                             _annual_plant_input(prepared), params)
+    _kernel.equilibrium_response(
+        rate,
+        prepared.fractions,
+        prepared.forcing,
+        options.radiocarbon,
+        unit,
+        fym,
+        act_unit,
+        act_fym,
+        prepared.consts,
+    )
+    annual, iom = _fit_scale(
+        target_soc,
+        prepared.iom,
+        unit.sum(axis=1),
+        fym.sum(axis=1),
+        _annual_plant_input(prepared),
+        params,
+    )
     pools = annual[:, None] * unit + fym
     state = RothCState(pools=pools, iom=iom.copy(), smd=smd_end, co2=np.zeros(n))
     total_age = None
@@ -246,13 +285,20 @@ def _exact(prepared: PreparedCells, target_soc: ArrayLike | None, options: RunOp
         state.ages = ages
         iom_activity = iom * np.exp(-params.conr * params.iom_age)
         total_age = np.log(state.soc / (activity.sum(axis=1) + iom_activity)) / params.conr
-    return Equilibrium(state=state, annual_input_t_ha=annual, rate_modifiers=rate,
-                       total_age=total_age)
+    return Equilibrium(
+        state=state, annual_input_t_ha=annual, rate_modifiers=rate, total_age=total_age
+    )
 
 
-def _rothamsted(soil: Soil, forcing: MonthlyForcing, prepared: PreparedCells,
-                target_soc: ArrayLike | None, options: RunOptions, params: RothCParameters,
-                max_years: int) -> Equilibrium:
+def _rothamsted(
+    soil: Soil,
+    forcing: MonthlyForcing,
+    prepared: PreparedCells,
+    target_soc: ArrayLike | None,
+    options: RunOptions,
+    params: RothCParameters,
+    max_years: int,
+) -> Equilibrium:
     n = prepared.n_cells
     if target_soc is not None:
         # Linear in the input: spin up once with the pattern scaled to 1 t C/ha/yr and once with
@@ -262,38 +308,66 @@ def _rothamsted(soil: Soil, forcing: MonthlyForcing, prepared: PreparedCells,
             scale = np.where(annual_given > 0.0, 1.0 / annual_given, 0.0)
         c_inp = prepared.forcing[_kernel.F_CINP]
         unit_input = per_cell_rows(c_inp, n) * scale[:, None]
-        parts = [prepared.forcing[:_kernel.F_CINP] + (np.ascontiguousarray(unit_input),)
-                 + (np.zeros((1, 1)),) + prepared.forcing[_kernel.F_FYM + 1:],
-                 prepared.forcing[:_kernel.F_CINP] + (np.zeros((1, 1)),)
-                 + prepared.forcing[_kernel.F_FYM:]]
+        parts = [
+            prepared.forcing[: _kernel.F_CINP]
+            + (np.ascontiguousarray(unit_input),)
+            + (np.zeros((1, 1)),)
+            + prepared.forcing[_kernel.F_FYM + 1 :],
+            prepared.forcing[: _kernel.F_CINP]
+            + (np.zeros((1, 1)),)
+            + prepared.forcing[_kernel.F_FYM :],
+        ]
         unit_state, _, _ = _iterate(prepared, parts[0], options, max_years)
         fym_state, _, _ = _iterate(prepared, parts[1], options, max_years)
-        annual, iom = _fit_scale(target_soc, prepared.iom, unit_state.pools.sum(axis=1),
-                                 fym_state.pools.sum(axis=1), annual_given, params)
+        annual, iom = _fit_scale(
+            target_soc,
+            prepared.iom,
+            unit_state.pools.sum(axis=1),
+            fym_state.pools.sum(axis=1),
+            annual_given,
+            params,
+        )
         pools = annual[:, None] * unit_state.pools + fym_state.pools
         state = RothCState(pools=pools, iom=iom.copy(), smd=unit_state.smd, co2=np.zeros(n))
         return Equilibrium(state=state, annual_input_t_ha=annual)
     state, months, total_age = _iterate(prepared, prepared.forcing, options, max_years)
-    return Equilibrium(state=state, annual_input_t_ha=_annual_plant_input(prepared),
-                       spinup_months=months, total_age=total_age)
+    return Equilibrium(
+        state=state,
+        annual_input_t_ha=_annual_plant_input(prepared),
+        spinup_months=months,
+        total_age=total_age,
+    )
 
 
-def _iterate(prepared: PreparedCells, forcing: tuple[FloatArray, ...], options: RunOptions,
-             max_years: int) -> tuple[RothCState, NDArray[np.int64], FloatArray | None]:
+def _iterate(
+    prepared: PreparedCells, forcing: tuple[FloatArray, ...], options: RunOptions, max_years: int
+) -> tuple[RothCState, NDArray[np.int64], FloatArray | None]:
     n = prepared.n_cells
     state = RothCState.empty(n, prepared.iom, options.radiocarbon)
     packed = state.packed()
     ages = state.ages if state.ages is not None else np.empty((0, 4))
     months = np.empty(n, dtype=np.int64)
     total_age = np.zeros(n)
-    _kernel.spinup_iterative(packed, ages, prepared.iom, prepared.fractions, prepared.water,
-                             prepared.cell_consts, forcing, prepared.use_cover_factor,
-                             max_years, total_age, months, prepared.consts)
+    _kernel.spinup_iterative(
+        packed,
+        ages,
+        prepared.iom,
+        prepared.fractions,
+        prepared.water,
+        prepared.cell_consts,
+        forcing,
+        prepared.use_cover_factor,
+        max_years,
+        total_age,
+        months,
+        prepared.consts,
+    )
     if np.any(months < 0):
         cell = int(np.flatnonzero(months < 0)[0])
         raise ConvergenceError(
             f"cell {cell}: the Rothamsted spin-up did not meet its stopping rule within "
-            f"{max_years} years (no decomposition in the spin-up climate?)")
+            f"{max_years} years (no decomposition in the spin-up climate?)"
+        )
     state.unpack(packed)
     state.co2[:] = 0.0
     if options.radiocarbon:
@@ -302,7 +376,9 @@ def _iterate(prepared: PreparedCells, forcing: tuple[FloatArray, ...], options: 
 
 
 def dechow_pool_fractions(
-    mean_rate: ArrayLike, clay_pct: ArrayLike, dpm_rpm: ArrayLike,
+    mean_rate: ArrayLike,
+    clay_pct: ArrayLike,
+    dpm_rpm: ArrayLike,
     params: RothCParameters = DEFAULT_PARAMETERS,
 ) -> tuple[FloatArray, FloatArray]:
     """Analytical steady state of RothC with a constant rate modifier (Dechow et al. 2019).
@@ -350,13 +426,21 @@ def dechow_pool_fractions(
     u_dpm = u_dpm_dpm + u_bio_in + u_hum_in
     u_rpm = u_rpm_rpm + u_bio_in + u_hum_in
     delta = g_dpm * u_dpm + g_rpm * u_rpm
-    fractions = np.stack([g_dpm * u_dpm_dpm, g_rpm * u_rpm_rpm,
-                          (g_dpm + g_rpm) * u_bio_in, (g_dpm + g_rpm) * u_hum_in], axis=-1)
+    fractions = np.stack(
+        [
+            g_dpm * u_dpm_dpm,
+            g_rpm * u_rpm_rpm,
+            (g_dpm + g_rpm) * u_bio_in,
+            (g_dpm + g_rpm) * u_hum_in,
+        ],
+        axis=-1,
+    )
     return delta, fractions / delta[..., None]
 
 
-def _dechow(prepared: PreparedCells, target_soc: ArrayLike | None,
-            params: RothCParameters) -> Equilibrium:
+def _dechow(
+    prepared: PreparedCells, target_soc: ArrayLike | None, params: RothCParameters
+) -> Equilibrium:
     n = prepared.n_cells
     rate, smd_end = periodic_rate_modifiers(prepared)
     _check_decomposes(rate)
@@ -367,18 +451,22 @@ def _dechow(prepared: PreparedCells, target_soc: ArrayLike | None,
     total = weights.sum(axis=1)
     # The input-weighted DPM share, expressed back as one ratio for the analytical formula.
     with np.errstate(divide="ignore", invalid="ignore"):
-        dpm_share = np.where(total > 0.0,
-                             (weights * ratios / (ratios + 1.0)).sum(axis=1) / total,
-                             ratios[:, 0] / (ratios[:, 0] + 1.0))
+        dpm_share = np.where(
+            total > 0.0,
+            (weights * ratios / (ratios + 1.0)).sum(axis=1) / total,
+            ratios[:, 0] / (ratios[:, 0] + 1.0),
+        )
     ratio = dpm_share / (1.0 - dpm_share)
     delta, fractions = dechow_pool_fractions(rate.mean(axis=1), prepared.clay, ratio, params)
     fym_total = np.zeros(n)
     if np.any(prepared.forcing[_kernel.F_FYM] != 0.0):
-        raise InputValidationError("method 'dechow': the analytical solution has no manure term;"
-                                   " use method 'exact' with farmyard manure")
-    annual, iom = _fit_scale(target_soc, prepared.iom, delta, fym_total,
-                             np.broadcast_to(total, (n,)).copy(), params)
+        raise InputValidationError(
+            "method 'dechow': the analytical solution has no manure term;"
+            " use method 'exact' with farmyard manure"
+        )
+    annual, iom = _fit_scale(
+        target_soc, prepared.iom, delta, fym_total, np.broadcast_to(total, (n,)).copy(), params
+    )
     pools = (annual * delta)[:, None] * fractions
     state = RothCState(pools=pools, iom=iom.copy(), smd=smd_end, co2=np.zeros(n))
     return Equilibrium(state=state, annual_input_t_ha=annual, rate_modifiers=rate)
-

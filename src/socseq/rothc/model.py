@@ -28,22 +28,36 @@ FloatArray = NDArray[np.float64]
 POOLS = ("DPM", "RPM", "BIO", "HUM")
 """Names of the active pools, in the order of the pool axis of every result."""
 
-_FORCING_ORDER = ("tmp_degC", "rain_mm", "evap_mm", "plant_cover", "cover_factor",
-                  "c_inp_t_ha", "fym_t_ha", "dpm_rpm", "modern_fraction")
+_FORCING_ORDER = (
+    "tmp_degC",
+    "rain_mm",
+    "evap_mm",
+    "plant_cover",
+    "cover_factor",
+    "c_inp_t_ha",
+    "fym_t_ha",
+    "dpm_rpm",
+    "modern_fraction",
+)
 
 
 def _per_cell(name: str, value: ArrayLike, n_cells: int | None = None) -> FloatArray:
     arr = np.atleast_1d(np.asarray(value, dtype=np.float64))
     if arr.ndim != 1:
-        raise InputValidationError(f"{name}: expected a scalar or a 1-D array over cells, "
-                                   f"got shape {arr.shape}")
+        raise InputValidationError(
+            f"{name}: expected a scalar or a 1-D array over cells, got shape {arr.shape}"
+        )
     if n_cells is not None and arr.shape[0] not in (1, n_cells):
-        raise InputValidationError(f"{name}: has {arr.shape[0]} values but there are "
-                                   f"{n_cells} cells; give one value or one per cell")
+        raise InputValidationError(
+            f"{name}: has {arr.shape[0]} values but there are "
+            f"{n_cells} cells; give one value or one per cell"
+        )
     if not np.all(np.isfinite(arr)):
         bad = int(np.flatnonzero(~np.isfinite(arr))[0])
-        raise InputValidationError(f"{name}: value at cell {bad} is {arr[bad]}; every cell "
-                                   "needs a finite value (mask the cell out instead)")
+        raise InputValidationError(
+            f"{name}: value at cell {bad} is {arr[bad]}; every cell "
+            "needs a finite value (mask the cell out instead)"
+        )
     return arr
 
 
@@ -56,8 +70,9 @@ def per_cell_rows(arr: FloatArray, n_cells: int) -> FloatArray:
     return np.repeat(arr, n_cells // arr.shape[0], axis=0)
 
 
-def _check_range(name: str, arr: FloatArray, low: float, high: float, units: str,
-                 low_open: bool = False) -> None:
+def _check_range(
+    name: str, arr: FloatArray, low: float, high: float, units: str, low_open: bool = False
+) -> None:
     too_low = arr <= low if low_open else arr < low
     bad = too_low | (arr > high)
     if np.any(bad):
@@ -65,7 +80,8 @@ def _check_range(name: str, arr: FloatArray, low: float, high: float, units: str
         bracket = "(" if low_open else "["
         raise InputValidationError(
             f"{name}: value {arr.ravel()[i]:g} {units} at position {i} is outside "
-            f"{bracket}{low:g}, {high:g}]; check the units and the input layer")
+            f"{bracket}{low:g}, {high:g}]; check the units and the input layer"
+        )
 
 
 @dataclass(frozen=True)
@@ -101,10 +117,19 @@ class Soil:
     @property
     def n_cells(self) -> int:
         """Number of cells implied by the per-cell arrays (1 when all are scalars)."""
-        sizes = {np.size(v) for v in (self.clay_pct, self.depth_cm, self.iom_t_ha,
-                                      self.silt_pct, self.bulk_density_g_cm3,
-                                      self.organic_carbon_pct, self.min_rm_moist)
-                 if v is not None}
+        sizes = {
+            np.size(v)
+            for v in (
+                self.clay_pct,
+                self.depth_cm,
+                self.iom_t_ha,
+                self.silt_pct,
+                self.bulk_density_g_cm3,
+                self.organic_carbon_pct,
+                self.min_rm_moist,
+            )
+            if v is not None
+        }
         return max(sizes)
 
     def validated(self, n_cells: int) -> _SoilArrays:
@@ -120,23 +145,37 @@ class Soil:
         if self.opt_smdbare not in (1, 2):
             raise InputValidationError(f"opt_smdbare: must be 1 or 2, got {self.opt_smdbare}")
         extra: dict[str, FloatArray | None] = {
-            "silt_pct": None, "bulk_density_g_cm3": None, "organic_carbon_pct": None,
-            "min_rm_moist": None}
+            "silt_pct": None,
+            "bulk_density_g_cm3": None,
+            "organic_carbon_pct": None,
+            "min_rm_moist": None,
+        }
         if self.opt_rmmoist != 1:
-            ranges = {"silt_pct": (0.0, 100.0, "%"), "bulk_density_g_cm3": (0.0, 3.0, "g/cm3"),
-                      "organic_carbon_pct": (0.0, 100.0, "%"), "min_rm_moist": (-1.0, 1.0, "-")}
+            ranges = {
+                "silt_pct": (0.0, 100.0, "%"),
+                "bulk_density_g_cm3": (0.0, 3.0, "g/cm3"),
+                "organic_carbon_pct": (0.0, 100.0, "%"),
+                "min_rm_moist": (-1.0, 1.0, "-"),
+            }
             for name, (low, high, units) in ranges.items():
                 value = getattr(self, name)
                 if value is None:
                     raise InputValidationError(
                         f"{name}: required when opt_rmmoist = {self.opt_rmmoist} "
-                        "(van Genuchten moisture); give it or use opt_rmmoist = 1")
+                        "(van Genuchten moisture); give it or use opt_rmmoist = 1"
+                    )
                 arr = _per_cell(name, value, n_cells)
                 _check_range(name, arr, low, high, units, low_open=name != "min_rm_moist")
                 extra[name] = arr
             _check_range("clay_pct", clay, 0.0, 100.0, "%", low_open=True)
-        return _SoilArrays(clay=clay, depth=depth, iom=iom, opt_rmmoist=self.opt_rmmoist,
-                           opt_smdbare=self.opt_smdbare, **extra)
+        return _SoilArrays(
+            clay=clay,
+            depth=depth,
+            iom=iom,
+            opt_rmmoist=self.opt_rmmoist,
+            opt_smdbare=self.opt_smdbare,
+            **extra,
+        )
 
 
 @dataclass(frozen=True)
@@ -153,10 +192,16 @@ class _SoilArrays:
 
     def water_limits(self, params: RothCParameters) -> SoilWaterLimits:
         return soil_water_limits(
-            self.clay, self.depth, opt_rmmoist=self.opt_rmmoist, opt_smdbare=self.opt_smdbare,
-            silt_pct=self.silt_pct, bulk_density_g_cm3=self.bulk_density_g_cm3,
-            organic_carbon_pct=self.organic_carbon_pct, min_rm_moist=self.min_rm_moist,
-            params=params)
+            self.clay,
+            self.depth,
+            opt_rmmoist=self.opt_rmmoist,
+            opt_smdbare=self.opt_smdbare,
+            silt_pct=self.silt_pct,
+            bulk_density_g_cm3=self.bulk_density_g_cm3,
+            organic_carbon_pct=self.organic_carbon_pct,
+            min_rm_moist=self.min_rm_moist,
+            params=params,
+        )
 
 
 @dataclass(frozen=True)
@@ -210,10 +255,14 @@ class MonthlyForcing:
         Nothing is tiled: a shared series keeps one row, a climatology keeps its 12 columns.
         """
         values = {
-            "tmp_degC": self.tmp_degC, "rain_mm": self.rain_mm, "evap_mm": self.evap_mm,
+            "tmp_degC": self.tmp_degC,
+            "rain_mm": self.rain_mm,
+            "evap_mm": self.evap_mm,
             "plant_cover": self.plant_cover,
             "cover_factor": 1.0 if self.cover_factor is None else self.cover_factor,
-            "c_inp_t_ha": self.c_inp_t_ha, "fym_t_ha": self.fym_t_ha, "dpm_rpm": self.dpm_rpm,
+            "c_inp_t_ha": self.c_inp_t_ha,
+            "fym_t_ha": self.fym_t_ha,
+            "dpm_rpm": self.dpm_rpm,
             "modern_fraction": np.asarray(self.modern_pct, dtype=np.float64) / 100.0,
         }
         arrays: dict[str, FloatArray] = {}
@@ -227,14 +276,16 @@ class MonthlyForcing:
                 raise InputValidationError(
                     f"forcing '{name}': shape {arr.shape} does not fit {n_cells} cells; "
                     "give a scalar, a (months,) series, a (cells, months) array or one row "
-                    "per equal group of consecutive cells")
+                    "per equal group of consecutive cells"
+                )
             if arr.shape[1] == 0:
                 raise InputValidationError(f"forcing '{name}': has no months")
             if not np.all(np.isfinite(arr)):
                 cell, month = np.argwhere(~np.isfinite(arr))[0]
                 raise InputValidationError(
                     f"forcing '{name}': missing value (NaN) at cell {cell}, month {month}; "
-                    "fill the gap or mask the cell out")
+                    "fill the gap or mask the cell out"
+                )
             # numba compiles one signature per tuple: a read-only member (a broadcast view, a
             # parsed file) next to writable ones is refused, so every member is made writable.
             arrays[name] = np.require(arr, np.float64, ["C_CONTIGUOUS", "WRITEABLE"])
@@ -274,10 +325,13 @@ class RothCState:
     @classmethod
     def empty(cls, n_cells: int, iom: ArrayLike = 0.0, radiocarbon: bool = False) -> RothCState:
         """Start state of the official program: empty pools, soil at field capacity."""
-        return cls(pools=np.zeros((n_cells, 4)),
-                   iom=np.broadcast_to(np.asarray(iom, dtype=np.float64), (n_cells,)).copy(),
-                   smd=np.zeros(n_cells), co2=np.zeros(n_cells),
-                   ages=np.zeros((n_cells, 4)) if radiocarbon else None)
+        return cls(
+            pools=np.zeros((n_cells, 4)),
+            iom=np.broadcast_to(np.asarray(iom, dtype=np.float64), (n_cells,)).copy(),
+            smd=np.zeros(n_cells),
+            co2=np.zeros(n_cells),
+            ages=np.zeros((n_cells, 4)) if radiocarbon else None,
+        )
 
     @property
     def n_cells(self) -> int:
@@ -291,13 +345,19 @@ class RothCState:
 
     def copy(self) -> RothCState:
         """Return an independent copy."""
-        return RothCState(self.pools.copy(), self.iom.copy(), self.smd.copy(), self.co2.copy(),
-                          None if self.ages is None else self.ages.copy())
+        return RothCState(
+            self.pools.copy(),
+            self.iom.copy(),
+            self.smd.copy(),
+            self.co2.copy(),
+            None if self.ages is None else self.ages.copy(),
+        )
 
     def packed(self) -> FloatArray:
         """Kernel layout ``(n_cells, 6)`` (internal)."""
         return np.ascontiguousarray(
-            np.column_stack([self.pools, self.smd, self.co2]), dtype=np.float64)
+            np.column_stack([self.pools, self.smd, self.co2]), dtype=np.float64
+        )
 
     def unpack(self, packed: FloatArray) -> None:
         """Copy a kernel state back (internal)."""
@@ -346,7 +406,8 @@ class RunOptions:
         if not 0.0 <= self.evap_coefficient <= 2.0:
             raise InputValidationError(
                 f"evap_coefficient: {self.evap_coefficient} is outside [0, 2]; use 0.75 for "
-                "open-pan evaporation or 1.0 for potential evapotranspiration")
+                "open-pan evaporation or 1.0 for potential evapotranspiration"
+            )
         columns = {}
         for name, column, low, high, units in _PER_CELL_OPTIONS:
             columns[column] = _per_cell(name, getattr(self, name), n_cells)
@@ -462,24 +523,36 @@ def infer_n_cells(soil: Soil, forcing: MonthlyForcing, *others: ArrayLike | None
     return n_cells
 
 
-def prepare(soil: Soil, forcing: MonthlyForcing, options: RunOptions,
-            params: RothCParameters, n_cells: int | None = None) -> PreparedCells:
+def prepare(
+    soil: Soil,
+    forcing: MonthlyForcing,
+    options: RunOptions,
+    params: RothCParameters,
+    n_cells: int | None = None,
+) -> PreparedCells:
     """Validate inputs and build the kernel arrays (internal)."""
     if n_cells is None:
         n_cells = infer_n_cells(soil, forcing)
     arrays = soil.validated(n_cells)
     limits = arrays.water_limits(params)
-    water = np.ascontiguousarray(np.column_stack(
-        [limits.smd_wilt, limits.smd_1bar, limits.smd_bare, limits.smd_max,
-         limits.min_rm_moist]))
+    water = np.ascontiguousarray(
+        np.column_stack(
+            [limits.smd_wilt, limits.smd_1bar, limits.smd_bare, limits.smd_max, limits.min_rm_moist]
+        )
+    )
     fractions = np.ascontiguousarray(np.column_stack(co2_partition(arrays.clay, params)))
     kernel_forcing, use_cover = forcing.kernel_arrays(n_cells)
     return PreparedCells(
-        n_cells=n_cells, clay=np.broadcast_to(arrays.clay, (n_cells,)).copy(),
+        n_cells=n_cells,
+        clay=np.broadcast_to(arrays.clay, (n_cells,)).copy(),
         iom=np.broadcast_to(arrays.iom, (n_cells,)).copy(),
-        fractions=fractions, water=water, cell_consts=options.cell_constants(n_cells),
-        forcing=kernel_forcing, use_cover_factor=use_cover,
-        consts=kernel_constants(params))
+        fractions=fractions,
+        water=water,
+        cell_consts=options.cell_constants(n_cells),
+        forcing=kernel_forcing,
+        use_cover_factor=use_cover,
+        consts=kernel_constants(params),
+    )
 
 
 def _record_months(record: RecordSpec, n_months: int, start_month: int) -> NDArray[np.int64]:
@@ -548,8 +621,11 @@ def run(
     options = options or RunOptions()
     if n_months < 1:
         raise InputValidationError(f"n_months: must be at least 1, got {n_months}")
-    n_cells = (state.n_cells if state is not None
-               else infer_n_cells(soil, forcing, *options.per_cell_values()))
+    n_cells = (
+        state.n_cells
+        if state is not None
+        else infer_n_cells(soil, forcing, *options.per_cell_values())
+    )
     prepared = prepare(soil, forcing, options, params, n_cells)
     n_cells = prepared.n_cells
     if state is None:
@@ -559,8 +635,10 @@ def run(
         # continuation must keep it whatever the soil's default iom_t_ha says.
         state = state.copy()
         if options.radiocarbon and state.ages is None:
-            raise InputValidationError("state: has no radiocarbon ages but radiocarbon=True; "
-                                       "start from a state computed with radiocarbon")
+            raise InputValidationError(
+                "state: has no radiocarbon ages but radiocarbon=True; "
+                "start from a state computed with radiocarbon"
+            )
     months = _record_months(record, n_months, start_month)
     n_rec = months.shape[0]
     out_pools = np.empty((n_cells, n_rec, 4))
@@ -568,21 +646,46 @@ def run(
     out_diag = np.empty((n_cells, n_rec, _kernel.N_DIAG) if diagnostics else (0, 0, 4))
     out_age = np.empty((n_cells, n_rec) if options.radiocarbon else (0, 0))
     packed = state.packed()
-    ages = (np.ascontiguousarray(state.ages) if options.radiocarbon and state.ages is not None
-            else np.empty((0, 4)))
+    ages = (
+        np.ascontiguousarray(state.ages)
+        if options.radiocarbon and state.ages is not None
+        else np.empty((0, 4))
+    )
     iom = np.ascontiguousarray(state.iom, dtype=np.float64)
-    _kernel.run_cells(packed, ages, iom, prepared.fractions, prepared.water,
-                      prepared.cell_consts, prepared.forcing, prepared.use_cover_factor,
-                      n_months, months, out_pools, out_co2, out_diag, out_age, prepared.consts)
+    _kernel.run_cells(
+        packed,
+        ages,
+        iom,
+        prepared.fractions,
+        prepared.water,
+        prepared.cell_consts,
+        prepared.forcing,
+        prepared.use_cover_factor,
+        n_months,
+        months,
+        out_pools,
+        out_co2,
+        out_diag,
+        out_age,
+        prepared.consts,
+    )
     state.unpack(packed)
     if options.radiocarbon:
         state.ages = ages
     diag = None
     if diagnostics:
-        diag = {"smd_mm": out_diag[:, :, _kernel.DIAG_SMD],
-                "rm_tmp": out_diag[:, :, _kernel.DIAG_RM_TMP],
-                "rm_moist": out_diag[:, :, _kernel.DIAG_RM_MOIST],
-                "rm_pc": out_diag[:, :, _kernel.DIAG_RM_PC]}
-    return RunResult(months=months, pools=out_pools, iom=iom.copy(), co2=out_co2,
-                     state=state, diagnostics=diag,
-                     total_age=out_age if options.radiocarbon else None)
+        diag = {
+            "smd_mm": out_diag[:, :, _kernel.DIAG_SMD],
+            "rm_tmp": out_diag[:, :, _kernel.DIAG_RM_TMP],
+            "rm_moist": out_diag[:, :, _kernel.DIAG_RM_MOIST],
+            "rm_pc": out_diag[:, :, _kernel.DIAG_RM_PC],
+        }
+    return RunResult(
+        months=months,
+        pools=out_pools,
+        iom=iom.copy(),
+        co2=out_co2,
+        state=state,
+        diagnostics=diag,
+        total_age=out_age if options.radiocarbon else None,
+    )

@@ -20,12 +20,56 @@ FloatArray = NDArray[np.float64]
 
 #: Woesten et al. (1999) pedotransfer coefficients used by opt_RMmoist 2 and 3 (Farina 2013),
 #: in the order of the terms in rothc-model.md §3.2(a).
-_VG_ALPHA = (-14.96, 0.03135, 0.0351, 0.646, 15.29, 0.192, 4.671, 0.000781, 0.00687, 0.0449,
-             0.0663, 0.1482, 0.04546, 0.4852, 0.00673)
-_VG_THETA_S = (0.7919, 0.001691, 0.29619, 0.000001491, 0.0000821, 0.02427, 0.01113, 0.01472,
-               0.0000733, 0.000619, 0.001183, 0.0001664)
-_VG_N = (-25.23, 0.02195, 0.0074, 0.194, 45.5, 7.24, 0.0003658, 0.002885, 12.81, 0.1524, 0.01958,
-         0.2876, 0.0709, 44.6, 0.02264, 0.0896, 0.00718)
+_VG_ALPHA = (
+    -14.96,
+    0.03135,
+    0.0351,
+    0.646,
+    15.29,
+    0.192,
+    4.671,
+    0.000781,
+    0.00687,
+    0.0449,
+    0.0663,
+    0.1482,
+    0.04546,
+    0.4852,
+    0.00673,
+)
+_VG_THETA_S = (
+    0.7919,
+    0.001691,
+    0.29619,
+    0.000001491,
+    0.0000821,
+    0.02427,
+    0.01113,
+    0.01472,
+    0.0000733,
+    0.000619,
+    0.001183,
+    0.0001664,
+)
+_VG_N = (
+    -25.23,
+    0.02195,
+    0.0074,
+    0.194,
+    45.5,
+    7.24,
+    0.0003658,
+    0.002885,
+    12.81,
+    0.1524,
+    0.01958,
+    0.2876,
+    0.0709,
+    44.6,
+    0.02264,
+    0.0896,
+    0.00718,
+)
 _VG_THETA_R = 0.01
 #: Suction heads (cm) of field capacity, 1 bar, 15 bar and 1000 bar.
 _VG_HEADS = (50.0, 1000.0, 15000.0, 1000000.0)
@@ -108,7 +152,11 @@ class SoilWaterLimits:
 
 
 def _vg_parameters(
-    clay: FloatArray, silt: FloatArray, bd: FloatArray, om: FloatArray, c: tuple[float, ...],
+    clay: FloatArray,
+    silt: FloatArray,
+    bd: FloatArray,
+    om: FloatArray,
+    c: tuple[float, ...],
 ) -> tuple[FloatArray, FloatArray, FloatArray]:
     """Woesten et al. (1999) van Genuchten alpha, theta_s and n, topsoil (t = 1).
 
@@ -118,20 +166,54 @@ def _vg_parameters(
     a, ts, n_ = c
     t = 1.0
     alpha = np.exp(
-        a[0] + a[1] * clay + a[2] * silt + a[3] * om + a[4] * bd - a[5] * t - a[6] * (bd * bd)
-        - a[7] * (clay * clay) - a[8] * (om * om) + a[9] * (1.0 / om) + a[10] * np.log(silt)
-        + a[11] * np.log(om) - a[12] * bd * silt - a[13] * bd * om + a[14] * clay * t
+        a[0]
+        + a[1] * clay
+        + a[2] * silt
+        + a[3] * om
+        + a[4] * bd
+        - a[5] * t
+        - a[6] * (bd * bd)
+        - a[7] * (clay * clay)
+        - a[8] * (om * om)
+        + a[9] * (1.0 / om)
+        + a[10] * np.log(silt)
+        + a[11] * np.log(om)
+        - a[12] * bd * silt
+        - a[13] * bd * om
+        + a[14] * clay * t
     )
     theta_s = (
-        ts[0] + ts[1] * clay - ts[2] * bd - ts[3] * (silt * silt) + ts[4] * (om * om)
-        + ts[5] * (1.0 / clay) + ts[6] * (1.0 / silt) + ts[7] * np.log(silt) - ts[8] * om * clay
-        - ts[9] * bd * clay - ts[10] * bd * om - ts[11] * silt * t
+        ts[0]
+        + ts[1] * clay
+        - ts[2] * bd
+        - ts[3] * (silt * silt)
+        + ts[4] * (om * om)
+        + ts[5] * (1.0 / clay)
+        + ts[6] * (1.0 / silt)
+        + ts[7] * np.log(silt)
+        - ts[8] * om * clay
+        - ts[9] * bd * clay
+        - ts[10] * bd * om
+        - ts[11] * silt * t
     )
     n = 1.0 + np.exp(
-        n_[0] - n_[1] * clay + n_[2] * silt - n_[3] * om + n_[4] * bd - n_[5] * (bd * bd)
-        + n_[6] * (clay * clay) + n_[7] * (om * om) - n_[8] * (1.0 / bd) - n_[9] * (1.0 / silt)
-        - n_[10] * (1.0 / om) - n_[11] * np.log(silt) - n_[12] * np.log(om) - n_[13] * np.log(bd)
-        - n_[14] * bd * clay + n_[15] * bd * om + n_[16] * clay * t
+        n_[0]
+        - n_[1] * clay
+        + n_[2] * silt
+        - n_[3] * om
+        + n_[4] * bd
+        - n_[5] * (bd * bd)
+        + n_[6] * (clay * clay)
+        + n_[7] * (om * om)
+        - n_[8] * (1.0 / bd)
+        - n_[9] * (1.0 / silt)
+        - n_[10] * (1.0 / om)
+        - n_[11] * np.log(silt)
+        - n_[12] * np.log(om)
+        - n_[13] * np.log(bd)
+        - n_[14] * bd * clay
+        + n_[15] * bd * om
+        + n_[16] * clay * t
     )
     return alpha, theta_s, n
 
@@ -194,16 +276,20 @@ def soil_water_limits(
         min_rm = np.full_like(wilt, params.min_rm_moist)
     else:
         if silt_pct is None or bulk_density_g_cm3 is None or organic_carbon_pct is None:
-            raise ValueError("opt_rmmoist 2 and 3 need silt_pct, bulk_density_g_cm3 and "
-                             "organic_carbon_pct")
+            raise ValueError(
+                "opt_rmmoist 2 and 3 need silt_pct, bulk_density_g_cm3 and organic_carbon_pct"
+            )
         if min_rm_moist is None:
             raise ValueError("opt_rmmoist 2 and 3 need min_rm_moist")
         rnd = _round_literals if params.fortran_literals else (lambda v: v)
         coefficients = (rnd(_VG_ALPHA), rnd(_VG_THETA_S), rnd(_VG_N))
         om = rnd((params.vg_om_per_oc,))[0] * np.asarray(organic_carbon_pct, dtype=np.float64)
         alpha, theta_s, n = _vg_parameters(
-            clay, np.asarray(silt_pct, dtype=np.float64),
-            np.asarray(bulk_density_g_cm3, dtype=np.float64), om, coefficients,
+            clay,
+            np.asarray(silt_pct, dtype=np.float64),
+            np.asarray(bulk_density_g_cm3, dtype=np.float64),
+            om,
+            coefficients,
         )
         theta_r = rnd((_VG_THETA_R,))[0]
         m = 1.0 - 1.0 / n
@@ -230,9 +316,7 @@ def _round_literals(values: tuple[float, ...]) -> tuple[float, ...]:
     return tuple(float(np.float32(v)) for v in values)
 
 
-def moisture_modifier(
-    smd_mm: ArrayLike, limits: SoilWaterLimits
-) -> FloatArray:
+def moisture_modifier(smd_mm: ArrayLike, limits: SoilWaterLimits) -> FloatArray:
     """Moisture rate modifier RM_Moist from the end-of-month deficit.
 
     1 when ``SMD > SMD1bar``; ``minRM`` when ``SMD <= SMD15adj``; otherwise

@@ -45,8 +45,9 @@ class RothCParameters:
     :meth:`decimal`; change one value with :meth:`replace`.
     """
 
-    k_dpm: float = _param(10.0, "1/yr",
-                          "decomposition rate constant of decomposable plant material")
+    k_dpm: float = _param(
+        10.0, "1/yr", "decomposition rate constant of decomposable plant material"
+    )
     k_rpm: float = _param(0.3, "1/yr", "decomposition rate constant of resistant plant material")
     k_bio: float = _param(0.66, "1/yr", "decomposition rate constant of microbial biomass")
     k_hum: float = _param(0.02, "1/yr", "decomposition rate constant of humified organic matter")
@@ -94,8 +95,11 @@ class RothCParameters:
 
     fortran_literals: bool = field(
         default=False,
-        metadata={"units": "-", "doc": "round the van Genuchten (Wosten 1999) coefficients to "
-                  "float32 as the official code does"},
+        metadata={
+            "units": "-",
+            "doc": "round the van Genuchten (Wosten 1999) coefficients to "
+            "float32 as the official code does",
+        },
     )
 
     @classmethod
@@ -107,8 +111,18 @@ class RothCParameters:
         RothCParameters
             Parameters reproducing the official RothC 2.0.0 outputs byte for byte.
         """
-        exact = {"tmp_min", "smd_a", "smd_ref_depth", "evap_coefficient", "k_dpm", "iom_age",
-                 "delta_c_age_constant", "iom_a", "iom_b", "fortran_literals"}
+        exact = {
+            "tmp_min",
+            "smd_a",
+            "smd_ref_depth",
+            "evap_coefficient",
+            "k_dpm",
+            "iom_age",
+            "delta_c_age_constant",
+            "iom_a",
+            "iom_b",
+            "fortran_literals",
+        }
         values: dict[str, float] = {}
         for f in fields(cls):
             if f.name in exact:
@@ -148,8 +162,10 @@ class RothCParameters:
 
     def describe(self) -> list[tuple[str, float | bool, str, str]]:
         """Return ``(name, value, units, description)`` for every constant (for reports)."""
-        return [(f.name, getattr(self, f.name), f.metadata["units"], f.metadata["doc"])
-                for f in fields(self)]
+        return [
+            (f.name, getattr(self, f.name), f.metadata["units"], f.metadata["doc"])
+            for f in fields(self)
+        ]
 
 
 DEFAULT_PARAMETERS = RothCParameters.rothamsted()

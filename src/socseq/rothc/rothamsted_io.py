@@ -134,8 +134,7 @@ _REAL = re.compile(r"[+-]?(?:\d+\.?\d*|\.\d+)(?:[eEdD][+-]?\d+)?")
 _OPTION_NAMES = ("opt_RMmoist", "opt_SMDbare")
 _SOIL_NAMES = ("clay", "depth", "iom", "nsteps")
 _SOIL_EXTRA_NAMES = ("silt", "BD", "OC", "minRM_Moist")
-_DATA_NAMES = ("year", "month", "modern", "Tmp", "Rain", "Evap", "C_inp", "FYM", "PC",
-               "DPM_RPM")
+_DATA_NAMES = ("year", "month", "modern", "Tmp", "Rain", "Evap", "C_inp", "FYM", "PC", "DPM_RPM")
 _INTEGER_DATA = frozenset({"year", "month", "PC"})
 _V2_OPTIONS_LINE = 5
 _V2_SOIL_LINE = 8
@@ -253,10 +252,17 @@ class _Lines:
     def error(self, lineno: int, column: str, expected: str, found: str) -> InputFormatError:
         """Build the one-line error for a bad value."""
         return InputFormatError(
-            f"{self.path} line {lineno}, column '{column}': expected {expected}, found {found}")
+            f"{self.path} line {lineno}, column '{column}': expected {expected}, found {found}"
+        )
 
-    def value(self, tokens: Sequence[str], index: int, lineno: int, column: str,
-              kind: type[int] | type[float]) -> int | float:
+    def value(
+        self,
+        tokens: Sequence[str],
+        index: int,
+        lineno: int,
+        column: str,
+        kind: type[int] | type[float],
+    ) -> int | float:
         """Parse value ``index`` of a line as an integer or a finite real."""
         expected = "an integer" if kind is int else "a number"
         if index >= len(tokens):
@@ -264,8 +270,7 @@ class _Lines:
             raise self.error(lineno, column, expected, where)
         token = tokens[index]
         if token == "":
-            raise self.error(lineno, column, expected,
-                             "an empty field between two commas")
+            raise self.error(lineno, column, expected, "an empty field between two commas")
         if kind is int and _INTEGER.fullmatch(token):
             return int(token)
         if kind is float and _REAL.fullmatch(token):
@@ -313,12 +318,16 @@ def _detect(lines: _Lines) -> tuple[Layout, int, int]:
                 f"{lines.path} line {lineno}, column 'clay': expected header text above the "
                 "v1 soil line 'clay depth iom nsteps', or the two RothC 2.0 options "
                 f"'opt_RMmoist opt_SMDbare' on line {_V2_OPTIONS_LINE}, found "
-                f"'{lines.lines[lineno - 1].strip()[:60]}'")
+                f"'{lines.lines[lineno - 1].strip()[:60]}'"
+            )
     if not soil_line:
-        raise lines.error(len(lines.lines) + 1, "clay",
-                          "the soil line 'clay depth iom nsteps' (v1) or the options "
-                          f"'opt_RMmoist opt_SMDbare' on line {_V2_OPTIONS_LINE} (v2)",
-                          "the end of the file")
+        raise lines.error(
+            len(lines.lines) + 1,
+            "clay",
+            "the soil line 'clay depth iom nsteps' (v1) or the options "
+            f"'opt_RMmoist opt_SMDbare' on line {_V2_OPTIONS_LINE} (v2)",
+            "the end of the file",
+        )
     data_line = soil_line + 1
     while data_line <= len(lines.lines) and not _leading_numbers(lines.tokens(data_line)):
         data_line += 1
@@ -334,14 +343,16 @@ def _detect(lines: _Lines) -> tuple[Layout, int, int]:
         return "v1", soil_line, data_line
     if count == len(_DATA_NAMES) - 1:
         return "v1-nomonth", soil_line, data_line
-    raise lines.error(data_line, "year",
-                      f"a data row of {len(_DATA_NAMES)} values ({' '.join(_DATA_NAMES)}) or "
-                      f"of {len(_DATA_NAMES) - 1} values without month",
-                      f"{count} numbers" if count else "the end of the file")
+    raise lines.error(
+        data_line,
+        "year",
+        f"a data row of {len(_DATA_NAMES)} values ({' '.join(_DATA_NAMES)}) or "
+        f"of {len(_DATA_NAMES) - 1} values without month",
+        f"{count} numbers" if count else "the end of the file",
+    )
 
 
-def _check(lines: _Lines, ok: bool, lineno: int, column: str, expected: str,
-           token: str) -> None:
+def _check(lines: _Lines, ok: bool, lineno: int, column: str, expected: str, token: str) -> None:
     """Raise the one-line error for a value out of range."""
     if not ok:
         raise lines.error(lineno, column, expected, f"'{token}'")
@@ -376,83 +387,148 @@ def read_rothamsted_input(path: str | os.PathLike[str]) -> RothamstedInput:
         tokens = lines.tokens(_V2_OPTIONS_LINE)
         opt_rmmoist, opt_smdbare = (
             int(lines.value(tokens, i, _V2_OPTIONS_LINE, name, int))
-            for i, name in enumerate(_OPTION_NAMES))
-        _check(lines, opt_rmmoist in (1, 2, 3), _V2_OPTIONS_LINE, "opt_RMmoist", "1, 2 or 3",
-               tokens[0])
-        _check(lines, opt_smdbare in (1, 2), _V2_OPTIONS_LINE, "opt_SMDbare", "1 or 2",
-               tokens[1])
+            for i, name in enumerate(_OPTION_NAMES)
+        )
+        _check(
+            lines, opt_rmmoist in (1, 2, 3), _V2_OPTIONS_LINE, "opt_RMmoist", "1, 2 or 3", tokens[0]
+        )
+        _check(lines, opt_smdbare in (1, 2), _V2_OPTIONS_LINE, "opt_SMDbare", "1 or 2", tokens[1])
 
     tokens = lines.tokens(soil_line)
-    clay, depth, iom = (float(lines.value(tokens, i, soil_line, name, float))
-                        for i, name in enumerate(_SOIL_NAMES[:3]))
+    clay, depth, iom = (
+        float(lines.value(tokens, i, soil_line, name, float))
+        for i, name in enumerate(_SOIL_NAMES[:3])
+    )
     nsteps = int(lines.value(tokens, 3, soil_line, "nsteps", int))
     farina = opt_rmmoist != 1
     if farina:
-        _check(lines, 0 < clay <= 100, soil_line, "clay",
-               "a clay content above 0 and at most 100 % (opt_RMmoist 2 and 3 take its log)",
-               tokens[0])
+        _check(
+            lines,
+            0 < clay <= 100,
+            soil_line,
+            "clay",
+            "a clay content above 0 and at most 100 % (opt_RMmoist 2 and 3 take its log)",
+            tokens[0],
+        )
     else:
-        _check(lines, 0 <= clay <= 100, soil_line, "clay", "a clay content from 0 to 100 %",
-               tokens[0])
+        _check(
+            lines, 0 <= clay <= 100, soil_line, "clay", "a clay content from 0 to 100 %", tokens[0]
+        )
     _check(lines, depth > 0, soil_line, "depth", "a depth above 0 cm", tokens[1])
     _check(lines, iom >= 0, soil_line, "iom", "an IOM of at least 0 t C/ha", tokens[2])
-    _check(lines, _SPINUP_ROWS <= nsteps <= _MAX_STEPS, soil_line, "nsteps",
-           f"a number of months from {_SPINUP_ROWS} (the spin-up year) to {_MAX_STEPS}",
-           tokens[3])
+    _check(
+        lines,
+        _SPINUP_ROWS <= nsteps <= _MAX_STEPS,
+        soil_line,
+        "nsteps",
+        f"a number of months from {_SPINUP_ROWS} (the spin-up year) to {_MAX_STEPS}",
+        tokens[3],
+    )
     silt = bulk_density = organic_carbon = min_rm_moist = None
     if farina:
         silt, bulk_density, organic_carbon, min_rm_moist = (
             float(lines.value(tokens, i, soil_line, name, float))
-            for i, name in enumerate(_SOIL_EXTRA_NAMES, start=len(_SOIL_NAMES)))
-        _check(lines, 0 < silt <= 100, soil_line, "silt", "a silt content above 0 and at "
-               "most 100 %", tokens[4])
-        _check(lines, bulk_density > 0, soil_line, "BD", "a bulk density above 0 g/cm3",
-               tokens[5])
-        _check(lines, 0 < organic_carbon <= 100, soil_line, "OC", "an organic carbon content "
-               "above 0 and at most 100 %", tokens[6])
+            for i, name in enumerate(_SOIL_EXTRA_NAMES, start=len(_SOIL_NAMES))
+        )
+        _check(
+            lines,
+            0 < silt <= 100,
+            soil_line,
+            "silt",
+            "a silt content above 0 and at most 100 %",
+            tokens[4],
+        )
+        _check(lines, bulk_density > 0, soil_line, "BD", "a bulk density above 0 g/cm3", tokens[5])
+        _check(
+            lines,
+            0 < organic_carbon <= 100,
+            soil_line,
+            "OC",
+            "an organic carbon content above 0 and at most 100 %",
+            tokens[6],
+        )
 
-    names = _DATA_NAMES if layout != "v1-nomonth" else tuple(
-        name for name in _DATA_NAMES if name != "month")
+    names = (
+        _DATA_NAMES
+        if layout != "v1-nomonth"
+        else tuple(name for name in _DATA_NAMES if name != "month")
+    )
     kinds = [int if name in _INTEGER_DATA else float for name in names]
     columns: list[list[int | float]] = [[] for _ in names]
     for row in range(nsteps):
         lineno = data_line + row
         tokens = lines.tokens(lineno)
         if not tokens and lineno > len(lines.lines):
-            raise lines.error(lineno, names[0], f"data row {row + 1} of nsteps = {nsteps} "
-                              f"(line {soil_line})", "the end of the file")
+            raise lines.error(
+                lineno,
+                names[0],
+                f"data row {row + 1} of nsteps = {nsteps} (line {soil_line})",
+                "the end of the file",
+            )
         for i, (name, kind) in enumerate(zip(names, kinds, strict=True)):
             columns[i].append(lines.value(tokens, i, lineno, name, kind))
 
     def column(name: str) -> NDArray[np.float64] | NDArray[np.int64]:
-        values = np.array(columns[names.index(name)],
-                          dtype=np.int64 if name in _INTEGER_DATA else np.float64)
+        values = np.array(
+            columns[names.index(name)], dtype=np.int64 if name in _INTEGER_DATA else np.float64
+        )
         values.setflags(write=False)
         return values
 
     return RothamstedInput(
-        source=lines.path, layout=layout, opt_rmmoist=opt_rmmoist, opt_smdbare=opt_smdbare,
-        clay_pct=clay, depth_cm=depth, iom_t_ha=iom, nsteps=nsteps, silt_pct=silt,
-        bulk_density_g_cm3=bulk_density, organic_carbon_pct=organic_carbon,
-        min_rm_moist=min_rm_moist, year=column("year"),
-        month=column("month") if "month" in names else None, modern_pct=column("modern"),
-        tmp_degC=column("Tmp"), rain_mm=column("Rain"), evap_mm=column("Evap"),
-        c_inp_t_ha=column("C_inp"), fym_t_ha=column("FYM"), pc=column("PC"),
-        dpm_rpm=column("DPM_RPM"))
+        source=lines.path,
+        layout=layout,
+        opt_rmmoist=opt_rmmoist,
+        opt_smdbare=opt_smdbare,
+        clay_pct=clay,
+        depth_cm=depth,
+        iom_t_ha=iom,
+        nsteps=nsteps,
+        silt_pct=silt,
+        bulk_density_g_cm3=bulk_density,
+        organic_carbon_pct=organic_carbon,
+        min_rm_moist=min_rm_moist,
+        year=column("year"),
+        month=column("month") if "month" in names else None,
+        modern_pct=column("modern"),
+        tmp_degC=column("Tmp"),
+        rain_mm=column("Rain"),
+        evap_mm=column("Evap"),
+        c_inp_t_ha=column("C_inp"),
+        fym_t_ha=column("FYM"),
+        pc=column("PC"),
+        dpm_rpm=column("DPM_RPM"),
+    )
 
 
 # ---------------------------------------------------------------------------------------------
 # Result tables
 # ---------------------------------------------------------------------------------------------
 
-_POOLS = ("DPM_t_C_ha", "RPM_t_C_ha", "BIO_t_C_ha", "HUM_t_C_ha", "IOM_t_C_ha", "SOC_t_C_ha",
-          "CO2_t_C_ha")
+_POOLS = (
+    "DPM_t_C_ha",
+    "RPM_t_C_ha",
+    "BIO_t_C_ha",
+    "HUM_t_C_ha",
+    "IOM_t_C_ha",
+    "SOC_t_C_ha",
+    "CO2_t_C_ha",
+)
 # (column, width, decimals or None for an integer) of a forward row of month_results.out,
 # i.e. ' %7d,%6d,%13.3f,%15.3f,%7.1f,...' (rothc-model.md §7.1).
 _MONTH_FIELDS: tuple[tuple[str, int, int | None], ...] = (
-    ("Year", 7, None), ("Month", 6, None), ("C_Inp_t_C_ha", 13, 3), ("FYM_Inp_t_C_ha", 15, 3),
-    ("TEMP_C", 7, 1), ("RM_TMP", 7, 4), ("RAIN_mm", 8, 1), ("PEVAP_mm", 9, 1),
-    ("SMD_mm", 7, 2), ("RM_Moist", 9, 4), ("PC", 3, None), ("RM_PC", 6, 1),
+    ("Year", 7, None),
+    ("Month", 6, None),
+    ("C_Inp_t_C_ha", 13, 3),
+    ("FYM_Inp_t_C_ha", 15, 3),
+    ("TEMP_C", 7, 1),
+    ("RM_TMP", 7, 4),
+    ("RAIN_mm", 8, 1),
+    ("PEVAP_mm", 9, 1),
+    ("SMD_mm", 7, 2),
+    ("RM_Moist", 9, 4),
+    ("PC", 3, None),
+    ("RM_PC", 6, 1),
     *((name, 11, 4) for name in _POOLS),
 )
 MONTH_COLUMNS: tuple[str, ...] = tuple(name for name, _, _ in _MONTH_FIELDS)
@@ -464,7 +540,7 @@ _MONTH_DIAGNOSTICS = MONTH_COLUMNS[2:12]
 _INTEGER_COLUMNS = ("Year", "Month", "PC")
 
 _MONTH_HEADER = "    " + ", ".join(MONTH_COLUMNS)
-_YEAR_HEADER = ("     Year,  Month, " + ", ".join(_POOLS) + ",  deltaC")
+_YEAR_HEADER = "     Year,  Month, " + ", ".join(_POOLS) + ",  deltaC"
 # Shell.for prints this constant as deltaC of the initial row.
 _DELTA_C_INITIAL = " -998.02"
 _INITIAL_ROWS = 2
@@ -472,17 +548,22 @@ _INITIAL_ROWS = 2
 _Table = Literal["month", "year"]
 
 
-def _as_float(frame: pd.DataFrame, columns: Sequence[str], table: _Table) -> dict[
-        str, NDArray[np.float64]]:
+def _as_float(
+    frame: pd.DataFrame, columns: Sequence[str], table: _Table
+) -> dict[str, NDArray[np.float64]]:
     """Check a result table against the contract and return its columns as float64 arrays."""
     missing = [name for name in columns if name not in frame.columns]
     extra = [name for name in frame.columns if name not in columns]
     if missing or extra:
-        raise ValueError(f"{table} table: missing columns {missing}, unexpected columns "
-                         f"{extra}; expected exactly {list(columns)}")
+        raise ValueError(
+            f"{table} table: missing columns {missing}, unexpected columns "
+            f"{extra}; expected exactly {list(columns)}"
+        )
     if len(frame) < _INITIAL_ROWS:
-        raise ValueError(f"{table} table: has {len(frame)} rows; expected at least the "
-                         "initial row and the end-of-spin-up row")
+        raise ValueError(
+            f"{table} table: has {len(frame)} rows; expected at least the "
+            "initial row and the end-of-spin-up row"
+        )
     arrays = {}
     for name in columns:
         try:
@@ -498,21 +579,30 @@ def _as_float(frame: pd.DataFrame, columns: Sequence[str], table: _Table) -> dic
                 whole[:_INITIAL_ROWS] |= np.isnan(values[:_INITIAL_ROWS])
             if not whole.all():
                 row = int(np.flatnonzero(~whole)[0])
-                raise ValueError(f"{table} table: column {name} row {row} is {values[row]}; "
-                                 "expected a whole number")
+                raise ValueError(
+                    f"{table} table: column {name} row {row} is {values[row]}; "
+                    "expected a whole number"
+                )
     return arrays
 
 
-def _require_finite(arrays: dict[str, NDArray[np.float64]], columns: Sequence[str],
-                    first_row: int, last_row: int | None, table: _Table) -> None:
+def _require_finite(
+    arrays: dict[str, NDArray[np.float64]],
+    columns: Sequence[str],
+    first_row: int,
+    last_row: int | None,
+    table: _Table,
+) -> None:
     """Refuse NaN and infinities in fields the official layout prints as numbers."""
     for name in columns:
         values = arrays[name][first_row:last_row]
         bad = np.flatnonzero(~np.isfinite(values))
         if bad.size:
             row = int(bad[0]) + first_row
-            raise ValueError(f"{table} table: column {name} row {row} is {values[bad[0]]}; "
-                             "the Rothamsted text layout holds finite numbers only")
+            raise ValueError(
+                f"{table} table: column {name} row {row} is {values[bad[0]]}; "
+                "the Rothamsted text layout holds finite numbers only"
+            )
 
 
 def _fortran(values: NDArray[np.float64], width: int, decimals: int | None) -> list[str]:
@@ -531,8 +621,10 @@ def _fortran(values: NDArray[np.float64], width: int, decimals: int | None) -> l
 
 def _join_rows(columns: Sequence[Sequence[str]], separators: Sequence[str]) -> list[str]:
     """Join per-column field texts into lines; ``separators[i]`` precedes field ``i``."""
-    return ["".join(sep + field for sep, field in zip(separators, fields, strict=True))
-            for fields in zip(*columns, strict=True)]
+    return [
+        "".join(sep + field for sep, field in zip(separators, fields, strict=True))
+        for fields in zip(*columns, strict=True)
+    ]
 
 
 def format_month_results_out(month: pd.DataFrame) -> str:
@@ -565,7 +657,8 @@ def format_month_results_out(month: pd.DataFrame) -> str:
     for name, width, decimals in _MONTH_FIELDS:
         if name in _MONTH_DIAGNOSTICS:
             texts = [" " * width] * _INITIAL_ROWS + _fortran(
-                arrays[name][_INITIAL_ROWS:], width, decimals)
+                arrays[name][_INITIAL_ROWS:], width, decimals
+            )
         else:
             texts = _fortran(arrays[name], width, decimals)
         columns.append(texts)
@@ -602,17 +695,23 @@ def format_year_results_out(year: pd.DataFrame) -> str:
     delta = _fortran(arrays["deltaC"][1:], 8, 2)
     # The first two rows are written with ' %8d, %6d,' and the yearly rows with ' %7d,%8d,'.
     initial = _join_rows(
-        [_fortran(arrays["Year"][:_INITIAL_ROWS], 8, None),
-         _fortran(arrays["Month"][:_INITIAL_ROWS], 6, None),
-         *(texts[:_INITIAL_ROWS] for texts in pools),
-         [_DELTA_C_INITIAL, *delta[:_INITIAL_ROWS - 1]]],
-        [" ", ", ", *[","] * len(_POOLS), ","])
+        [
+            _fortran(arrays["Year"][:_INITIAL_ROWS], 8, None),
+            _fortran(arrays["Month"][:_INITIAL_ROWS], 6, None),
+            *(texts[:_INITIAL_ROWS] for texts in pools),
+            [_DELTA_C_INITIAL, *delta[: _INITIAL_ROWS - 1]],
+        ],
+        [" ", ", ", *[","] * len(_POOLS), ","],
+    )
     yearly = _join_rows(
-        [_fortran(arrays["Year"][_INITIAL_ROWS:], 7, None),
-         _fortran(arrays["Month"][_INITIAL_ROWS:], 8, None),
-         *(texts[_INITIAL_ROWS:] for texts in pools),
-         delta[_INITIAL_ROWS - 1:]],
-        [" ", ",", *[","] * len(_POOLS), ","])
+        [
+            _fortran(arrays["Year"][_INITIAL_ROWS:], 7, None),
+            _fortran(arrays["Month"][_INITIAL_ROWS:], 8, None),
+            *(texts[_INITIAL_ROWS:] for texts in pools),
+            delta[_INITIAL_ROWS - 1 :],
+        ],
+        [" ", ",", *[","] * len(_POOLS), ","],
+    )
     return "\n".join([_YEAR_HEADER, *initial, *yearly]) + "\n"
 
 
@@ -675,11 +774,15 @@ def write_results(
     their previous content.
     """
     if fmt == "csv":
-        texts = {"month_results.csv": _csv_text(month, MONTH_COLUMNS, "month"),
-                 "year_results.csv": _csv_text(year, YEAR_COLUMNS, "year")}
+        texts = {
+            "month_results.csv": _csv_text(month, MONTH_COLUMNS, "month"),
+            "year_results.csv": _csv_text(year, YEAR_COLUMNS, "year"),
+        }
     elif fmt == "rothamsted":
-        texts = {"month_results.out": format_month_results_out(month),
-                 "year_results.out": format_year_results_out(year)}
+        texts = {
+            "month_results.out": format_month_results_out(month),
+            "year_results.out": format_year_results_out(year),
+        }
     else:
         raise ValueError(f"fmt: expected 'csv' or 'rothamsted', got {fmt!r}")
     paths = [Path(out_dir) / name for name in texts]
@@ -698,8 +801,9 @@ def write_results(
 # ---------------------------------------------------------------------------------------------
 
 
-def _parse_table(path: Path, lines: Sequence[str], columns: Sequence[str],
-                 optional: Callable[[int, str], bool]) -> dict[str, NDArray[np.float64]]:
+def _parse_table(
+    path: Path, lines: Sequence[str], columns: Sequence[str], optional: Callable[[int, str], bool]
+) -> dict[str, NDArray[np.float64]]:
     """Parse the comma-separated rows below the header into float64 columns.
 
     Each field is converted by Python's ``float``, which is exact (round trip) whatever the
@@ -710,16 +814,20 @@ def _parse_table(path: Path, lines: Sequence[str], columns: Sequence[str],
         lineno = row + 2
         fields = [field.strip() for field in line.split(",")]
         if len(fields) != len(columns):
-            raise InputFormatError(f"{path} line {lineno}, column '{columns[0]}': expected "
-                                   f"{len(columns)} comma-separated fields, found {len(fields)}")
+            raise InputFormatError(
+                f"{path} line {lineno}, column '{columns[0]}': expected "
+                f"{len(columns)} comma-separated fields, found {len(fields)}"
+            )
         for i, (name, field) in enumerate(zip(columns, fields, strict=True)):
             if field == "" and optional(row, name):
                 continue
             integer = name in _INTEGER_COLUMNS
             if not (_INTEGER if integer else _REAL).fullmatch(field):
-                raise InputFormatError(f"{path} line {lineno}, column '{name}': expected "
-                                       f"{'an integer' if integer else 'a number'}, found "
-                                       f"'{field}'")
+                raise InputFormatError(
+                    f"{path} line {lineno}, column '{name}': expected "
+                    f"{'an integer' if integer else 'a number'}, found "
+                    f"'{field}'"
+                )
             values[row, i] = _real(field)
     return dict(zip(columns, values.T, strict=True))
 
@@ -754,10 +862,13 @@ def read_results_out(path: str | os.PathLike[str]) -> pd.DataFrame:
     elif header == _YEAR_HEADER:
         columns = YEAR_COLUMNS
     else:
-        raise InputFormatError(f"{path} line 1, column 'Year': expected the header of "
-                               f"month_results.out or year_results.out, found '{header[:60]}'")
-    arrays = _parse_table(path, lines, columns, lambda row, name: (
-        row < _INITIAL_ROWS and name in _MONTH_DIAGNOSTICS))
+        raise InputFormatError(
+            f"{path} line 1, column 'Year': expected the header of "
+            f"month_results.out or year_results.out, found '{header[:60]}'"
+        )
+    arrays = _parse_table(
+        path, lines, columns, lambda row, name: row < _INITIAL_ROWS and name in _MONTH_DIAGNOSTICS
+    )
     if "deltaC" in arrays and len(arrays["deltaC"]):
         arrays["deltaC"][0] = np.nan  # the constant -998.02 stands for "no value"
     return _canonical(arrays, columns)
@@ -788,9 +899,17 @@ def read_results_csv(path: str | os.PathLike[str]) -> pd.DataFrame:
     header = lines[0] if lines else ""
     for columns in (MONTH_COLUMNS, YEAR_COLUMNS):
         if header == ",".join(columns):
-            arrays = _parse_table(path, lines, columns, lambda row, name: (
-                name not in _INTEGER_COLUMNS or (name == "PC" and row < _INITIAL_ROWS)))
+            arrays = _parse_table(
+                path,
+                lines,
+                columns,
+                lambda row, name: (
+                    name not in _INTEGER_COLUMNS or (name == "PC" and row < _INITIAL_ROWS)
+                ),
+            )
             return _canonical(arrays, columns)
-    raise InputFormatError(f"{path} line 1, column 'Year': expected the header "
-                           f"'{','.join(MONTH_COLUMNS)}' or '{','.join(YEAR_COLUMNS)}', found "
-                           f"'{header[:60]}'")
+    raise InputFormatError(
+        f"{path} line 1, column 'Year': expected the header "
+        f"'{','.join(MONTH_COLUMNS)}' or '{','.join(YEAR_COLUMNS)}', found "
+        f"'{header[:60]}'"
+    )

@@ -62,10 +62,15 @@ def _series(values: NDArray[np.generic], rows: slice) -> NDArray[np.float64]:
 
 def _forcing(site: SiteInput, rows: slice) -> MonthlyForcing:
     return MonthlyForcing(
-        tmp_degC=_series(site.tmp_degC, rows), rain_mm=_series(site.rain_mm, rows),
-        evap_mm=_series(site.evap_mm, rows), plant_cover=_series(site.pc, rows),
-        c_inp_t_ha=_series(site.c_inp_t_ha, rows), fym_t_ha=_series(site.fym_t_ha, rows),
-        dpm_rpm=_series(site.dpm_rpm, rows), modern_pct=_series(site.modern_pct, rows))
+        tmp_degC=_series(site.tmp_degC, rows),
+        rain_mm=_series(site.rain_mm, rows),
+        evap_mm=_series(site.evap_mm, rows),
+        plant_cover=_series(site.pc, rows),
+        c_inp_t_ha=_series(site.c_inp_t_ha, rows),
+        fym_t_ha=_series(site.fym_t_ha, rows),
+        dpm_rpm=_series(site.dpm_rpm, rows),
+        modern_pct=_series(site.modern_pct, rows),
+    )
 
 
 def run_rothamsted(
@@ -93,13 +98,21 @@ def run_rothamsted(
         the initial row, the end-of-spin-up row, then one row per forward month (month) or
         per forward row index that is a multiple of 12 (year).
     """
-    soil = Soil(clay_pct=site.clay_pct, depth_cm=site.depth_cm, iom_t_ha=site.iom_t_ha,
-                opt_rmmoist=site.opt_rmmoist, opt_smdbare=site.opt_smdbare,
-                silt_pct=site.silt_pct, bulk_density_g_cm3=site.bulk_density_g_cm3,
-                organic_carbon_pct=site.organic_carbon_pct, min_rm_moist=site.min_rm_moist)
+    soil = Soil(
+        clay_pct=site.clay_pct,
+        depth_cm=site.depth_cm,
+        iom_t_ha=site.iom_t_ha,
+        opt_rmmoist=site.opt_rmmoist,
+        opt_smdbare=site.opt_smdbare,
+        silt_pct=site.silt_pct,
+        bulk_density_g_cm3=site.bulk_density_g_cm3,
+        organic_carbon_pct=site.organic_carbon_pct,
+        min_rm_moist=site.min_rm_moist,
+    )
     options = RunOptions(radiocarbon=True)
-    spun = equilibrium(soil, _forcing(site, slice(0, 12)), method=spinup, options=options,
-                       params=params)
+    spun = equilibrium(
+        soil, _forcing(site, slice(0, 12)), method=spinup, options=options, params=params
+    )
     spin_months = 0 if spun.spinup_months is None else int(spun.spinup_months[0])
     spin_pools = spun.state.pools[0]
     iom = site.iom_t_ha
@@ -107,42 +120,78 @@ def run_rothamsted(
     n_forward = site.nsteps - 12
 
     month_rows: list[dict[str, float]] = [
-        {"Year": site.year[0], "Month": 0, **dict.fromkeys(_POOL_COLUMNS, 0.0),
-         "IOM_t_C_ha": iom, "SOC_t_C_ha": iom, "CO2_t_C_ha": 0.0},
-        {"Year": site.year[11], "Month": spin_months, **dict(zip(_POOL_COLUMNS, spin_pools,
-                                                                  strict=True)),
-         "IOM_t_C_ha": iom, "SOC_t_C_ha": soc_spin, "CO2_t_C_ha": 0.0},
+        {
+            "Year": site.year[0],
+            "Month": 0,
+            **dict.fromkeys(_POOL_COLUMNS, 0.0),
+            "IOM_t_C_ha": iom,
+            "SOC_t_C_ha": iom,
+            "CO2_t_C_ha": 0.0,
+        },
+        {
+            "Year": site.year[11],
+            "Month": spin_months,
+            **dict(zip(_POOL_COLUMNS, spin_pools, strict=True)),
+            "IOM_t_C_ha": iom,
+            "SOC_t_C_ha": soc_spin,
+            "CO2_t_C_ha": 0.0,
+        },
     ]
     year_rows: list[dict[str, float]] = [
-        {"Year": 0, "Month": 0, **dict.fromkeys(_POOL_COLUMNS, 0.0), "IOM_t_C_ha": iom,
-         "SOC_t_C_ha": iom, "CO2_t_C_ha": 0.0, "deltaC": np.nan},
+        {
+            "Year": 0,
+            "Month": 0,
+            **dict.fromkeys(_POOL_COLUMNS, 0.0),
+            "IOM_t_C_ha": iom,
+            "SOC_t_C_ha": iom,
+            "CO2_t_C_ha": 0.0,
+            "deltaC": np.nan,
+        },
         {**month_rows[1], "deltaC": float(delta_c_from_age(spun.total_age, params)[0])},
     ]
     month = pd.DataFrame(month_rows, columns=list(MONTH_COLUMNS))
     year = pd.DataFrame(year_rows, columns=list(YEAR_COLUMNS))
     if n_forward > 0:
         rows = slice(12, site.nsteps)
-        result = run(soil, _forcing(site, rows), n_forward, state=spun.state, record="month",
-                     options=options, diagnostics=True, params=params)
+        result = run(
+            soil,
+            _forcing(site, rows),
+            n_forward,
+            state=spun.state,
+            record="month",
+            options=options,
+            diagnostics=True,
+            params=params,
+        )
         diag = result.diagnostics
         assert diag is not None
-        forward = pd.DataFrame({
-            "Year": site.year[rows],
-            "Month": np.arange(n_forward) % 12 + 1,
-            "C_Inp_t_C_ha": site.c_inp_t_ha[rows], "FYM_Inp_t_C_ha": site.fym_t_ha[rows],
-            "TEMP_C": site.tmp_degC[rows], "RM_TMP": diag["rm_tmp"][0],
-            "RAIN_mm": site.rain_mm[rows], "PEVAP_mm": site.evap_mm[rows],
-            "SMD_mm": diag["smd_mm"][0], "RM_Moist": diag["rm_moist"][0],
-            "PC": site.pc[rows], "RM_PC": diag["rm_pc"][0],
-            **{name: result.pools[0, :, p] for p, name in enumerate(_POOL_COLUMNS)},
-            "IOM_t_C_ha": iom, "SOC_t_C_ha": result.soc[0], "CO2_t_C_ha": result.co2[0],
-        })
+        forward = pd.DataFrame(
+            {
+                "Year": site.year[rows],
+                "Month": np.arange(n_forward) % 12 + 1,
+                "C_Inp_t_C_ha": site.c_inp_t_ha[rows],
+                "FYM_Inp_t_C_ha": site.fym_t_ha[rows],
+                "TEMP_C": site.tmp_degC[rows],
+                "RM_TMP": diag["rm_tmp"][0],
+                "RAIN_mm": site.rain_mm[rows],
+                "PEVAP_mm": site.evap_mm[rows],
+                "SMD_mm": diag["smd_mm"][0],
+                "RM_Moist": diag["rm_moist"][0],
+                "PC": site.pc[rows],
+                "RM_PC": diag["rm_pc"][0],
+                **{name: result.pools[0, :, p] for p, name in enumerate(_POOL_COLUMNS)},
+                "IOM_t_C_ha": iom,
+                "SOC_t_C_ha": result.soc[0],
+                "CO2_t_C_ha": result.co2[0],
+            }
+        )
         month = pd.concat([month, forward], ignore_index=True)
         # A year row whenever the absolute row index (1-based, row 13 = first forward) is a
         # multiple of 12, i.e. forward month index m with (m + 13) % 12 == 0.
         at = np.flatnonzero((np.arange(n_forward) + 13) % 12 == 0)
-        yearly = forward.iloc[at][["Year", *_POOL_COLUMNS, "IOM_t_C_ha", "SOC_t_C_ha",
-                                   "CO2_t_C_ha"]].copy()
+        yearly = forward.iloc[at][
+            ["Year", *_POOL_COLUMNS, "IOM_t_C_ha", "SOC_t_C_ha", "CO2_t_C_ha"]
+        ].copy()
         yearly.insert(1, "Month", 12)
         yearly["deltaC"] = delta_c_from_age(result.total_age[0, at], params)
         year = pd.concat([year, yearly[list(YEAR_COLUMNS)]], ignore_index=True)
