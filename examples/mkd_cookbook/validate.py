@@ -40,13 +40,13 @@ import pandas as pd
 from scipy.spatial import cKDTree
 from sklearn.model_selection import KFold
 
+from socseq.atomic import write_json_atomic, write_text_atomic
 from socseq.dsm import DSMConfig, load_config, prepare_samples, run_cv
 from socseq.dsm.api import SampleData, build_model, open_covariates, prediction_mask
 from socseq.dsm.config import SamplesConfig
 from socseq.dsm.covariates import CovariateStack
 from socseq.dsm.plots import plot_observed_vs_predicted, save_figure
 from socseq.dsm.validation import SpatialBlockKFold, evaluate
-from socseq.io.atomic import write_json_atomic, write_text_atomic
 from socseq.io.samples import ColumnSpec, read_samples
 
 HERE = Path(__file__).resolve().parent

@@ -1,39 +1,10 @@
-"""Progress reporting: the callback type the APIs take and the rich bars the commands show."""
+"""The progress callback type the APIs take (the bars that show it live in :mod:`socseq.cli`)."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 
-from rich.console import Console
-from rich.progress import BarColumn, TaskID, TextColumn, TimeElapsedColumn
-from rich.progress import Progress as RichProgress
-
-__all__ = ["Progress", "progress_bars"]
+__all__ = ["Progress"]
 
 #: ``progress(stage, done, total)``: called by the APIs as long steps advance.
 Progress = Callable[[str, int, int], None]
-
-
-@contextmanager
-def progress_bars(quiet: bool) -> Iterator[Progress | None]:
-    """Show a rich progress display on standard error, one bar per stage (None when quiet)."""
-    if quiet:
-        yield None
-        return
-    tasks: dict[str, TaskID] = {}
-    with RichProgress(
-        TextColumn("{task.description:<14}"),
-        BarColumn(),
-        TextColumn("{task.completed}/{task.total}"),
-        TimeElapsedColumn(),
-        console=Console(stderr=True),
-        transient=False,
-    ) as bar:
-
-        def update(stage: str, done: int, total: int) -> None:
-            if stage not in tasks:
-                tasks[stage] = bar.add_task(stage, total=total)
-            bar.update(tasks[stage], completed=done, total=total)
-
-        yield update

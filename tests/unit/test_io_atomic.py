@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from socseq.io.atomic import atomic_path, write_csv_atomic, write_json_atomic, write_text_atomic
+from socseq.atomic import atomic_path, write_csv_atomic, write_json_atomic, write_text_atomic
 
 
 class BoomError(Exception):

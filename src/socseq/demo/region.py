@@ -39,8 +39,8 @@ from scipy import ndimage
 from scipy.special import ndtr
 
 from socseq import __version__
+from socseq.atomic import write_csv_atomic, write_json_atomic, write_text_atomic
 from socseq.exceptions import InputValidationError
-from socseq.io.atomic import write_csv_atomic, write_json_atomic, write_text_atomic
 from socseq.io.raster import write_geotiff, write_netcdf
 
 __all__ = [

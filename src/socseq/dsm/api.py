@@ -25,6 +25,7 @@ import xarray as xr
 from pyproj import CRS
 
 from socseq import __version__
+from socseq.atomic import atomic_path, write_csv_atomic, write_json_atomic
 from socseq.dsm.aoa import AreaOfApplicability
 from socseq.dsm.config import DSMConfig, SamplesConfig, StocksConfig
 from socseq.dsm.covariates import CovariateLayer, CovariateStack
@@ -41,7 +42,6 @@ from socseq.dsm.qa import SampleReport
 from socseq.dsm.stocks import compute_stocks
 from socseq.dsm.validation import CVResult, SpatialBlockKFold, cross_validate, evaluate
 from socseq.exceptions import ConfigError, InputValidationError
-from socseq.io.atomic import atomic_path, write_csv_atomic, write_json_atomic
 from socseq.io.grid import GridSpec, align_to_template
 from socseq.io.raster import open_raster
 from socseq.io.samples import ColumnSpec, read_samples

@@ -18,7 +18,7 @@ from matplotlib.colors import ListedColormap
 from matplotlib.figure import Figure
 from pyproj import CRS
 
-from socseq.io.atomic import atomic_path
+from socseq.atomic import atomic_path
 
 __all__ = ["plot_importance", "plot_maps", "plot_observed_vs_predicted", "save_figure"]
 

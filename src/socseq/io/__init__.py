@@ -6,10 +6,10 @@
   variable type, coastal filling from the nearest cell, true cell areas.
 - :mod:`socseq.io.units`: canonical units per variable, conversion once at the edge, and
   recognition of the common unit traps.
-- :mod:`socseq.io.atomic`: atomic writes (temporary name, then rename).
+- :mod:`socseq.atomic`: atomic writes (temporary name, then rename).
 """
 
-from socseq.io.atomic import atomic_path, write_csv_atomic, write_json_atomic, write_text_atomic
+from socseq.atomic import atomic_path, write_csv_atomic, write_json_atomic, write_text_atomic
 from socseq.io.grid import (
     GridSpec,
     MissingCRSError,

@@ -5,7 +5,7 @@ Whatever the format, :func:`open_raster` returns a DataArray with dims ``(y, x)`
 applied exactly once, a CRS, and ``attrs["source"]`` naming the file. Errors are one line that
 names the layer and the file, what was wrong and how to fix it.
 
-Writers are atomic (see :mod:`socseq.io.atomic`): a failed write leaves nothing under the
+Writers are atomic (see :mod:`socseq.atomic`): a failed write leaves nothing under the
 final name.
 """
 
@@ -24,8 +24,8 @@ import xarray as xr
 from pyproj import CRS
 from rasterio.errors import RasterioError
 
+from socseq.atomic import atomic_path
 from socseq.exceptions import ConfigError, InputFormatError, InputValidationError
-from socseq.io.atomic import atomic_path
 from socseq.io.grid import MissingCRSError
 
 __all__ = [

@@ -26,7 +26,7 @@ import xarray as xr
 import zarr
 
 from socseq import __version__
-from socseq.io.atomic import write_csv_atomic, write_json_atomic
+from socseq.atomic import write_csv_atomic, write_json_atomic
 from socseq.io.grid import GridSpec
 from socseq.io.raster import write_geotiff, write_netcdf
 from socseq.pipeline.config import RunConfig

@@ -20,7 +20,7 @@ import numpy as np
 import zarr
 
 from socseq import __version__
-from socseq.io.atomic import write_json_atomic
+from socseq.atomic import write_json_atomic
 from socseq.io.grid import GridSpec
 from socseq.pipeline.config import RunConfig
 from socseq.pipeline.execute import Executor

@@ -31,7 +31,7 @@ import pandas as pd
 import xarray as xr
 import zarr
 
-from socseq.io.atomic import write_csv_atomic
+from socseq.atomic import write_csv_atomic
 from socseq.io.grid import GridSpec
 from socseq.io.raster import write_geotiff, write_netcdf
 from socseq.pipeline.config import RunConfig

@@ -22,8 +22,8 @@ from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescap
 from matplotlib.figure import Figure
 
 from socseq import __version__
+from socseq.atomic import atomic_path, write_text_atomic
 from socseq.dsm.plots import plot_observed_vs_predicted
-from socseq.io.atomic import atomic_path, write_text_atomic
 from socseq.report.figures import (
     diverging_style,
     figure_png,

@@ -103,8 +103,8 @@ import numpy as np
 import pandas as pd
 from numpy.typing import NDArray
 
+from socseq.atomic import atomic_path
 from socseq.exceptions import InputFormatError
-from socseq.io.atomic import atomic_path
 
 __all__ = [
     "MONTH_COLUMNS",

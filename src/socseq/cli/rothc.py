@@ -1,24 +1,20 @@
-"""The ``socseq`` command line: thin commands over the Python API.
-
-Every :class:`~socseq.exceptions.SocseqError` reaches the user as one line on standard error
-and exit status 2, never as a traceback.
-"""
+"""``socseq rothc``: one site from an official Rothamsted input file (no geospatial stack)."""
 
 from __future__ import annotations
 
-import sys
 import time
 from importlib import resources
 from pathlib import Path
-from typing import NoReturn
 
 import click
 from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from socseq import __version__
+from socseq.cli import error_line, fail
 from socseq.exceptions import SocseqError
+
+__all__ = ["rothc"]
 
 console = Console()
 err_console = Console(stderr=True)
@@ -26,36 +22,7 @@ err_console = Console(stderr=True)
 EXAMPLE_INPUT = "example_rothc_input.dat"
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
-@click.version_option(__version__, prog_name="socseq")
-def cli() -> None:
-    """socseq: soil organic carbon sequestration maps with RothC and digital soil mapping."""
-
-
-def _fail(message: str, status: int = 2) -> NoReturn:
-    """Print one line on standard error, verbatim, and exit with ``status``.
-
-    The message is written with :func:`click.echo`, not rich: rich reads ``[...]`` as markup
-    and would drop e.g. ``[dsm.samples]`` or ``[1]`` from the message.
-    """
-    click.echo(message, err=True)
-    sys.exit(status)
-
-
-def _error_line(exc: SocseqError | OSError) -> str:
-    """Return the one-line message of a socseq error or an operating-system error."""
-    if isinstance(exc, SocseqError):
-        return f"error: {exc}"
-    # OSError(strerror, filename) reads "No such file or directory: path"; others their text.
-    text = (
-        f"{exc.strerror}: {exc.filename}"
-        if exc.strerror and exc.filename
-        else (exc.strerror or str(exc))
-    )
-    return f"error: {text}"
-
-
-@cli.command()
+@click.command("rothc")
 @click.argument("input_file", required=False, type=click.Path(dir_okay=False, path_type=Path))
 @click.option(
     "--out",
@@ -130,7 +97,7 @@ def rothc(
             out_dir, month, year, fmt="rothamsted" if fmt == "rothamsted" else "csv"
         )
     except (SocseqError, OSError) as exc:
-        _fail(_error_line(exc))
+        fail(error_line(exc))
     elapsed = time.perf_counter() - started
 
     table = Table(
@@ -155,30 +122,3 @@ def rothc(
     )
     for path in written:
         console.print(f"wrote {path}", highlight=False, markup=False)
-
-
-def _register_commands() -> None:
-    """Attach the commands that live beside their sub-packages."""
-    from socseq.demo.cli import demo
-    from socseq.dsm.cli import dsm
-    from socseq.pipeline.cli import run_command, validate_command
-    from socseq.report.cli import report
-
-    for command in (demo, dsm, run_command, validate_command, report):
-        cli.add_command(command)
-
-
-_register_commands()
-
-
-def main() -> None:
-    """Entry point: run the CLI and turn socseq errors into one line and exit status 2."""
-    try:
-        cli.main(standalone_mode=False)
-    except click.exceptions.Abort:
-        _fail("aborted", 130)
-    except click.ClickException as exc:
-        exc.show()
-        sys.exit(exc.exit_code)
-    except (SocseqError, OSError) as exc:
-        _fail(_error_line(exc))

@@ -8,11 +8,11 @@ from pathlib import Path
 import click
 from rich.console import Console
 
+from socseq.cli.progress import progress_bars
+from socseq.cli.run import print_summary
 from socseq.demo.region import DEFAULT_SEED, build_region
-from socseq.pipeline.cli import print_summary
 from socseq.pipeline.config import load_run_config
 from socseq.pipeline.run import run_pipeline
-from socseq.progress import progress_bars
 
 console = Console()
 

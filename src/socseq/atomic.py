@@ -2,13 +2,14 @@
 
 A run that fails or is interrupted half-way must never leave a truncated map or table under the
 final name, because a later run (or a user) would take it for a finished product. Every writer
-in :mod:`socseq.io` therefore writes to a temporary path in the *same directory* (so the rename
+of socseq therefore writes to a temporary path in the *same directory* (so the rename
 stays on one file system and is atomic for files) and renames it with :func:`os.replace` only
 when the writer returned without error.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import os
 import shutil
@@ -16,10 +17,12 @@ import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import pandas as pd
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 __all__ = ["atomic_path", "write_csv_atomic", "write_json_atomic", "write_text_atomic"]
 
@@ -129,7 +132,7 @@ def _json_default(obj: Any) -> Any:
         return obj.tolist()
     if isinstance(obj, os.PathLike):
         return os.fspath(obj)
-    if isinstance(obj, pd.Timestamp):
+    if isinstance(obj, dt.date):
         return obj.isoformat()
     raise TypeError(f"{type(obj).__name__} is not JSON serialisable")
 

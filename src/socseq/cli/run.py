@@ -10,9 +10,9 @@ import pandas as pd
 from rich.console import Console
 from rich.table import Table
 
+from socseq.cli.progress import progress_bars
 from socseq.pipeline.config import load_run_config
 from socseq.pipeline.run import run_pipeline, validate_config
-from socseq.progress import progress_bars
 
 console = Console()
 err_console = Console(stderr=True)

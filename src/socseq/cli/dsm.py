@@ -7,21 +7,17 @@ settings. The commands are thin shells over :mod:`socseq.dsm.api`; a
 
 from __future__ import annotations
 
-import sys
 import time
-from collections.abc import Callable
 from pathlib import Path
 
 import click
 from rich.console import Console
 from rich.table import Table
 
+from socseq.cli.progress import progress_bars
 from socseq.dsm.config import DSMConfig, load_config
-from socseq.exceptions import SocseqError
-from socseq.progress import progress_bars
 
 console = Console()
-err_console = Console(stderr=True)
 
 _METRIC_FORMAT = {
     "n": "{:.0f}",
@@ -42,15 +38,6 @@ def _load(config_path: Path, out_dir: Path | None) -> DSMConfig:
             update={"output": config.output.model_copy(update={"dir": out_dir})}
         )
     return config
-
-
-def _run(action: Callable[[], None]) -> None:
-    """Run a command body, turning socseq errors into one line and exit status 2."""
-    try:
-        action()
-    except SocseqError as exc:
-        err_console.print(f"error: {exc}", highlight=False, markup=False, soft_wrap=True)
-        sys.exit(2)
 
 
 def _metrics_table(title: str, rows: dict[str, dict[str, float]]) -> Table:
@@ -92,21 +79,18 @@ def cv(config_path: Path, out_dir: Path | None, quiet: bool) -> None:
     """Cross-validate (spatial blocks, k-fold) and score the test set, if configured."""
     from socseq.dsm.api import run_cv
 
-    def body() -> None:
-        config = _load(config_path, out_dir)
-        started = time.perf_counter()
-        with progress_bars(quiet) as progress:
-            result = run_cv(config, progress=progress)
-        rows = {f"{m} CV": r.metrics for m, r in result.cv.items()}
-        if result.test_metrics is not None:
-            rows["test set"] = result.test_metrics
-        title = f"SOC stock 0–30 cm, {config.cv.n_splits}-fold CV (ME, MAE, RMSE in t C/ha)"
-        console.print(_metrics_table(title, rows))
-        for line in result.report.summary():
-            console.print(line, highlight=False, markup=False)
-        console.print(f"{time.perf_counter() - started:.1f} s; outputs in {config.output.dir}")
-
-    _run(body)
+    config = _load(config_path, out_dir)
+    started = time.perf_counter()
+    with progress_bars(quiet) as progress:
+        result = run_cv(config, progress=progress)
+    rows = {f"{m} CV": r.metrics for m, r in result.cv.items()}
+    if result.test_metrics is not None:
+        rows["test set"] = result.test_metrics
+    title = f"SOC stock 0–30 cm, {config.cv.n_splits}-fold CV (ME, MAE, RMSE in t C/ha)"
+    console.print(_metrics_table(title, rows))
+    for line in result.report.summary():
+        console.print(line, highlight=False, markup=False)
+    console.print(f"{time.perf_counter() - started:.1f} s; outputs in {config.output.dir}")
 
 
 @dsm.command()
@@ -118,23 +102,20 @@ def train(config_path: Path, out_dir: Path | None, quiet: bool) -> None:
     from socseq.dsm.api import MODEL_FILE
     from socseq.dsm.api import train as train_model
 
-    def body() -> None:
-        config = _load(config_path, out_dir)
-        started = time.perf_counter()
-        with progress_bars(quiet) as progress:
-            trained = train_model(config, progress=progress)
-        console.print(
-            f"trained {trained.provenance['model']} on {len(trained.training)} "
-            f"samples and {len(trained.covariate_names)} covariates"
-        )
-        if trained.aoa is not None:
-            console.print(f"area of applicability: DI threshold {trained.aoa.threshold_:.3f}")
-        console.print(
-            f"{time.perf_counter() - started:.1f} s; model saved as "
-            f"{Path(config.output.dir) / MODEL_FILE}"
-        )
-
-    _run(body)
+    config = _load(config_path, out_dir)
+    started = time.perf_counter()
+    with progress_bars(quiet) as progress:
+        trained = train_model(config, progress=progress)
+    console.print(
+        f"trained {trained.provenance['model']} on {len(trained.training)} "
+        f"samples and {len(trained.covariate_names)} covariates"
+    )
+    if trained.aoa is not None:
+        console.print(f"area of applicability: DI threshold {trained.aoa.threshold_:.3f}")
+    console.print(
+        f"{time.perf_counter() - started:.1f} s; model saved as "
+        f"{Path(config.output.dir) / MODEL_FILE}"
+    )
 
 
 @dsm.command()
@@ -147,19 +128,14 @@ def predict(config_path: Path, out_dir: Path | None, quiet: bool) -> None:
 
     from socseq.dsm.api import predict as predict_maps
 
-    def body() -> None:
-        config = _load(config_path, out_dir)
-        started = time.perf_counter()
-        with progress_bars(quiet) as progress:
-            ds = predict_maps(config, progress=progress)
-        mean = ds["soc_mean_t_ha"].values
-        mapped = np.isfinite(mean)
-        console.print(
-            f"mapped {int(mapped.sum())} cells: mean SOC stock {np.nanmean(mean):.1f} t C/ha"
-        )
-        if "aoa" in ds:
-            share = float(np.nanmean(ds["aoa"].values[mapped]))
-            console.print(f"{share:.1%} of mapped cells inside the area of applicability")
-        console.print(f"{time.perf_counter() - started:.1f} s; maps in {config.output.dir}")
-
-    _run(body)
+    config = _load(config_path, out_dir)
+    started = time.perf_counter()
+    with progress_bars(quiet) as progress:
+        ds = predict_maps(config, progress=progress)
+    mean = ds["soc_mean_t_ha"].values
+    mapped = np.isfinite(mean)
+    console.print(f"mapped {int(mapped.sum())} cells: mean SOC stock {np.nanmean(mean):.1f} t C/ha")
+    if "aoa" in ds:
+        share = float(np.nanmean(ds["aoa"].values[mapped]))
+        console.print(f"{share:.1%} of mapped cells inside the area of applicability")
+    console.print(f"{time.perf_counter() - started:.1f} s; maps in {config.output.dir}")
