@@ -33,11 +33,14 @@ from socseq.pipeline.config import RunConfig
 from socseq.pipeline.landuse import read_class_table
 from socseq.pipeline.npp import npp_t_c_ha
 from socseq.pipeline.phases import EXCLUSION_REASONS, NO_LAND_USE, NOT_AGRICULTURAL, SIMULATED
+from socseq.pipeline.rates import (
+    FOUR_PER_1000_RULE,
+    absolute_rate,
+    reaches_four_per_1000,
+    relative_rate,
+)
 
-__all__ = ["FOUR_PER_1000", "ProductSet", "compute_products", "product_name"]
-
-#: Annual relative SOC gain of the "4 per 1000" initiative [1/yr].
-FOUR_PER_1000 = 0.004
+__all__ = ["ProductSet", "compute_products", "product_name"]
 
 #: Excluded-cell reasons that are not candidate (agricultural) cells.
 OTHER_REASONS = {NOT_AGRICULTURAL: "not an agricultural class", NO_LAND_USE: "no land-use data"}
@@ -88,7 +91,7 @@ class ProductSet:
 
     def asr(self, scenario: str) -> np.ndarray:
         """Absolute sequestration rate [t C/ha/yr]."""
-        return self.abs_diff(scenario) / self.years
+        return absolute_rate(self.final[scenario], self.t0, self.years)
 
     def rel_diff(self, scenario: str) -> np.ndarray:
         """finalSOC(scenario) − finalSOC(baseline) [t C/ha]."""
@@ -96,12 +99,11 @@ class ProductSet:
 
     def rsr(self, scenario: str) -> np.ndarray:
         """Relative sequestration rate [t C/ha/yr]."""
-        return self.rel_diff(scenario) / self.years
+        return relative_rate(self.final[scenario], self.final[self.baseline], self.years)
 
     def reaches_4p1000(self, scenario: str) -> np.ndarray:
         """Flag cells where ASR ≥ 0.004 · T0 (False outside simulated cells)."""
-        with np.errstate(invalid="ignore"):
-            return self.simulated & (self.asr(scenario) >= FOUR_PER_1000 * self.t0)
+        return self.simulated & reaches_four_per_1000(self.asr(scenario), self.t0)
 
     def cropland(self) -> np.ndarray:
         """Cells whose class counts as cropland."""
@@ -291,7 +293,7 @@ def compute_products(
             file = four_per_1000_name(iso, name)
             write_geotiff(
                 _grid_da(
-                    grid, flag, file[:-4], "1", f"ASR >= 0.004 x T0 (1 reached, 0 not), {name}"
+                    grid, flag, file[:-4], "1", f"{FOUR_PER_1000_RULE} (1 reached, 0 not), {name}"
                 ),
                 maps / file,
                 tags=tags,
@@ -374,9 +376,9 @@ def _cube(
     mask = dsa.from_array(sim, chunks=stocks.chunksize[2:])
     t0, final = stocks[0, 0], stocks[:, -1]
     base = scen.index(products.baseline)
-    asr = dsa.where(mask, (final - t0) / products.years, np.nan)
-    rsr = dsa.where(mask, (final - final[base]) / products.years, np.nan)
-    reaches = (mask & (asr >= FOUR_PER_1000 * t0)).astype(np.uint8)
+    asr = dsa.where(mask, absolute_rate(final, t0, products.years), np.nan)
+    rsr = dsa.where(mask, relative_rate(final, final[base], products.years), np.nan)
+    reaches = (mask & reaches_four_per_1000(asr, t0)).astype(np.uint8)
 
     ds = xr.Dataset(
         {
@@ -413,7 +415,7 @@ def _cube(
                 reaches,
                 {
                     "units": "1",
-                    "long_name": "ASR >= 0.004 x T0",
+                    "long_name": FOUR_PER_1000_RULE,
                     "flag_values": np.array([0, 1], np.uint8),
                     "flag_meanings": "not_reached reached",
                 },

@@ -52,6 +52,7 @@ from socseq.pipeline.phases import (
     _rate_factor,
     _read,
 )
+from socseq.pipeline.rates import absolute_rate, reaches_four_per_1000, relative_rate
 from socseq.progress import Progress
 from socseq.rothc.equilibrium import equilibrium
 from socseq.rothc.model import MonthlyForcing, RothCState, RunOptions, Soil, run
@@ -656,9 +657,9 @@ def uncertainty_window(us: UncertaintySettings, window: Window) -> dict[str, Any
     central_final = main_soc[:, ps.forward_years][:, cells]  # (S, n)
     years = ps.forward_years
     if us.mode == "montecarlo":
-        asr = (final_all - t0_all[None]) / years
-        rsr = (final_all - final_all[us.baseline_index][None]) / years
-        reach = asr >= 0.004 * t0_all[None]
+        asr = absolute_rate(final_all, t0_all[None], years)
+        rsr = relative_rate(final_all, final_all[us.baseline_index][None], years)
+        reach = reaches_four_per_1000(asr, t0_all[None])
         blocks = {
             "t0_stats": _quantiles(t0_all),
             "final_stats": _quantiles(final_all),
@@ -683,7 +684,7 @@ def uncertainty_window(us: UncertaintySettings, window: Window) -> dict[str, Any
     zones = _read(inp, "zones", window)[cells] if "zones" in inp else np.full(n, -1, np.int32)
     t0_ext = np.concatenate([t0_all, central_t0[:, None]], axis=1)  # (n, M+1)
     fin_ext = np.concatenate([final_all, central_final[:, :, None]], axis=2)
-    reach_ext = (fin_ext - t0_ext[None]) / years >= 0.004 * t0_ext[None]
+    reach_ext = reaches_four_per_1000(absolute_rate(fin_ext, t0_ext[None], years), t0_ext[None])
     for z in np.unique(zones):
         inz = zones == z
         a = area[inz]

@@ -36,7 +36,8 @@ from socseq.io.grid import GridSpec
 from socseq.io.raster import write_geotiff, write_netcdf
 from socseq.pipeline.config import RunConfig
 from socseq.pipeline.phases import SIMULATED
-from socseq.pipeline.products import FOUR_PER_1000, _grid_da, _provenance, _zone_names
+from socseq.pipeline.products import _grid_da, _provenance, _zone_names
+from socseq.pipeline.rates import FOUR_PER_1000_RULE, absolute_rate, relative_rate
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -196,7 +197,7 @@ def write_uncertainty_products(
             ),
             "asr_t_ha_yr": (
                 run_dim,
-                np.stack([(lo_f - lo_t0), (hi_f - hi_t0)]) / years,
+                np.stack([absolute_rate(lo_f, lo_t0, years), absolute_rate(hi_f, hi_t0, years)]),
                 {"units": "t C ha-1 yr-1", "long_name": "ASR, min/max runs"},
             ),
             "u_final_pct": (
@@ -248,7 +249,7 @@ def write_uncertainty_products(
                     f"{iso}_socseq_MC_P4p1000_{name}_Map030.tif",
                     prob[i],
                     "1",
-                    f"probability that ASR >= 0.004 x T0, {name}",
+                    f"probability that {FOUR_PER_1000_RULE}, {name}",
                 )
             )
         sdim = ("statistic", "scenario", "y", "x")
@@ -276,7 +277,7 @@ def write_uncertainty_products(
             "p_4p1000": (
                 ("scenario", "y", "x"),
                 prob,
-                {"units": "1", "long_name": "share of members with ASR >= 0.004 x T0"},
+                {"units": "1", "long_name": f"share of members with {FOUR_PER_1000_RULE}"},
             ),
         }
         coords = {"statistic": list(STATISTICS), "scenario": scen, "y": y, "x": x}
@@ -339,13 +340,14 @@ def summary_table(unc: UncertaintyRun, config: RunConfig, zones: np.ndarray | No
                 quantities = {
                     "mean_soc_t0_t_ha": t0 / area,
                     "mean_soc_final_t_ha": final[i] / area,
-                    "mean_asr_t_ha_yr": (final[i] - t0) / years / area,
-                    "total_asr_t_yr": (final[i] - t0) / years,
+                    "mean_asr_t_ha_yr": absolute_rate(final[i], t0, years) / area,
+                    "total_asr_t_yr": absolute_rate(final[i], t0, years),
                     "share_4p1000_pct": 100.0 * reach[i] / crop,
                 }
                 if i != base:
-                    quantities["mean_rsr_t_ha_yr"] = (final[i] - final[base]) / years / area
-                    quantities["total_rsr_t_yr"] = (final[i] - final[base]) / years
+                    rsr = relative_rate(final[i], final[base], years)
+                    quantities["mean_rsr_t_ha_yr"] = rsr / area
+                    quantities["total_rsr_t_yr"] = rsr
                 for quantity, values in quantities.items():
                     row = {
                         "zone": label,
@@ -366,7 +368,3 @@ def summary_table(unc: UncertaintyRun, config: RunConfig, zones: np.ndarray | No
                         row.update(min_run=float(members[0]), max_run=float(members[1]))
                     rows.append(row)
     return pd.DataFrame(rows)
-
-
-# FOUR_PER_1000 is the threshold used by the window task (ASR >= 0.004 T0).
-assert FOUR_PER_1000 == 0.004

@@ -24,6 +24,7 @@ from matplotlib.figure import Figure
 from socseq import __version__
 from socseq.atomic import atomic_path, write_text_atomic
 from socseq.dsm.plots import plot_observed_vs_predicted
+from socseq.pipeline.rates import FOUR_PER_1000_RULE
 from socseq.report.figures import (
     diverging_style,
     figure_png,
@@ -316,7 +317,7 @@ def _map_figures(run: RunFolder, figures: _Figures) -> dict[str, list[ReportFigu
                 )
             )
 
-    style = flag_style("not reached", "reached", label="4 per 1000\n(ASR ≥ 0.004 × T0)")
+    style = flag_style("not reached", "reached", label=f"4 per 1000\n({FOUR_PER_1000_RULE})")
     for s in scenarios:
         layer = run.product("4p1000", s)
         share = _domain_value(run, s, "share_4p1000_pct")

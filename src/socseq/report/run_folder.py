@@ -24,11 +24,11 @@ import xarray as xr
 from pyproj import CRS
 
 from socseq.exceptions import InputFormatError
+from socseq.pipeline.rates import absolute_rate, reaches_four_per_1000, relative_rate
 
-__all__ = ["FOUR_PER_1000", "MapLayer", "RunFolder", "RunFolderError", "read_run_folder"]
+__all__ = ["MapLayer", "RunFolder", "RunFolderError", "read_run_folder"]
 
 #: Annual relative SOC gain of the "4 per 1000" initiative [1/yr] (as in the pipeline).
-FOUR_PER_1000 = 0.004
 
 #: ``exclusion_reason`` code of cells without land-use data (outside the land) in the cube.
 _NO_LAND_USE = 255
@@ -294,14 +294,14 @@ class RunFolder:
                     values = t0
                 else:
                     final = soc.sel(scenario=scenario).isel(year=-1).values.astype(np.float64)
-                    asr = (final - t0) / years
+                    asr = absolute_rate(final, t0, years)
                     if kind == "ASR":
                         values = asr
                     elif kind == "RSR":
                         base = soc.sel(scenario=baseline).isel(year=-1).values
-                        values = (final - base) / years
+                        values = relative_rate(final, base, years)
                     else:
-                        values = (asr >= FOUR_PER_1000 * t0).astype(np.float64)
+                        values = reaches_four_per_1000(asr, t0).astype(np.float64)
             return np.where(sim, values, np.nan)
 
         values = self._read_cube(derive)
