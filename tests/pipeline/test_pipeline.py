@@ -67,8 +67,8 @@ def _file_inputs(region: Region, row: int, col: int) -> dict[str, np.ndarray | f
             out[name] = float(src.read(1)[row, col])
     for name in ("tas", "pr", "pet"):
         with xr.open_dataset(region.root / f"{name}.nc") as ds:
-            # Staged climate is float32: feed the engine the same values.
-            out[name] = ds[name].values[:, row, col].astype(np.float32).astype(np.float64)
+            # The pipeline carries climate in float64 from the file to the kernel.
+            out[name] = ds[name].values[:, row, col].astype(np.float64)
     return out
 
 

@@ -217,6 +217,31 @@ def test_fill_from_nearest_uses_one_index_for_all_months():
     assert out.dims == ("month", "y", "x")
 
 
+def test_fill_from_nearest_breaks_ties_by_position_whatever_the_window():
+    """Equidistant sources: the northernmost, then westernmost, in the grid and in a window."""
+    grid = GridSpec.from_bounds("EPSG:3826", 1000, (0, 0, 7000, 7000))
+    values = np.full(grid.shape, np.nan)
+    # Target (3, 3): four sources at 2 km (N, S, W, E) and four at sqrt(5) km further out.
+    values[1, 3], values[5, 3], values[3, 1], values[3, 5] = 10.0, 20.0, 30.0, 40.0
+    # Target (3, 0)... (0, 6): a target equidistant from two sources in one row.
+    values[0, 4], values[0, 6] = 50.0, 60.0
+    da = _on(grid, values)
+    mask = np.zeros(grid.shape, bool)
+    mask[3, 3] = mask[0, 5] = True
+    out = fill_from_nearest(da, max_distance_m=2500, mask=mask)
+    assert out.values[3, 3] == 10.0  # north of it
+    assert out.values[0, 5] == 50.0  # west of it
+    # A window whose origin differs (cell centres computed from another corner) agrees.
+    window = da.isel(y=slice(0, 6), x=slice(1, 7))
+    sub = fill_from_nearest(window, max_distance_m=2500, mask=mask[0:6, 1:7])
+    assert sub.values[3, 2] == 10.0 and sub.values[0, 4] == 50.0
+    # Flipping the array's order must not change the choice either.
+    flipped = fill_from_nearest(
+        da.isel(x=slice(None, None, -1)), max_distance_m=2500, mask=mask[:, ::-1]
+    )
+    assert flipped.values[3, 3] == 10.0 and flipped.values[0, 1] == 50.0
+
+
 def test_fill_from_nearest_needs_some_data():
     grid = GridSpec.from_bounds("EPSG:3826", 1000, (0, 0, 2000, 1000))
     with pytest.raises(InputValidationError) as exc:

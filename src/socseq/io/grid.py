@@ -366,11 +366,14 @@ def align_to_template(
         )
     da = _clip_to(da, grid_in_src)
 
-    if np.issubdtype(da.dtype, np.integer) and da.rio.nodata is not None:
+    if kind == "categorical" and np.issubdtype(da.dtype, np.integer) and da.rio.nodata is not None:
         nodata: float = da.rio.nodata
     else:
-        # Float layers (and integer ones without a nodata value) mark no data with NaN.
-        da = da.astype("float64") if np.issubdtype(da.dtype, np.integer) else da
+        # Continuous layers are resampled in float64 whatever the file stores, so resampling
+        # a mean gives the mean of the resampled fields to rounding (both are linear); float
+        # layers (and integer ones without a nodata value) mark no data with NaN.
+        if kind == "continuous" or np.issubdtype(da.dtype, np.integer):
+            da = da.astype("float64")
         da = da.rio.write_nodata(np.nan)
         nodata = np.nan
     out = da.rio.reproject(
@@ -482,10 +485,9 @@ def fill_from_nearest(
         limit = max_distance_m
     src_idx = np.flatnonzero(source)
     tgt_idx = np.flatnonzero(target)
-    dist, nearest = cKDTree(points[src_idx]).query(
-        points[tgt_idx], distance_upper_bound=limit * (1 + 1e-9)
+    nearest, found = _nearest_source(
+        points[src_idx], points[tgt_idx], yy[src_idx], xx[src_idx], limit
     )
-    found = np.isfinite(dist)
     tgt_idx, from_idx = tgt_idx[found], src_idx[nearest[found]]
     filled = flat.copy()
     # Keep the cell's own values where it has them; replace only its missing slices.
@@ -496,6 +498,39 @@ def fill_from_nearest(
     out = out.transpose(*da.dims)
     out.attrs["filled_cells"] = int(found.sum())
     return out
+
+
+#: Sources searched per target to break ties of equal distance (a regular grid has at most
+#: 8 cells at one distance from a point at a cell centre, e.g. the (±1, ±2) lattice points).
+_TIE_CANDIDATES = 16
+
+
+def _nearest_source(
+    sources: np.ndarray,
+    targets: np.ndarray,
+    src_y: np.ndarray,
+    src_x: np.ndarray,
+    limit: float,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Index of the nearest source of each target within ``limit``, and whether one exists.
+
+    Among sources at the same distance (to 1e-9 relative) the northernmost, then westernmost
+    wins. The choice therefore depends only on the cells' coordinates, not on their order or on
+    which part of the grid an array holds, so a window with a margin of ``limit`` fills its
+    cells exactly as the whole grid does.
+    """
+    k = min(_TIE_CANDIDATES, len(sources))
+    dist, idx = cKDTree(sources).query(targets, k=k, distance_upper_bound=limit * (1 + 1e-9))
+    dist, idx = dist.reshape(len(targets), k), idx.reshape(len(targets), k)
+    found = np.isfinite(dist[:, 0])
+    tied = np.isfinite(dist) & (dist <= dist[:, :1] * (1 + 1e-9))
+    safe = np.where(tied, idx, 0)
+    # Rank the tied candidates: larger y first, then smaller x.
+    key_y = np.where(tied, src_y[safe], -np.inf)
+    north = tied & (key_y >= key_y.max(axis=1, keepdims=True))
+    key_x = np.where(north, src_x[safe], np.inf)
+    pick = np.argmin(key_x, axis=1)
+    return idx[np.arange(len(targets)), pick], found
 
 
 def _authalic_q(phi: np.ndarray, e: float) -> np.ndarray:

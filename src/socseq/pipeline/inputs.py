@@ -7,8 +7,7 @@ coastal cells from the nearest climate cell, and writes it into ``inputs.zarr`` 
 ``(y, x)`` with whole years along time. The phases then read one spatial window at a time, so
 memory follows the chunk size, not the domain size.
 
-Climate and cover are stored as float32 (7 significant digits, beyond the precision of any
-climate product); soil layers and areas as float64. The kernel computes in float64.
+Every layer is aligned and stored in float64, the kernel's precision.
 """
 
 from __future__ import annotations
@@ -406,9 +405,7 @@ class _Stager:
             after = np.isnan(np.asarray(converted.values)[:, self.crop]).any(axis=0)
             key = (name, self.band)
             self._filled[key] = max(self._filled.get(key, 0), int((before & ~after).sum()))
-        # Rounded to the stored float32 here, so that means and NPP derived during staging
-        # use exactly the values the phases will read back.
-        return np.asarray(converted.values[:, self.crop], dtype=np.float32).astype(np.float64)
+        return np.asarray(converted.values[:, self.crop], dtype=np.float64)
 
     @property
     def filled(self) -> dict[str, int]:
@@ -508,13 +505,13 @@ def stage_inputs(
     cl = config.climate
     spin = {k: store.create(f"spin_{k}", 12, "float64") for k in CLIMATE_VARIABLES}
     npp_spin_arr = store.create("npp_spin", None, "float64")
-    warm = {k: store.create(f"warm_{k}", 12 * n_warm, "float32") for k in CLIMATE_VARIABLES}
+    warm = {k: store.create(f"warm_{k}", 12 * n_warm, "float64") for k in CLIMATE_VARIABLES}
     npp_warm = store.create("npp_warm", n_warm, "float64", lead_chunk=1)
     fwd = {
         k: store.create(
             f"fwd_{k}",
             n_forward if cl.forward is not None else 12,
-            "float32" if cl.forward is not None else "float64",
+            "float64",
         )
         for k in CLIMATE_VARIABLES
     }
@@ -588,7 +585,7 @@ def stage_inputs(
         _stage_yearly_land_use(config, grid, store, table, n_warm)
     has_cover = config.cover.source != "class"
     if has_cover:
-        store.create("cover", 12, "float32")[:] = _cover_factor(config, grid, candidate)
+        store.create("cover", 12, "float64")[:] = _cover_factor(config, grid, candidate)
 
     summary["resampling"].update(stager.resampling)
     summary["coastal_filled_cells"] = stager.filled
