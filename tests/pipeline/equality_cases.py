@@ -71,16 +71,23 @@ def demo(root: Path) -> Path:
 
 
 @case("offgrid_climate")
-def offgrid_climate(root: Path) -> Path:
+def offgrid_climate(root: Path, **size: int) -> Path:
     """A 0.05° (about 5 km) series in EPSG:4326 on a 1 km projected template."""
-    region = write_region(root)
-    ny, nx = 14, 12
-    grid = GridSpec("EPSG:4326", Affine(0.05, 0, 120.62, 0, -0.05, 23.56), nx, ny)
+    from pyproj import Transformer
+
+    region = write_region(root, **size)
+    left, bottom, right, top = region.grid.bounds
+    to_lonlat = Transformer.from_crs(region.grid.crs, "EPSG:4326", always_xy=True)
+    lon, lat = to_lonlat.transform([left, right, left, right], [bottom, bottom, top, top])
+    west, north = np.floor(min(lon) / 0.05) * 0.05 - 0.05, np.ceil(max(lat) / 0.05) * 0.05 + 0.05
+    nx = int(np.ceil((max(lon) + 0.05 - west) / 0.05))
+    ny = int(np.ceil((north - min(lat) + 0.05) / 0.05))
+    grid = GridSpec("EPSG:4326", Affine(0.05, 0, west, 0, -0.05, north), nx, ny)
     rng = np.random.default_rng(5)
     clim = climate(grid, 1981, 40, rng)
-    # Sea in one corner: coastal cells are filled from the nearest climate cell.
+    # Sea in the north-east corner: coastal cells are filled from the nearest climate cell.
     for values in clim.values():
-        values[:, -3:, -3:] = np.nan
+        values[:, :3, -3:] = np.nan
     time = pd.date_range("1981-01-01", periods=480, freq="MS")
     for name, units in (("tas", "degC"), ("pr", "mm"), ("pet", "mm")):
         da = _da(grid, clim[name], name).assign_coords(time=time)
@@ -88,16 +95,16 @@ def offgrid_climate(root: Path) -> Path:
         write_netcdf(da.to_dataset(), region.root / f"{name}.nc")
     text = region.config.read_text().replace(
         '[climate]\nevaporation_kind = "pet"',
-        '[climate]\nevaporation_kind = "pet"\nfill_distance_m = 12000',
+        '[climate]\nevaporation_kind = "pet"\nfill_distance_m = 6000',
     )
     region.config.write_text(text)
     return region.config
 
 
 @case("geotiff_series")
-def geotiff_series(root: Path) -> Path:
+def geotiff_series(root: Path, **size: int) -> Path:
     """The climate as 480-band GeoTIFFs with a declared first month."""
-    region = write_region(root)
+    region = write_region(root, **size)
     text = region.config.read_text()
     for name in ("tas", "pr", "pet"):
         with xr.open_dataset(region.root / f"{name}.nc") as ds:
@@ -112,9 +119,9 @@ def geotiff_series(root: Path) -> Path:
 
 
 @case("ndvi_cover")
-def ndvi_cover(root: Path) -> Path:
+def ndvi_cover(root: Path, **size: int) -> Path:
     """Monthly cover factors from a 2015–2020 NDVI series (GSOCseq rule)."""
-    region = write_region(root)
+    region = write_region(root, **size)
     ny, nx = region.grid.shape
     months = pd.date_range("2015-01-01", periods=72, freq="MS")
     rng = np.random.default_rng(3)
@@ -135,9 +142,9 @@ def ndvi_cover(root: Path) -> Path:
 
 
 @case("yearly_land_use")
-def yearly_land_use(root: Path) -> Path:
+def yearly_land_use(root: Path, **size: int) -> Path:
     """One land-use map per warm-up year: cropland turns to grassland from 2011 on."""
-    region = write_region(root)
+    region = write_region(root, **size)
     with rasterio.open(region.root / "landuse.tif") as src:
         land = src.read(1)
     yearly = np.repeat(land[None], 20, axis=0)
@@ -157,15 +164,15 @@ def yearly_land_use(root: Path) -> Path:
 
 
 @case("paddy_simulated")
-def paddy_simulated(root: Path) -> Path:
+def paddy_simulated(root: Path, **size: int) -> Path:
     """Paddy cells simulated with the GSOCseq rate factor 0.4."""
-    return write_region(root, extra='[land_use]\npaddy = "simulate"\n').config
+    return write_region(root, extra='[land_use]\npaddy = "simulate"\n', **size).config
 
 
 @case("future_series")
-def future_series(root: Path) -> Path:
+def future_series(root: Path, **size: int) -> Path:
     """A 20-year future climate series, warmer and drier than the warm-up years."""
-    region = write_region(root)
+    region = write_region(root, **size)
     block = "[climate.forward]\n"
     for key, name, units in (
         ("temperature", "tas", "degC"),
@@ -187,6 +194,52 @@ def future_series(root: Path) -> Path:
         )
     region.config.write_text(region.config.read_text() + block)
     return region.config
+
+
+def cover_raster(root: Path, **size: int) -> Path:
+    """A 12-band monthly cover-factor raster instead of the class defaults."""
+    built = write_region(root, **size)
+    ny, nx = built.grid.shape
+    rng = np.random.default_rng(4)
+    cover = np.clip(0.6 + 0.4 * rng.random((12, ny, nx)), 0.6, 1.0)
+    write_geotiff(_da(built.grid, cover, "cover"), built.root / "cover.tif")
+    built.config.write_text(
+        built.config.read_text() + '[cover]\nsource = "raster"\nlayer = { path = "cover.tif" }\n'
+    )
+    return built.config
+
+
+def spinup_climatology(root: Path, **size: int) -> Path:
+    """12 monthly means for the spin-up in their own files (``[climate.spinup]``)."""
+    built = write_region(root, **size)
+    block = "[climate.spinup]\n"
+    for key, name, units in (
+        ("temperature", "tas", "degC"),
+        ("precipitation", "pr", "mm"),
+        ("evaporation", "pet", "mm"),
+    ):
+        with xr.open_dataset(built.root / f"{name}.nc", decode_coords="all") as ds:
+            ds = ds.load()
+        clim = ds.isel(time=slice(0, 240)).groupby("time.month").mean().rename(month="time")
+        clim = clim.assign_coords(time=pd.date_range("1990-01-01", periods=12, freq="MS"))
+        write_netcdf(clim, built.root / f"{name}_clim.nc")
+        layer = f'path = "{name}_clim.nc", variable = "{name}", units = "{units}"'
+        block += f"{key} = {{ {layer} }}\n"
+    built.config.write_text(built.config.read_text() + block)
+    return built.config
+
+
+#: Builders of run options (the fixture cases that are options, and two more), by name.
+OPTIONS: dict[str, Callable[..., Path]] = {
+    "yearly_land_use": yearly_land_use,
+    "cover_raster": cover_raster,
+    "ndvi_cover": ndvi_cover,
+    "paddy_simulated": paddy_simulated,
+    "future_series": future_series,
+    "spinup_climatology": spinup_climatology,
+    "offgrid_climate": offgrid_climate,
+    "geotiff_series": geotiff_series,
+}
 
 
 @case("montecarlo")
