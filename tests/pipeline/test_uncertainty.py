@@ -16,11 +16,13 @@ import zarr
 from socseq.pipeline.config import load_run_config
 from socseq.pipeline.draws import philox4x32, standard_normal
 from socseq.pipeline.inputs import windows
+from socseq.pipeline.phases import read_window
 from socseq.pipeline.run import WORK, run_pipeline
-from socseq.pipeline.uncertainty import UncertaintySettings, window_members
+from socseq.pipeline.uncertainty import run_members
 from socseq.rothc import MonthlyForcing, RothCState, RunOptions, Soil, run
 
 from .conftest import write_region
+from .equality_cases import OPTIONS
 
 ZERO = """
 [uncertainty]
@@ -140,23 +142,28 @@ def zero_width(tmp_path_factory) -> Path:
     return _run(tmp_path_factory.mktemp("zero"), ZERO, "out")
 
 
-def test_zero_spread_reproduces_the_deterministic_run(zero_width):
-    out = zero_width
+def _zero_spread_equals_deterministic(out: Path) -> int:
+    """Members with zero spread are the deterministic cells, bit for bit; return the cells."""
     main = np.asarray(zarr.open_group(str(out / WORK / "results.zarr"), mode="r")["soc"][:])
     unc = zarr.open_group(str(out / WORK / "uncertainty.zarr"), mode="r")
     years = main.shape[1] - 1
     t0 = main[0, 0]
     sim = np.isfinite(t0)
-    assert sim.sum() > 300
-    for k in range(1, 4):  # median, q05, q95: bit for bit
+    for k in range(1, 4):  # median, q05, q95 of identical members: the member itself
         np.testing.assert_array_equal(unc["t0_stats"][k][sim], t0[sim])
         final = np.asarray(unc["final_stats"][k])
-        # BAU is run as is; the SSMs come from the affine combination (rounding only).
-        np.testing.assert_array_equal(final[0][sim], main[0, years][sim])
-        np.testing.assert_allclose(final[:, sim], main[:, years][:, sim], rtol=1e-12)
+        np.testing.assert_array_equal(final[:, sim], main[:, years][:, sim])
     # The mean of identical members may differ in the last bit (sum / M).
     np.testing.assert_allclose(unc["t0_stats"][0][sim], t0[sim], rtol=1e-15)
+    return int(sim.sum())
+
+
+def test_zero_spread_reproduces_the_deterministic_run(zero_width):
+    out = zero_width
+    assert _zero_spread_equals_deterministic(out) > 300
+    unc = zarr.open_group(str(out / WORK / "uncertainty.zarr"), mode="r")
     prob = np.asarray(unc["p_4p1000"])
+    sim = np.isfinite(np.asarray(unc["t0_stats"][0]))
     assert set(np.unique(prob[:, sim])) <= {0.0, 1.0}
     summary = pd.read_csv(out / "uncertainty" / "summary.csv")
     np.testing.assert_allclose(summary["mean"], summary["deterministic"], rtol=1e-10, atol=1e-9)
@@ -172,6 +179,17 @@ def test_zero_spread_reproduces_the_deterministic_run(zero_width):
     assert manifest["uncertainty"]["members"] == 3
     assert "uncertainty/uncertainty.nc" in manifest["products"]
     assert (out / "uncertainty" / "XTS_socseq_MC_ASR_SSM1_q05_Map030.tif").exists()
+
+
+@pytest.mark.parametrize("option", sorted(OPTIONS))
+def test_zero_spread_equals_the_deterministic_run_for_every_option(option, tmp_path):
+    """Members run through the same engine as the deterministic cells, whatever the options."""
+    config_path = OPTIONS[option](tmp_path / "region", ny=8, nx=10)
+    config_path.write_text(config_path.read_text() + ZERO)
+    config = load_run_config(config_path)
+    out = tmp_path / "out"
+    run_pipeline(config, output_dir=out, keep_work=True)
+    assert _zero_spread_equals_deterministic(out) > 20
 
 
 def test_seeded_ensemble_is_identical_across_chunks_and_schedulers(tmp_path):
@@ -202,6 +220,7 @@ def test_90_percent_intervals_cover_synthetic_truth(tmp_path):
     extra = SPREAD.format(members=100, seed=1, dist="normal", shared="false", params="")
     out = _run(tmp_path, extra, "out", chunk=16)
     config = load_run_config(tmp_path / "region" / "run.toml")
+    from socseq.io.grid import GridSpec
     from socseq.pipeline.run import phase_settings
     from socseq.pipeline.uncertainty import uncertainty_settings
 
@@ -217,21 +236,25 @@ def test_90_percent_intervals_cover_synthetic_truth(tmp_path):
         },
     )()
     phase = phase_settings(config, staged, out / WORK / "results.zarr")
-    from socseq.io.grid import GridSpec
-
     grid = GridSpec.from_raster(
         xr.open_dataarray(tmp_path / "region" / "soc.tif", engine="rasterio").squeeze(
             "band", drop=True
         )
     )
-    us: UncertaintySettings = uncertainty_settings(config, phase, grid, store, "relative", False)
+    us = uncertainty_settings(config, phase.engine, grid, store, "relative", False)
     truth_settings = dataclasses.replace(us, seed=12345, members=1)
     stats = zarr.open_group(str(store), mode="r")
     inside, total = np.zeros(4), 0
     for window in windows(grid, 16):
-        cells, _t0, final, _ = window_members(truth_settings, window)
-        if not cells.any():
+        inputs = read_window(phase, window)
+        if inputs.data is None:
             continue
+        cells = inputs.cells
+        index = (
+            np.arange(window.y0, window.y1)[:, None] * grid.width
+            + np.arange(window.x0, window.x1)[None, :]
+        )[cells]
+        _t0, final = run_members(truth_settings, inputs.data, index, {})
         ys, xs = window.slices
         lo = np.asarray(stats["final_stats"][2, :, ys, xs])[:, cells]
         hi = np.asarray(stats["final_stats"][3, :, ys, xs])[:, cells]

@@ -1,26 +1,16 @@
-"""The three GSOCseq phases on one spatial window: spin-up, warm-up, forward scenarios.
+"""The window task: classify a window's cells, run the phase engine on them, write the results.
 
-Each phase function reads its window from the staged inputs (``inputs.zarr``) and the
-previous phase's results (``results.zarr``), runs the vectorised RothC engine on the window's
-simulated cells, writes its results back, and returns small partial sums. Cells are
-independent, so results do not depend on the windows, their order or the scheduler.
-
-Method (GSOCseq Technical Manual ch. 5–6, with the numerical defects of the FAO scripts
-fixed, see ``docs/pipeline.md``):
-
-- **Spin-up**: 12 monthly means of the spin-up climate, the cell's class DPM/RPM and cover;
-  the exact periodic equilibrium whose SOC equals the baseline map (IOM = 0.049·SOC^1.139),
-  fitting the annual plant input Ceq in one linear step.
-- **Warm-up**: year by year with the real monthly climate; the input of year w is
-  C_w = Ceq · (NPP_w · f_w) / (NPP_spin · f_spin), with MIAMI NPP and the class NPP factor f.
-  T0 is the state at the end of the warm-up.
-- **Forward**: from the T0 state with the forward climate (mean of the warm-up years, or a
-  future series); the BAU input is the mean warm-up input, each scenario scales it, may add
-  farmyard manure and may change the cover.
+A run is a list of these tasks, one per spatial window (:class:`~socseq.pipeline.inputs.Window`).
+Each reads its window's inputs, records why each agricultural cell is or is not simulated,
+runs spin-up, warm-up and the forward scenarios of the simulated cells with
+:func:`socseq.pipeline.engine.simulate` (the deterministic run is its one-member ensemble),
+then the uncertainty members if the run has any, and writes everything into ``results.zarr``.
+Cells are independent, so results do not depend on the windows, their order or the scheduler.
 """
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -28,11 +18,9 @@ from typing import Any
 import numpy as np
 import zarr
 
+from socseq.pipeline.engine import CellInputs, EngineSettings, Members, simulate
 from socseq.pipeline.inputs import NO_CLASS, SCRATCH_CODEC, Window
-from socseq.pipeline.landuse import ClassTable
-from socseq.rothc.equilibrium import equilibrium
-from socseq.rothc.model import MonthlyForcing, RothCState, RunOptions, Soil, run
-from socseq.rothc.parameters import RothCParameters
+from socseq.pipeline.uncertainty import UncertaintySettings, members_window
 
 __all__ = [
     "EXCLUSION_REASONS",
@@ -40,9 +28,8 @@ __all__ = [
     "NO_LAND_USE",
     "SIMULATED",
     "PhaseSettings",
-    "forward_window",
-    "spinup_window",
-    "warmup_window",
+    "create_results",
+    "window_task",
 ]
 
 SIMULATED = 0
@@ -64,15 +51,8 @@ EXCLUSION_REASONS = {
 NOT_AGRICULTURAL = 254
 NO_LAND_USE = 255
 
-
-@dataclass(frozen=True)
-class ScenarioSpec:
-    """A forward scenario as the kernel needs it."""
-
-    name: str
-    input_multiplier: float
-    fym_t_ha: float
-    cover_factor: tuple[float, ...] | None
+#: Stages of a window task, in order; their task-seconds are reported per run.
+STAGES = ("inputs", "spin-up", "warm-up", "forward", "uncertainty")
 
 
 @dataclass(frozen=True)
@@ -81,39 +61,16 @@ class PhaseSettings:
 
     inputs: str
     results: str
-    table: ClassTable
+    engine: EngineSettings
     simulate: tuple[int, ...]
     cropland: tuple[int, ...]
     paddy: str
-    paddy_rate_factor: float
     max_soc: float | None
     max_sand: float | None
     max_ec: float | None
-    evap_coefficient: float
-    spinup_method: str
-    monthly_shares: tuple[float, ...]
-    constants: str
-    depth_cm: float
-    bare_threshold: float
-    scenarios: tuple[ScenarioSpec, ...]
-    n_warmup_years: int
-    forward_years: int
     has_yearly_land_use: bool
     has_cover: bool
-
-    @property
-    def params(self) -> RothCParameters:
-        """Model constants."""
-        return (
-            RothCParameters.rothamsted()
-            if self.constants == "official"
-            else RothCParameters.decimal()
-        )
-
-    @property
-    def options_template(self) -> RunOptions:
-        """Run options without the per-cell rate factor."""
-        return RunOptions(evap_coefficient=self.evap_coefficient)
+    uncertainty: UncertaintySettings | None = None
 
 
 def _read(group: zarr.Group, name: str, window: Window, lead: bool = False) -> np.ndarray:
@@ -129,341 +86,203 @@ def _flat(values: np.ndarray, cells: np.ndarray) -> np.ndarray:
     return np.ascontiguousarray(values[:, cells].T, dtype=np.float64)
 
 
-def _cover(
-    settings: PhaseSettings,
-    store: zarr.Group,
-    window: Window,
-    cells: np.ndarray,
-    classes: np.ndarray,
-) -> np.ndarray:
-    """``(n, 12)`` monthly cover factor of the cells."""
-    if settings.has_cover:
-        return _flat(_read(store, "cover", window, lead=True), cells)
-    return settings.table.cover[np.clip(classes, 0, 255)]
+def _usable_class(settings: PhaseSettings, codes: np.ndarray) -> np.ndarray:
+    """Whether a yearly land-use code has a class in the table (else the map's class is kept)."""
+    table = settings.engine.table
+    return (codes != NO_CLASS) & np.isfinite(table.npp_factor[np.clip(codes, 0, 255)])
 
 
-def _plant_cover(cover: np.ndarray, bare_threshold: float) -> np.ndarray:
-    """Moisture-model flag: 1 covered, 0 bare (factor above the threshold), GSOCseq rule."""
-    return (cover <= bare_threshold).astype(np.float64)
+def classify(settings: PhaseSettings, layers: dict[str, np.ndarray]) -> np.ndarray:
+    """Reason of every cell of a window: 0 simulated, 1–10 excluded, 254/255 not candidates.
 
-
-def _rate_factor(settings: PhaseSettings, classes: np.ndarray) -> np.ndarray:
-    paddy = settings.table.paddy[np.clip(classes, 0, 255)]
-    return np.where(paddy, settings.paddy_rate_factor, 1.0)
-
-
-def _results(settings: PhaseSettings) -> zarr.Group:
-    return zarr.open_group(settings.results, mode="r+")
-
-
-def spinup_window(settings: PhaseSettings, window: Window) -> dict[str, Any]:
-    """Classify the window's cells and spin the simulated ones up to the SOC baseline.
-
-    Writes ``reason`` (0 simulated, 1–10 excluded, 254 not agricultural, 255 no land use),
-    ``ceq`` (fitted annual input, t C/ha/yr) and the equilibrium state.
-
-    Returns
-    -------
-    dict
-        ``{"cells": n simulated}``.
+    ``layers`` holds the window's ``land_use`` (class codes), ``soc``, ``clay``, ``npp_spin``,
+    ``climate_ok`` (every month of every phase has climate), ``cold`` (every spin-up month
+    below −5 °C) and, where configured, ``sand`` and ``ec``.
     """
-    inp = zarr.open_group(settings.inputs, mode="r")
-    classes = _read(inp, "land_use", window).astype(np.int64)
-    soc = _read(inp, "soc", window)
-    clay = _read(inp, "clay", window)
-    tmp = _read(inp, "spin_tas", window, lead=True)
-    climate_ok = np.all(np.isfinite(tmp), axis=0)
-    for name in ("spin_pr", "spin_pet"):
-        climate_ok &= np.all(np.isfinite(_read(inp, name, window, lead=True)), axis=0)
-    npp = _read(inp, "npp_spin", window)
-
-    reason = np.full(window.shape, NOT_AGRICULTURAL, np.uint8)
+    classes = layers["land_use"]
+    soc, clay = layers["soc"], layers["clay"]
+    reason = np.full(classes.shape, NOT_AGRICULTURAL, np.uint8)
     reason[classes == NO_CLASS] = NO_LAND_USE
     candidate = np.isin(classes, list({*settings.simulate, *settings.cropland}))
-    paddy = settings.table.paddy[np.clip(classes, 0, 255)]
+    paddy = settings.engine.table.paddy[np.clip(classes, 0, 255)]
     tests = [
         (1, ~np.isin(classes, settings.simulate)),
         (2, paddy & (settings.paddy == "exclude")),
         (3, ~np.isfinite(soc)),
         (4, ~np.isfinite(clay)),
-        (5, ~climate_ok),
+        (5, ~layers["climate_ok"]),
     ]
     if settings.max_soc is not None:
         tests.append((6, soc > settings.max_soc))
     for code, name, limit in ((7, "sand", settings.max_sand), (8, "ec", settings.max_ec)):
-        if limit is not None and name in inp:
-            tests.append((code, _read(inp, name, window) > limit))
-    tests.append((9, (soc <= 0) | (clay < 0) | (clay > 100) | ~(npp > 0)))
-    tests.append((10, np.all(tmp < -5.0, axis=0)))
+        if limit is not None and name in layers:
+            tests.append((code, layers[name] > limit))
+    tests.append((9, (soc <= 0) | (clay < 0) | (clay > 100) | ~(layers["npp_spin"] > 0)))
+    tests.append((10, layers["cold"]))
     undecided = candidate.copy()
-    for code, failed in tests:
-        hit = undecided & failed
-        reason[hit] = code
-        undecided &= ~hit
+    with np.errstate(invalid="ignore"):
+        for code, failed in tests:
+            hit = undecided & failed
+            reason[hit] = code
+            undecided &= ~hit
     reason[undecided] = SIMULATED
-    cells = undecided
-
-    out = _results(settings)
-    ys, xs = window.slices
-    out["reason"][ys, xs] = reason
-    n = int(cells.sum())
-    if n == 0:
-        return {"cells": 0}
-    cls = classes[cells]
-    cover = _cover(settings, inp, window, cells, cls)
-    forcing = MonthlyForcing(
-        tmp_degC=_flat(tmp, cells),
-        rain_mm=_flat(_read(inp, "spin_pr", window, True), cells),
-        evap_mm=_flat(_read(inp, "spin_pet", window, True), cells),
-        plant_cover=_plant_cover(cover, settings.bare_threshold),
-        c_inp_t_ha=np.asarray(settings.monthly_shares),
-        dpm_rpm=settings.table.dpm_rpm[cls][:, None],
-        cover_factor=cover,
-    )
-    options = RunOptions(
-        evap_coefficient=settings.evap_coefficient, rate_factor=_rate_factor(settings, cls)
-    )
-    eq = equilibrium(
-        Soil(clay_pct=clay[cells], depth_cm=settings.depth_cm),
-        forcing,
-        target_soc=soc[cells],
-        method=settings.spinup_method,  # type: ignore[arg-type]
-        options=options,
-        params=settings.params,
-    )
-    _write_state(out, "spin", window, cells, eq.state)
-    _write_cells(out["ceq"], window, cells, eq.annual_input_t_ha)
-    return {"cells": n}
+    return reason
 
 
-def _write_cells(arr: Any, window: Window, cells: np.ndarray, values: np.ndarray) -> None:
-    """Write per-cell values (``(n,)`` or ``(n, k)``) into a ``(y, x)``/``(k, y, x)`` array."""
-    ys, xs = window.slices
-    if values.ndim == 1:
-        block = np.full(window.shape, np.nan)
-        block[cells] = values
-        arr[ys, xs] = block
-    else:
-        block = np.full((values.shape[1], *window.shape), np.nan)
-        block[:, cells] = values.T
-        arr[:, ys, xs] = block
+@dataclass
+class WindowInputs:
+    """A window's inputs: per-cell layers and the simulated cells' phase inputs."""
+
+    reason: np.ndarray
+    cells: np.ndarray
+    data: CellInputs | None
+    area: np.ndarray
+    zones: np.ndarray
+    uncertainty_layers: dict[str, np.ndarray]
 
 
-def _write_state(
-    out: zarr.Group, prefix: str, window: Window, cells: np.ndarray, state: RothCState
-) -> None:
-    _write_cells(out[f"{prefix}_pools"], window, cells, state.pools)
-    _write_cells(out[f"{prefix}_iom"], window, cells, state.iom)
-    _write_cells(out[f"{prefix}_smd"], window, cells, state.smd)
-
-
-def _read_state(out: zarr.Group, prefix: str, window: Window, cells: np.ndarray) -> RothCState:
-    pools = _flat(_read(out, f"{prefix}_pools", window, lead=True), cells)
-    n = pools.shape[0]
-    return RothCState(
-        pools=pools,
-        iom=_flat(_read(out, f"{prefix}_iom", window), cells),
-        smd=_flat(_read(out, f"{prefix}_smd", window), cells),
-        co2=np.zeros(n),
-    )
-
-
-def _simulated(out: zarr.Group, window: Window) -> np.ndarray:
-    return _read(out, "reason", window) == SIMULATED
-
-
-def warmup_window(settings: PhaseSettings, window: Window) -> dict[str, Any]:
-    """Run the warm-up years from the equilibrium with NPP-scaled inputs; store the T0 state.
-
-    Returns
-    -------
-    dict
-        ``{"area_soc": (n_years,) Σ area·SOC at each December, "area": Σ area}``.
-    """
+def read_window(settings: PhaseSettings, window: Window) -> WindowInputs:
+    """Read a window from the staged inputs, classify its cells and gather the simulated ones."""
     inp = zarr.open_group(settings.inputs, mode="r")
-    out = _results(settings)
-    cells = _simulated(out, window)
-    n_years = settings.n_warmup_years
+    layers = {name: _read(inp, name, window) for name in ("soc", "clay", "npp_spin")}
+    layers["land_use"] = _read(inp, "land_use", window).astype(np.int64)
+    for name in ("sand", "ec"):
+        if name in inp:
+            layers[name] = _read(inp, name, window)
+    series = {
+        f"{phase}_{k}": _read(inp, f"{phase}_{k}", window, lead=True)
+        for phase in ("spin", "warm", "fwd")
+        for k in ("tas", "pr", "pet")
+    }
+    layers["climate_ok"] = np.all([np.isfinite(v).all(axis=0) for v in series.values()], axis=0)
+    layers["cold"] = np.all(series["spin_tas"] < -5.0, axis=0)
+    reason = classify(settings, layers)
+    cells = reason == SIMULATED
+    area = _flat(_read(inp, "area_ha", window), cells)
+    zones = _read(inp, "zones", window)[cells] if "zones" in inp else np.full(area.size, -1)
+    unc_layers: dict[str, np.ndarray] = {}
+    if settings.uncertainty is not None:
+        unc = zarr.open_group(settings.uncertainty.store, mode="r")
+        unc_layers = {
+            name: _flat(_read(unc, name, window), cells)
+            for name in ("soc_sd", "soc_q05", "soc_q95", "clay_sd")
+            if name in unc
+        }
     if not cells.any():
-        return {"area_soc": np.zeros(n_years), "area": 0.0}
-    classes = _read(inp, "land_use", window).astype(np.int64)[cells]
-    state = _read_state(out, "spin", window, cells)
-    ceq = _flat(_read(out, "ceq", window), cells)
-    npp_spin = _flat(_read(inp, "npp_spin", window), cells)
-    npp_warm = _flat(_read(inp, "npp_warm", window, lead=True), cells)  # (n, years)
-    f_spin = settings.table.npp_factor[classes]
+        return WindowInputs(reason, cells, None, area, zones, unc_layers)
+
+    table = settings.engine.table
+    classes = layers["land_use"][cells]
+    n_years = settings.engine.n_warmup_years
     if settings.has_yearly_land_use:
-        yearly = _flat(_read(inp, "land_use_yearly", window, lead=True), cells).astype(np.int64)
-        yearly = np.where(
-            (yearly == NO_CLASS) | np.isnan(settings.table.npp_factor[np.clip(yearly, 0, 255)]),
-            classes[:, None],
-            yearly,
-        )
+        raw = _flat(_read(inp, "land_use_yearly", window, lead=True), cells).astype(np.int64)
+        yearly = np.where(_usable_class(settings, raw), raw, classes[:, None])
+        last = raw[:, -1]
+        fwd_classes = np.where(_usable_class(settings, last), last, classes)
     else:
         yearly = np.repeat(classes[:, None], n_years, axis=1)
-    f_year = settings.table.npp_factor[yearly]  # (n, years)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        annual = ceq[:, None] * (npp_warm * f_year) / (npp_spin * f_spin)[:, None]
-    annual = np.where(np.isfinite(annual), annual, ceq[:, None])
-    shares = np.asarray(settings.monthly_shares)
-    base_cover = _cover(settings, inp, window, cells, classes) if settings.has_cover else None
-    options = RunOptions(
-        evap_coefficient=settings.evap_coefficient, rate_factor=_rate_factor(settings, classes)
+        fwd_classes = classes
+    if settings.has_cover:
+        cover = _flat(_read(inp, "cover", window, lead=True), cells)
+        warm_cover, fwd_cover = cover, cover
+    else:
+        cover, warm_cover, fwd_cover = table.cover[classes], None, table.cover[fwd_classes]
+    data = CellInputs(
+        classes=classes,
+        soc=_flat(layers["soc"], cells),
+        clay=_flat(layers["clay"], cells),
+        spin={k: _flat(series[f"spin_{k}"], cells) for k in ("tas", "pr", "pet")},
+        npp_spin=_flat(layers["npp_spin"], cells),
+        warm={k: _flat(series[f"warm_{k}"], cells) for k in ("tas", "pr", "pet")},
+        npp_warm=_flat(_read(inp, "npp_warm", window, lead=True), cells),
+        fwd={k: _flat(series[f"fwd_{k}"], cells) for k in ("tas", "pr", "pet")},
+        cover=cover,
+        warm_cover=warm_cover,
+        fwd_cover=fwd_cover,
+        yearly=yearly,
+        fwd_classes=fwd_classes,
     )
-    soil = Soil(clay_pct=_flat(_read(inp, "clay", window), cells), depth_cm=settings.depth_cm)
+    return WindowInputs(reason, cells, data, area, zones, unc_layers)
+
+
+def _put(out: zarr.Group, name: str, window: Window, cells: np.ndarray, values: Any) -> None:
+    """Write per-cell values ``(n,)`` or ``(n, *lead)`` into ``(y, x)``/``(*lead, y, x)``."""
     ys, xs = window.slices
-    soc_years = np.empty((state.n_cells, n_years))
-    # Year by year (as GSOCseq), so memory holds 12 months of forcing whatever the warm-up
-    # length; the state, moisture deficit included, carries over from year to year.
-    for year in range(n_years):
-        months = slice(12 * year, 12 * year + 12)
-        cover = base_cover if base_cover is not None else settings.table.cover[yearly[:, year]]
-        forcing = MonthlyForcing(
-            tmp_degC=_flat(np.asarray(inp["warm_tas"][months, ys, xs]), cells),
-            rain_mm=_flat(np.asarray(inp["warm_pr"][months, ys, xs]), cells),
-            evap_mm=_flat(np.asarray(inp["warm_pet"][months, ys, xs]), cells),
-            plant_cover=_plant_cover(cover, settings.bare_threshold),
-            c_inp_t_ha=annual[:, year : year + 1] * shares[None, :],
-            dpm_rpm=settings.table.dpm_rpm[yearly[:, year]][:, None],
-            cover_factor=cover,
-        )
-        result = run(
-            soil, forcing, 12, state=state, record="end", options=options, params=settings.params
-        )
-        state = result.state
-        soc_years[:, year] = result.soc[:, 0]
-    _write_state(out, "t0", window, cells, state)
-    _write_cells(out["c_bau"], window, cells, annual.mean(axis=1))
-    _write_cells(out["soc_warmup"], window, cells, soc_years)
-    area = _flat(_read(inp, "area_ha", window), cells)
-    return {"area_soc": (area[:, None] * soc_years).sum(axis=0), "area": float(area.sum())}
+    values = np.asarray(values)
+    block = np.full((*values.shape[1:], *window.shape), np.nan)
+    block[..., cells] = np.moveaxis(values, 0, -1)
+    out[name][..., ys, xs] = block
 
 
-def forward_window(settings: PhaseSettings, window: Window) -> dict[str, Any]:
-    """Run every scenario forward from T0 in one kernel call; store yearly stocks.
+def window_task(settings: PhaseSettings, window: Window) -> dict[str, Any]:
+    """Classify, simulate and write one window; return its partial sums and stage times.
 
     Returns
     -------
     dict
-        ``{"area_soc": (n_scenarios, forward_years + 1) Σ area·SOC (T0 first)}``.
+        ``{"cells": n simulated, "warm_area_soc": (n_warmup_years,) Σ area·SOC at each
+        December of the warm-up, "area": Σ area [ha], "forward_area_soc": (S, forward_years
+        + 1) Σ area·SOC (T0 first), "seconds": {stage: s}, "members": the uncertainty
+        members' zone sums or None}``.
     """
-    inp = zarr.open_group(settings.inputs, mode="r")
-    out = _results(settings)
-    cells = _simulated(out, window)
-    n_scen = len(settings.scenarios)
-    years = settings.forward_years
-    if not cells.any():
-        return {"area_soc": np.zeros((n_scen, years + 1))}
-    classes = _read(inp, "land_use", window).astype(np.int64)[cells]
-    if settings.has_yearly_land_use:
-        last = _flat(_read(inp, "land_use_yearly", window, lead=True)[-1:], cells)[:, 0]
-        last = last.astype(np.int64)
-        keep = (last != NO_CLASS) & np.isfinite(settings.table.npp_factor[np.clip(last, 0, 255)])
-        classes = np.where(keep, last, classes)
-    state = _read_state(out, "t0", window, cells)
-    n = state.n_cells
-    c_bau = _flat(_read(out, "c_bau", window), cells)
-    base_cover = _cover(settings, inp, window, cells, classes)
-    period = inp["fwd_tas"].shape[0]
-    shares = np.asarray(settings.monthly_shares)
-
-    # Scenarios side by side: cell i of scenario s is row s·n + i.
-    def stack(arr: np.ndarray) -> np.ndarray:
-        return np.concatenate([arr] * n_scen, axis=0)
-
-    c_inp = np.concatenate(
-        [s.input_multiplier * c_bau[:, None] * shares[None, :] for s in settings.scenarios]
-    )
-    fym = np.concatenate(
-        [np.broadcast_to(s.fym_t_ha * shares[None, :], (n, 12)) for s in settings.scenarios]
-    )
-    cover = np.concatenate(
-        [
-            base_cover
-            if s.cover_factor is None
-            else np.broadcast_to(np.resize(np.asarray(s.cover_factor, float), 12), (n, 12))
-            for s in settings.scenarios
-        ]
-    )
-    dpm_rpm = stack(settings.table.dpm_rpm[classes][:, None])
-    options = RunOptions(
-        evap_coefficient=settings.evap_coefficient,
-        rate_factor=stack(_rate_factor(settings, classes)),
-    )
-    soil = Soil(
-        clay_pct=stack(_flat(_read(inp, "clay", window), cells)), depth_cm=settings.depth_cm
-    )
+    ts = settings.engine
+    seconds = dict.fromkeys(STAGES, 0.0)
+    started = time.perf_counter()
+    inputs = read_window(settings, window)
+    seconds["inputs"] = time.perf_counter() - started
+    out = zarr.open_group(settings.results, mode="r+")
     ys, xs = window.slices
-
-    def forcing(months: slice) -> MonthlyForcing:
-        tas, pr, pet = (
-            stack(_flat(np.asarray(inp[f"fwd_{k}"][months, ys, xs]), cells))
-            for k in ("tas", "pr", "pet")
-        )
-        return MonthlyForcing(
-            tmp_degC=tas,
-            rain_mm=pr,
-            evap_mm=pet,
-            plant_cover=_plant_cover(cover, settings.bare_threshold),
-            c_inp_t_ha=c_inp,
-            fym_t_ha=fym,
-            dpm_rpm=dpm_rpm,
-            cover_factor=cover,
-        )
-
-    big = RothCState(
-        pools=stack(state.pools),
-        iom=stack(state.iom),
-        smd=stack(state.smd),
-        co2=np.zeros(n * n_scen),
+    out["reason"][ys, xs] = inputs.reason
+    n_scen, years = len(ts.scenarios), ts.forward_years
+    summary: dict[str, Any] = {
+        "cells": 0,
+        "warm_area_soc": np.zeros(ts.n_warmup_years),
+        "area": 0.0,
+        "forward_area_soc": np.zeros((n_scen, years + 1)),
+        "seconds": seconds,
+        "members": None,
+    }
+    data, cells = inputs.data, inputs.cells
+    if data is None:
+        return summary
+    det = simulate(ts, data, Members.identity(data, ts), timings=seconds)
+    _put(out, "ceq", window, cells, det.ceq[:, 0])
+    _put(out, "c_bau", window, cells, det.c_bau[:, 0])
+    _put(out, "soc_warmup", window, cells, det.warmup[:, 0])
+    soc = np.concatenate(
+        [np.repeat(det.t0[None, :, 0, None], n_scen, axis=0), det.forward[:, :, 0, :]], axis=2
+    )  # (S, n, years + 1)
+    _put(out, "soc", window, cells, np.moveaxis(soc, 1, 0))
+    area = inputs.area
+    summary.update(
+        cells=int(cells.sum()),
+        warm_area_soc=(area[:, None] * det.warmup[:, 0]).sum(axis=0),
+        area=float(area.sum()),
+        forward_area_soc=(soc * area[None, :, None]).sum(axis=1),
     )
-    if period == 12:
-        # One climatology cycled over the whole forward run: one kernel call.
-        result = run(
-            soil,
-            forcing(slice(0, 12)),
-            12 * years,
-            state=big,
-            record="year",
-            options=options,
-            params=settings.params,
+    if settings.uncertainty is not None:
+        started = time.perf_counter()
+        summary["members"] = members_window(
+            settings.uncertainty,
+            window,
+            cells,
+            data,
+            inputs.uncertainty_layers,
+            det,
+            area,
+            inputs.zones,
         )
-        stocks = result.soc
-    else:
-        # A future series: year by year, so memory holds 12 months of forcing.
-        stocks = np.empty((n * n_scen, years))
-        for year in range(years):
-            result = run(
-                soil,
-                forcing(slice(12 * year, 12 * year + 12)),
-                12,
-                state=big,
-                record="end",
-                options=options,
-                params=settings.params,
-            )
-            big = result.state
-            stocks[:, year] = result.soc[:, 0]
-    soc = stocks.reshape(n_scen, n, years)  # (S, n, years)
-    t0 = state.soc
-    block = np.full((n_scen, years + 1, *window.shape), np.nan)
-    block[:, 0][:, cells] = t0[None, :]
-    block[:, 1:][:, :, cells] = soc.transpose(0, 2, 1)
-    out["soc"][:, :, ys, xs] = block
-    area = _flat(_read(inp, "area_ha", window), cells)
-    area_soc = np.concatenate(
-        [np.full((n_scen, 1), (area * t0).sum()), (soc * area[None, :, None]).sum(axis=1)], axis=1
-    )
-    return {"area_soc": area_soc}
+        seconds["uncertainty"] = time.perf_counter() - started
+    return summary
 
 
-def create_results(path: Path, shape: tuple[int, int], chunk: int, settings_like: Any) -> None:
-    """Create the empty ``results.zarr`` arrays the phases fill (internal)."""
+def create_results(path: Path, shape: tuple[int, int], chunk: int, engine: EngineSettings) -> None:
+    """Create the empty ``results.zarr`` arrays the window tasks fill (internal)."""
     g = zarr.open_group(str(path), mode="w")
     c2 = (chunk, chunk)
-    n_scen = len(settings_like.scenarios)
-    years = settings_like.forward_years
-    n_warm = settings_like.n_warmup_years
+    n_scen = len(engine.scenarios)
+    years = engine.forward_years
+    n_warm = engine.n_warmup_years
 
     def make(name: str, lead: tuple[int, ...], dtype: str, fill: Any = np.nan) -> None:
         g.create_array(
@@ -476,10 +295,6 @@ def create_results(path: Path, shape: tuple[int, int], chunk: int, settings_like
         )
 
     make("reason", (), "uint8", NO_LAND_USE)
-    for prefix in ("spin", "t0"):
-        make(f"{prefix}_pools", (4,), "float64")
-        make(f"{prefix}_iom", (), "float64")
-        make(f"{prefix}_smd", (), "float64")
     make("ceq", (), "float64")
     make("c_bau", (), "float64")
     make("soc_warmup", (n_warm,), "float64")

@@ -8,6 +8,7 @@ therefore leaves the previous products untouched and nothing that looks complete
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import os
 import shutil
@@ -23,6 +24,7 @@ from socseq import __version__
 from socseq.atomic import write_json_atomic
 from socseq.io.grid import GridSpec
 from socseq.pipeline.config import RunConfig
+from socseq.pipeline.engine import EngineSettings, ScenarioSpec
 from socseq.pipeline.execute import Executor
 from socseq.pipeline.inputs import StagedInputs, resolve_grid, stage_inputs, windows
 from socseq.pipeline.landuse import read_class_table
@@ -31,12 +33,10 @@ from socseq.pipeline.phases import (
     NO_LAND_USE,
     NOT_AGRICULTURAL,
     SIMULATED,
+    STAGES,
     PhaseSettings,
-    ScenarioSpec,
     create_results,
-    forward_window,
-    spinup_window,
-    warmup_window,
+    window_task,
 )
 from socseq.pipeline.products import compute_products
 from socseq.progress import Progress
@@ -62,8 +62,8 @@ class RunSummary:
         return self.output_dir / "summary.csv"
 
 
-def phase_settings(config: RunConfig, staged: StagedInputs, results: Path) -> PhaseSettings:
-    """Collect what the window tasks need from the configuration and the staged inputs."""
+def engine_settings(config: RunConfig, n_warmup_years: int) -> EngineSettings:
+    """Return the model choices and scenarios of a run, as the phase engine needs them."""
     shares = config.model.input_monthly_shares or tuple([1.0 / 12.0] * 12)
     scenarios = tuple(
         ScenarioSpec(
@@ -78,18 +78,9 @@ def phase_settings(config: RunConfig, staged: StagedInputs, results: Path) -> Ph
         )
         for s in config.scenarios
     )
-    masks = config.masks
-    return PhaseSettings(
-        inputs=str(staged.path),
-        results=str(results),
+    return EngineSettings(
         table=read_class_table(config.land_use.table),
-        simulate=config.land_use.simulate,
-        cropland=config.land_use.cropland,
-        paddy=config.land_use.paddy,
         paddy_rate_factor=config.land_use.paddy_rate_factor,
-        max_soc=masks.max_soc_t_ha,
-        max_sand=masks.max_sand_pct,
-        max_ec=masks.max_ec_dS_m,
         evap_coefficient=1.0 if config.climate.evaporation_kind == "pet" else 0.75,
         spinup_method=config.model.spinup,
         monthly_shares=tuple(shares),
@@ -97,10 +88,32 @@ def phase_settings(config: RunConfig, staged: StagedInputs, results: Path) -> Ph
         depth_cm=config.model.depth_cm,
         bare_threshold=config.cover.bare_threshold,
         scenarios=scenarios,
-        n_warmup_years=staged.n_warmup_years,
+        n_warmup_years=n_warmup_years,
         forward_years=config.periods.forward_years,
+    )
+
+
+def phase_settings(
+    config: RunConfig,
+    staged: StagedInputs,
+    results: Path,
+    uncertainty: Any = None,
+) -> PhaseSettings:
+    """Collect what the window tasks need from the configuration and the staged inputs."""
+    masks = config.masks
+    return PhaseSettings(
+        inputs=str(staged.path),
+        results=str(results),
+        engine=engine_settings(config, staged.n_warmup_years),
+        simulate=config.land_use.simulate,
+        cropland=config.land_use.cropland,
+        paddy=config.land_use.paddy,
+        max_soc=masks.max_soc_t_ha,
+        max_sand=masks.max_sand_pct,
+        max_ec=masks.max_ec_dS_m,
         has_yearly_land_use=staged.has_yearly_land_use,
         has_cover=staged.has_cover,
+        uncertainty=uncertainty,
     )
 
 
@@ -216,31 +229,33 @@ def _run(
     grid, staged, dsm_info, _prediction = _prepare(config, out, progress, timings)
     results_path = out / WORK / "results.zarr"
     settings = phase_settings(config, staged, results_path)
-    create_results(results_path, grid.shape, staged.chunk, settings)
+    if config.uncertainty is not None:
+        from socseq.pipeline.uncertainty import prepare_uncertainty
+
+        members = prepare_uncertainty(
+            config, grid, staged, settings.engine, out / WORK, _prediction
+        )
+        settings = dataclasses.replace(settings, uncertainty=members)
+    create_results(results_path, grid.shape, staged.chunk, settings.engine)
     tiles = windows(grid, staged.chunk)
 
     with Executor(workers=workers, scheduler=scheduler) as executor:
-        sums: dict[str, Any] = {}
-        for phase, fn in (
-            ("spin-up", spinup_window),
-            ("warm-up", warmup_window),
-            ("forward", forward_window),
-        ):
-            started = time.perf_counter()
-            report = None if progress is None else (lambda d, t, p=phase: progress(p, d, t))
-            sums[phase] = executor.map(fn, settings, tiles, report)
-            timings[phase] = time.perf_counter() - started
-        uncertainty = None
-        if config.uncertainty is not None:
-            # Members through every phase on the same windows and executor (issue 7).
-            from socseq.pipeline.uncertainty import run_uncertainty
-
-            started = time.perf_counter()
-            uncertainty = run_uncertainty(
-                config, grid, staged, settings, tiles, executor, out / WORK, _prediction, progress
-            )
-            timings["uncertainty"] = time.perf_counter() - started
+        started = time.perf_counter()
+        report = None if progress is None else (lambda d, t: progress("phases", d, t))
+        parts = executor.map(window_task, settings, tiles, report)
+        _apportion(timings, parts, time.perf_counter() - started)
         scheduler_name = executor.description
+
+    uncertainty = None
+    if settings.uncertainty is not None:
+        from socseq.pipeline.uncertainty import finish_uncertainty
+
+        uncertainty = finish_uncertainty(
+            settings.uncertainty,
+            [p["members"] for p in parts if p["members"] is not None],
+            timings.get("uncertainty", 0.0),
+            scheduler_name,
+        )
 
     started = time.perf_counter()
     stage = out / PARTIAL
@@ -248,17 +263,21 @@ def _run(
         shutil.rmtree(stage)
     stage.mkdir()
     warm = {
-        "area_soc": np.sum([s["area_soc"] for s in sums["warm-up"]], axis=0),
-        "area": float(sum(s["area"] for s in sums["warm-up"])),
+        "area_soc": np.sum([p["warm_area_soc"] for p in parts], axis=0),
+        "area": float(sum(p["area"] for p in parts)),
     }
-    fwd = np.sum([s["area_soc"] for s in sums["forward"]], axis=0)
+    fwd = np.sum([p["forward_area_soc"] for p in parts], axis=0)
     inputs_group = staged.open()
     results_group = zarr.open_group(str(results_path), mode="r")
     written = compute_products(
         config, grid, inputs_group, results_group, stage, warmup_sums=warm, forward_sums=fwd
     )
     if uncertainty is not None:
-        written += uncertainty.write(config, grid, inputs_group, results_group, stage)
+        from socseq.pipeline.uncertainty_products import write_uncertainty_products
+
+        written += write_uncertainty_products(
+            uncertainty, config, grid, inputs_group, results_group, stage
+        )
     if progress is not None:
         progress("products", 1, 1)
     timings["products"] = time.perf_counter() - started
@@ -273,6 +292,21 @@ def _run(
     if not keep_work:
         shutil.rmtree(out / WORK, ignore_errors=True)
     return RunSummary(output_dir=out, manifest=manifest, timings_s=timings)
+
+
+def _apportion(timings: dict[str, float], parts: list[dict[str, Any]], wall: float) -> None:
+    """Split the wall time of the window tasks over their stages, by their task-seconds.
+
+    The tasks run concurrently, each through every stage, so a stage's wall time is its share
+    of the summed task-seconds; the stages then add up to the wall time of the tasks.
+    """
+    spent = {stage: sum(p["seconds"][stage] for p in parts) for stage in STAGES}
+    total = sum(spent.values())
+    for stage in STAGES:
+        if stage != "uncertainty" or spent[stage] > 0:
+            timings[stage] = timings.get(stage, 0.0) + (
+                wall * spent[stage] / total if total > 0 else 0.0
+            )
 
 
 def _manifest(

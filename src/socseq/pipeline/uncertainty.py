@@ -1,11 +1,14 @@
 """Uncertainty runs: the GSOCseq minimum/maximum runs, or a Monte Carlo ensemble per cell.
 
-Both modes run every member through spin-up, warm-up and the forward scenarios with the same
-engine calls as the deterministic run (:mod:`socseq.pipeline.phases`), cells × members stacked
-as the rows of one vectorised kernel call, window by window on the run's
-:class:`~socseq.pipeline.execute.Executor`. Inside a window the cells are processed in batches
-of at most ``ROW_BUDGET // members`` cells, so memory follows the window (chunk size) and the
-batch, never the domain; per-cell statistics and per-member zone sums leave the batch.
+This module holds only what is uncertainty: the members' draws, the statistics over members
+and the per-member zone sums. The members run through the one phase engine
+(:func:`socseq.pipeline.engine.simulate`) that runs the deterministic cells, cells × members
+stacked as the rows of one vectorised kernel call, inside the same window task
+(:mod:`socseq.pipeline.phases`), so every option of a run (yearly land use, cover rasters,
+NDVI, paddy, future climate, spin-up climatology) applies to the members as to the
+deterministic run. Inside a window the cells are processed in batches of at most
+``ROW_BUDGET // members`` cells, so memory follows the window (chunk size) and the batch,
+never the domain.
 
 ``mode = "gsocseq"`` (GSOCseq Technical Manual ch. 12, Table 12.1): two members, *min* and
 *max*, with temperature × 1.02 / 0.98, precipitation × 0.95 / 1.05, clay × 0.9 / 1.1, SOC
@@ -17,13 +20,6 @@ normalised by its own spin-up NPP, and the analytical spin-up varies climate as 
 ``mode = "montecarlo"``: ``members`` draws per cell from the declared distributions
 (:class:`~socseq.pipeline.config.UncertaintyConfig`) with the counter-based generator of
 :mod:`socseq.pipeline.draws`, so results do not depend on windows, batches or schedulers.
-
-The forward run is affine in the plant input from a common state (RothC is linear in pools
-and inputs, and the moisture deficit does not depend on either), so scenarios that differ from
-the baseline only by their input multiplier are not run: with SOC(1) the run at the member's
-BAU input and SOC(0) the run without plant input, SOC(m) = m·SOC(1) + (1 − m)·SOC(0) exactly
-(up to rounding). Two forward runs per member serve any number of such scenarios and any input
-uncertainty.
 """
 
 from __future__ import annotations
@@ -41,21 +37,9 @@ import zarr
 from socseq.io.grid import GridSpec
 from socseq.pipeline.config import RunConfig
 from socseq.pipeline.draws import standard_normal
-from socseq.pipeline.inputs import NO_CLASS, SCRATCH_CODEC, StagedInputs, Window
-from socseq.pipeline.npp import miami_npp_g_dm_m2
-from socseq.pipeline.phases import (
-    SIMULATED,
-    PhaseSettings,
-    _cover,
-    _flat,
-    _plant_cover,
-    _rate_factor,
-    _read,
-)
+from socseq.pipeline.engine import CellInputs, EngineSettings, Members, Trajectories, simulate
+from socseq.pipeline.inputs import SCRATCH_CODEC, StagedInputs, Window
 from socseq.pipeline.rates import absolute_rate, reaches_four_per_1000, relative_rate
-from socseq.progress import Progress
-from socseq.rothc.equilibrium import equilibrium
-from socseq.rothc.model import MonthlyForcing, RothCState, RunOptions, Soil, run
 from socseq.rothc.parameters import RothCParameters
 
 __all__ = [
@@ -64,8 +48,10 @@ __all__ = [
     "STATISTICS",
     "UncertaintyRun",
     "UncertaintySettings",
-    "run_uncertainty",
-    "uncertainty_window",
+    "combine_window_parts",
+    "finish_uncertainty",
+    "members_window",
+    "prepare_uncertainty",
 ]
 
 #: Rows (cells × members) per kernel batch; a running batch holds memory in proportion to it.
@@ -93,8 +79,10 @@ class UncertaintySettings:
 
     Attributes
     ----------
-    phase : PhaseSettings
-        The deterministic run's settings (stores, class table, scenarios, model options).
+    engine : EngineSettings
+        The run's model choices and scenarios.
+    cropland : tuple of int
+        Classes counted as cropland in the 4-per-1000 shares.
     store : str
         ``uncertainty.zarr``: SOC/clay uncertainty layers in, per-cell results out.
     mode : str
@@ -127,7 +115,8 @@ class UncertaintySettings:
         Rows per kernel batch.
     """
 
-    phase: PhaseSettings
+    engine: EngineSettings
+    cropland: tuple[int, ...]
     store: str
     mode: str
     members: int
@@ -151,25 +140,11 @@ class UncertaintySettings:
     @property
     def n_scenarios(self) -> int:
         """Forward scenarios."""
-        return len(self.phase.scenarios)
+        return len(self.engine.scenarios)
 
 
 # --------------------------------------------------------------------------------------------
 # Member draws
-
-
-@dataclass
-class _Draws:
-    """Per-cell, per-member perturbations of one batch (arrays ``(b, M)``)."""
-
-    soc: np.ndarray
-    clay: np.ndarray
-    t_factor: np.ndarray
-    t_offset: np.ndarray
-    p_factor: np.ndarray
-    input_factor: np.ndarray
-    multipliers: np.ndarray  # (S, b, M) scenario input multiplier vs. the member's BAU
-    params: list[RothCParameters]  # per member
 
 
 def _normal(us: UncertaintySettings, stream: str, cells: np.ndarray, shared: bool) -> np.ndarray:
@@ -219,10 +194,14 @@ def _draws(
     clay: np.ndarray,
     layers: dict[str, np.ndarray],
     params: RothCParameters,
-) -> _Draws:
-    """Member perturbations of a batch of cells (global indices ``cells``)."""
+) -> Members:
+    """Member perturbations of a batch of cells (global indices ``cells``).
+
+    Scenario multipliers are relative to the member's BAU input, as the deterministic run's
+    are relative to the BAU input: with zero spread a member is the deterministic cell.
+    """
     b, m = cells.size, us.members
-    mult = np.array([s.input_multiplier for s in us.phase.scenarios])
+    mult = np.array([s.input_multiplier for s in us.engine.scenarios])
     base_m = mult[us.baseline_index]
     if us.mode == "gsocseq":
         f = GSOCSEQ_FACTORS
@@ -241,10 +220,8 @@ def _draws(
         points = np.array([-f["ssm_points"], f["ssm_points"]])
         ssm = np.arange(mult.size) != us.baseline_index
         shift = np.where(ssm, 1.0, 0.0)[:, None] * points[None, :]  # (S, 2)
-        multipliers = np.broadcast_to(
-            (mult[:, None] + shift)[:, None, :] / base_m, (mult.size, b, 2)
-        )
-        return _Draws(
+        multipliers = np.broadcast_to((mult[:, None] + shift)[:, None, :], (mult.size, b, 2))
+        return Members(
             soc=soc_m,
             clay=clay_m,
             t_factor=row * np.array(f["temperature"]),
@@ -265,7 +242,7 @@ def _draws(
     p_fac = np.exp(us.precipitation_sd * _normal(us, "precipitation", cells, us.climate_shared))
     u = np.exp(us.input_sd * _normal(us, "input", cells, us.inputs_shared))
     g = 1.0 + us.increase_sd * _normal(us, "increase", cells, us.inputs_shared)
-    multipliers = (1.0 + (mult[:, None, None] / base_m - 1.0) * g[None]).clip(min=0.0)
+    multipliers = (base_m * (1.0 + (mult[:, None, None] / base_m - 1.0) * g[None])).clip(min=0.0)
     member_params = [params] * m
     if us.parameter_sd:
         members = np.arange(m)
@@ -279,7 +256,7 @@ def _draws(
             )
             for j in range(m)
         ]
-    return _Draws(
+    return Members(
         soc=soc_m,
         clay=clay_m,
         t_factor=np.ones((b, m)),
@@ -292,286 +269,7 @@ def _draws(
 
 
 # --------------------------------------------------------------------------------------------
-# The phases for cells × members
-
-
-@dataclass
-class _Cells:
-    """Per-cell data of a batch (arrays over the batch's cells)."""
-
-    classes: np.ndarray
-    soc: np.ndarray
-    clay: np.ndarray
-    spin: dict[str, np.ndarray]  # (b, 12)
-    npp_spin: np.ndarray
-    npp_warm: np.ndarray  # (b, years)
-    warm: dict[str, np.ndarray]  # (b, 12·years) float32
-    fwd: dict[str, np.ndarray]  # (b, period)
-    cover: np.ndarray  # (b, 12) spin-up / warm-up cover
-    fwd_cover: np.ndarray
-    yearly: np.ndarray  # (b, years) classes of the warm-up years
-    fwd_classes: np.ndarray
-    layers: dict[str, np.ndarray]
-
-
-def _npp_ratio(npp_perturbed: np.ndarray, npp: np.ndarray) -> np.ndarray:
-    """Perturbed over unperturbed NPP (1 exactly without perturbation, or where undefined)."""
-    with np.errstate(divide="ignore", invalid="ignore"):
-        ratio = npp_perturbed / npp
-    return np.where(np.isfinite(ratio), ratio, 1.0)
-
-
-def _simulate(
-    ps: PhaseSettings, c: _Cells, d: _Draws, members: np.ndarray, params: RothCParameters
-) -> tuple[np.ndarray, np.ndarray]:
-    """Spin-up, warm-up and forward of the batch's cells × ``members``.
-
-    The kernel rows are cell-major (row ``i·k + j`` is member ``j`` of cell ``i``). Climate,
-    cover and class tables stay per cell: each of their rows serves the ``k`` members of its
-    cell, which add their temperature and rain perturbation as the kernel reads them
-    (:class:`~socseq.rothc.RunOptions`), so only the carbon inputs exist per member.
-
-    Returns
-    -------
-    t0 : numpy.ndarray
-        ``(b, k)`` SOC at T0 [t C/ha].
-    final : numpy.ndarray
-        ``(S, b, k)`` SOC after the forward years per scenario [t C/ha].
-    """
-    b, k = c.soc.size, members.size
-
-    def rows(values: np.ndarray) -> np.ndarray:
-        """Per-cell values → rows (cell-major: row i·k + j)."""
-        return np.repeat(values, k, axis=0)
-
-    def per_member(values: np.ndarray) -> np.ndarray:
-        return np.ascontiguousarray(values[:, members]).reshape(-1)
-
-    t_fac, t_off, p_fac = d.t_factor[:, members], d.t_offset[:, members], d.p_factor[:, members]
-
-    def member_npp(tas: np.ndarray, pr: np.ndarray) -> np.ndarray:
-        """Member over cell MIAMI NPP of the cells' 12 months ``(b, 12)`` → rows.
-
-        A member's annual mean temperature is its cell's times its factor plus its offset, its
-        rain the cell's total times its factor.
-        """
-        t_mean = tas.astype(np.float64).mean(axis=-1)[:, None]
-        p_total = pr.astype(np.float64).sum(axis=-1)[:, None]
-        member = miami_npp_g_dm_m2(t_mean * t_fac + t_off, p_total * p_fac)
-        return _npp_ratio(member.reshape(-1), rows(miami_npp_g_dm_m2(t_mean, p_total)[:, 0]))
-
-    rate = rows(_rate_factor(ps, c.classes))
-
-    def options(copies: int = 1) -> RunOptions:
-        def rep(values: np.ndarray) -> np.ndarray:
-            return np.tile(values, copies)
-
-        return RunOptions(
-            evap_coefficient=ps.evap_coefficient,
-            rate_factor=rep(rate),
-            temperature_scale=rep(per_member(d.t_factor)),
-            temperature_offset_degC=rep(per_member(d.t_offset)),
-            rain_scale=rep(per_member(d.p_factor)),
-        )
-
-    shares = np.asarray(ps.monthly_shares)
-    soil = Soil(clay_pct=per_member(d.clay), depth_cm=ps.depth_cm)
-    member_options = options()  # spin-up and warm-up
-
-    # Spin-up: equilibrium with the member's climate, clay and SOC (IOM from its own SOC).
-    forcing = MonthlyForcing(
-        tmp_degC=c.spin["tas"],
-        rain_mm=c.spin["pr"],
-        evap_mm=c.spin["pet"],
-        plant_cover=_plant_cover(c.cover, ps.bare_threshold),
-        c_inp_t_ha=shares,
-        dpm_rpm=ps.table.dpm_rpm[c.classes][:, None],
-        cover_factor=c.cover,
-    )
-    eq = equilibrium(
-        soil,
-        forcing,
-        target_soc=per_member(d.soc),
-        method=ps.spinup_method,
-        options=member_options,  # type: ignore[arg-type]
-        params=params,
-    )
-    state = eq.state
-    ceq = eq.annual_input_t_ha
-
-    # Warm-up: NPP of the member's climate, normalised by its own spin-up NPP.
-    n_years = ps.n_warmup_years
-    npp_spin = rows(c.npp_spin) * member_npp(c.spin["tas"], c.spin["pr"])
-    f_spin = rows(ps.table.npp_factor[c.classes])
-    f_year = ps.table.npp_factor[rows(c.yearly)]
-    npp_warm = rows(c.npp_warm).copy()
-    annual = np.empty((b * k, n_years))
-    for year in range(n_years):
-        months = slice(12 * year, 12 * year + 12)
-        year_tas, year_pr = c.warm["tas"][:, months], c.warm["pr"][:, months]
-        npp_warm[:, year] *= member_npp(year_tas, year_pr)
-        with np.errstate(divide="ignore", invalid="ignore"):
-            year_input = ceq * (npp_warm[:, year] * f_year[:, year]) / (npp_spin * f_spin)
-        annual[:, year] = np.where(np.isfinite(year_input), year_input, ceq)
-        ycover = c.cover if ps.has_cover else ps.table.cover[c.yearly[:, year]]
-        forcing = MonthlyForcing(
-            tmp_degC=year_tas,
-            rain_mm=year_pr,
-            evap_mm=c.warm["pet"][:, months],
-            plant_cover=_plant_cover(ycover, ps.bare_threshold),
-            c_inp_t_ha=annual[:, year : year + 1] * shares[None, :],
-            dpm_rpm=ps.table.dpm_rpm[c.yearly[:, year]][:, None],
-            cover_factor=ycover,
-        )
-        state = run(
-            soil, forcing, 12, state=state, record="end", options=member_options, params=params
-        ).state
-    t0 = state.soc
-    c_bau = annual.mean(axis=1) * per_member(d.input_factor)
-
-    # Forward: the BAU input and no plant input (linear scenarios), plus explicit scenarios.
-    # The runs are stacked run-major, so the per-cell forcing is stacked as often.
-    mult = d.multipliers[:, :, members].reshape(len(ps.scenarios), -1)  # (S, rows)
-    plain = [s.fym_t_ha == 0 and s.cover_factor is None for s in ps.scenarios]
-    runs: list[tuple[np.ndarray, float, Any]] = [
-        (np.ones(b * k), 0.0, None),
-        (np.zeros(b * k), 0.0, None),
-    ]
-    explicit = {}
-    for i, s in enumerate(ps.scenarios):
-        if not plain[i]:
-            explicit[i] = len(runs)
-            runs.append((mult[i], s.fym_t_ha, s.cover_factor))
-    n_run = len(runs)
-
-    def stack(arr: np.ndarray) -> np.ndarray:
-        return np.concatenate([arr] * n_run, axis=0)
-
-    c_inp = np.concatenate([(m * c_bau)[:, None] * shares[None, :] for m, _, _ in runs])
-    fym = np.concatenate([np.broadcast_to(f * shares[None, :], (b, 12)) for _, f, _ in runs])
-    fcover = np.concatenate(
-        [
-            c.fwd_cover
-            if cf is None
-            else np.broadcast_to(np.resize(np.asarray(cf, float), 12), (b, 12))
-            for _, _, cf in runs
-        ]
-    )
-    f_soil = Soil(clay_pct=stack(per_member(d.clay)), depth_cm=ps.depth_cm)
-    dpm_rpm = stack(ps.table.dpm_rpm[c.fwd_classes][:, None])
-    big = RothCState(
-        pools=stack(state.pools),
-        iom=stack(state.iom),
-        smd=stack(state.smd),
-        co2=np.zeros(b * k * n_run),
-    )
-    period = c.fwd["tas"].shape[1]
-    f_options = options(n_run)
-
-    def fwd_forcing(months: slice) -> MonthlyForcing:
-        return MonthlyForcing(
-            tmp_degC=stack(c.fwd["tas"][:, months]),
-            rain_mm=stack(c.fwd["pr"][:, months]),
-            evap_mm=stack(c.fwd["pet"][:, months]),
-            plant_cover=_plant_cover(fcover, ps.bare_threshold),
-            c_inp_t_ha=c_inp,
-            fym_t_ha=fym,
-            dpm_rpm=dpm_rpm,
-            cover_factor=fcover,
-        )
-
-    years = ps.forward_years
-    if period == 12:
-        end = run(
-            f_soil,
-            fwd_forcing(slice(0, 12)),
-            12 * years,
-            state=big,
-            record="end",
-            options=f_options,
-            params=params,
-        ).soc[:, 0]
-    else:
-        for year in range(years):
-            big = run(
-                f_soil,
-                fwd_forcing(slice(12 * year, 12 * year + 12)),
-                12,
-                state=big,
-                record="end",
-                options=f_options,
-                params=params,
-            ).state
-        end = big.soc
-    end = end.reshape(n_run, b * k)
-    one, zero = end[0], end[1]
-    final = np.empty((len(ps.scenarios), b * k))
-    for i in range(len(ps.scenarios)):
-        final[i] = end[explicit[i]] if i in explicit else mult[i] * one + (1.0 - mult[i]) * zero
-    return t0.reshape(b, k), final.reshape(len(ps.scenarios), b, k)
-
-
-# --------------------------------------------------------------------------------------------
-# Window task
-
-
-def _read_cells(us: UncertaintySettings, window: Window, cells: np.ndarray) -> _Cells:
-    ps = us.phase
-    inp = zarr.open_group(ps.inputs, mode="r")
-    unc = zarr.open_group(us.store, mode="r")
-    classes = _read(inp, "land_use", window).astype(np.int64)[cells]
-    n_years = ps.n_warmup_years
-    if ps.has_yearly_land_use:
-        yearly = _flat(_read(inp, "land_use_yearly", window, lead=True), cells).astype(np.int64)
-        yearly = np.where(
-            (yearly == NO_CLASS) | np.isnan(ps.table.npp_factor[np.clip(yearly, 0, 255)]),
-            classes[:, None],
-            yearly,
-        )
-        raw_last = _flat(_read(inp, "land_use_yearly", window, lead=True)[-1:], cells)[:, 0]
-        raw_last = raw_last.astype(np.int64)
-        keep = (raw_last != NO_CLASS) & np.isfinite(ps.table.npp_factor[np.clip(raw_last, 0, 255)])
-        fwd_classes = np.where(keep, raw_last, classes)
-    else:
-        yearly = np.repeat(classes[:, None], n_years, axis=1)
-        fwd_classes = classes
-    ys, xs = window.slices
-
-    def series(name: str) -> np.ndarray:
-        return np.ascontiguousarray(np.asarray(inp[name][:, ys, xs])[:, cells].T)
-
-    layers = {
-        name: _flat(_read(unc, name, window), cells)
-        for name in ("soc_sd", "soc_q05", "soc_q95", "clay_sd")
-        if name in unc
-    }
-    return _Cells(
-        classes=classes,
-        soc=_flat(_read(inp, "soc", window), cells),
-        clay=_flat(_read(inp, "clay", window), cells),
-        spin={
-            k: _flat(_read(inp, f"spin_{k}", window, lead=True), cells)
-            for k in ("tas", "pr", "pet")
-        },
-        npp_spin=_flat(_read(inp, "npp_spin", window), cells),
-        npp_warm=_flat(_read(inp, "npp_warm", window, lead=True), cells),
-        warm={k: series(f"warm_{k}") for k in ("tas", "pr", "pet")},
-        fwd={k: series(f"fwd_{k}") for k in ("tas", "pr", "pet")},
-        cover=_cover(ps, inp, window, cells, classes),
-        fwd_cover=_cover(ps, inp, window, cells, fwd_classes),
-        yearly=yearly,
-        fwd_classes=fwd_classes,
-        layers=layers,
-    )
-
-
-def _take(c: _Cells, sel: slice) -> _Cells:
-    def cut(value: Any) -> Any:
-        if isinstance(value, dict):
-            return {k: v[sel] for k, v in value.items()}
-        return value[sel]
-
-    return _Cells(**{name: cut(getattr(c, name)) for name in c.__dataclass_fields__})
+# Members of a window's cells
 
 
 def _quantiles(values: np.ndarray) -> np.ndarray:
@@ -580,58 +278,79 @@ def _quantiles(values: np.ndarray) -> np.ndarray:
     return np.concatenate([values.mean(axis=-1)[None], q])
 
 
-def window_members(
-    us: UncertaintySettings, window: Window
-) -> tuple[np.ndarray, np.ndarray, np.ndarray, _Cells | None]:
-    """Run every member of a window's simulated cells, batch by batch.
+def run_members(
+    us: UncertaintySettings,
+    cells: CellInputs,
+    global_index: np.ndarray,
+    layers: dict[str, np.ndarray],
+) -> tuple[np.ndarray, np.ndarray]:
+    """Run every member of ``cells`` through the phase engine, batch by batch.
+
+    Parameters
+    ----------
+    us : UncertaintySettings
+    cells : CellInputs
+        The simulated cells of a window.
+    global_index : numpy.ndarray
+        ``(n,)`` row · width + column of each cell: the key of its draws.
+    layers : dict of str to numpy.ndarray
+        ``(n,)`` SOC/clay uncertainty layers of the cells (``soc_sd``, ``soc_q05``, ...).
 
     Returns
     -------
-    cells : numpy.ndarray
-        ``(rows, cols)`` bool, the simulated cells of the window.
     t0 : numpy.ndarray
         ``(n, M)`` SOC at T0 of each cell and member [t C/ha].
     final : numpy.ndarray
         ``(S, n, M)`` SOC after the forward years [t C/ha].
-    data : _Cells or None
-        The cells' inputs (None without simulated cells).
     """
-    ps = us.phase
-    main = zarr.open_group(ps.results, mode="r")
-    cells = _read(main, "reason", window) == SIMULATED
-    n = int(cells.sum())
-    S, M = us.n_scenarios, us.members
+    n, S, M = cells.n_cells, us.n_scenarios, us.members
     t0_all = np.empty((n, M))
     final_all = np.empty((S, n, M))
-    if n == 0:
-        return cells, t0_all, final_all, None
-    gidx = (
-        np.arange(window.y0, window.y1)[:, None] * us.width
-        + np.arange(window.x0, window.x1)[None, :]
-    )[cells]
-    data = _read_cells(us, window, cells)
-    params = ps.params
+    params = us.engine.params
     batch = max(1, us.row_budget // M)
     for start in range(0, n, batch):
         sel = slice(start, min(n, start + batch))
-        part = _take(data, sel)
-        draws = _draws(us, gidx[sel], part.soc, part.clay, part.layers, params)
-        groups: dict[int, list[int]] = {}
-        for j, p in enumerate(draws.params):
-            groups.setdefault(id(p), []).append(j)
-        for members in groups.values():
-            idx = np.asarray(members)
-            t0, final = _simulate(ps, part, draws, idx, draws.params[idx[0]])
-            t0_all[sel][:, idx] = t0
-            final_all[:, sel][:, :, idx] = final
-    return cells, t0_all, final_all, data
+        part = cells.take(sel)
+        part_layers = {k: v[sel] for k, v in layers.items()}
+        members = _draws(us, global_index[sel], part.soc, part.clay, part_layers, params)
+        for idx in members.parameter_groups():
+            result = simulate(us.engine, part, members, idx)
+            t0_all[sel][:, idx] = result.t0
+            final_all[:, sel][:, :, idx] = result.forward[..., -1]
+    return t0_all, final_all
 
 
-def uncertainty_window(us: UncertaintySettings, window: Window) -> dict[str, Any]:
+def members_window(
+    us: UncertaintySettings,
+    window: Window,
+    mask: np.ndarray,
+    cells: CellInputs,
+    layers: dict[str, np.ndarray],
+    deterministic: Trajectories,
+    area: np.ndarray,
+    zones: np.ndarray,
+) -> dict[str, Any]:
     """Run the members of one window's simulated cells; store per-cell results.
 
     Writes per-cell statistics (Monte Carlo) or the min/max stocks (gsocseq) into
     ``us.store`` and returns per-member zone sums.
+
+    Parameters
+    ----------
+    us : UncertaintySettings
+    window : Window
+    mask : numpy.ndarray
+        ``(rows, cols)`` the window's simulated cells.
+    cells : CellInputs
+        Their inputs (in the order of ``mask``'s True cells).
+    layers : dict of str to numpy.ndarray
+        Their SOC/clay uncertainty layers.
+    deterministic : Trajectories
+        The deterministic run of the same cells (the last column of the zone sums).
+    area : numpy.ndarray
+        ``(n,)`` cell areas [ha].
+    zones : numpy.ndarray
+        ``(n,)`` zone codes (−1 without zones).
 
     Returns
     -------
@@ -641,21 +360,15 @@ def uncertainty_window(us: UncertaintySettings, window: Window) -> dict[str, Any
         deterministic run. Areas in ha, sums in ha·t C/ha.
     """
     started = time.perf_counter()
-    ps = us.phase
-    inp = zarr.open_group(ps.inputs, mode="r")
-    main = zarr.open_group(ps.results, mode="r")
     out = zarr.open_group(us.store, mode="r+")
     ys, xs = window.slices
-    cells, t0_all, final_all, data = window_members(us, window)
-    n = int(cells.sum())
-    result: dict[str, Any] = {"zones": {}, "cells": n}
-    if n == 0:
-        result.update(rss_kb=_rss_kb(), seconds=time.perf_counter() - started)
-        return result
-    main_soc = np.asarray(main["soc"][:, :, ys, xs])
-    central_t0 = main_soc[0, 0][cells]
-    central_final = main_soc[:, ps.forward_years][:, cells]  # (S, n)
-    years = ps.forward_years
+    n = cells.n_cells
+    global_index = (
+        np.arange(window.y0, window.y1)[:, None] * us.width
+        + np.arange(window.x0, window.x1)[None, :]
+    )[mask]
+    t0_all, final_all = run_members(us, cells, global_index, layers)
+    years = us.engine.forward_years
     if us.mode == "montecarlo":
         asr = absolute_rate(final_all, t0_all[None], years)
         rsr = relative_rate(final_all, final_all[us.baseline_index][None], years)
@@ -674,17 +387,15 @@ def uncertainty_window(us: UncertaintySettings, window: Window) -> dict[str, Any
         }
     for name, values in blocks.items():
         block = np.full((*values.shape[:-1], *window.shape), np.nan)
-        block[..., cells] = values
+        block[..., mask] = values
         out[name][..., ys, xs] = block
 
     # Per-member zone sums (the deterministic run as the last column).
-    area = _flat(_read(inp, "area_ha", window), cells)
-    assert data is not None
-    crop = np.isin(data.classes, ps.cropland)
-    zones = _read(inp, "zones", window)[cells] if "zones" in inp else np.full(n, -1, np.int32)
-    t0_ext = np.concatenate([t0_all, central_t0[:, None]], axis=1)  # (n, M+1)
-    fin_ext = np.concatenate([final_all, central_final[:, :, None]], axis=2)
+    crop = np.isin(cells.classes, us.cropland)
+    t0_ext = np.concatenate([t0_all, deterministic.t0], axis=1)  # (n, M+1)
+    fin_ext = np.concatenate([final_all, deterministic.forward[:, :, :, -1]], axis=2)
     reach_ext = reaches_four_per_1000(absolute_rate(fin_ext, t0_ext[None], years), t0_ext[None])
+    result: dict[str, Any] = {"zones": {}, "cells": n}
     for z in np.unique(zones):
         inz = zones == z
         a = area[inz]
@@ -718,7 +429,7 @@ class UncertaintyRun:
     ----------
     settings : UncertaintySettings
     zone_sums : dict
-        Combined per-member zone sums (see :func:`uncertainty_window`).
+        Combined per-member zone sums (see :func:`members_window`).
     info : dict
         What ran, how long and with how much memory (for ``run.json`` and the progress).
     """
@@ -726,19 +437,6 @@ class UncertaintyRun:
     settings: UncertaintySettings
     zone_sums: dict[int, dict[str, Any]]
     info: dict[str, Any] = field(default_factory=dict)
-
-    def write(
-        self,
-        config: RunConfig,
-        grid: GridSpec,
-        inputs: zarr.Group,
-        results: zarr.Group,
-        stage: Path,
-    ) -> list[str]:
-        """Write the products into ``stage/uncertainty``; return their relative paths."""
-        from socseq.pipeline.uncertainty_products import write_uncertainty_products
-
-        return write_uncertainty_products(self, config, grid, inputs, results, stage)
 
 
 def _stage_layers(
@@ -794,7 +492,7 @@ def _stage_layers(
 
 def uncertainty_settings(
     config: RunConfig,
-    phase: PhaseSettings,
+    engine: EngineSettings,
     grid: GridSpec,
     store: Path,
     soc_kind: str,
@@ -808,7 +506,8 @@ def uncertainty_settings(
     if relative is None:
         relative = GSOCSEQ_FACTORS["soc_relative"] if gsocseq else 0.1
     return UncertaintySettings(
-        phase=phase,
+        engine=engine,
+        cropland=config.land_use.cropland,
         store=str(store),
         mode=unc.mode,
         members=2 if gsocseq else unc.members,
@@ -856,7 +555,8 @@ def create_store(path: Path, shape: tuple[int, int], chunk: int, us: Uncertainty
         )
 
 
-def _combine(parts: list[dict[str, Any]]) -> dict[int, dict[str, Any]]:
+def combine_window_parts(parts: list[dict[str, Any]]) -> dict[int, dict[str, Any]]:
+    """Add up the per-window zone sums of :func:`members_window`."""
     zones: dict[int, dict[str, Any]] = {}
     for part in parts:
         for z, sums in part["zones"].items():
@@ -871,18 +571,15 @@ def _combine(parts: list[dict[str, Any]]) -> dict[int, dict[str, Any]]:
     return zones
 
 
-def run_uncertainty(
+def prepare_uncertainty(
     config: RunConfig,
     grid: GridSpec,
     staged: StagedInputs,
-    phase: PhaseSettings,
-    tiles: list[Window],
-    executor: Any,
+    engine: EngineSettings,
     work: Path,
     prediction: Any = None,
-    progress: Progress | None = None,
-) -> UncertaintyRun:
-    """Run the uncertainty members over every window with the run's executor.
+) -> UncertaintySettings:
+    """Stage the members' SOC/clay layers and create the per-cell result store.
 
     Parameters
     ----------
@@ -892,32 +589,24 @@ def run_uncertainty(
         Template grid.
     staged : StagedInputs
         The staged inputs.
-    phase : PhaseSettings
-        The deterministic run's settings; its results store must hold the forward stocks.
-    tiles : list of Window
-        The run's windows.
-    executor : Executor
-        Where the window tasks run.
+    engine : EngineSettings
+        The run's model choices.
     work : pathlib.Path
         Scratch folder (``uncertainty.zarr`` is created in it).
     prediction : xarray.Dataset, optional
         The ``[dsm]`` prediction (SD and quantiles of the SOC baseline).
-    progress : callable, optional
-        ``progress("uncertainty", done, total)``; a last line reports members, rows per
-        batch, time and peak memory.
-
-    Returns
-    -------
-    UncertaintyRun
     """
-    started = time.perf_counter()
     store = work / "uncertainty.zarr"
     soc_kind, has_clay_sd = _stage_layers(config, grid, staged, store, prediction)
-    us = uncertainty_settings(config, phase, grid, store, soc_kind, has_clay_sd)
+    us = uncertainty_settings(config, engine, grid, store, soc_kind, has_clay_sd)
     create_store(store, grid.shape, staged.chunk, us)
-    report = None if progress is None else (lambda d, t: progress("uncertainty", d, t))
-    parts = executor.map(uncertainty_window, us, tiles, report)
-    seconds = time.perf_counter() - started
+    return us
+
+
+def finish_uncertainty(
+    us: UncertaintySettings, parts: list[dict[str, Any]], seconds: float, scheduler: str
+) -> UncertaintyRun:
+    """Collect the window tasks' member results: zone sums and what ran, for run.json."""
     cells = int(sum(p["cells"] for p in parts))
     rss = max([p["rss_kb"] for p in parts] + [_rss_kb()])
     batch_cells = max(1, us.row_budget // us.members)
@@ -925,19 +614,12 @@ def run_uncertainty(
         "mode": us.mode,
         "members": us.members,
         "seed": us.seed if us.mode == "montecarlo" else None,
-        "soc_source": soc_kind,
+        "soc_source": us.soc_source,
         "cells": cells,
         "member_runs": cells * us.members,
         "rows_per_batch": batch_cells * us.members,
         "seconds": round(seconds, 3),
         "peak_rss_mb": round(rss / 1024, 1),
-        "scheduler": executor.description,
+        "scheduler": scheduler,
     }
-    if progress is not None:
-        progress(
-            f"uncertainty: {us.members} members × {cells:,} cells in {seconds:.0f} s, "
-            f"batches of {batch_cells * us.members:,} rows, peak RSS {rss / 1024:,.0f} MB",
-            1,
-            1,
-        )
-    return UncertaintyRun(settings=us, zone_sums=_combine(parts), info=info)
+    return UncertaintyRun(settings=us, zone_sums=combine_window_parts(parts), info=info)
