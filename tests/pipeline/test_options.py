@@ -12,6 +12,7 @@ import zarr
 from socseq.exceptions import ConfigError
 from socseq.io.raster import write_geotiff, write_netcdf
 from socseq.pipeline.config import load_run_config
+from socseq.pipeline.inputs import plan_inputs, read_window, resolve_grid, windows
 from socseq.pipeline.landuse import esa_cci_to_fao, read_class_table
 from socseq.pipeline.run import WORK, run_pipeline
 
@@ -101,13 +102,13 @@ def test_ndvi_cover_and_cover_raster(tmp_path):
         'layer = { path = "ndvi.nc", variable = "ndvi", units = "1" }\n'
     )
     _run(region.config, tmp_path / "out-ndvi")
-    staged = zarr.open_group(str(tmp_path / "out-ndvi" / WORK / "inputs.zarr"), mode="r")
-    cover = np.asarray(staged["cover"][:, 0, 0])
-    np.testing.assert_allclose(
-        cover,
-        np.where(np.arange(1, 13) >= 5, 0.6, 1.0) * (np.arange(1, 13) <= 10)
-        + (np.arange(1, 13) > 10) * 1.0,
-    )
+    config = load_run_config(region.config)
+    plan = plan_inputs(config, resolve_grid(config))
+    data = read_window(plan, windows(plan.grid, 64)[0])
+    months = np.arange(1, 13)
+    expected = np.where((months >= 5) & (months <= 10), 0.6, 1.0)
+    assert data.cover.shape == (int(data.candidate.sum()), 12)
+    np.testing.assert_allclose(data.cover, np.broadcast_to(expected, data.cover.shape))
 
     raster = np.where(green[:12, None, None], 0.6, 1.0) * np.ones((12, ny, nx))
     write_geotiff(_da(region.grid, raster, "cover"), region.root / "cover.tif")

@@ -249,9 +249,33 @@ def test_products_are_named_and_described(reference_run):
     )
 
 
-def test_row_bands_and_coastal_fill_do_not_change_the_staged_climate(tmp_path, monkeypatch):
-    from socseq.pipeline import inputs as inputs_module
-    from socseq.pipeline.inputs import resolve_grid, stage_inputs
+def _cells_by_window(plan, chunk: int) -> dict[str, np.ndarray]:
+    """Every candidate cell's inputs, read window by window, placed on the whole grid."""
+    from socseq.pipeline.inputs import read_window, windows
+
+    grid = plan.grid
+    out: dict[str, np.ndarray] = {}
+    filled = 0
+    for window in windows(grid, chunk):
+        data = read_window(plan, window)
+        ys, xs = window.slices
+        filled += sum(data.filled.values())
+        for name, values in {**data.climate, "npp_spin": None}.items():
+            if values is None:
+                block = data.layers["npp_spin"][None]
+            else:
+                block = np.full((values.shape[1], *window.shape), np.nan)
+                block[:, data.candidate] = values.T
+            target = out.setdefault(name, np.full((block.shape[0], *grid.shape), np.nan))
+            target[:, ys, xs] = block
+    out["filled"] = np.array(filled)
+    return out
+
+
+def test_coastal_fill_does_not_depend_on_the_windows(tmp_path):
+    """A coast across window edges: each window reads a margin, so fills match one window."""
+    from socseq.io.raster import write_netcdf
+    from socseq.pipeline.inputs import plan_inputs, resolve_grid
 
     region = write_region(tmp_path / "r")
     for name in ("tas", "pr", "pet"):
@@ -259,22 +283,16 @@ def test_row_bands_and_coastal_fill_do_not_change_the_staged_climate(tmp_path, m
         with xr.open_dataset(path, decode_coords="all") as ds:
             ds = ds.load()
         values = ds[name].values
-        values[:, 6:10, :2] = np.nan  # a "coast" across the band boundary at row 8
+        values[:, 6:10, :2] = np.nan  # a "coast" across the window edges at rows and column 5
+        values[:, 3:7, 4:7] = np.nan
         ds[name].values[:] = values
-        from socseq.io.raster import write_netcdf
-
         write_netcdf(ds, path)
     config = load_run_config(region.config)
-    grid = resolve_grid(config)
-    staged = {}
-    for label, band_cells in (("one band", 10**9), ("bands of 8 rows", 100)):
-        monkeypatch.setattr(inputs_module, "BAND_CELLS", band_cells)
-        work = tmp_path / label
-        work.mkdir()
-        result = stage_inputs(config, grid, work)
-        staged[label] = zarr.open_group(str(result.path), mode="r")
-        assert result.summary["coastal_filled_cells"]["climate.series.temperature"] > 0
-    one, many = staged["one band"], staged["bands of 8 rows"]
-    for name in ("spin_tas", "spin_pr", "npp_spin", "warm_pet", "npp_warm", "fwd_tas"):
-        np.testing.assert_array_equal(np.asarray(one[name][:]), np.asarray(many[name][:]))
-    assert np.isfinite(np.asarray(one["warm_tas"][:, 6:10, :2])).any()
+    plan = plan_inputs(config, resolve_grid(config))
+    whole = _cells_by_window(plan, 64)
+    assert whole.pop("filled") > 0
+    small = _cells_by_window(plan, 5)
+    small.pop("filled")
+    for name, values in whole.items():
+        np.testing.assert_array_equal(values, small[name], err_msg=name)
+    assert np.isfinite(whole["warm_tas"][:, 6:10, :2]).any()

@@ -15,8 +15,8 @@ import zarr
 
 from socseq.pipeline.config import load_run_config
 from socseq.pipeline.draws import philox4x32, standard_normal
-from socseq.pipeline.inputs import windows
-from socseq.pipeline.phases import read_window
+from socseq.pipeline.inputs import plan_inputs, windows
+from socseq.pipeline.phases import window_inputs
 from socseq.pipeline.run import WORK, run_pipeline
 from socseq.pipeline.uncertainty import run_members
 from socseq.rothc import MonthlyForcing, RothCState, RunOptions, Soil, run
@@ -225,28 +225,18 @@ def test_90_percent_intervals_cover_synthetic_truth(tmp_path):
     from socseq.pipeline.uncertainty import uncertainty_settings
 
     store = out / WORK / "uncertainty.zarr"
-    staged = type(
-        "S",
-        (),
-        {
-            "path": out / WORK / "inputs.zarr",
-            "n_warmup_years": 20,
-            "has_yearly_land_use": False,
-            "has_cover": False,
-        },
-    )()
-    phase = phase_settings(config, staged, out / WORK / "results.zarr")
     grid = GridSpec.from_raster(
         xr.open_dataarray(tmp_path / "region" / "soc.tif", engine="rasterio").squeeze(
             "band", drop=True
         )
     )
+    phase = phase_settings(config, plan_inputs(config, grid), out / WORK / "results.zarr")
     us = uncertainty_settings(config, phase.engine, grid, store, "relative", False)
     truth_settings = dataclasses.replace(us, seed=12345, members=1)
     stats = zarr.open_group(str(store), mode="r")
     inside, total = np.zeros(4), 0
     for window in windows(grid, 16):
-        inputs = read_window(phase, window)
+        inputs = window_inputs(phase, window)
         if inputs.data is None:
             continue
         cells = inputs.cells

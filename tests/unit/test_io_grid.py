@@ -278,3 +278,71 @@ def test_cell_area_projected_and_feet_refused():
     with pytest.raises(GridMismatchError) as exc:
         cell_area_ha(feet)
     assert "metre" in _one_line(exc)
+
+
+# --- window-by-window resampling -------------------------------------------------------------
+
+
+def _source(crs: str, transform: Affine, values: np.ndarray) -> xr.DataArray:
+    grid = GridSpec(crs, transform, values.shape[-1], values.shape[-2])
+    y, x = grid.coords()
+    da = xr.DataArray(values, dims=("time", "y", "x"), coords={"y": y, "x": x})
+    return da.rio.write_crs(crs).rio.write_transform(transform)
+
+
+@pytest.mark.parametrize(
+    ("crs", "transform", "target"),
+    [
+        # 0.05° lat/lon onto a 1 km TWD97 grid, which reaches past the source's edges.
+        ("EPSG:4326", Affine(0.05, 0, 120.5, 0, -0.05, 23.6), (200_000.0, 2_620_000.0, 120, 150)),
+        # 5 km onto 1 km in one CRS, the target larger than the source on every side.
+        (
+            "EPSG:3826",
+            Affine(5000, 0, 100_000, 0, -5000, 2_900_000),
+            (95_000.0, 2_905_000.0, 160, 160),
+        ),
+    ],
+)
+def test_many_band_bilinear_equals_gdal_and_does_not_depend_on_the_window(crs, transform, target):
+    """Coordinates computed once and GDAL's formula equal GDAL's exact warp of every band."""
+    from socseq.io.grid import _source_grid, _warp, resample_to
+
+    left, top, width, height = target
+    grid = GridSpec("EPSG:3826", Affine(1000, 0, left, 0, -1000, top), width, height)
+    values = np.random.default_rng(1).random((24, 30, 30)) * 10
+    values[:, 5:8, 10:13] = np.nan  # a hole: GDAL's rules for missing neighbours
+    values[5, 20, 20] = np.nan  # a gap in one month only
+    da = _source(crs, transform, values)
+    fast = resample_to(da, grid, method="bilinear", kind="continuous").values
+    gdal = _warp(values, _source_grid(da), grid, "bilinear", 1)  # one GDAL warp of all bands
+    np.testing.assert_array_equal(np.isnan(fast), np.isnan(gdal))
+    np.testing.assert_allclose(fast, gdal, rtol=0, atol=1e-10)
+    assert np.isfinite(fast).mean() > 0.5 and np.isnan(fast).any()
+    # A window of the grid, read on its own, is the window of the whole grid.
+    window = grid.window(40, 48, 37, 53)
+    part = resample_to(da, window, method="bilinear", kind="continuous").values
+    np.testing.assert_allclose(part, fast[:, 40:48, 37:53], rtol=0, atol=1e-10)
+    np.testing.assert_array_equal(np.isnan(part), np.isnan(fast[:, 40:48, 37:53]))
+
+
+def test_lazy_open_reads_a_block_as_the_eager_open():
+    """A layer opened lazily and sliced gives the values of the eager open, nothing more."""
+    import tempfile
+    from pathlib import Path
+
+    from socseq.io.raster import load_block, open_monthly, write_netcdf
+
+    grid = GridSpec.from_bounds("EPSG:3826", 1000, (0, 0, 40_000, 30_000))
+    values = np.random.default_rng(2).random((24, *grid.shape)).astype(np.float32)
+    da = grid.template(name="tas").expand_dims(time=pd.date_range("2001-01", periods=24, freq="MS"))
+    da = da.copy(data=values)
+    da.attrs["units"] = "degC"
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "tas.nc"
+        write_netcdf(da.to_dataset(), path)
+        lazy = open_monthly(path, name="tas", variable="tas", lazy=True)
+        eager = open_monthly(path, name="tas", variable="tas")
+        block = load_block(lazy.isel(time=slice(12, 24), y=slice(3, 17), x=slice(5, 30)))
+        want = eager.isel(time=slice(12, 24), y=slice(3, 17), x=slice(5, 30))
+        assert block.dtype == np.float64
+        np.testing.assert_array_equal(block.values, want.values)

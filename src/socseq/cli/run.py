@@ -60,9 +60,14 @@ def print_summary(summary_csv: Path) -> None:
 )
 @click.option("--scheduler", help="Address of an existing dask.distributed scheduler.")
 @click.option(
+    "--threads",
+    type=click.IntRange(min=1),
+    help="Cores the run may use (default: all); tasks × threads per task stay within it.",
+)
+@click.option(
     "--keep-work",
     is_flag=True,
-    help="Keep the staged inputs and phase results (OUTPUT/.socseq-work).",
+    help="Keep the scratch stores: DSM maps and window results (OUTPUT/.socseq-work).",
 )
 @click.option("--no-report", is_flag=True, help="Skip the HTML report.")
 @click.option("-q", "--quiet", is_flag=True, help="No progress bars.")
@@ -71,6 +76,7 @@ def run_command(
     out_dir: Path | None,
     workers: int | None,
     scheduler: str | None,
+    threads: int | None,
     keep_work: bool,
     no_report: bool,
     quiet: bool,
@@ -87,6 +93,7 @@ def run_command(
             scheduler=scheduler,
             progress=progress,
             keep_work=keep_work,
+            threads=threads,
         )
     print_summary(result.summary_csv)
     cells = result.manifest["cells"]
@@ -106,21 +113,46 @@ def run_command(
 
 @click.command("validate")
 @click.argument("config_path", type=click.Path(dir_okay=False, path_type=Path))
-@click.option("-q", "--quiet", is_flag=True, help="No progress bars.")
+@click.option("-q", "--quiet", is_flag=True, help="Only the first line.")
 def validate_command(config_path: Path, quiet: bool) -> None:
-    """Check CONFIG and every input (files, CRS, units, ranges, overlap) without running."""
+    """Check CONFIG and every input (files, CRS, units, legend, overlap) without running."""
     config = load_run_config(config_path)
-    with progress_bars(quiet) as progress:
-        info = validate_config(config, progress=progress)
-    console.print(f"configuration OK: {info['grid']}", highlight=False, markup=False)
-    console.print(
-        f"{info['candidate_cells']:,} agricultural cells of {info['cells']:,} grid cells",
-        highlight=False,
+    info = validate_config(config)
+    grid = info["grid"]
+    res = " × ".join(f"{r:g}" for r in grid["resolution"])
+    say = _say
+    say(
+        f"configuration OK: {grid['width']} × {grid['height']} cells of {res} "
+        f"({grid['crs']}), {info['candidate_cells']:,} agricultural cells"
     )
+    if quiet:
+        return
+    periods = info["periods"]
+    say(
+        f"periods: spin-up {periods['spinup'][0]}–{periods['spinup'][1]}, warm-up "
+        f"{periods['warmup'][0]}–{periods['warmup'][1]}, forward {periods['forward_years']} "
+        f"years; SOC baseline from {info['baseline']}"
+    )
+    table = Table(title="Agricultural and other classes on the grid", show_edge=False)
+    for column in ("code", "class", "cells", "area (ha)"):
+        table.add_column(column, justify="right" if column != "class" else "left")
+    for code, row in sorted(info["by_class"].items()):
+        table.add_row(str(code), str(row["name"]), f"{row['cells']:,}", f"{row['area_ha']:,.0f}")
+    console.print(table)
+    say(
+        f"{info['survey_cells']:,} cells would be simulated "
+        f"({info['survey_area_ha']:,.0f} ha); excluded:"
+    )
+    for reason, cells in info["excluded"].items():
+        if cells:
+            say(f"  {reason}: {cells:,}")
+    say("  (climate checked in the first month of each series; a run checks every month)")
     for name, cells in info["coastal_filled_cells"].items():
         if cells:
-            console.print(
-                f"{name}: {cells:,} coastal cells filled from the nearest cell",
-                highlight=False,
-                markup=False,
-            )
+            say(f"{name}: {cells:,} coastal cells filled from the nearest climate cell")
+    methods = ", ".join(f"{k} {v}" for k, v in info["resampling"].items())
+    say(f"resampling: {methods}")
+
+
+def _say(text: str) -> None:
+    console.print(text, highlight=False, markup=False)

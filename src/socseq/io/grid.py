@@ -9,6 +9,7 @@ maps take the majority class (mode) or the nearest cell, never an interpolated c
 
 from __future__ import annotations
 
+import functools
 import math
 import os
 from dataclasses import dataclass
@@ -18,10 +19,10 @@ import numpy as np
 import rioxarray  # noqa: F401  (registers the .rio accessor)
 import xarray as xr
 from affine import Affine
-from pyproj import CRS
+from pyproj import CRS, Transformer
 from rasterio.enums import Resampling
 from rasterio.transform import array_bounds
-from rasterio.warp import transform_bounds
+from rasterio.warp import reproject, transform_bounds
 from scipy.spatial import cKDTree
 
 from socseq.exceptions import GridMismatchError, InputValidationError
@@ -31,8 +32,11 @@ __all__ = [
     "MissingCRSError",
     "align_to_template",
     "cell_area_ha",
+    "choose_resampling",
+    "clip_to_grid",
     "describe_source",
     "fill_from_nearest",
+    "resample_to",
 ]
 
 #: Mean Earth radius (IUGG, metres), used for great-circle distances on geographic grids.
@@ -201,6 +205,19 @@ class GridSpec:
         y = t.f + t.e * (np.arange(self.height) + 0.5)
         return y, x
 
+    def window(self, y0: int, y1: int, x0: int, x1: int) -> GridSpec:
+        """Return the grid of rows ``y0:y1`` and columns ``x0:x1`` (clipped to the grid).
+
+        The transform is the grid's, moved by whole cells, so the window's cells are the
+        grid's cells and ``window(...)`` of a window is a window of the grid.
+        """
+        y0, y1 = max(0, y0), min(self.height, y1)
+        x0, x1 = max(0, x0), min(self.width, x1)
+        t = self.transform
+        return GridSpec(
+            self.crs, Affine(t.a, 0.0, t.c + x0 * t.a, 0.0, t.e, t.f + y0 * t.e), x1 - x0, y1 - y0
+        )
+
     def template(self, dtype: Any = float, *, name: str | None = None) -> xr.DataArray:
         """Return a DataArray on the grid: NaN for float dtypes, 0 otherwise, CRS written."""
         y, x = self.coords()
@@ -242,6 +259,23 @@ def _overlap_fraction(da: xr.DataArray, grid_in_src: tuple[float, float, float, 
     return (dx * dy) / ((right - left) * (top - bottom))
 
 
+def clip_to_grid(da: xr.DataArray, grid: GridSpec) -> xr.DataArray | None:
+    """Select the source cells over ``grid`` plus a margin (lazily), or None without overlap.
+
+    The margin of 3 source cells covers the bilinear neighbours and partly covered edge cells,
+    so :func:`resample_to` of the selection equals :func:`resample_to` of the whole layer.
+    """
+    if da.rio.crs is None:
+        raise MissingCRSError(
+            f"{describe_source(da)}: has no CRS, so it cannot be aligned to the grid; "
+            "write one into the file (gdal_edit.py -a_srs EPSG:XXXX FILE)"
+        )
+    grid_in_src = _grid_bounds_in(CRS.from_user_input(da.rio.crs), grid)
+    if _overlap_fraction(da, grid_in_src) <= 0:
+        return None
+    return _clip_to(da, grid_in_src)
+
+
 def _clip_to(da: xr.DataArray, grid_in_src: tuple[float, float, float, float]) -> xr.DataArray:
     """Keep the source cells over the grid plus a margin, so a global file is not warped whole.
 
@@ -252,21 +286,36 @@ def _clip_to(da: xr.DataArray, grid_in_src: tuple[float, float, float, float]) -
     x, y = da["x"].values, da["y"].values
     cols = np.flatnonzero((x >= left - 3 * sx) & (x <= right + 3 * sx))
     rows = np.flatnonzero((y >= bottom - 3 * sy) & (y <= top + 3 * sy))
-    if len(cols) < 2 or len(rows) < 2 or (len(cols), len(rows)) == (len(x), len(y)):
+    if len(cols) == 0 or len(rows) == 0 or (len(cols), len(rows)) == (len(x), len(y)):
+        return da
+    # At least two cells along each axis, so the selection keeps a resolution.
+    cols = np.arange(max(0, min(cols[0], len(x) - 2)), min(len(x), max(cols[-1], 1) + 1))
+    rows = np.arange(max(0, min(rows[0], len(y) - 2)), min(len(y), max(rows[-1], 1) + 1))
+    if len(cols) < 2 or len(rows) < 2:
         return da
     clipped = da.isel(x=slice(cols[0], cols[-1] + 1), y=slice(rows[0], rows[-1] + 1))
     return clipped.rio.write_transform(clipped.rio.transform(recalc=True))
 
 
-def _choose_resampling(
+def choose_resampling(
     da: xr.DataArray,
     grid: GridSpec,
-    grid_in_src: tuple[float, float, float, float],
-    kind: str,
-    resampling: str | None,
+    *,
+    kind: Literal["continuous", "categorical"],
+    resampling: str | None = None,
     name: str,
 ) -> str:
-    """Apply the resampling rule for the kind of variable (see module docstring)."""
+    """Return the resampling method of a layer on a grid (see :func:`align_to_template`).
+
+    Decided once for the whole grid: a run that resamples window by window passes the method
+    to :func:`resample_to`, so every window uses the same rule.
+    """
+    if da.rio.crs is None:
+        raise MissingCRSError(
+            f"{describe_source(da, name)}: has no CRS, so it cannot be aligned to the grid; "
+            "write one into the file (gdal_edit.py -a_srs EPSG:XXXX FILE)"
+        )
+    grid_in_src = _grid_bounds_in(CRS.from_user_input(da.rio.crs), grid)
     if kind not in RESAMPLING_BY_KIND:
         raise InputValidationError(
             f"{describe_source(da, name)}: kind '{kind}' is unknown; "
@@ -306,6 +355,7 @@ def align_to_template(
     kind: Literal["continuous", "categorical"],
     resampling: str | None = None,
     name: str,
+    num_threads: int | None = None,
 ) -> xr.DataArray:
     """Reproject and resample a layer onto the template grid.
 
@@ -324,6 +374,8 @@ def align_to_template(
         (the majority class, as the GSOCseq manual recommends).
     name : str
         Layer name used in error messages.
+    num_threads : int, optional
+        GDAL warper threads (default: every core).
 
     Returns
     -------
@@ -345,18 +397,12 @@ def align_to_template(
     -----
     rasterio's warp computes the result in memory: a dask-backed input is loaded.
     """
-    if da.rio.crs is None:
-        raise MissingCRSError(
-            f"{describe_source(da, name)}: has no CRS, so it cannot be aligned to the grid; "
-            "write one into the file (gdal_edit.py -a_srs EPSG:XXXX FILE)"
-        )
-    src_crs = CRS.from_user_input(da.rio.crs)
-    grid_in_src = _grid_bounds_in(src_crs, grid)
-    method = _choose_resampling(da, grid, grid_in_src, kind, resampling, name)
+    method = choose_resampling(da, grid, kind=kind, resampling=resampling, name=name)
     if _on_grid(da, grid):
         y, x = grid.coords()
         return da.assign_coords(y=y, x=x).assign_attrs(resampling="none (already on grid)")
-
+    src_crs = CRS.from_user_input(da.rio.crs)
+    grid_in_src = _grid_bounds_in(src_crs, grid)
     if _overlap_fraction(da, grid_in_src) <= 0:
         raise GridMismatchError(
             f"{describe_source(da, name)}: covers 0 % of the template grid (layer bounds "
@@ -364,29 +410,271 @@ def align_to_template(
             f"{tuple(round(v, 4) for v in grid_in_src)} in the layer's CRS "
             f"{src_crs.to_string()}); check the layer's CRS and that it covers the study region"
         )
-    da = _clip_to(da, grid_in_src)
+    return resample_to(da, grid, method=method, kind=kind, num_threads=num_threads)
 
-    if kind == "categorical" and np.issubdtype(da.dtype, np.integer) and da.rio.nodata is not None:
-        nodata: float = da.rio.nodata
-    else:
-        # Continuous layers are resampled in float64 whatever the file stores, so resampling
-        # a mean gives the mean of the resampled fields to rounding (both are linear); float
-        # layers (and integer ones without a nodata value) mark no data with NaN.
-        if kind == "continuous" or np.issubdtype(da.dtype, np.integer):
-            da = da.astype("float64")
-        da = da.rio.write_nodata(np.nan)
-        nodata = np.nan
-    out = da.rio.reproject(
-        grid.crs,
-        transform=grid.transform,
-        shape=grid.shape,
-        resampling=Resampling[method],
-        nodata=nodata,
-        # GDAL's warper splits the work over threads; results do not depend on the count.
-        num_threads=os.cpu_count() or 1,
+
+#: Bands from which a bilinear warp computes the source coordinates once and interpolates every
+#: band itself (below, one GDAL warp of the bands costs no more).
+_FAST_BANDS = 3
+
+#: GDAL's largest error of its approximate coordinate transformer [source pixels]. Near zero,
+#: GDAL transforms every pixel exactly; its default (0.125) interpolates along scan lines, so
+#: a cell's value would depend on the extent warped (up to ~0.02 pixel seen at 30 km).
+_EXACT = 1e-9
+
+
+def _source_grid(da: xr.DataArray) -> GridSpec:
+    return GridSpec(
+        CRS.from_user_input(da.rio.crs),
+        da.rio.transform(recalc=True),
+        int(da.sizes["x"]),
+        int(da.sizes["y"]),
     )
-    # Force exactly the grid's coordinates so every aligned layer compares equal on (y, x).
+
+
+@functools.lru_cache(maxsize=32)
+def _transformer(dst_wkt: str, src_wkt: str) -> Transformer:
+    return Transformer.from_crs(CRS.from_wkt(dst_wkt), CRS.from_wkt(src_wkt), always_xy=True)
+
+
+def _source_coords(src: GridSpec, grid: GridSpec) -> tuple[np.ndarray, np.ndarray]:
+    """Fractional source column and row (integers at pixel centres) of every grid cell centre.
+
+    Exact (PROJ) transformation of each centre, as GDAL's exact transformer computes it (they
+    agree to 1e-12 pixels), so the result does not depend on the extent of ``grid``.
+    """
     y, x = grid.coords()
+    xx, yy = np.meshgrid(x, y)
+    if src.crs != grid.crs:
+        xx, yy = _transformer(grid.crs.to_wkt(), src.crs.to_wkt()).transform(xx, yy)
+    t = ~src.transform
+    cols = t.a * xx + t.b * yy + t.c - 0.5
+    rows = t.d * xx + t.e * yy + t.f - 0.5
+    return cols, rows
+
+
+def _warp(
+    values: np.ndarray,
+    src: GridSpec,
+    grid: GridSpec,
+    method: str,
+    threads: int | None,
+    nodata: float = np.nan,
+    tiles: list[tuple[int, int, int, int]] | None = None,
+) -> np.ndarray:
+    """GDAL warp of ``values`` ``(n, sy, sx)`` from ``src`` onto ``grid``, keeping the dtype.
+
+    Between CRSs, GDAL's coordinate transformer is made exact (:data:`_EXACT`), so warping a
+    window gives the window of the whole grid's warp. ``tiles`` (rows and columns
+    ``(y0, y1, x0, x1)``) limits the work to those parts of the grid; the rest is ``nodata``.
+    """
+    values = np.ascontiguousarray(values)
+    out = np.full((values.shape[0], grid.height, grid.width), nodata, values.dtype)
+    parts = tiles if tiles is not None else [(0, grid.height, 0, grid.width)]
+    num_threads = threads or os.cpu_count() or 1
+    if src.crs == grid.crs:
+        for y0, y1, x0, x1 in parts:
+            part = grid.window(y0, y1, x0, x1)
+            block = np.full((values.shape[0], part.height, part.width), nodata, values.dtype)
+            reproject(
+                values,
+                block,
+                src_transform=src.transform,
+                src_crs=src.crs,
+                dst_transform=part.transform,
+                dst_crs=part.crs,
+                resampling=Resampling[method],
+                src_nodata=nodata,
+                dst_nodata=nodata,
+                num_threads=num_threads,
+            )
+            out[:, y0:y1, x0:x1] = block
+        return out
+    from rasterio.io import MemoryFile
+    from rasterio.vrt import WarpedVRT
+    from rasterio.windows import Window
+
+    with MemoryFile() as memory:
+        with memory.open(
+            driver="GTiff",
+            width=src.width,
+            height=src.height,
+            count=values.shape[0],
+            dtype=values.dtype,
+            crs=src.crs,
+            transform=src.transform,
+            nodata=nodata,
+        ) as dataset:
+            dataset.write(values)
+        with (
+            memory.open() as dataset,
+            WarpedVRT(
+                dataset,
+                crs=grid.crs,
+                transform=grid.transform,
+                width=grid.width,
+                height=grid.height,
+                resampling=Resampling[method],
+                tolerance=_EXACT,
+                src_nodata=nodata,
+                nodata=nodata,
+                warp_extras={"NUM_THREADS": num_threads},
+            ) as vrt,
+        ):
+            for y0, y1, x0, x1 in parts:
+                out[:, y0:y1, x0:x1] = vrt.read(window=Window(x0, y0, x1 - x0, y1 - y0))
+    return out
+
+
+#: Side of the tiles in which cells next to missing source values are warped by GDAL [cells].
+_TILE = 32
+
+
+def _tiles_of(mask: np.ndarray) -> list[tuple[int, int, int, int]]:
+    """Return the ``_TILE``-cell tiles of a grid that hold a True cell of ``mask``."""
+    h, w = mask.shape
+    return [
+        (y0, min(y0 + _TILE, h), x0, min(x0 + _TILE, w))
+        for y0 in range(0, h, _TILE)
+        for x0 in range(0, w, _TILE)
+        if mask[y0 : y0 + _TILE, x0 : x0 + _TILE].any()
+    ]
+
+
+def _bilinear_many(da: xr.DataArray, grid: GridSpec, threads: int | None) -> np.ndarray:
+    """Bilinear warp of many bands: exact coordinates once, GDAL's formula for every band.
+
+    Each grid cell's fractional source pixel is computed once (:func:`_source_coords`); the
+    bands are interpolated there by :func:`socseq.io._interp.bilinear_bands` wherever the
+    four neighbours are inside the block and valid. Cells next to missing values or the edge,
+    where GDAL reweighs the neighbours it has, are warped by GDAL itself. The result equals a
+    GDAL warp with exact coordinates to rounding (``tests/unit/test_io_grid.py``), at a
+    fraction of the cost for long series.
+    """
+    from socseq.io._interp import bilinear_bands
+
+    values = np.asarray(da.values, dtype=np.float64)
+    lead_shape = values.shape[:-2]
+    bands = values.reshape(-1, *values.shape[-2:])
+    src = _source_grid(da)
+    fx, fy = _source_coords(src, grid)
+    out = np.full((bands.shape[0], grid.height * grid.width), np.nan)
+    done = bilinear_bands(bands, fx.ravel(), fy.ravel(), out)
+    if not done.all():
+        dirty = ~done.reshape(grid.shape)
+        warped = _warp(bands, src, grid, "bilinear", threads, tiles=_tiles_of(dirty))
+        out.reshape(-1, *grid.shape)[:, dirty] = warped[:, dirty]
+    return out.reshape(*lead_shape, *grid.shape)
+
+
+def _lattice_offset(da: xr.DataArray, grid: GridSpec) -> tuple[int, int] | None:
+    """Rows and columns of the grid's corner in ``da`` when both share one lattice, else None.
+
+    Same CRS, same cell size and a whole-cell offset (to 1e-9 cells): the grid's cells are
+    then cells of ``da`` and aligning is a slice, no resampling.
+    """
+    if CRS.from_user_input(da.rio.crs) != grid.crs:
+        return None
+    t = da.rio.transform(recalc=True)
+    g = grid.transform
+    if abs(t.a - g.a) > 1e-9 * g.a or abs(t.e - g.e) > 1e-9 * abs(g.e) or t.b or t.d:
+        return None
+    col, row = (g.c - t.c) / t.a, (g.f - t.f) / t.e
+    if abs(col - round(col)) > 1e-9 or abs(row - round(row)) > 1e-9:
+        return None
+    return round(row), round(col)
+
+
+def resample_to(
+    da: xr.DataArray,
+    grid: GridSpec,
+    *,
+    method: str,
+    kind: Literal["continuous", "categorical"],
+    num_threads: int | None = None,
+) -> xr.DataArray:
+    """Put ``da`` onto ``grid`` with ``method``: a slice on a shared lattice, else a warp.
+
+    Unlike :func:`align_to_template` this neither chooses the method nor requires overlap:
+    cells the source does not reach are NaN (no data for integer class layers). It reads only
+    the source cells over the grid plus a margin, so aligning a window of a large grid reads
+    the window's part of each source.
+
+    Parameters
+    ----------
+    da : xarray.DataArray
+        ``(y, x)`` or ``(lead, y, x)`` with a CRS, lazily backed or in memory.
+    grid : GridSpec
+        Target grid (the template grid or a window of it).
+    method : str
+        ``"bilinear"``, ``"average"``, ``"mode"`` or ``"nearest"``.
+    kind : {"continuous", "categorical"}
+        Continuous layers are resampled in float64, whatever the file stores.
+    num_threads : int, optional
+        GDAL warper threads (default: every core; window tasks pass their thread budget).
+
+    Returns
+    -------
+    xarray.DataArray
+        Leading dims kept, ``(y, x)`` exactly the grid's cell centres, ``attrs["resampling"]``.
+    """
+    y, x = grid.coords()
+    lead = [d for d in da.dims if d not in ("y", "x")]
+    lead_shape = tuple(da.sizes[d] for d in lead)
+    integer_classes = (
+        kind == "categorical" and np.issubdtype(da.dtype, np.integer) and da.rio.nodata is not None
+    )
+
+    def framed(values: np.ndarray, how: str) -> xr.DataArray:
+        out = xr.DataArray(
+            values,
+            dims=(*lead, "y", "x"),
+            coords={**{d: da[d].values for d in lead if d in da.coords}, "y": y, "x": x},
+            name=da.name,
+            attrs={**da.attrs, "resampling": how},
+        )
+        # In place: the array is new, and rioxarray's writers copy it otherwise.
+        out.rio.write_crs(grid.crs, inplace=True)
+        out.rio.write_transform(grid.transform, inplace=True)
+        out.rio.write_nodata(da.rio.nodata if integer_classes else np.nan, inplace=True)
+        return out
+
+    offset = _lattice_offset(da, grid)
+    if offset is not None:
+        row, col = offset
+        r0, r1 = max(0, -row), min(grid.height, da.sizes["y"] - row)
+        c0, c1 = max(0, -col), min(grid.width, da.sizes["x"] - col)
+        dtype = da.dtype if integer_classes else np.dtype(np.float64)
+        fill = da.rio.nodata if integer_classes else np.nan
+        values = np.full((*lead_shape, grid.height, grid.width), fill, dtype)
+        if r1 > r0 and c1 > c0:
+            part = da.isel(y=slice(row + r0, row + r1), x=slice(col + c0, col + c1))
+            values[..., r0:r1, c0:c1] = np.asarray(part.values)
+        return framed(values, "none (same lattice)")
+
+    grid_in_src = _grid_bounds_in(CRS.from_user_input(da.rio.crs), grid)
+    if _overlap_fraction(da, grid_in_src) <= 0:
+        dtype = da.dtype if integer_classes else np.dtype(np.float64)
+        fill = da.rio.nodata if integer_classes else np.nan
+        return framed(np.full((*lead_shape, grid.height, grid.width), fill, dtype), method)
+    da = _clip_to(da, grid_in_src)
+    if method == "bilinear" and kind == "continuous" and int(np.prod(lead_shape)) >= _FAST_BANDS:
+        return framed(_bilinear_many(da, grid, num_threads), method)
+
+    # Class codes keep their integer dtype and nodata value; other layers are float64 with NaN.
+    values = np.asarray(da.values)
+    if not integer_classes:
+        values = values.astype(np.float64)
+    warped = _warp(
+        values.reshape(-1, da.sizes["y"], da.sizes["x"]),
+        _source_grid(da),
+        grid,
+        method,
+        num_threads,
+        nodata=da.rio.nodata if integer_classes else np.nan,
+    )
+    out = framed(warped.reshape(*lead_shape, *grid.shape), method)
+    # Force exactly the grid's coordinates so every aligned layer compares equal on (y, x).
     out = out.assign_coords(y=y, x=x)
     out.attrs.update({k: v for k, v in da.attrs.items() if k not in out.attrs})
     out.attrs["resampling"] = method
@@ -467,7 +755,7 @@ def fill_from_nearest(
         raise InputValidationError(
             f"{what}: has no cell with data to fill from; check the layer covers the region"
         )
-    out = da.copy(deep=True)
+    out = da.copy(deep=False)
     if not target.any():
         out.attrs["filled_cells"] = 0
         return out

@@ -30,6 +30,7 @@ from socseq.io.grid import MissingCRSError
 
 __all__ = [
     "RasterFileNotFoundError",
+    "load_block",
     "open_monthly",
     "open_raster",
     "write_geotiff",
@@ -62,9 +63,16 @@ def _detect_format(path: Path) -> str:
     return "gdal"
 
 
-def _open_dataset(path: Path, fmt: str, name: str, chunks: Any, decode: bool) -> xr.Dataset:
-    """Open a NetCDF or Zarr file with xarray, trying NetCDF-4 (HDF5) then NetCDF-3."""
+def _open_dataset(
+    path: Path, fmt: str, name: str, chunks: Any, decode: bool, lazy: bool = False
+) -> xr.Dataset:
+    """Open a NetCDF or Zarr file with xarray, trying NetCDF-4 (HDF5) then NetCDF-3.
+
+    ``lazy``: no cache, so slicing reads only the selected part of the file.
+    """
     kwargs: dict[str, Any] = {"chunks": chunks, "mask_and_scale": decode, "decode_coords": "all"}
+    if lazy:
+        kwargs["cache"] = False
     if fmt == "zarr":
         engines = ["zarr"]
     elif path.suffix.lower() == ".gz":
@@ -116,33 +124,75 @@ def _crs_from_dataset(ds: xr.Dataset, da: xr.DataArray) -> CRS | None:
     return None
 
 
-def _as_unsigned(da: xr.DataArray) -> xr.DataArray:
-    """Apply the NetCDF ``_Unsigned = "true"`` convention to undecoded class codes."""
+def _as_unsigned(da: xr.DataArray, pending: list[tuple[str, Any]]) -> xr.DataArray:
+    """Apply the NetCDF ``_Unsigned = "true"`` convention to undecoded class codes.
+
+    The attributes change here; the values' view is queued in ``pending`` (see
+    :func:`_apply_pending`).
+    """
     if str(da.attrs.get("_Unsigned", "")).lower() != "true" or da.dtype.kind != "i":
         return da
     unsigned = np.dtype(f"u{da.dtype.itemsize}")
-    # A dask array views lazily; other backends are read here (class maps are small).
-    out = da.copy(data=(da.data if da.chunks else da.values).view(unsigned))
+    pending.append(("view", unsigned.str))
+    out = da.copy()
     for key in ("_FillValue", "missing_value"):
         if key in out.attrs:
             out.attrs[key] = np.array(out.attrs[key], dtype=da.dtype).view(unsigned).item()
     return out
 
 
+def _apply_pending(da: xr.DataArray, pending: list[tuple[str, Any]]) -> xr.DataArray:
+    """Apply the value conversions an opener queued, in order (lazily on dask arrays).
+
+    ``("view", dtype)`` reinterprets the stored integers (``_Unsigned``), ``("mask", value)``
+    turns a float nodata value into NaN, ``("float64", None)`` casts to float64 with NaN as
+    nodata. Index operations (flips, band selection) commute with these, so a lazily opened
+    layer may be sliced first and converted after loading (:func:`load_block`).
+    """
+    for op, arg in pending:
+        if op == "view":
+            data = da.data if da.chunks else da.values
+            da = da.copy(data=data.view(np.dtype(arg)))
+        elif op == "mask":
+            da = da.where(da != arg)
+        elif op == "float64":
+            da = da.astype("float64")
+            da.rio.write_nodata(np.nan, encoded=False, inplace=True)
+    return da
+
+
+def load_block(da: xr.DataArray) -> xr.DataArray:
+    """Read a (sliced) layer opened with ``lazy=True`` and apply its pending conversions.
+
+    Returns the same values :func:`open_raster` without ``lazy`` gives for that block.
+    """
+    pending = da.encoding.get("socseq_pending", [])
+    out = _apply_pending(da.load(), pending)
+    out.encoding.pop("socseq_pending", None)
+    return out
+
+
 def _open_with_xarray(
-    path: Path, fmt: str, name: str, variable: str | None, chunks: Any, categorical: bool
+    path: Path,
+    fmt: str,
+    name: str,
+    variable: str | None,
+    chunks: Any,
+    categorical: bool,
+    pending: list[tuple[str, Any]],
+    lazy: bool,
 ) -> xr.DataArray:
     # Class codes are not scaled: read them undecoded to keep the integer dtype.
-    ds = _open_dataset(path, fmt, name, chunks, decode=not categorical)
+    ds = _open_dataset(path, fmt, name, chunks, decode=not categorical, lazy=lazy)
     da = _select_variable(ds, variable, name, path)
     crs = _crs_from_dataset(ds, da)
     # Drop the grid-mapping variable and other non-index coordinates; the CRS is re-attached.
     da = da.reset_coords(drop=True)
     if categorical:
-        da = _as_unsigned(da)
+        da = _as_unsigned(da, pending)
         nodata = da.attrs.get("_FillValue", da.attrs.get("missing_value"))
         if np.issubdtype(da.dtype, np.floating) and nodata is not None:
-            da = da.where(da != nodata)
+            pending.append(("mask", nodata))
             nodata = np.nan
         da.attrs = {k: v for k, v in da.attrs.items() if k not in _ENCODING_ATTRS}
         if nodata is not None:
@@ -153,13 +203,22 @@ def _open_with_xarray(
 
 
 def _open_with_gdal(
-    path: Path, name: str, variable: str | None, chunks: Any, categorical: bool
+    path: Path,
+    name: str,
+    variable: str | None,
+    chunks: Any,
+    categorical: bool,
+    pending: list[tuple[str, Any]],
+    lazy: bool,
 ) -> xr.DataArray:
+    cache = {"cache": False} if lazy else {}
     try:
         if categorical:
-            da = rioxarray.open_rasterio(path, masked=False, mask_and_scale=False, chunks=chunks)
+            da = rioxarray.open_rasterio(
+                path, masked=False, mask_and_scale=False, chunks=chunks, **cache
+            )
         else:
-            da = rioxarray.open_rasterio(path, mask_and_scale=True, chunks=chunks)
+            da = rioxarray.open_rasterio(path, mask_and_scale=True, chunks=chunks, **cache)
     except (RasterioError, OSError) as exc:
         raise InputFormatError(
             f"{_what(name, path)}: cannot be read as a raster ({str(exc).splitlines()[0]}); "
@@ -181,7 +240,8 @@ def _open_with_gdal(
         da = da.isel(band=[descriptions.index(variable)])
     nodata = da.rio.nodata if categorical else None
     if nodata is not None and np.issubdtype(da.dtype, np.floating):
-        da, nodata = da.where(da != nodata), np.nan
+        pending.append(("mask", nodata))
+        nodata = np.nan
     # rioxarray leaves band descriptions in long_name; they describe bands, not the layer.
     da.attrs = {k: v for k, v in da.attrs.items() if k not in (*_ENCODING_ATTRS, "long_name")}
     if nodata is not None:
@@ -261,6 +321,7 @@ def open_raster(
     band: int | None = None,
     chunks: Any = None,
     categorical: bool = False,
+    lazy: bool = False,
 ) -> xr.DataArray:
     """Open one raster layer from GeoTIFF/COG/VRT, NetCDF or Zarr.
 
@@ -284,6 +345,10 @@ def open_raster(
     categorical : bool, default False
         Class codes (land use): no scaling, the stored integer dtype and its nodata value
         (``.rio.nodata``) are kept instead of float64 with NaN.
+    lazy : bool, default False
+        Read nothing yet: the array stays backed by the file, so a slice of it
+        (``.isel``) reads only that part; :func:`load_block` reads a slice and applies the
+        conversions (float64, nodata as NaN) the eager open applies to the whole layer.
 
     Returns
     -------
@@ -313,10 +378,11 @@ def open_raster(
     if isinstance(chunks, str) and chunks == "native":
         # The file's own blocks: the cheapest way to read a slab of a large file.
         chunks = True if fmt == "gdal" else {}
+    pending: list[tuple[str, Any]] = []
     if fmt == "gdal":
-        da = _open_with_gdal(path, name, variable, chunks, categorical)
+        da = _open_with_gdal(path, name, variable, chunks, categorical, pending, lazy)
     else:
-        da = _open_with_xarray(path, fmt, name, variable, chunks, categorical)
+        da = _open_with_xarray(path, fmt, name, variable, chunks, categorical, pending, lazy)
     da, lonlat_named = _rename_spatial(da, name, path)
     if da.rio.crs is None:
         if not _looks_lonlat(da, lonlat_named):
@@ -330,7 +396,11 @@ def open_raster(
     if band is not None:
         da = _select_band(da, band, name, path)
     if not categorical:
-        da = da.astype("float64").rio.write_nodata(np.nan, encoded=False)
+        pending.append(("float64", None))
+    if lazy:
+        da.encoding["socseq_pending"] = pending
+    else:
+        da = _apply_pending(da, pending)
     da.name = name
     da.attrs["source"] = str(path)
     return da
@@ -364,12 +434,13 @@ def open_monthly(
     chunks: Any = None,
     start: str | None = None,
     full_years: bool = False,
+    lazy: bool = False,
 ) -> xr.DataArray:
     """Open a monthly series as ``(time, y, x)`` with month-start time stamps.
 
     Parameters
     ----------
-    path, name, variable, chunks
+    path, name, variable, chunks, lazy
         As for :func:`open_raster`.
     start : str, optional
         First month (``"2001-01"``) for files without a time axis: multi-band GeoTIFFs (whose
@@ -394,7 +465,7 @@ def open_monthly(
         ``start`` is not a date or disagrees with the file's time axis.
     """
     path = Path(path)
-    da = open_raster(path, name=name, variable=variable, chunks=chunks)
+    da = open_raster(path, name=name, variable=variable, chunks=chunks, lazy=lazy)
     what = _what(name, path)
     if da.ndim != 3:
         raise InputValidationError(

@@ -33,6 +33,7 @@ __all__ = [
     "VariableUnits",
     "canonical_units",
     "check_and_convert",
+    "convert_units",
 ]
 
 
@@ -389,6 +390,50 @@ def _report(message: str, strict: bool) -> None:
     warnings.warn(message, UnitsWarning, stacklevel=3)
 
 
+def _conversion(
+    variable: str, units: str, source: str
+) -> tuple[VariableUnits, str, Conversion, str]:
+    """Look up the variable and its declared units: (spec, units key, conversion, label)."""
+    spec_units = VARIABLES.get(variable)
+    if spec_units is None:
+        raise ConfigError(
+            f"{source}: unknown variable '{variable}'; use one of {', '.join(VARIABLES)}"
+        )
+    what = f"{spec_units.label} {source}"
+    key = _LOOKUPS[variable].get(_normalise(units))
+    if key is None:
+        raise UnitsError(
+            f'{what}: units "{units}" are not known for {variable}; use one of '
+            + ", ".join(f'"{k}"' for k in spec_units.units)
+        )
+    return spec_units, key, spec_units.units[key], what
+
+
+def convert_units(da: xr.DataArray, *, variable: str, units: str, name: str) -> xr.DataArray:
+    """Convert a block of a layer to the canonical units, without the plausibility checks.
+
+    For the window-by-window reading of a run whose layers :func:`check_and_convert` has
+    already checked: a window may hold few or no valid values, which says nothing about the
+    layer's units. The arithmetic is :func:`check_and_convert`'s.
+    """
+    spec_units, _key, conversion, what = _conversion(variable, units, describe_source(da, name))
+    if conversion.is_identity:
+        out = da.copy(deep=False)
+        out.attrs = dict(da.attrs)
+    else:
+        factor: float | xr.DataArray = conversion.scale
+        if conversion.per is not None:
+            factor = _month_lengths(da, conversion, what) * conversion.scale
+        out = (da * factor + conversion.offset).transpose(*da.dims)
+        out.attrs = dict(da.attrs)
+        out.name = da.name
+        if da.rio.crs is not None:
+            out.rio.write_crs(da.rio.crs, inplace=True)
+    out.attrs["units"] = spec_units.canonical
+    out.attrs.setdefault("long_name", spec_units.long_name)
+    return out
+
+
 def check_and_convert(
     da: xr.DataArray,
     *,
@@ -435,20 +480,7 @@ def check_and_convert(
     InputValidationError
         The layer has no valid value.
     """
-    spec_units = VARIABLES.get(variable)
-    if spec_units is None:
-        raise ConfigError(
-            f"{describe_source(da, name)}: unknown variable '{variable}'; use one of "
-            f"{', '.join(VARIABLES)}"
-        )
-    what = f"{spec_units.label} {describe_source(da, name)}"
-    key = _LOOKUPS[variable].get(_normalise(units))
-    if key is None:
-        raise UnitsError(
-            f'{what}: units "{units}" are not known for {variable}; use one of '
-            + ", ".join(f'"{k}"' for k in spec_units.units)
-        )
-    conversion = spec_units.units[key]
+    spec_units, key, conversion, what = _conversion(variable, units, describe_source(da, name))
 
     raw = _summarise(da)
     if raw.n_valid == 0:
@@ -472,20 +504,7 @@ def check_and_convert(
             )
             break
 
-    if conversion.is_identity:
-        out = da.copy()
-    else:
-        factor: float | xr.DataArray = conversion.scale
-        if conversion.per is not None:
-            factor = _month_lengths(da, conversion, what) * conversion.scale
-        out = da * factor + conversion.offset
-        out = out.transpose(*da.dims)
-        out.attrs = dict(da.attrs)
-        out.name = da.name
-        if da.rio.crs is not None:
-            out = out.rio.write_crs(da.rio.crs)
-    out.attrs["units"] = spec_units.canonical
-    out.attrs.setdefault("long_name", spec_units.long_name)
+    out = convert_units(da, variable=variable, units=units, name=name)
 
     lo, hi = spec_units.plausible
     tolerance = 1e-6 * (hi - lo)

@@ -1,11 +1,16 @@
 """Where window tasks run: dask's threaded scheduler, a local cluster, or a remote scheduler.
 
-The phases are lists of independent window tasks. By default they run on dask's threaded
+A run is a list of independent window tasks. By default they run on dask's threaded
 scheduler in this process; ``workers=N`` starts a :class:`dask.distributed.LocalCluster` with
 N single-threaded worker processes; ``scheduler="tcp://host:port"`` uses an existing
 dask.distributed cluster (its workers need socseq installed and the run folder on a shared
-file system). Tasks read and write their own window of the Zarr stores, so only small partial
-sums travel back.
+file system). Tasks read their window of each input and write their window of the results,
+so only small partial sums travel back.
+
+Thread budget: a run is given ``threads`` cores (default: this machine's). Concurrent tasks ×
+the threads each task uses (numba kernel, GDAL warper: :meth:`Executor.threads_per_task`)
+never exceed it: with many windows every core runs its own window single-threaded; with few
+windows each one gets several threads.
 """
 
 from __future__ import annotations
@@ -53,7 +58,9 @@ class Executor(AbstractContextManager["Executor"]):
     scheduler : str, optional
         Address of an existing dask.distributed scheduler.
     threads : int, optional
-        Threads of the default threaded scheduler (default: CPU count).
+        Cores the run may use (default: CPU count). With ``workers`` the cores are shared by
+        the worker processes; with ``scheduler`` each remote task uses one thread (the
+        cluster's own configuration sets its workers' threads).
     """
 
     def __init__(
@@ -63,9 +70,23 @@ class Executor(AbstractContextManager["Executor"]):
             raise ValueError("give workers or scheduler, not both")
         self.workers = workers
         self.scheduler = scheduler
+        if threads is not None and threads < 1:
+            raise ValueError("threads must be at least 1")
         self.threads = threads or os.cpu_count() or 1
+        self.concurrent = self.threads
         self.client: Any = None
         self.cluster: Any = None
+
+    def threads_per_task(self, n_tasks: int) -> int:
+        """Threads each of ``n_tasks`` tasks may use so that all of them stay within budget.
+
+        Also fixes how many tasks run at once on the threaded scheduler.
+        """
+        if self.scheduler is not None:
+            return 1
+        slots = self.workers if self.workers is not None else self.threads
+        self.concurrent = max(1, min(slots, n_tasks))
+        return max(1, self.threads // self.concurrent)
 
     @property
     def description(self) -> str:
@@ -74,7 +95,7 @@ class Executor(AbstractContextManager["Executor"]):
             return f"dask.distributed at {self.scheduler}"
         if self.workers is not None:
             return f"dask.distributed LocalCluster, {self.workers} worker processes"
-        return f"dask threaded scheduler, {self.threads} threads"
+        return f"dask threaded scheduler, {self.concurrent} threads"
 
     def __enter__(self) -> Executor:
         if self.workers is not None or self.scheduler is not None:
@@ -134,4 +155,4 @@ class Executor(AbstractContextManager["Executor"]):
         tasks = [dask.delayed(fn, pure=False)(first, item) for item in items]
         keys = {t.key for t in tasks}
         with _Counter(keys, total, progress):
-            return list(dask.compute(*tasks, scheduler="threads", num_workers=self.threads))
+            return list(dask.compute(*tasks, scheduler="threads", num_workers=self.concurrent))

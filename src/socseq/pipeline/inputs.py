@@ -1,66 +1,79 @@
-"""Inputs on one grid: every configured layer aligned, unit-checked and staged in a Zarr store.
+"""Inputs read where they are used: each window task reads its part of every source.
 
-Staging reads each source once, in slabs of months whose size is bounded by a memory budget,
-aligns it to the template grid with the rule of its variable type (continuous: bilinear or
-average; classes: mode or nearest), converts its units once (:mod:`socseq.io.units`), fills
-coastal cells from the nearest climate cell, and writes it into ``inputs.zarr`` chunked over
-``(y, x)`` with whole years along time. The phases then read one spatial window at a time, so
-memory follows the chunk size, not the domain size.
+Before a run, :func:`plan_inputs` opens every configured layer lazily and checks what its
+metadata can tell (the file, CRS, overlap with the grid, bands, time axes covering the
+periods) and decides each layer's resampling rule for the whole grid. The plan is small and
+picklable; every window task then calls :func:`read_window`, which reads the window's part of
+each source (cropped in the source's CRS with a resampling margin), converts its units once,
+aligns it to the window's cells with the layer's rule and fills coastal cells from the nearest
+cell with climate. There is no staged copy of the inputs and no 1 km monthly climate cube: the
+work runs where the window runs, on the threads of this process or on cluster workers.
 
-Every layer is aligned and stored in float64, the kernel's precision.
+Climate per window:
+
+- **Spin-up**: the 12 monthly means of the spin-up years, and each year's annual mean
+  temperature and precipitation for MIAMI NPP, are computed on the source grid and then
+  resampled: bilinear and average resampling are linear (weights that sum to one), so the
+  resampled means equal the means of the resampled months to rounding, at a twentieth of the
+  cost. A ``[climate.spinup]`` file of 12 monthly means is read as it is.
+- **Warm-up**: year by year, 12 months at a time; NPP of each year from the cell's months.
+- **Forward**: the mean of the warm-up years month by month, or a future series year by year.
+
+Coastal fill (:func:`socseq.pipeline.sources.read_filled`) reads a margin around the window as
+wide as the fill distance when the window has candidate cells without climate, so a window
+fills exactly as the whole grid would.
 """
 
 from __future__ import annotations
 
 import math
-import shutil
-from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import xarray as xr
 import zarr
-from affine import Affine
 from zarr.codecs import BloscCodec
 
 from socseq.exceptions import ConfigError, InputValidationError
-from socseq.io.grid import (
-    GridSpec,
-    _on_grid,
-    align_to_template,
-    cell_area_ha,
-    fill_from_nearest,
-)
+from socseq.io.grid import GridSpec, cell_area_ha, choose_resampling, clip_to_grid
 from socseq.io.raster import open_monthly, open_raster
-from socseq.io.units import check_and_convert
-from socseq.pipeline.config import ClimateLayer, ClimateSet, InputLayer, RunConfig
+from socseq.pipeline.config import ClimateSet, InputLayer, RunConfig
 from socseq.pipeline.landuse import ClassTable, esa_cci_to_fao, read_class_table
 from socseq.pipeline.npp import miami_npp_g_dm_m2
-from socseq.progress import Progress
+from socseq.pipeline.sources import LayerSpec, read_block, read_filled, source_path
 
-__all__ = ["CLIMATE_VARIABLES", "StagedInputs", "Window", "resolve_grid", "stage_inputs", "windows"]
+__all__ = [
+    "CLIMATE_VARIABLES",
+    "NO_CLASS",
+    "SCRATCH_CODEC",
+    "BASELINE_MAPS",
+    "InputPlan",
+    "Window",
+    "WindowData",
+    "plan_inputs",
+    "read_window",
+    "resolve_grid",
+    "windows",
+]
 
-#: Staged name → (configuration key, canonical variable of socseq.io.units).
+#: Short name → (configuration key, canonical variable of socseq.io.units).
 CLIMATE_VARIABLES = {
     "tas": ("temperature", "tas_degC"),
     "pr": ("precipitation", "pr_mm"),
     "pet": ("evaporation", "pet_mm"),
 }
 
-#: Cells × months held in memory at once while staging a monthly series (≈128 MB of float64).
-SLAB_BUDGET = 16_000_000
-
 #: Compression of the scratch stores, which live for one run: LZ4 with byte shuffle wrote a
 #: smooth 12-month float32 slab of 10^6 cells 1.8x faster than zarr's default zstd, 20 % smaller.
 SCRATCH_CODEC = BloscCodec(cname="lz4", clevel=1, shuffle="shuffle")
 
-#: Cells of one row band of climate staging (its monthly means take 2 × 3 × 12 × 8 B per cell).
-BAND_CELLS = 1_000_000
-
 #: No class (outside the land-use map or a code missing from the class table).
 NO_CLASS = -1
+
+#: Maps of the ``[dsm]`` baseline that a run keeps in scratch for its windows.
+BASELINE_MAPS = ("soc_mean_t_ha", "soc_sd_t_ha", "soc_q05_t_ha", "soc_q95_t_ha")
 
 
 @dataclass(frozen=True)
@@ -82,6 +95,11 @@ class Window:
         """(rows, columns)."""
         return self.y1 - self.y0, self.x1 - self.x0
 
+    @property
+    def bounds(self) -> tuple[int, int, int, int]:
+        """(y0, y1, x0, x1)."""
+        return self.y0, self.y1, self.x0, self.x1
+
 
 def windows(grid: GridSpec, chunk: int) -> list[Window]:
     """Split the grid into ``chunk × chunk`` windows, row by row (edge windows are smaller)."""
@@ -90,39 +108,6 @@ def windows(grid: GridSpec, chunk: int) -> list[Window]:
         for y in range(0, grid.height, chunk)
         for x in range(0, grid.width, chunk)
     ]
-
-
-@dataclass(frozen=True)
-class StagedInputs:
-    """The staged inputs: where they are and what they hold.
-
-    Attributes
-    ----------
-    path : pathlib.Path
-        The ``inputs.zarr`` store.
-    grid : GridSpec
-        Template grid.
-    chunk : int
-        Window size in cells.
-    n_warmup_years : int
-        Warm-up years staged.
-    has_yearly_land_use, has_cover : bool
-        Optional layers present.
-    summary : dict
-        What staging did (resampling per layer, filled cells, counts), for the run manifest.
-    """
-
-    path: Path
-    grid: GridSpec
-    chunk: int
-    n_warmup_years: int
-    has_yearly_land_use: bool
-    has_cover: bool
-    summary: dict[str, Any]
-
-    def open(self) -> zarr.Group:
-        """Open the store read-only."""
-        return zarr.open_group(str(self.path), mode="r")
 
 
 def resolve_grid(config: RunConfig, soc: xr.DataArray | None = None) -> GridSpec:
@@ -145,6 +130,7 @@ def resolve_grid(config: RunConfig, soc: xr.DataArray | None = None) -> GridSpec
         variable=layer.variable,
         band=layer.band,
         categorical=name == "land_use",
+        lazy=True,
     )
     if da.ndim != 2:
         raise InputValidationError(
@@ -154,138 +140,129 @@ def resolve_grid(config: RunConfig, soc: xr.DataArray | None = None) -> GridSpec
     return GridSpec.from_raster(da)
 
 
-def _slab_months(n_cells: int) -> int:
-    """Months per slab: the largest divisor of 12 that keeps a slab within the budget."""
-    for k in (12, 6, 4, 3, 2):
-        if k * n_cells <= SLAB_BUDGET:
-            return k
-    return 1
+# --------------------------------------------------------------------------------------------
+# The plan: every layer checked on its metadata, resampling decided once
 
 
-class _Store:
-    """Thin writer over the Zarr group: arrays chunked over (y, x), one year along time."""
+@dataclass(frozen=True)
+class ClimatePlan:
+    """Temperature, precipitation and evaporation of one period.
 
-    def __init__(self, path: Path, grid: GridSpec, chunk: int) -> None:
-        self.group = zarr.open_group(str(path), mode="w")
-        self.grid = grid
-        self.chunk = chunk
+    Attributes
+    ----------
+    layers : dict
+        ``tas``, ``pr``, ``pet`` → LayerSpec.
+    first : dict
+        Position of the period's first month in each source.
+    months : int
+        Months of the period (12 for a climatology).
+    """
 
-    def create(
-        self, name: str, lead: int | None, dtype: str, fill: Any = np.nan, lead_chunk: int = 12
-    ) -> Any:
-        shape = self.grid.shape if lead is None else (lead, *self.grid.shape)
-        chunks = (
-            (self.chunk,) * 2 if lead is None else (min(lead_chunk, lead), self.chunk, self.chunk)
-        )
-        return self.group.create_array(
-            name,
-            shape=shape,
-            chunks=chunks,
-            dtype=dtype,
-            fill_value=fill,
-            compressors=SCRATCH_CODEC,
-        )
+    layers: dict[str, LayerSpec]
+    first: dict[str, int]
+    months: int
 
 
-def _open_2d(
+@dataclass(frozen=True)
+class InputPlan:
+    """Everything a window task needs to read its inputs (picklable, for process workers)."""
+
+    grid: GridSpec
+    static: dict[str, LayerSpec]
+    baseline: str | None
+    source_classes: str
+    table: ClassTable
+    candidate_classes: tuple[int, ...]
+    spin: ClimatePlan
+    spin_from_series: bool
+    warm: ClimatePlan
+    forward: ClimatePlan | None
+    fill_distance_m: float
+    yearly: LayerSpec | None = None
+    yearly_first_band: int = 0
+    cover_source: str = "class"
+    cover: LayerSpec | None = None
+    ndvi_threshold: float = 0.6
+    uncertainty: dict[str, LayerSpec] = field(default_factory=dict)
+    uncertainty_baseline: tuple[str, ...] = ()
+
+    @property
+    def n_spin_years(self) -> int:
+        """Spin-up years of the series (the climatology counts as one)."""
+        return self.spin.months // 12
+
+    @property
+    def n_warmup_years(self) -> int:
+        """Warm-up years."""
+        return self.warm.months // 12
+
+
+def _layer_spec(
     layer: InputLayer,
     name: str,
     grid: GridSpec,
     *,
-    categorical: bool = False,
-    resampling: str | None = None,
-) -> xr.DataArray:
-    da = open_raster(
-        layer.path, name=name, variable=layer.variable, band=layer.band, categorical=categorical
-    )
-    if da.ndim != 2:
-        raise InputValidationError(
-            f"layer '{name}' (file {layer.path}): "
-            f"has {da.shape[0]} bands but one layer is expected; give "
-            "band = N (or variable) to pick it"
+    quantity: str | None,
+    kind: str = "continuous",
+    monthly: bool = False,
+    start: str | None = None,
+    require_units: bool = True,
+) -> tuple[LayerSpec, xr.DataArray]:
+    """Open ``layer`` lazily, check its metadata, and return its spec and the opened array."""
+    if quantity is not None and require_units and layer.units is None:
+        raise ConfigError(
+            f"configuration: [{name}.units] is required; declare the units the file stores "
+            '(e.g. "%", "t/ha")'
         )
-    return align_to_template(
+    if monthly:
+        da = open_monthly(layer.path, name=name, variable=layer.variable, start=start, lazy=True)
+    else:
+        da = open_raster(
+            layer.path,
+            name=name,
+            variable=layer.variable,
+            band=layer.band,
+            categorical=kind == "categorical",
+            lazy=True,
+        )
+    method = choose_resampling(
         da,
         grid,
-        kind="categorical" if categorical else "continuous",
-        resampling=layer.resampling or resampling,
+        kind=kind,  # type: ignore[arg-type]
+        resampling=layer.resampling,
         name=name,
     )
+    if clip_to_grid(da, grid) is None:
+        from socseq.exceptions import GridMismatchError
 
-
-def _physical(layer: InputLayer, name: str, variable: str, grid: GridSpec) -> np.ndarray:
-    if layer.units is None:
-        raise ConfigError(
-            f"configuration: [{name}.units] is required; declare the units the "
-            'file stores (e.g. "%", "t/ha")'
+        raise GridMismatchError(
+            f"layer '{name}' (file {layer.path}): covers 0 % of the template grid; check the "
+            "layer's CRS and that it covers the study region"
         )
-    da = _open_2d(layer, name, grid)
-    return np.asarray(
-        check_and_convert(da, variable=variable, units=layer.units, name=name).values,
-        dtype=np.float64,
+    spec = LayerSpec(
+        name=name,
+        path=source_path(layer.path),
+        variable=layer.variable,
+        band=layer.band,
+        units=layer.units,
+        quantity=quantity,
+        kind=kind,  # type: ignore[arg-type]
+        method=method,
+        monthly=monthly,
+        start=start,
     )
+    return spec, da
 
 
-def _fraction(layer: InputLayer, name: str, grid: GridSpec) -> np.ndarray:
-    """Read a share 0–1 (units "1") or a percentage (units "%") as 0–1."""
-    scale = {"1": 1.0, "": 1.0, "-": 1.0, "fraction": 1.0, "%": 0.01}.get(
-        (layer.units or "1").strip().lower()
-    )
-    if scale is None:
-        raise ConfigError(
-            f'configuration: [{name}.units] \'{layer.units}\' is not a share; give "1" (0–1) or "%"'
-        )
-    values = np.asarray(_open_2d(layer, name, grid).values, dtype=np.float64) * scale
-    finite = values[np.isfinite(values)]
-    if finite.size and (finite.min() < 0 or finite.max() > 1 + 1e-9):
+def _single_band(spec: LayerSpec, da: xr.DataArray) -> None:
+    if da.ndim != 2:
         raise InputValidationError(
-            f"layer '{name}' (file {layer.path}): "
-            f"values {finite.min():.3g}…{finite.max():.3g} are not shares "
-            f"0–1 in the declared units '{layer.units}'; declare units = \"%\" for percentages"
+            f"layer '{spec.name}' (file {spec.path}): has {da.shape[0]} bands but one layer is "
+            "expected; give band = N (or variable) to pick it"
         )
-    return values
 
 
-def _classes(
-    layer: InputLayer, name: str, grid: GridSpec, source_classes: str, table: ClassTable
-) -> np.ndarray:
-    da = _open_2d(layer, name, grid, categorical=True)
-    raw = np.asarray(da.values)
-    nodata = da.rio.nodata
-    valid = np.isfinite(raw) if raw.dtype.kind == "f" else np.ones(raw.shape, bool)
-    if nodata is not None and not (isinstance(nodata, float) and math.isnan(nodata)):
-        valid &= raw != nodata
-    if raw.dtype.kind == "f" and np.any(raw[valid] != np.round(raw[valid])):
-        raise InputValidationError(
-            f"layer '{name}' (file {layer.path}): "
-            "holds fractional values, not class codes; give a class "
-            "raster (resampled with mode or nearest)"
-        )
-    codes = np.where(valid, raw, 0)
-    if source_classes == "esa_cci":
-        codes = esa_cci_to_fao(codes)
-    elif np.any((codes < 0) | (codes > 255)):
-        raise InputValidationError(
-            f"layer '{name}' (file {layer.path}): "
-            "values outside 0–255 are not FAO class codes; check "
-            'land_use.source_classes ("fao" or "esa_cci")'
-        )
-    codes = codes.astype(np.int16)
-    known = np.isin(codes, table.codes)
-    return np.where(valid & known, codes, NO_CLASS).astype(np.int16)
-
-
-def _open_series(layer: ClimateLayer, name: str) -> xr.DataArray:
-    # Dask-backed on the file's own blocks: a continental series is never read whole (its
-    # float64 view alone would be 8 bytes × cells × months); each slab reads only its blocks.
-    return open_monthly(
-        layer.path, name=name, variable=layer.variable, start=layer.start, chunks="native"
-    )
-
-
-def _year_index(
-    da: xr.DataArray, years: tuple[int, int], name: str, layer: ClimateLayer, fix: str
-) -> int:
+def _year_index(da: xr.DataArray, years: tuple[int, int], name: str, path: Any, fix: str) -> int:
     """Index of January of ``years[0]``; raise unless the series covers the years."""
     first = da["time"].values[0].astype("datetime64[M]").astype(int)
     start = (years[0] - 1970) * 12 - first
@@ -293,138 +270,43 @@ def _year_index(
     if start < 0 or end > da.sizes["time"]:
         have = f"{str(da['time'].values[0])[:7]}…{str(da['time'].values[-1])[:7]}"
         raise InputValidationError(
-            f"layer '{name}' (file {layer.path}): "
-            f"covers {have} but {years[0]}-01…{years[1]}-12 is needed; "
-            f"{fix}"
+            f"layer '{name}' (file {path}): covers {have} but {years[0]}-01…{years[1]}-12 is "
+            f"needed; {fix}"
         )
     return int(start)
 
 
-class _Stager:
-    """Stages monthly climate one row band at a time, each band slab by slab.
-
-    A band is a run of whole chunk rows holding at most :data:`BAND_CELLS` cells; it is aligned
-    with a halo of rows wide enough for the coastal fill, so filling never depends on where
-    a band ends. Memory therefore follows the band, not the domain.
-    """
-
-    def __init__(
-        self, config: RunConfig, grid: GridSpec, target: np.ndarray, progress: Progress | None
-    ) -> None:
-        self.config = config
-        self.grid = grid
-        self.target_full = target
-        self.progress = progress
-        self._filled: dict[tuple[str, int], int] = {}
-        self.resampling: dict[str, str] = {}
-        self.sources: dict[tuple[str, str], xr.DataArray] = {}
-        chunk = config.run.chunk_size
-        rows = max(chunk, (BAND_CELLS // grid.width) // chunk * chunk)
-        self.bands = [(r, min(r + rows, grid.height)) for r in range(0, grid.height, rows)]
-        row_m = grid.res[1] * (111_320.0 if grid.is_geographic else 1.0)
-        self.halo = min(grid.height, math.ceil(config.climate.fill_distance_m / row_m) + 1)
-        self.band = 0
-
-    def set_band(self, index: int) -> tuple[int, int]:
-        """Select band ``index``; return its first and last + 1 row."""
-        self.band = index
-        r0, r1 = self.bands[index]
-        h0, h1 = max(0, r0 - self.halo), min(self.grid.height, r1 + self.halo)
-        t = self.grid.transform
-        self.sub = GridSpec(
-            self.grid.crs, Affine(t.a, 0.0, t.c, 0.0, t.e, t.f + h0 * t.e), self.grid.width, h1 - h0
+def _climate_plan(
+    cset: ClimateSet, section: str, grid: GridSpec, years: tuple[int, int] | None, fix: str
+) -> ClimatePlan:
+    layers, first = {}, {}
+    for short, (attr, quantity) in CLIMATE_VARIABLES.items():
+        layer = getattr(cset, attr)
+        name = f"climate.{section}.{attr}"
+        spec, da = _layer_spec(
+            layer, name, grid, quantity=quantity, monthly=True, start=layer.start
         )
-        self.target = self.target_full[h0:h1]
-        self.crop = slice(r0 - h0, r1 - h0)
-        self.rows = (h0, h1)
-        self.slab = _slab_months(self.sub.width * self.sub.height)
-        return r0, r1
-
-    def _source(self, layer: ClimateLayer, name: str) -> xr.DataArray:
-        key = (name, str(layer.path))
-        if key not in self.sources:
-            self.sources[key] = _open_series(layer, name)
-        return self.sources[key]
-
-    def months(
-        self, cset: ClimateSet, key: str, section: str, years: tuple[int, int] | None, fix: str
-    ) -> Iterator[tuple[int, dict[str, np.ndarray]]]:
-        """Yield (month offset, {tas, pr, pet} slabs of the band, canonical units).
-
-        ``years`` None: the set holds exactly 12 monthly means.
-        """
-        sources = {}
-        offsets = {}
-        for short, (attr, _variable) in CLIMATE_VARIABLES.items():
-            layer: ClimateLayer = getattr(cset, attr)
-            name = f"climate.{section}.{attr}"
-            da = self._source(layer, name)
-            sources[short] = (da, layer, name)
-            if years is None:
-                if da.sizes["time"] != 12:
-                    raise InputValidationError(
-                        f"layer '{name}' (file {layer.path}): has {da.sizes['time']} months; "
-                        "[climate.spinup] takes the 12 monthly means January…December"
-                    )
-                offsets[short] = 0
-            else:
-                offsets[short] = _year_index(da, years, name, layer, fix)
-        n_months = 12 if years is None else (years[1] - years[0] + 1) * 12
-        total = n_months * len(self.bands)
-        for offset in range(0, n_months, self.slab):
-            out = {}
-            for short, (da, layer, name) in sources.items():
-                i = offsets[short] + offset
-                out[short] = self._slab(
-                    da.isel(time=slice(i, i + self.slab)), layer, name, CLIMATE_VARIABLES[short][1]
+        if years is None:
+            if da.sizes["time"] != 12:
+                raise InputValidationError(
+                    f"layer '{name}' (file {layer.path}): has {da.sizes['time']} months; "
+                    f"[climate.{section}] takes the 12 monthly means January…December"
                 )
-            yield offset, out
-            if self.progress is not None:
-                self.progress(f"inputs: {key}", self.band * n_months + offset + self.slab, total)
-
-    def _slab(self, da: xr.DataArray, layer: ClimateLayer, name: str, variable: str) -> np.ndarray:
-        if _on_grid(da, self.grid):
-            # Already on the template grid: take the band's rows, no resampling.
-            h0, h1 = self.rows
-            y, x = self.sub.coords()
-            aligned = da.isel(y=slice(h0, h1)).load().assign_coords(y=y, x=x)
-            aligned.attrs["resampling"] = "none (already on grid)"
+            first[short] = 0
         else:
-            aligned = align_to_template(
-                da.load(), self.sub, kind="continuous", resampling=layer.resampling, name=name
-            )
-        self.resampling[name] = str(aligned.attrs.get("resampling"))
-        converted = check_and_convert(aligned, variable=variable, units=layer.units, name=name)
-        distance = self.config.climate.fill_distance_m
-        missing = np.isnan(np.asarray(converted.values)).any(axis=0) & self.target
-        if distance > 0 and missing.any():
-            converted = fill_from_nearest(
-                converted, max_distance_m=distance, mask=self.target, name=name
-            )
-            before = np.isnan(np.asarray(aligned.values)[:, self.crop]).any(axis=0)
-            after = np.isnan(np.asarray(converted.values)[:, self.crop]).any(axis=0)
-            key = (name, self.band)
-            self._filled[key] = max(self._filled.get(key, 0), int((before & ~after).sum()))
-        return np.asarray(converted.values[:, self.crop], dtype=np.float64)
-
-    @property
-    def filled(self) -> dict[str, int]:
-        """Cells filled from the nearest climate cell, per layer (over all bands)."""
-        totals: dict[str, int] = {}
-        for (name, _band), cells in self._filled.items():
-            totals[name] = totals.get(name, 0) + cells
-        return totals
+            first[short] = _year_index(da, years, name, layer.path, fix)
+        layers[short] = spec
+    months = 12 if years is None else (years[1] - years[0] + 1) * 12
+    return ClimatePlan(layers=layers, first=first, months=months)
 
 
-def stage_inputs(
+def plan_inputs(
     config: RunConfig,
     grid: GridSpec,
-    work_dir: Path,
     *,
-    soc: xr.DataArray | None = None,
-    progress: Progress | None = None,
-) -> StagedInputs:
-    """Align, check and stage every input of the run on ``grid`` into ``work_dir/inputs.zarr``.
+    baseline: str | Path | None = None,
+) -> InputPlan:
+    """Open every layer lazily and check its metadata; decide each layer's resampling.
 
     Parameters
     ----------
@@ -432,266 +314,446 @@ def stage_inputs(
         The run configuration (paths absolute).
     grid : GridSpec
         Template grid.
-    work_dir : pathlib.Path
-        Scratch folder of the run.
-    soc : xarray.DataArray, optional
-        The SOC baseline mapped by DSM [t C/ha], on ``grid`` (instead of ``inputs.soc``).
-    progress : callable, optional
-        ``progress(stage, done, total)``.
+    baseline : path-like, optional
+        Zarr store holding the ``[dsm]`` baseline maps (:data:`BASELINE_MAPS`) on ``grid``,
+        which replace ``inputs.soc``.
 
     Returns
     -------
-    StagedInputs
+    InputPlan
 
     Raises
     ------
     InputValidationError, UnitsError, GridMismatchError, ConfigError
         One line naming the layer, file, what is wrong and the fix.
     """
-    path = work_dir / "inputs.zarr"
-    if path.exists():
-        shutil.rmtree(path)
-    store = _Store(path, grid, config.run.chunk_size)
-    table = read_class_table(config.land_use.table)
     inp = config.inputs
-    summary: dict[str, Any] = {"grid": repr(grid), "resampling": {}}
-
-    land_use = _classes(
-        inp.land_use, "inputs.land_use", grid, config.land_use.source_classes, table
-    )
-    candidate = np.isin(land_use, list({*config.land_use.simulate, *config.land_use.cropland}))
-    if not candidate.any():
-        raise InputValidationError(
-            f"layer 'inputs.land_use' (file {inp.land_use.path}): no cell of the classes "
-            f"{sorted({*config.land_use.simulate, *config.land_use.cropland})} on the grid; "
-            "check land_use.simulate and land_use.source_classes"
-        )
-    store.create("land_use", None, "int16", NO_CLASS)[:] = land_use
-
-    if soc is None:
+    static: dict[str, LayerSpec] = {}
+    spec, da = _layer_spec(inp.land_use, "inputs.land_use", grid, quantity=None, kind="categorical")
+    _single_band(spec, da)
+    static["land_use"] = spec
+    if baseline is None:
         assert inp.soc is not None  # the configuration guarantees one of the two
-        soc_values = _physical(inp.soc, "inputs.soc", "soc_t_ha", grid)
-    else:
-        soc_values = np.asarray(soc.values, dtype=np.float64)
-    store.create("soc", None, "float64")[:] = soc_values
-    store.create("clay", None, "float64")[:] = _physical(inp.clay, "inputs.clay", "clay_pct", grid)
-    for name, variable in (("sand", "sand_pct"), ("ec", "ec_dS_m")):
+        spec, da = _layer_spec(inp.soc, "inputs.soc", grid, quantity="soc_t_ha")
+        _single_band(spec, da)
+        static["soc"] = spec
+    for name, quantity in (("clay", "clay_pct"), ("sand", "sand_pct"), ("ec", "ec_dS_m")):
         layer = getattr(inp, name)
         if layer is not None:
-            store.create(name, None, "float64")[:] = _physical(
-                layer, f"inputs.{name}", variable, grid
-            )
-    fraction = (
-        np.ones(grid.shape)
-        if inp.area_fraction is None
-        else _fraction(inp.area_fraction, "inputs.area_fraction", grid)
-    )
-    store.create("area_ha", None, "float64")[:] = np.asarray(
-        cell_area_ha(grid).values
-    ) * np.nan_to_num(fraction)
+            spec, da = _layer_spec(layer, f"inputs.{name}", grid, quantity=quantity)
+            _single_band(spec, da)
+            static[name] = spec
+    if inp.area_fraction is not None:
+        spec, da = _layer_spec(inp.area_fraction, "inputs.area_fraction", grid, quantity=None)
+        _single_band(spec, da)
+        static["area_fraction"] = spec
     if inp.zones is not None:
-        zones = _open_2d(inp.zones, "inputs.zones", grid, categorical=True)
+        spec, da = _layer_spec(inp.zones, "inputs.zones", grid, quantity=None, kind="categorical")
+        _single_band(spec, da)
+        static["zones"] = spec
+
+    cl, periods = config.climate, config.periods
+    if cl.spinup is not None:
+        spin = _climate_plan(cl.spinup, "spinup", grid, None, "")
+    else:
+        spin = _climate_plan(
+            cl.series,
+            "series",
+            grid,
+            periods.spinup,
+            "give a series that covers the spin-up years, or 12 monthly means in [climate.spinup]",
+        )
+    warm = _climate_plan(
+        cl.series, "series", grid, periods.warmup, "give a series that covers the warm-up years"
+    )
+    forward = None
+    if cl.forward is not None:
+        forward = _climate_plan(
+            cl.forward,
+            "forward",
+            grid,
+            periods.forward,
+            "give a future series of forward_years years",
+        )
+
+    table = read_class_table(config.land_use.table)
+    plan = InputPlan(
+        grid=grid,
+        static=static,
+        baseline=None if baseline is None else str(baseline),
+        source_classes=config.land_use.source_classes,
+        table=table,
+        candidate_classes=tuple(sorted({*config.land_use.simulate, *config.land_use.cropland})),
+        spin=spin,
+        spin_from_series=cl.spinup is None,
+        warm=warm,
+        forward=forward,
+        fill_distance_m=cl.fill_distance_m,
+    )
+    return _plan_optional(config, grid, plan)
+
+
+def _plan_optional(config: RunConfig, grid: GridSpec, plan: InputPlan) -> InputPlan:
+    """Add yearly land use, the cover layer and the uncertainty layers to the plan."""
+    import dataclasses
+
+    lu = config.land_use
+    changes: dict[str, Any] = {}
+    if lu.yearly is not None:
+        assert lu.yearly_first_year is not None
+        spec, da = _layer_spec(
+            lu.yearly, "land_use.yearly", grid, quantity=None, kind="categorical"
+        )
+        n_warm = plan.n_warmup_years
+        first = config.periods.warmup[0] - lu.yearly_first_year
+        n_bands = da.shape[0] if da.ndim == 3 else 1
+        if first < 0 or first + n_warm > n_bands:
+            raise InputValidationError(
+                f"layer 'land_use.yearly' (file {lu.yearly.path}): has {n_bands} yearly "
+                f"band(s) from {lu.yearly_first_year}, but the warm-up needs "
+                f"{config.periods.warmup[0]}–{config.periods.warmup[1]}; give one band per "
+                "warm-up year"
+            )
+        changes.update(yearly=spec, yearly_first_band=first)
+    cover = config.cover
+    if cover.source != "class":
+        assert cover.layer is not None
+        if cover.source == "raster":
+            spec, da = _layer_spec(cover.layer, "cover.layer", grid, quantity=None)
+            if da.ndim != 3 or da.shape[0] != 12:
+                raise InputValidationError(
+                    f"layer 'cover.layer' (file {cover.layer.path}): a cover raster needs 12 "
+                    f"monthly bands, got {1 if da.ndim == 2 else da.shape[0]}; give "
+                    "January…December"
+                )
+        else:
+            spec, da = _layer_spec(
+                cover.layer.model_copy(update={"units": cover.layer.units or "1"}),
+                "cover.layer",
+                grid,
+                quantity="ndvi",
+                monthly=True,
+                start=cover.ndvi_start,
+            )
+            months = set(da["time"].dt.month.values.tolist())
+            missing = [m for m in range(1, 13) if m not in months]
+            if missing:
+                raise InputValidationError(
+                    f"layer 'cover.layer' (file {cover.layer.path}): no NDVI image in month "
+                    f"{missing[0]}; give a series covering every calendar month"
+                )
+        changes.update(cover_source=cover.source, cover=spec, ndvi_threshold=cover.ndvi_threshold)
+    unc = config.uncertainty
+    if unc is not None:
+        layers: dict[str, LayerSpec] = {}
+        source = unc.soc.source
+        if source == "auto":
+            source = "dsm_quantiles" if config.dsm is not None else "relative"
+        from_baseline: tuple[str, ...] = ()
+        if source == "dsm_sd":
+            from_baseline = ("soc_sd",)
+        elif source == "dsm_quantiles":
+            from_baseline = ("soc_q05", "soc_q95")
+        elif source == "sd_layer":
+            assert unc.soc.sd is not None
+            layers["soc_sd"] = _layer_spec(
+                unc.soc.sd, "uncertainty.soc.sd", grid, quantity="soc_t_ha"
+            )[0]
+        elif source == "quantile_layers":
+            assert unc.soc.q05 is not None and unc.soc.q95 is not None
+            for key, layer in (("soc_q05", unc.soc.q05), ("soc_q95", unc.soc.q95)):
+                layers[key] = _layer_spec(
+                    layer, f"uncertainty.soc.{key[4:]}", grid, quantity="soc_t_ha"
+                )[0]
+        if unc.mode == "montecarlo" and unc.clay.sd is not None:
+            layers["clay_sd"] = _layer_spec(
+                unc.clay.sd, "uncertainty.clay.sd", grid, quantity="clay_pct"
+            )[0]
+        changes.update(uncertainty=layers, uncertainty_baseline=from_baseline)
+    return dataclasses.replace(plan, **changes) if changes else plan
+
+
+def uncertainty_soc_kind(plan: InputPlan) -> str:
+    """``"sd"``, ``"quantiles"`` or ``"relative"``: what the SOC uncertainty layers hold."""
+    names = set(plan.uncertainty) | set(plan.uncertainty_baseline)
+    if "soc_sd" in names:
+        return "sd"
+    if "soc_q05" in names:
+        return "quantiles"
+    return "relative"
+
+
+# --------------------------------------------------------------------------------------------
+# A window's inputs
+
+
+@dataclass
+class WindowData:
+    """A window's inputs: per-cell layers and the candidate cells' climate.
+
+    Attributes
+    ----------
+    layers : dict of str to numpy.ndarray
+        ``(rows, cols)``: ``land_use`` (FAO class, ``NO_CLASS`` without one), ``soc`` [t C/ha],
+        ``clay`` [%], ``sand``, ``ec`` (if configured), ``area_ha``, ``zones`` (−1 without),
+        ``npp_spin`` [g DM/m2/yr], ``climate_ok`` (every month of every phase has climate),
+        ``cold`` (every spin-up month below −5 °C).
+    candidate : numpy.ndarray
+        ``(rows, cols)`` bool: cells of an agricultural class.
+    climate : dict of str to numpy.ndarray
+        Over the candidate cells: ``spin_tas`` … ``(n, 12)``, ``warm_tas`` … ``(n, 12·years)``,
+        ``fwd_tas`` … ``(n, period)``, ``npp_warm`` ``(n, years)``.
+    cover : numpy.ndarray or None
+        ``(n, 12)`` cover factor of the candidate cells (cover raster or NDVI).
+    yearly : numpy.ndarray or None
+        ``(n, years)`` class of each warm-up year (``NO_CLASS`` where unknown).
+    uncertainty : dict of str to numpy.ndarray
+        ``(n,)`` SOC/clay uncertainty layers of the candidate cells.
+    filled : dict of str to int
+        Candidate cells filled from the nearest climate cell, per layer.
+    """
+
+    layers: dict[str, np.ndarray]
+    candidate: np.ndarray
+    climate: dict[str, np.ndarray]
+    cover: np.ndarray | None
+    yearly: np.ndarray | None
+    uncertainty: dict[str, np.ndarray]
+    filled: dict[str, int]
+
+
+def class_codes(
+    values: np.ndarray, nodata: Any, source_classes: str, table: ClassTable
+) -> np.ndarray:
+    """FAO class codes of a land-use block (``NO_CLASS`` for nodata and unknown codes)."""
+    raw = np.asarray(values)
+    valid = np.isfinite(raw) if raw.dtype.kind == "f" else np.ones(raw.shape, bool)
+    if nodata is not None and not (isinstance(nodata, float) and math.isnan(nodata)):
+        valid &= raw != nodata
+    # Codes outside 0–255 belong to no legend (validation reports them); they count as none.
+    valid &= (raw >= 0) & (raw <= 255)
+    codes = np.where(valid, raw, 0)
+    if source_classes == "esa_cci":
+        codes = esa_cci_to_fao(codes)
+    codes = codes.astype(np.int16)
+    known = np.isin(codes, table.codes)
+    return np.where(valid & known, codes, NO_CLASS).astype(np.int16)
+
+
+def _read_static(
+    plan: InputPlan, window: Window, own: GridSpec, threads: int
+) -> dict[str, np.ndarray]:
+    layers: dict[str, np.ndarray] = {}
+    lu = read_block(plan.static["land_use"], own, threads=threads)
+    layers["land_use"] = class_codes(
+        lu.values, lu.rio.nodata, plan.source_classes, plan.table
+    ).astype(np.int64)
+    if plan.baseline is not None:
+        store = zarr.open_group(plan.baseline, mode="r")
+        ys, xs = window.slices
+        layers["soc"] = np.asarray(store["soc_mean_t_ha"][ys, xs], dtype=np.float64)
+    for name in ("soc", "clay", "sand", "ec"):
+        if name in plan.static:
+            layers[name] = np.asarray(read_block(plan.static[name], own, threads=threads).values)
+    fraction = np.ones(own.shape)
+    if "area_fraction" in plan.static:
+        spec = plan.static["area_fraction"]
+        scale = {"1": 1.0, "": 1.0, "-": 1.0, "fraction": 1.0, "%": 0.01}[
+            (spec.units or "1").strip().lower()
+        ]
+        fraction = np.asarray(read_block(spec, own, threads=threads).values) * scale
+    layers["area_ha"] = np.asarray(cell_area_ha(own).values) * np.nan_to_num(fraction)
+    if "zones" in plan.static:
+        zones = read_block(plan.static["zones"], own, threads=threads)
         values = np.asarray(zones.values, dtype=np.float64)
         if zones.rio.nodata is not None:
             values[values == zones.rio.nodata] = np.nan
-        store.create("zones", None, "int32", -1)[:] = np.where(
-            np.isfinite(values), values, -1
-        ).astype(np.int32)
+        layers["zones"] = np.where(np.isfinite(values), values, -1).astype(np.int32)
+    else:
+        layers["zones"] = np.full(own.shape, -1, np.int32)
+    return layers
 
-    stager = _Stager(config, grid, candidate, progress)
-    n_warm = config.periods.warmup[1] - config.periods.warmup[0] + 1
-    n_spin = config.periods.spinup[1] - config.periods.spinup[0] + 1
-    n_forward = 12 * config.periods.forward_years
-    cl = config.climate
-    spin = {k: store.create(f"spin_{k}", 12, "float64") for k in CLIMATE_VARIABLES}
-    npp_spin_arr = store.create("npp_spin", None, "float64")
-    warm = {k: store.create(f"warm_{k}", 12 * n_warm, "float64") for k in CLIMATE_VARIABLES}
-    npp_warm = store.create("npp_warm", n_warm, "float64", lead_chunk=1)
-    fwd = {
-        k: store.create(
-            f"fwd_{k}",
-            n_forward if cl.forward is not None else 12,
-            "float64",
+
+def _spin_reduce(n_years: int, annual: bool) -> Any:
+    """Source-grid reduction of the spin-up months: 12 monthly means, then n annual totals.
+
+    The annual totals (12-month sums; temperature is divided by 12 later) feed MIAMI NPP,
+    which is computed per cell from the resampled annual fields; evaporation needs none.
+    """
+
+    def reduce(block: xr.DataArray) -> xr.DataArray:
+        values = np.asarray(block.values, dtype=np.float64)
+        by_year = values.reshape(n_years, 12, *values.shape[1:])
+        fields = [by_year.mean(axis=0)] + ([by_year.sum(axis=1)] if annual else [])
+        out = xr.DataArray(
+            np.concatenate(fields, axis=0),
+            dims=("time", "y", "x"),
+            coords={"y": block["y"].values, "x": block["x"].values},
         )
-        for k in CLIMATE_VARIABLES
-    }
-    for band in range(len(stager.bands)):
-        r0, r1 = stager.set_band(band)
-        shape = (r1 - r0, grid.width)
-        # Spin-up: 12 monthly means and the mean annual MIAMI NPP over the spin-up years.
-        spin_means = {k: np.zeros((12, *shape)) for k in CLIMATE_VARIABLES}
-        if cl.spinup is not None:
-            for _, slab in stager.months(cl.spinup, "spin-up climate", "spinup", None, ""):
-                spin_means = slab
-            npp_spin = miami_npp_g_dm_m2(
-                spin_means["tas"].mean(axis=0), spin_means["pr"].sum(axis=0)
-            )
-        else:
-            npp_sum = np.zeros(shape)
-            annual = _Annual(shape)
-            for offset, slab in stager.months(
-                cl.series,
-                "spin-up climate",
-                "series",
-                config.periods.spinup,
-                "give a series that covers the spin-up years, or 12 monthly means in "
-                "[climate.spinup]",
-            ):
-                for k in CLIMATE_VARIABLES:
-                    for j in range(slab[k].shape[0]):
-                        spin_means[k][(offset + j) % 12] += slab[k][j] / n_spin
-                npp_sum += annual.add(offset, slab)
-            npp_spin = npp_sum / n_spin
-        for k in CLIMATE_VARIABLES:
-            spin[k][:, r0:r1] = spin_means[k]
-        npp_spin_arr[r0:r1] = npp_spin
-        del spin_means
+        out.rio.write_crs(block.rio.crs, inplace=True)
+        out.rio.write_transform(block.rio.transform(), inplace=True)
+        return out
 
-        # Warm-up: the series itself, the yearly NPP, and the monthly means for forward.
-        fwd_means = {k: np.zeros((12, *shape)) for k in CLIMATE_VARIABLES}
-        annual = _Annual(shape)
-        for offset, slab in stager.months(
-            cl.series,
-            "warm-up climate",
-            "series",
-            config.periods.warmup,
-            "give a series that covers the warm-up years",
-        ):
-            n = slab["tas"].shape[0]
-            for k in CLIMATE_VARIABLES:
-                warm[k][offset : offset + n, r0:r1] = slab[k]
-                for j in range(n):
-                    fwd_means[k][(offset + j) % 12] += slab[k][j] / n_warm
-            year_npp = annual.add(offset, slab, total=False)
-            if year_npp is not None:
-                npp_warm[(offset + n) // 12 - 1, r0:r1] = year_npp
-
-        if cl.forward is not None:
-            for offset, slab in stager.months(
-                cl.forward,
-                "forward climate",
-                "forward",
-                config.periods.forward,
-                "give a future series of forward_years years",
-            ):
-                for k in CLIMATE_VARIABLES:
-                    fwd[k][offset : offset + slab[k].shape[0], r0:r1] = slab[k]
-        else:
-            for k in CLIMATE_VARIABLES:
-                fwd[k][:, r0:r1] = fwd_means[k]
-
-    has_yearly = config.land_use.yearly is not None
-    if has_yearly:
-        _stage_yearly_land_use(config, grid, store, table, n_warm)
-    has_cover = config.cover.source != "class"
-    if has_cover:
-        store.create("cover", 12, "float64")[:] = _cover_factor(config, grid, candidate)
-
-    summary["resampling"].update(stager.resampling)
-    summary["coastal_filled_cells"] = stager.filled
-    summary["candidate_cells"] = int(candidate.sum())
-    return StagedInputs(
-        path=path,
-        grid=grid,
-        chunk=config.run.chunk_size,
-        n_warmup_years=n_warm,
-        has_yearly_land_use=has_yearly,
-        has_cover=has_cover,
-        summary=summary,
-    )
+    return reduce
 
 
-class _Annual:
-    """Accumulates a year's mean temperature and rain over slabs; returns MIAMI NPP per year."""
+def read_window(plan: InputPlan, window: Window, threads: int = 1) -> WindowData:
+    """Read, convert and align every input of one window.
 
-    def __init__(self, shape: tuple[int, int]) -> None:
-        self.tas = np.zeros(shape)
-        self.pr = np.zeros(shape)
+    Parameters
+    ----------
+    plan : InputPlan
+    window : Window
+    threads : int
+        Threads this task may use (GDAL warper).
 
-    def add(self, offset: int, slab: dict[str, np.ndarray], total: bool = True) -> Any:
-        n = slab["tas"].shape[0]
-        self.tas += slab["tas"].sum(axis=0)
-        self.pr += slab["pr"].sum(axis=0)
-        if (offset + n) % 12:
-            return 0.0 if total else None
-        npp = miami_npp_g_dm_m2(self.tas / 12.0, self.pr)
-        self.tas[:] = 0.0
-        self.pr[:] = 0.0
-        return npp
+    Returns
+    -------
+    WindowData
+    """
+    grid = plan.grid
+    own = grid.window(*window.bounds)
+    layers = _read_static(plan, window, own, threads)
+    candidate = np.isin(layers["land_use"], plan.candidate_classes)
+    n = int(candidate.sum())
+    climate: dict[str, np.ndarray] = {}
+    filled: dict[str, int] = {}
+    if n == 0:
+        layers["npp_spin"] = np.full(own.shape, np.nan)
+        layers["climate_ok"] = np.zeros(own.shape, bool)
+        layers["cold"] = np.zeros(own.shape, bool)
+        return WindowData(layers, candidate, climate, None, None, {}, filled)
 
+    def aligned(
+        spec: LayerSpec, months: slice, reduce: Any = None, group: int | None = None
+    ) -> np.ndarray:
+        def read(target: GridSpec) -> xr.DataArray:
+            return read_block(spec, target, months=months, reduce=reduce, threads=threads)
 
-def _stage_yearly_land_use(
-    config: RunConfig, grid: GridSpec, store: _Store, table: ClassTable, n_warm: int
-) -> None:
-    lu = config.land_use
-    layer = lu.yearly
-    assert layer is not None and lu.yearly_first_year is not None
-    first = config.periods.warmup[0] - lu.yearly_first_year
-    da = open_raster(layer.path, name="land_use.yearly", variable=layer.variable, categorical=True)
-    n_bands = da.shape[0] if da.ndim == 3 else 1
-    if first < 0 or first + n_warm > n_bands:
-        raise InputValidationError(
-            f"layer 'land_use.yearly' (file {layer.path}): has {n_bands} yearly band(s) from "
-            f"{lu.yearly_first_year}, but the warm-up needs {config.periods.warmup[0]}–"
-            f"{config.periods.warmup[1]}; give one band per warm-up year"
+        values, count = read_filled(
+            read, grid, window.bounds, candidate, plan.fill_distance_m, spec.name, group
         )
-    out = store.create("land_use_yearly", n_warm, "int16", NO_CLASS, lead_chunk=1)
+        filled[spec.name] = max(filled.get(spec.name, 0), count)
+        return values
+
+    ok = np.ones(own.shape, bool)
+
+    # Spin-up: monthly means (and annual fields for NPP) on the source grid, then resampled.
+    sp = plan.spin
+    spin: dict[str, np.ndarray] = {}
+    if plan.spin_from_series:
+        n_spin = plan.n_spin_years
+        annual: dict[str, np.ndarray] = {}
+        for short, spec in sp.layers.items():
+            months = slice(sp.first[short], sp.first[short] + sp.months)
+            values = aligned(spec, months, _spin_reduce(n_spin, short != "pet"))
+            spin[short], annual[short] = values[:12], values[12:]
+        npp_years = miami_npp_g_dm_m2(annual["tas"] / 12.0, annual["pr"])
+        npp_spin = npp_years.sum(axis=0) / n_spin
+    else:
+        for short, spec in sp.layers.items():
+            spin[short] = aligned(spec, slice(sp.first[short], sp.first[short] + 12))
+        npp_spin = miami_npp_g_dm_m2(spin["tas"].mean(axis=0), spin["pr"].sum(axis=0))
+    for short, values in spin.items():
+        ok &= np.isfinite(values).all(axis=0)
+        climate[f"spin_{short}"] = np.ascontiguousarray(values[:, candidate].T)
+    layers["npp_spin"] = npp_spin
+    layers["cold"] = np.all(spin["tas"] < -5.0, axis=0)
+
+    # Warm-up: every month, filled year by year; the forward climatology is the mean of the
+    # warm-up years month by month (summed in year order, as a year-by-year reader would).
+    wp = plan.warm
+    n_warm = plan.n_warmup_years
+    warm: dict[str, np.ndarray] = {}
+    fwd_means = {k: np.zeros((12, n)) for k in CLIMATE_VARIABLES}
+    for short, spec in wp.layers.items():
+        values = aligned(spec, slice(wp.first[short], wp.first[short] + wp.months), group=12)
+        ok &= np.isfinite(values).all(axis=0)
+        cells = values[:, candidate]
+        warm[short] = np.ascontiguousarray(cells.T)
+        for year in range(n_warm):
+            fwd_means[short] += cells[12 * year : 12 * year + 12] / n_warm
+        del values, cells
+    npp_warm = np.empty((n, n_warm))
     for year in range(n_warm):
-        band = InputLayer(
-            path=layer.path,
-            variable=layer.variable,
-            band=first + year + 1,
-            resampling=layer.resampling,
+        months = slice(12 * year, 12 * year + 12)
+        npp_warm[:, year] = miami_npp_g_dm_m2(
+            warm["tas"][:, months].T.sum(axis=0) / 12.0, warm["pr"][:, months].T.sum(axis=0)
         )
-        out[year] = _classes(band, "land_use.yearly", grid, lu.source_classes, table)
+    for short in CLIMATE_VARIABLES:
+        climate[f"warm_{short}"] = warm[short]
+    climate["npp_warm"] = npp_warm
+    if plan.forward is None:
+        for short in CLIMATE_VARIABLES:
+            climate[f"fwd_{short}"] = np.ascontiguousarray(fwd_means[short].T)
+    else:
+        fp = plan.forward
+        for short, spec in fp.layers.items():
+            values = aligned(spec, slice(fp.first[short], fp.first[short] + fp.months), group=12)
+            ok &= np.isfinite(values).all(axis=0)
+            climate[f"fwd_{short}"] = np.ascontiguousarray(values[:, candidate].T)
+    layers["climate_ok"] = ok
+
+    return WindowData(
+        layers=layers,
+        candidate=candidate,
+        climate=climate,
+        cover=_read_cover(plan, own, candidate, threads),
+        yearly=_read_yearly(plan, own, candidate, threads),
+        uncertainty=_read_uncertainty(plan, window, own, candidate, threads),
+        filled=filled,
+    )
 
 
-def _cover_factor(config: RunConfig, grid: GridSpec, target: np.ndarray) -> np.ndarray:
-    """``(12, y, x)`` cover factor from a cover raster or an NDVI series (GSOCseq rule)."""
-    cover = config.cover
-    layer = cover.layer
-    assert layer is not None
-    if cover.source == "raster":
-        da = open_raster(layer.path, name="cover.layer", variable=layer.variable)
-        if da.ndim != 3 or da.shape[0] != 12:
-            raise InputValidationError(
-                f"layer 'cover.layer' (file {layer.path}): "
-                "a cover raster needs 12 monthly bands, got "
-                f"{1 if da.ndim == 2 else da.shape[0]}; give January…December"
-            )
-        values = np.asarray(
-            align_to_template(
-                da, grid, kind="continuous", name="cover.layer", resampling=layer.resampling
-            ).values
-        )
-        finite = values[np.isfinite(values)]
-        if finite.size == 0 or finite.min() < 0.6 - 1e-6 or finite.max() > 1 + 1e-6:
-            raise InputValidationError(
-                f"layer 'cover.layer' (file {layer.path}): "
-                "cover factors must lie in 0.6 (covered)…1 (bare), "
-                f"found {finite.min() if finite.size else 'none'}…"
-                f"{finite.max() if finite.size else ''}; give the RothC cover factor"
-            )
-        return np.where(np.isfinite(values), values, 1.0)
-    da = open_monthly(
-        layer.path, name="cover.layer", variable=layer.variable, start=cover.ndvi_start
-    )
-    aligned = align_to_template(
-        da.load(), grid, kind="continuous", name="cover.layer", resampling=layer.resampling
-    )
-    ndvi = check_and_convert(aligned, variable="ndvi", units=layer.units or "1", name="cover.layer")
-    months = ndvi["time"].dt.month.values
-    factor = np.ones((12, *grid.shape))
-    values = np.asarray(ndvi.values)
-    for m in range(12):
-        sel = values[months == m + 1]
-        if sel.shape[0] == 0:
-            raise InputValidationError(
-                f"layer 'cover.layer' (file {layer.path}): "
-                f"no NDVI image in month {m + 1}; give a series "
-                "covering every calendar month"
-            )
-        # GSOCseq: NA counts as not green; p = share of images above the threshold.
-        share = (np.nan_to_num(sel, nan=-np.inf) > cover.ndvi_threshold).mean(axis=0)
-        factor[m] = 1.0 - 0.4 * share
-    return factor
+def _read_cover(
+    plan: InputPlan, own: GridSpec, candidate: np.ndarray, threads: int
+) -> np.ndarray | None:
+    """``(n, 12)`` cover factor of the candidate cells from a cover raster or NDVI."""
+    if plan.cover is None:
+        return None
+    block = read_block(plan.cover, own, threads=threads)
+    values = np.asarray(block.values, dtype=np.float64)
+    if plan.cover_source == "raster":
+        factor = np.where(np.isfinite(values), values, 1.0)
+    else:
+        months = block["time"].dt.month.values
+        factor = np.ones((12, *own.shape))
+        for m in range(12):
+            sel = values[months == m + 1]
+            # GSOCseq: NA counts as not green; p = share of images above the threshold.
+            share = (np.nan_to_num(sel, nan=-np.inf) > plan.ndvi_threshold).mean(axis=0)
+            factor[m] = 1.0 - 0.4 * share
+    return np.ascontiguousarray(factor[:, candidate].T)
+
+
+def _read_yearly(
+    plan: InputPlan, own: GridSpec, candidate: np.ndarray, threads: int
+) -> np.ndarray | None:
+    """``(n, years)`` FAO class of each warm-up year for the candidate cells."""
+    if plan.yearly is None:
+        return None
+    n_warm = plan.n_warmup_years
+    out = np.empty((int(candidate.sum()), n_warm), np.int64)
+    for year in range(n_warm):
+        spec = LayerSpec(**{**plan.yearly.__dict__, "band": plan.yearly_first_band + year + 1})
+        block = read_block(spec, own, threads=threads)
+        codes = class_codes(block.values, block.rio.nodata, plan.source_classes, plan.table)
+        out[:, year] = codes[candidate]
+    return out
+
+
+def _read_uncertainty(
+    plan: InputPlan, window: Window, own: GridSpec, candidate: np.ndarray, threads: int
+) -> dict[str, np.ndarray]:
+    """SOC/clay uncertainty layers of the candidate cells."""
+    out = {
+        name: np.asarray(read_block(spec, own, threads=threads).values)[candidate]
+        for name, spec in plan.uncertainty.items()
+    }
+    if plan.uncertainty_baseline:
+        assert plan.baseline is not None
+        store = zarr.open_group(plan.baseline, mode="r")
+        ys, xs = window.slices
+        for name in plan.uncertainty_baseline:
+            out[name] = np.asarray(store[f"{name}_t_ha"][ys, xs], dtype=np.float64)[candidate]
+    return out

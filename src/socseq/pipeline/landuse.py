@@ -10,6 +10,7 @@ year; give a cover raster or an NDVI series for real seasonal cover.
 
 from __future__ import annotations
 
+import functools
 import os
 from dataclasses import dataclass
 from importlib import resources
@@ -134,6 +135,13 @@ def read_class_table(table: str | os.PathLike[str] = "fao") -> ClassTable:
         cover=cover,
         source=source,
     )
+
+
+@functools.cache
+def esa_cci_codes() -> NDArray[np.int64]:
+    """Return the ESA CCI / C3S LCCS codes of the reclassification matrix."""
+    with resources.as_file(resources.files("socseq.pipeline.data") / "esa_cci_to_fao.csv") as p:
+        return pd.read_csv(p)["esa_cci"].to_numpy(np.int64)
 
 
 def esa_cci_to_fao(codes: NDArray[np.integer]) -> NDArray[np.int16]:

@@ -15,11 +15,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import numba
 import numpy as np
 import zarr
 
 from socseq.pipeline.engine import CellInputs, EngineSettings, Members, simulate
-from socseq.pipeline.inputs import NO_CLASS, SCRATCH_CODEC, Window
+from socseq.pipeline.inputs import NO_CLASS, SCRATCH_CODEC, InputPlan, Window, read_window
 from socseq.pipeline.uncertainty import UncertaintySettings, members_window
 
 __all__ = [
@@ -57,9 +58,30 @@ STAGES = ("inputs", "spin-up", "warm-up", "forward", "uncertainty")
 
 @dataclass(frozen=True)
 class PhaseSettings:
-    """Everything a window task needs besides the stores (picklable, for process workers)."""
+    """Everything a window task needs besides the stores (picklable, for process workers).
 
-    inputs: str
+    Attributes
+    ----------
+    plan : InputPlan
+        Where and how to read each input layer.
+    results : str
+        The ``results.zarr`` store the tasks write.
+    engine : EngineSettings
+        Model choices and scenarios.
+    simulate, cropland : tuple of int
+        Classes to simulate; classes counted as cropland.
+    paddy : str
+        ``"exclude"`` or ``"simulate"``.
+    max_soc, max_sand, max_ec : float or None
+        Soil masks [t C/ha, %, dS/m].
+    threads : int
+        Threads each task may use (numba kernel, GDAL warper), so that tasks × threads stay
+        within the cores the run was given.
+    uncertainty : UncertaintySettings or None
+        The members to run besides the deterministic cells.
+    """
+
+    plan: InputPlan
     results: str
     engine: EngineSettings
     simulate: tuple[int, ...]
@@ -68,22 +90,8 @@ class PhaseSettings:
     max_soc: float | None
     max_sand: float | None
     max_ec: float | None
-    has_yearly_land_use: bool
-    has_cover: bool
+    threads: int = 1
     uncertainty: UncertaintySettings | None = None
-
-
-def _read(group: zarr.Group, name: str, window: Window, lead: bool = False) -> np.ndarray:
-    ys, xs = window.slices
-    arr = group[name]
-    return np.asarray(arr[:, ys, xs] if lead else arr[ys, xs])
-
-
-def _flat(values: np.ndarray, cells: np.ndarray) -> np.ndarray:
-    """Select cells: ``(lead, y, x)`` → ``(n_cells, lead)``, ``(y, x)`` → ``(n_cells,)``."""
-    if values.ndim == 2:
-        return np.ascontiguousarray(values[cells], dtype=np.float64)
-    return np.ascontiguousarray(values[:, cells].T, dtype=np.float64)
 
 
 def _usable_class(settings: PhaseSettings, codes: np.ndarray) -> np.ndarray:
@@ -131,78 +139,59 @@ def classify(settings: PhaseSettings, layers: dict[str, np.ndarray]) -> np.ndarr
 
 @dataclass
 class WindowInputs:
-    """A window's inputs: per-cell layers and the simulated cells' phase inputs."""
+    """A window's cells: why each is or is not simulated, and the simulated cells' inputs."""
 
     reason: np.ndarray
     cells: np.ndarray
     data: CellInputs | None
-    area: np.ndarray
-    zones: np.ndarray
+    layers: dict[str, np.ndarray]
     uncertainty_layers: dict[str, np.ndarray]
+    filled: dict[str, int]
 
 
-def read_window(settings: PhaseSettings, window: Window) -> WindowInputs:
-    """Read a window from the staged inputs, classify its cells and gather the simulated ones."""
-    inp = zarr.open_group(settings.inputs, mode="r")
-    layers = {name: _read(inp, name, window) for name in ("soc", "clay", "npp_spin")}
-    layers["land_use"] = _read(inp, "land_use", window).astype(np.int64)
-    for name in ("sand", "ec"):
-        if name in inp:
-            layers[name] = _read(inp, name, window)
-    series = {
-        f"{phase}_{k}": _read(inp, f"{phase}_{k}", window, lead=True)
-        for phase in ("spin", "warm", "fwd")
-        for k in ("tas", "pr", "pet")
-    }
-    layers["climate_ok"] = np.all([np.isfinite(v).all(axis=0) for v in series.values()], axis=0)
-    layers["cold"] = np.all(series["spin_tas"] < -5.0, axis=0)
+def window_inputs(settings: PhaseSettings, window: Window) -> WindowInputs:
+    """Read a window's inputs, classify its cells and gather the simulated cells' inputs."""
+    data = read_window(settings.plan, window, settings.threads)
+    layers = data.layers
     reason = classify(settings, layers)
     cells = reason == SIMULATED
-    area = _flat(_read(inp, "area_ha", window), cells)
-    zones = _read(inp, "zones", window)[cells] if "zones" in inp else np.full(area.size, -1)
-    unc_layers: dict[str, np.ndarray] = {}
-    if settings.uncertainty is not None:
-        unc = zarr.open_group(settings.uncertainty.store, mode="r")
-        unc_layers = {
-            name: _flat(_read(unc, name, window), cells)
-            for name in ("soc_sd", "soc_q05", "soc_q95", "clay_sd")
-            if name in unc
-        }
     if not cells.any():
-        return WindowInputs(reason, cells, None, area, zones, unc_layers)
-
+        return WindowInputs(reason, cells, None, layers, {}, data.filled)
+    sub = cells[data.candidate]  # the simulated cells among the candidates, in the same order
     table = settings.engine.table
     classes = layers["land_use"][cells]
     n_years = settings.engine.n_warmup_years
-    if settings.has_yearly_land_use:
-        raw = _flat(_read(inp, "land_use_yearly", window, lead=True), cells).astype(np.int64)
+    if data.yearly is not None:
+        raw = data.yearly[sub]
         yearly = np.where(_usable_class(settings, raw), raw, classes[:, None])
         last = raw[:, -1]
         fwd_classes = np.where(_usable_class(settings, last), last, classes)
     else:
         yearly = np.repeat(classes[:, None], n_years, axis=1)
         fwd_classes = classes
-    if settings.has_cover:
-        cover = _flat(_read(inp, "cover", window, lead=True), cells)
+    if data.cover is not None:
+        cover = data.cover[sub]
         warm_cover, fwd_cover = cover, cover
     else:
         cover, warm_cover, fwd_cover = table.cover[classes], None, table.cover[fwd_classes]
-    data = CellInputs(
+    climate = {k: v[sub] for k, v in data.climate.items()}
+    cell_inputs = CellInputs(
         classes=classes,
-        soc=_flat(layers["soc"], cells),
-        clay=_flat(layers["clay"], cells),
-        spin={k: _flat(series[f"spin_{k}"], cells) for k in ("tas", "pr", "pet")},
-        npp_spin=_flat(layers["npp_spin"], cells),
-        warm={k: _flat(series[f"warm_{k}"], cells) for k in ("tas", "pr", "pet")},
-        npp_warm=_flat(_read(inp, "npp_warm", window, lead=True), cells),
-        fwd={k: _flat(series[f"fwd_{k}"], cells) for k in ("tas", "pr", "pet")},
+        soc=np.ascontiguousarray(layers["soc"][cells], dtype=np.float64),
+        clay=np.ascontiguousarray(layers["clay"][cells], dtype=np.float64),
+        spin={k: climate[f"spin_{k}"] for k in ("tas", "pr", "pet")},
+        npp_spin=np.ascontiguousarray(layers["npp_spin"][cells], dtype=np.float64),
+        warm={k: climate[f"warm_{k}"] for k in ("tas", "pr", "pet")},
+        npp_warm=climate["npp_warm"],
+        fwd={k: climate[f"fwd_{k}"] for k in ("tas", "pr", "pet")},
         cover=cover,
         warm_cover=warm_cover,
         fwd_cover=fwd_cover,
         yearly=yearly,
         fwd_classes=fwd_classes,
     )
-    return WindowInputs(reason, cells, data, area, zones, unc_layers)
+    unc = {k: v[sub] for k, v in data.uncertainty.items()}
+    return WindowInputs(reason, cells, cell_inputs, layers, unc, data.filled)
 
 
 def _put(out: zarr.Group, name: str, window: Window, cells: np.ndarray, values: Any) -> None:
@@ -228,11 +217,18 @@ def window_task(settings: PhaseSettings, window: Window) -> dict[str, Any]:
     ts = settings.engine
     seconds = dict.fromkeys(STAGES, 0.0)
     started = time.perf_counter()
-    inputs = read_window(settings, window)
+    numba.set_num_threads(min(settings.threads, numba.config.NUMBA_NUM_THREADS))
+    inputs = window_inputs(settings, window)
     seconds["inputs"] = time.perf_counter() - started
     out = zarr.open_group(settings.results, mode="r+")
     ys, xs = window.slices
     out["reason"][ys, xs] = inputs.reason
+    layers = inputs.layers
+    out["area_ha"][ys, xs] = layers["area_ha"]
+    out["land_use"][ys, xs] = layers["land_use"]
+    out["npp_spin"][ys, xs] = layers["npp_spin"]
+    if "zones" in out:
+        out["zones"][ys, xs] = layers["zones"]
     n_scen, years = len(ts.scenarios), ts.forward_years
     summary: dict[str, Any] = {
         "cells": 0,
@@ -241,6 +237,8 @@ def window_task(settings: PhaseSettings, window: Window) -> dict[str, Any]:
         "forward_area_soc": np.zeros((n_scen, years + 1)),
         "seconds": seconds,
         "members": None,
+        "filled": inputs.filled,
+        "threads": numba.get_num_threads(),
     }
     data, cells = inputs.data, inputs.cells
     if data is None:
@@ -253,7 +251,7 @@ def window_task(settings: PhaseSettings, window: Window) -> dict[str, Any]:
         [np.repeat(det.t0[None, :, 0, None], n_scen, axis=0), det.forward[:, :, 0, :]], axis=2
     )  # (S, n, years + 1)
     _put(out, "soc", window, cells, np.moveaxis(soc, 1, 0))
-    area = inputs.area
+    area = layers["area_ha"][cells]
     summary.update(
         cells=int(cells.sum()),
         warm_area_soc=(area[:, None] * det.warmup[:, 0]).sum(axis=0),
@@ -270,14 +268,20 @@ def window_task(settings: PhaseSettings, window: Window) -> dict[str, Any]:
             inputs.uncertainty_layers,
             det,
             area,
-            inputs.zones,
+            layers["zones"][cells],
         )
         seconds["uncertainty"] = time.perf_counter() - started
     return summary
 
 
-def create_results(path: Path, shape: tuple[int, int], chunk: int, engine: EngineSettings) -> None:
-    """Create the empty ``results.zarr`` arrays the window tasks fill (internal)."""
+def create_results(
+    path: Path, shape: tuple[int, int], chunk: int, engine: EngineSettings, zones: bool
+) -> None:
+    """Create the empty ``results.zarr`` arrays the window tasks fill (internal).
+
+    Besides the phases' results it holds what the products need of the inputs: cell areas,
+    land-use classes, zones and the spin-up NPP.
+    """
     g = zarr.open_group(str(path), mode="w")
     c2 = (chunk, chunk)
     n_scen = len(engine.scenarios)
@@ -295,6 +299,11 @@ def create_results(path: Path, shape: tuple[int, int], chunk: int, engine: Engin
         )
 
     make("reason", (), "uint8", NO_LAND_USE)
+    make("area_ha", (), "float64")
+    make("land_use", (), "int16", NO_CLASS)
+    make("npp_spin", (), "float64")
+    if zones:
+        make("zones", (), "int32", -1)
     make("ceq", (), "float64")
     make("c_bau", (), "float64")
     make("soc_warmup", (n_warm,), "float64")

@@ -1,9 +1,12 @@
-"""``socseq run`` and ``socseq validate``: configuration → DSM → inputs → phases → products.
+"""``socseq run``: check every input → DSM → window tasks (inputs, phases) → products.
 
-A run works in ``OUTPUT/.socseq-work`` (staged inputs and phase results, chunked Zarr) and
-writes its products into ``OUTPUT/.socseq-partial``; only when everything succeeded are the
-products moved into ``OUTPUT`` and ``run.json`` written last. An interrupted or failed run
-therefore leaves the previous products untouched and nothing that looks complete.
+A run first checks every input (:mod:`socseq.pipeline.validate`: metadata, sampled values,
+a survey of the grid), so a wrong path or unit fails in seconds, before the DSM or any phase.
+It then works in ``OUTPUT/.socseq-work`` (the DSM baseline maps and the window tasks'
+results, chunked Zarr; no copy of the inputs) and writes its products into
+``OUTPUT/.socseq-partial``; only when everything succeeded are the products moved into
+``OUTPUT`` and ``run.json`` written last. An interrupted or failed run therefore leaves the
+previous products untouched and nothing that looks complete.
 """
 
 from __future__ import annotations
@@ -22,11 +25,18 @@ import zarr
 
 from socseq import __version__
 from socseq.atomic import write_json_atomic
+from socseq.exceptions import InputValidationError
 from socseq.io.grid import GridSpec
 from socseq.pipeline.config import RunConfig
 from socseq.pipeline.engine import EngineSettings, ScenarioSpec
 from socseq.pipeline.execute import Executor
-from socseq.pipeline.inputs import StagedInputs, resolve_grid, stage_inputs, windows
+from socseq.pipeline.inputs import (
+    BASELINE_MAPS,
+    SCRATCH_CODEC,
+    InputPlan,
+    plan_inputs,
+    windows,
+)
 from socseq.pipeline.landuse import read_class_table
 from socseq.pipeline.phases import (
     EXCLUSION_REASONS,
@@ -39,9 +49,10 @@ from socseq.pipeline.phases import (
     window_task,
 )
 from socseq.pipeline.products import compute_products
+from socseq.pipeline.validate import check_values, run_grid, survey, validate_config
 from socseq.progress import Progress
 
-__all__ = ["RunSummary", "run_pipeline", "validate_config"]
+__all__ = ["RunSummary", "run_pipeline", "validate_config"]  # validate_config: re-export
 
 WORK = ".socseq-work"
 PARTIAL = ".socseq-partial"
@@ -95,24 +106,24 @@ def engine_settings(config: RunConfig, n_warmup_years: int) -> EngineSettings:
 
 def phase_settings(
     config: RunConfig,
-    staged: StagedInputs,
+    plan: InputPlan,
     results: Path,
+    threads: int = 1,
     uncertainty: Any = None,
 ) -> PhaseSettings:
-    """Collect what the window tasks need from the configuration and the staged inputs."""
+    """Collect what the window tasks need from the configuration and the input plan."""
     masks = config.masks
     return PhaseSettings(
-        inputs=str(staged.path),
+        plan=plan,
         results=str(results),
-        engine=engine_settings(config, staged.n_warmup_years),
+        engine=engine_settings(config, plan.n_warmup_years),
         simulate=config.land_use.simulate,
         cropland=config.land_use.cropland,
         paddy=config.land_use.paddy,
         max_soc=masks.max_soc_t_ha,
         max_sand=masks.max_sand_pct,
         max_ec=masks.max_ec_dS_m,
-        has_yearly_land_use=staged.has_yearly_land_use,
-        has_cover=staged.has_cover,
+        threads=threads,
         uncertainty=uncertainty,
     )
 
@@ -149,25 +160,22 @@ def _metrics(validation: Any) -> dict[str, Any]:
     return out
 
 
-def _prepare(
-    config: RunConfig, output_dir: Path, progress: Progress | None, timings: dict[str, float]
-) -> tuple[GridSpec, StagedInputs, dict[str, Any] | None, Any]:
-    started = time.perf_counter()
-    soc = None
-    dsm_info = None
-    prediction = None
-    if config.dsm is not None:
-        prediction, validation = _dsm_baseline(config, output_dir, progress)
-        soc = prediction["soc_mean_t_ha"]
-        dsm_info = {"metrics": _metrics(validation), "output_dir": "dsm"}
-        timings["dsm"] = time.perf_counter() - started
-        started = time.perf_counter()
-    grid = resolve_grid(config, soc)
-    work = output_dir / WORK
-    work.mkdir(parents=True, exist_ok=True)
-    staged = stage_inputs(config, grid, work, soc=soc, progress=progress)
-    timings["inputs"] = time.perf_counter() - started
-    return grid, staged, dsm_info, prediction
+def _write_baseline(prediction: Any, grid: GridSpec, path: Path, chunk: int) -> None:
+    """Keep the DSM baseline maps on the grid in scratch, chunked like the windows."""
+    store = zarr.open_group(str(path), mode="w")
+    for name in BASELINE_MAPS:
+        if name in prediction:
+            values = np.asarray(prediction[name].values, dtype=np.float64)
+            if values.shape != grid.shape:
+                raise ValueError(f"DSM map {name} has shape {values.shape}, not {grid.shape}")
+            store.create_array(
+                name,
+                shape=grid.shape,
+                chunks=(chunk, chunk),
+                dtype="float64",
+                fill_value=np.nan,
+                compressors=SCRATCH_CODEC,
+            )[:] = values
 
 
 def run_pipeline(
@@ -179,6 +187,7 @@ def run_pipeline(
     progress: Progress | None = None,
     keep_work: bool = False,
     notes: list[str] | None = None,
+    threads: int | None = None,
 ) -> RunSummary:
     """Run the whole chain and publish the products.
 
@@ -195,9 +204,12 @@ def run_pipeline(
     progress : callable, optional
         ``progress(phase, done, total)``.
     keep_work : bool
-        Keep the staged inputs and phase results (``OUTPUT/.socseq-work``) for inspection.
+        Keep the scratch stores (``OUTPUT/.socseq-work``: DSM maps, results) for inspection.
     notes : list of str, optional
         Remarks for the report (e.g. which inputs are synthetic), kept in ``run.json``.
+    threads : int, optional
+        Cores the run may use (default: all of this machine's, or the workers' own): window
+        tasks × threads per task (numba kernel, GDAL warper) never exceed it.
 
     Returns
     -------
@@ -206,7 +218,7 @@ def run_pipeline(
     out = Path(output_dir) if output_dir is not None else config.run.output_dir
     out.mkdir(parents=True, exist_ok=True)
     try:
-        return _run(config, out, workers, scheduler, progress, keep_work, notes or [])
+        return _run(config, out, workers, scheduler, progress, keep_work, notes or [], threads)
     except BaseException:
         # Scratch and half-staged products go; the previous run's products stay untouched.
         shutil.rmtree(out / PARTIAL, ignore_errors=True)
@@ -223,28 +235,65 @@ def _run(
     progress: Progress | None,
     keep_work: bool,
     notes: list[str],
+    threads: int | None,
 ) -> RunSummary:
     started_all = time.perf_counter()
     timings: dict[str, float] = {}
-    grid, staged, dsm_info, _prediction = _prepare(config, out, progress, timings)
-    results_path = out / WORK / "results.zarr"
-    settings = phase_settings(config, staged, results_path)
-    if config.uncertainty is not None:
-        from socseq.pipeline.uncertainty import prepare_uncertainty
+    work = out / WORK
+    work.mkdir(parents=True, exist_ok=True)
 
-        members = prepare_uncertainty(
-            config, grid, staged, settings.engine, out / WORK, _prediction
-        )
-        settings = dataclasses.replace(settings, uncertainty=members)
-    create_results(results_path, grid.shape, staged.chunk, settings.engine)
-    tiles = windows(grid, staged.chunk)
+    # Every input is checked before anything is computed: metadata, sampled values, survey.
+    started = time.perf_counter()
+    grid = run_grid(config)
+    uses_dsm = config.dsm is not None and config.inputs.soc is None
+    plan = plan_inputs(config, grid, baseline=work / "baseline.zarr" if uses_dsm else None)
+    check_values(plan)
+    checked = survey(plan, config, soc=np.full(grid.shape, 50.0) if uses_dsm else None)
+    _require_cells(checked, config)
+    timings["validate"] = time.perf_counter() - started
 
-    with Executor(workers=workers, scheduler=scheduler) as executor:
+    dsm_info = None
+    if config.dsm is not None:
         started = time.perf_counter()
-        report = None if progress is None else (lambda d, t: progress("phases", d, t))
+        prediction, validation = _dsm_baseline(config, out, progress)
+        dsm_info = {"metrics": _metrics(validation), "output_dir": "dsm"}
+        if uses_dsm:
+            _write_baseline(prediction, grid, work / "baseline.zarr", config.run.chunk_size)
+        timings["dsm"] = time.perf_counter() - started
+
+    results_path = work / "results.zarr"
+    tiles = windows(grid, config.run.chunk_size)
+    with Executor(workers=workers, scheduler=scheduler, threads=threads) as executor:
+        settings = phase_settings(
+            config, plan, results_path, threads=executor.threads_per_task(len(tiles))
+        )
+        if config.uncertainty is not None:
+            from socseq.pipeline.uncertainty import prepare_uncertainty
+
+            members = prepare_uncertainty(
+                config, grid, plan, settings.engine, work, config.run.chunk_size
+            )
+            settings = dataclasses.replace(settings, uncertainty=members)
+        create_results(
+            results_path,
+            grid.shape,
+            config.run.chunk_size,
+            settings.engine,
+            zones="zones" in plan.static,
+        )
+        started = time.perf_counter()
+        report = None if progress is None else (lambda d, t: progress("windows", d, t))
         parts = executor.map(window_task, settings, tiles, report)
         _apportion(timings, parts, time.perf_counter() - started)
         scheduler_name = executor.description
+
+    simulated = sum(p["cells"] for p in parts)
+    if simulated == 0:
+        raise InputValidationError(
+            f"no cell to simulate: of {checked['candidate_cells']:,} agricultural cells, "
+            f"every one is excluded ({_top_reasons(results_path)}); see docs/pipeline.md "
+            "(exclusion reasons) and check the masks, units and land_use settings"
+        )
 
     uncertainty = None
     if settings.uncertainty is not None:
@@ -267,16 +316,15 @@ def _run(
         "area": float(sum(p["area"] for p in parts)),
     }
     fwd = np.sum([p["forward_area_soc"] for p in parts], axis=0)
-    inputs_group = staged.open()
     results_group = zarr.open_group(str(results_path), mode="r")
     written = compute_products(
-        config, grid, inputs_group, results_group, stage, warmup_sums=warm, forward_sums=fwd
+        config, grid, results_group, results_group, stage, warmup_sums=warm, forward_sums=fwd
     )
     if uncertainty is not None:
         from socseq.pipeline.uncertainty_products import write_uncertainty_products
 
         written += write_uncertainty_products(
-            uncertainty, config, grid, inputs_group, results_group, stage
+            uncertainty, config, grid, results_group, results_group, stage
         )
     if progress is not None:
         progress("products", 1, 1)
@@ -284,14 +332,55 @@ def _run(
     timings["total"] = time.perf_counter() - started_all
 
     reason = np.asarray(results_group["reason"][:])
-    manifest = _manifest(config, grid, staged, reason, timings, written, dsm_info, scheduler_name)
+    inputs_info = {
+        "resampling": {
+            spec.name: spec.method for spec in [*plan.static.values(), *plan.warm.layers.values()]
+        },
+        "coastal_filled_cells": _filled(parts),
+        "threads_per_task": settings.threads,
+    }
+    manifest = _manifest(
+        config, grid, inputs_info, reason, timings, written, dsm_info, scheduler_name
+    )
     manifest["notes"] = notes
     if uncertainty is not None:
         manifest["uncertainty"] = uncertainty.info
     _publish(stage, out, written, manifest)
     if not keep_work:
-        shutil.rmtree(out / WORK, ignore_errors=True)
+        shutil.rmtree(work, ignore_errors=True)
     return RunSummary(output_dir=out, manifest=manifest, timings_s=timings)
+
+
+def _require_cells(checked: dict[str, Any], config: RunConfig) -> None:
+    """Stop before computing when the survey leaves no cell to simulate."""
+    if checked["candidate_cells"] == 0:
+        raise InputValidationError(
+            f"layer 'inputs.land_use' (file {config.inputs.land_use.path}): no cell of the "
+            f"classes {sorted({*config.land_use.simulate, *config.land_use.cropland})} on the "
+            "grid; check land_use.simulate and land_use.source_classes"
+        )
+    if checked["survey_cells"] == 0:
+        reasons = ", ".join(f"{k}: {v:,}" for k, v in checked["excluded"].items() if v)
+        raise InputValidationError(
+            f"no cell to simulate: all {checked['candidate_cells']:,} agricultural cells are "
+            f"excluded ({reasons}); check the masks, the units of the SOC and clay layers, "
+            "the climate's extent and land_use.simulate"
+        )
+
+
+def _top_reasons(results_path: Path) -> str:
+    reason = np.asarray(zarr.open_group(str(results_path), mode="r")["reason"][:])
+    counts = {EXCLUSION_REASONS[c]: int((reason == c).sum()) for c in EXCLUSION_REASONS}
+    return ", ".join(f"{k}: {v:,}" for k, v in counts.items() if v) or "none"
+
+
+def _filled(parts: list[dict[str, Any]]) -> dict[str, int]:
+    """Candidate cells filled from the nearest climate cell, per layer (largest over months)."""
+    out: dict[str, int] = {}
+    for part in parts:
+        for name, cells in part["filled"].items():
+            out[name] = out.get(name, 0) + cells
+    return out
 
 
 def _apportion(timings: dict[str, float], parts: list[dict[str, Any]], wall: float) -> None:
@@ -312,7 +401,7 @@ def _apportion(timings: dict[str, float], parts: list[dict[str, Any]], wall: flo
 def _manifest(
     config: RunConfig,
     grid: GridSpec,
-    staged: StagedInputs,
+    inputs_info: dict[str, Any],
     reason: np.ndarray,
     timings: dict[str, float],
     written: list[str],
@@ -380,7 +469,7 @@ def _manifest(
             "not_agricultural": int((reason == NOT_AGRICULTURAL).sum()),
             "no_land_use": int((reason == NO_LAND_USE).sum()),
         },
-        "staging": staged.summary,
+        "staging": inputs_info,
         "inputs": inputs,
         "products": sorted(written),
         "dsm": dsm_info,
@@ -397,43 +486,3 @@ def _publish(stage: Path, out: Path, written: list[str], manifest: dict[str, Any
         os.replace(stage / rel, target)
     shutil.rmtree(stage, ignore_errors=True)
     write_json_atomic(manifest, out / MANIFEST)
-
-
-def validate_config(config: RunConfig, *, progress: Progress | None = None) -> dict[str, Any]:
-    """Check every input (files, CRS, units, ranges, overlap) without running the model.
-
-    Stages the inputs into a temporary folder (so every value is checked exactly as a run
-    would), counts candidate cells, and deletes the folder.
-
-    Returns
-    -------
-    dict
-        Grid, candidate cells and staging notes.
-    """
-    import tempfile
-
-    with tempfile.TemporaryDirectory(prefix="socseq-validate-") as tmp:
-        tmp_path = Path(tmp)
-        if config.dsm is not None:
-            # The samples and covariates are read and checked; whether a model fits them well
-            # is `socseq dsm cv`'s question. The covariate grid is the template.
-            from socseq.dsm import api as dsm_api
-
-            dsm_config = config.dsm.model_copy(
-                update={"output": config.dsm.output.model_copy(update={"dir": tmp_path / "dsm"})}
-            )
-            stack = dsm_api.open_covariates(dsm_config, None)
-            dsm_api.prepare_samples(dsm_config, stack)
-            # A placeholder baseline on the DSM grid: validation checks the other inputs.
-            soc = stack.grid.template(name="soc") + 50.0
-        else:
-            soc = None
-        grid = resolve_grid(config, soc)
-        staged = stage_inputs(config, grid, tmp_path, soc=soc, progress=progress)
-        return {
-            "grid": repr(grid),
-            "cells": grid.width * grid.height,
-            "candidate_cells": staged.summary["candidate_cells"],
-            "coastal_filled_cells": staged.summary["coastal_filled_cells"],
-            "resampling": staged.summary["resampling"],
-        }

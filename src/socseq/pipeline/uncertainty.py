@@ -38,7 +38,7 @@ from socseq.io.grid import GridSpec
 from socseq.pipeline.config import RunConfig
 from socseq.pipeline.draws import standard_normal
 from socseq.pipeline.engine import CellInputs, EngineSettings, Members, Trajectories, simulate
-from socseq.pipeline.inputs import SCRATCH_CODEC, StagedInputs, Window
+from socseq.pipeline.inputs import SCRATCH_CODEC, InputPlan, Window, uncertainty_soc_kind
 from socseq.pipeline.rates import absolute_rate, reaches_four_per_1000, relative_rate
 from socseq.rothc.parameters import RothCParameters
 
@@ -439,57 +439,6 @@ class UncertaintyRun:
     info: dict[str, Any] = field(default_factory=dict)
 
 
-def _stage_layers(
-    config: RunConfig, grid: GridSpec, staged: StagedInputs, store: Path, prediction: Any
-) -> tuple[str, bool]:
-    """Write the SOC/clay uncertainty layers the members need into ``store``."""
-    from socseq.pipeline.inputs import _physical
-
-    unc = config.uncertainty
-    assert unc is not None
-    g = zarr.open_group(str(store), mode="w")
-    chunk = (staged.chunk, staged.chunk)
-
-    def put(name: str, values: np.ndarray) -> None:
-        g.create_array(
-            name,
-            shape=grid.shape,
-            chunks=chunk,
-            dtype="float64",
-            fill_value=np.nan,
-            compressors=SCRATCH_CODEC,
-        )[:] = values
-
-    source = unc.soc.source
-    if source == "auto":
-        source = "dsm_quantiles" if config.dsm is not None else "relative"
-    kind = "relative"
-    if source in ("dsm_sd", "dsm_quantiles"):
-        if prediction is None:
-            raise ValueError("uncertainty.soc: the DSM prediction is not available")
-        if source == "dsm_sd":
-            put("soc_sd", np.asarray(prediction["soc_sd_t_ha"].values, np.float64))
-            kind = "sd"
-        else:
-            put("soc_q05", np.asarray(prediction["soc_q05_t_ha"].values, np.float64))
-            put("soc_q95", np.asarray(prediction["soc_q95_t_ha"].values, np.float64))
-            kind = "quantiles"
-    elif source == "sd_layer":
-        assert unc.soc.sd is not None
-        put("soc_sd", _physical(unc.soc.sd, "uncertainty.soc.sd", "soc_t_ha", grid))
-        kind = "sd"
-    elif source == "quantile_layers":
-        assert unc.soc.q05 is not None and unc.soc.q95 is not None
-        put("soc_q05", _physical(unc.soc.q05, "uncertainty.soc.q05", "soc_t_ha", grid))
-        put("soc_q95", _physical(unc.soc.q95, "uncertainty.soc.q95", "soc_t_ha", grid))
-        kind = "quantiles"
-    has_clay_sd = unc.mode == "montecarlo" and unc.clay.sd is not None
-    if has_clay_sd:
-        assert unc.clay.sd is not None
-        put("clay_sd", _physical(unc.clay.sd, "uncertainty.clay.sd", "clay_pct", grid))
-    return kind, has_clay_sd
-
-
 def uncertainty_settings(
     config: RunConfig,
     engine: EngineSettings,
@@ -574,12 +523,12 @@ def combine_window_parts(parts: list[dict[str, Any]]) -> dict[int, dict[str, Any
 def prepare_uncertainty(
     config: RunConfig,
     grid: GridSpec,
-    staged: StagedInputs,
+    plan: InputPlan,
     engine: EngineSettings,
     work: Path,
-    prediction: Any = None,
+    chunk: int,
 ) -> UncertaintySettings:
-    """Stage the members' SOC/clay layers and create the per-cell result store.
+    """Create the members' per-cell result store and their settings.
 
     Parameters
     ----------
@@ -587,19 +536,20 @@ def prepare_uncertainty(
         Configuration with an ``[uncertainty]`` section.
     grid : GridSpec
         Template grid.
-    staged : StagedInputs
-        The staged inputs.
+    plan : InputPlan
+        The run's inputs (they name the SOC/clay uncertainty layers the windows read).
     engine : EngineSettings
         The run's model choices.
     work : pathlib.Path
         Scratch folder (``uncertainty.zarr`` is created in it).
-    prediction : xarray.Dataset, optional
-        The ``[dsm]`` prediction (SD and quantiles of the SOC baseline).
+    chunk : int
+        Window size [cells].
     """
     store = work / "uncertainty.zarr"
-    soc_kind, has_clay_sd = _stage_layers(config, grid, staged, store, prediction)
-    us = uncertainty_settings(config, engine, grid, store, soc_kind, has_clay_sd)
-    create_store(store, grid.shape, staged.chunk, us)
+    us = uncertainty_settings(
+        config, engine, grid, store, uncertainty_soc_kind(plan), "clay_sd" in plan.uncertainty
+    )
+    create_store(store, grid.shape, chunk, us)
     return us
 
 

@@ -1,0 +1,264 @@
+"""The run's input layers as window tasks read them: declared once, read window by window.
+
+A :class:`LayerSpec` holds what a task needs to read its part of one source: the file, the
+variable or band, the declared units, and the resampling method decided once for the whole
+grid. :func:`read_block` opens the file lazily (once per worker thread), reads only the source
+cells over the window plus a margin, and applies the same conversions as reading the whole
+layer. Nothing here checks plausibility: :mod:`socseq.pipeline.validate` checks every layer
+before a run starts, so a window with few or no valid cells is simply a window, not an error.
+"""
+
+from __future__ import annotations
+
+import math
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+import xarray as xr
+
+from socseq.io.grid import GridSpec, clip_to_grid, fill_from_nearest, resample_to
+from socseq.io.raster import load_block, open_monthly, open_raster
+from socseq.io.units import convert_units
+
+__all__ = ["LayerSpec", "halo_cells", "open_layer", "read_block", "read_filled"]
+
+Kind = Literal["continuous", "categorical"]
+
+
+@dataclass(frozen=True)
+class LayerSpec:
+    """One input layer of a run (picklable, for process workers).
+
+    Attributes
+    ----------
+    name : str
+        Configuration key, for messages (``"inputs.clay"``, ``"climate.series.temperature"``).
+    path : str
+        The file.
+    variable : str or None
+        NetCDF/Zarr variable or GeoTIFF band description.
+    band : int or None
+        1-based band of a single-band layer.
+    units : str or None
+        Declared units; None for class layers and shares.
+    quantity : str or None
+        Canonical variable of :mod:`socseq.io.units` (``"clay_pct"``), or None.
+    kind : {"continuous", "categorical"}
+    method : str
+        Resampling onto the grid, decided for the whole grid.
+    monthly : bool
+        A monthly series (opened with :func:`~socseq.io.raster.open_monthly`).
+    start : str or None
+        First month of a series without a time axis.
+    """
+
+    name: str
+    path: str
+    variable: str | None
+    band: int | None
+    units: str | None
+    quantity: str | None
+    kind: Kind
+    method: str
+    monthly: bool = False
+    start: str | None = None
+
+
+_OPEN = threading.local()
+
+
+def open_layer(spec: LayerSpec) -> xr.DataArray:
+    """Open a layer lazily; the opened file is kept for the thread's next windows."""
+    cache: dict[LayerSpec, xr.DataArray] = getattr(_OPEN, "layers", None) or {}
+    _OPEN.layers = cache
+    if spec not in cache:
+        if spec.monthly:
+            cache[spec] = open_monthly(
+                spec.path, name=spec.name, variable=spec.variable, start=spec.start, lazy=True
+            )
+        else:
+            cache[spec] = open_raster(
+                spec.path,
+                name=spec.name,
+                variable=spec.variable,
+                band=spec.band,
+                categorical=spec.kind == "categorical",
+                lazy=True,
+            )
+    return cache[spec]
+
+
+def read_block(
+    spec: LayerSpec,
+    grid: GridSpec,
+    *,
+    months: slice | None = None,
+    reduce: Any = None,
+    threads: int | None = None,
+) -> xr.DataArray:
+    """Read ``spec`` onto ``grid`` (a window of the run's grid), in canonical units.
+
+    Parameters
+    ----------
+    spec : LayerSpec
+    grid : GridSpec
+        Target cells.
+    months : slice, optional
+        Months of a series to read (positions along its time axis).
+    reduce : callable, optional
+        ``reduce(block) -> block`` applied on the source grid after the unit conversion and
+        before resampling (e.g. monthly means): bilinear and average resampling are linear, so
+        reducing first gives the resampled reduction to rounding at a fraction of the cost.
+    threads : int, optional
+        GDAL warper threads.
+
+    Returns
+    -------
+    xarray.DataArray
+        ``(y, x)`` or ``(lead, y, x)`` on ``grid``; float64 with NaN, or the class codes with
+        their nodata value.
+    """
+    da = open_layer(spec)
+    if months is not None:
+        da = da.isel(time=months)
+    clipped = clip_to_grid(da, grid)
+    if clipped is None:
+        # The source does not reach the window: a one-cell NaN block of the same lead axes
+        # goes through the same reduction, then covers the window.
+        return _nothing(da, grid, reduce, spec.kind)
+    block = load_block(clipped)
+    if spec.quantity is not None and spec.units is not None:
+        block = convert_units(block, variable=spec.quantity, units=spec.units, name=spec.name)
+    if reduce is not None:
+        block = reduce(block)
+    return resample_to(block, grid, method=spec.method, kind=spec.kind, num_threads=threads)
+
+
+def _nothing(da: xr.DataArray, grid: GridSpec, reduce: Any, kind: Kind) -> xr.DataArray:
+    """No data on ``grid``: NaN (or nodata class codes) with ``da``'s reduced lead axes."""
+    lead = [d for d in da.dims if d not in ("y", "x")]
+    if kind == "categorical" and np.issubdtype(da.dtype, np.integer):
+        fill: Any = da.rio.nodata if da.rio.nodata is not None else 0
+        dtype = da.dtype
+    else:
+        fill, dtype = np.nan, np.dtype(np.float64)
+    tiny = xr.DataArray(
+        np.full((*(da.sizes[d] for d in lead), 1, 1), fill, dtype),
+        dims=(*lead, "y", "x"),
+        coords={d: da[d].values for d in lead if d in da.coords},
+    )
+    if reduce is not None:
+        tiny = reduce(tiny)
+    lead_shape = tiny.shape[:-2]
+    y, x = grid.coords()
+    out = xr.DataArray(
+        np.broadcast_to(tiny.values, (*lead_shape, grid.height, grid.width)).copy(),
+        dims=tiny.dims,
+        coords={**{d: tiny[d].values for d in tiny.dims[:-2] if d in tiny.coords}, "y": y, "x": x},
+    )
+    out.rio.write_crs(grid.crs, inplace=True)
+    out.rio.write_transform(grid.transform, inplace=True)
+    if kind == "categorical" and dtype != np.float64:
+        out.rio.write_nodata(fill, inplace=True)
+    return out
+
+
+def halo_cells(grid: GridSpec, distance_m: float) -> tuple[int, int]:
+    """Rows and columns around a window that hold every cell within ``distance_m`` of it.
+
+    Geographic grids measure a column at the window's highest latitude (the shortest), so
+    the margin holds at every row.
+    """
+    if distance_m <= 0:
+        return 0, 0
+    if not grid.is_geographic:
+        return (math.ceil(distance_m / grid.res[1]) + 1, math.ceil(distance_m / grid.res[0]) + 1)
+    metres_per_degree = 111_320.0
+    _, bottom, _, top = grid.bounds
+    lat = min(89.0, max(abs(bottom), abs(top)) + distance_m / metres_per_degree)
+    rows = math.ceil(distance_m / (grid.res[1] * metres_per_degree)) + 1
+    cols = math.ceil(distance_m / (grid.res[0] * metres_per_degree * math.cos(math.radians(lat))))
+    return rows, cols + 1
+
+
+def read_filled(
+    read: Any,
+    grid: GridSpec,
+    window: tuple[int, int, int, int],
+    target: np.ndarray,
+    distance_m: float,
+    name: str,
+    group: int | None = None,
+) -> tuple[np.ndarray, int]:
+    """Read a window's values, filling target cells without data from the nearest valid cell.
+
+    Parameters
+    ----------
+    read : callable
+        ``read(grid) -> xarray.DataArray`` of the values on a grid (e.g. a partial
+        :func:`read_block`).
+    grid : GridSpec
+        The run's grid.
+    window : (y0, y1, x0, x1)
+        The window's rows and columns.
+    target : numpy.ndarray
+        ``(rows, cols)`` bool, the window's cells that need values (candidate cells).
+    distance_m : float
+        Largest fill distance (0: no filling).
+    name : str
+        Layer name for messages.
+    group : int, optional
+        Fill the leading axis in groups of this many slices (12: each year on its own, as
+        a cell counts as a source only where it has every month of the group).
+
+    Returns
+    -------
+    values : numpy.ndarray
+        ``(lead..., rows, cols)`` float64.
+    filled : int
+        Target cells filled (the most of any group).
+
+    Notes
+    -----
+    With filling on, the values are read on the window plus a margin of :func:`halo_cells`:
+    every source cell within the fill distance of the window is then in view, and the
+    nearest-cell rule (ties broken by position) picks exactly the cell a whole-grid fill picks.
+    """
+    y0, y1, x0, x1 = window
+    own = grid.window(y0, y1, x0, x1)
+    hy, hx = halo_cells(own, distance_m)
+    wide = grid.window(y0 - hy, y1 + hy, x0 - hx, x1 + hx)
+    oy, ox = y0 - max(0, y0 - hy), x0 - max(0, x0 - hx)
+    crop = (slice(oy, oy + target.shape[0]), slice(ox, ox + target.shape[1]))
+    da = read(wide)
+    values = np.asarray(da.values, dtype=np.float64)
+    filled = 0
+    if distance_m > 0:
+        lead = values.shape[:-2]
+        flat = values.reshape(-1, *values.shape[-2:])
+        step = group or flat.shape[0]
+        mask = np.zeros(wide.shape, bool)
+        mask[crop] = target
+        for g0 in range(0, flat.shape[0], step):
+            part = flat[g0 : g0 + step]
+            missing = np.isnan(part[(slice(None), *crop)]).any(axis=0) & target
+            if not missing.any():
+                continue
+            y, x = wide.coords()
+            part_da = xr.DataArray(part, dims=("band", "y", "x"), coords={"y": y, "x": x})
+            part_da.rio.write_crs(wide.crs, inplace=True)
+            part_da.rio.write_transform(wide.transform, inplace=True)
+            result = fill_from_nearest(part_da, max_distance_m=distance_m, mask=mask, name=name)
+            flat[g0 : g0 + step] = result.values
+            after = np.isnan(flat[(slice(g0, g0 + step), *crop)]).any(axis=0) & target
+            filled = max(filled, int((missing & ~after).sum()))
+        values = flat.reshape(*lead, *values.shape[-2:])
+    return values[(..., *crop)], filled
+
+
+def source_path(path: str | Path) -> str:
+    """Absolute path as a string (specs travel to process workers)."""
+    return str(Path(path).resolve())
