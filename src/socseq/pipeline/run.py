@@ -228,6 +228,8 @@ def _run(
         ):
             started = time.perf_counter()
             report = None if progress is None else (lambda d, t, p=phase: progress(p, d, t))
+            if report is not None:
+                report(0, len(tiles))  # the bar's clock starts with the phase
             sums[phase] = executor.map(fn, settings, tiles, report)
             timings[phase] = time.perf_counter() - started
         uncertainty = None
@@ -243,6 +245,8 @@ def _run(
         scheduler_name = executor.description
 
     started = time.perf_counter()
+    if progress is not None:
+        progress("products", 0, 1)
     stage = out / PARTIAL
     if stage.exists():
         shutil.rmtree(stage)
