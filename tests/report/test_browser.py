@@ -143,19 +143,27 @@ def _view(driver: Any) -> tuple[float, float, float, float]:
     return scale, ox, oy, aspect
 
 
+def _cell_point(driver: Any, row: int, col: int) -> tuple[int, int]:
+    """Viewport coordinates of a cell's centre, from the canvas position and its view."""
+    driver.execute_script("document.getElementById('im-canvas').scrollIntoView({block: 'center'})")
+    left, top = driver.execute_script(
+        "const b = document.getElementById('im-canvas').getBoundingClientRect();"
+        "return [b.left + document.getElementById('im-canvas').clientLeft,"
+        " b.top + document.getElementById('im-canvas').clientTop]"
+    )
+    scale, ox, oy, aspect = _view(driver)
+    return round(left + ox + (col + 0.5) * scale), round(top + oy + (row + 0.5) * scale * aspect)
+
+
 def _hover(driver: Any, row: int, col: int) -> dict[str, str]:
     """Move the pointer over a cell; return the panel's texts."""
     from selenium.webdriver.common.action_chains import ActionChains
     from selenium.webdriver.common.by import By
 
-    canvas = driver.find_element(By.ID, "im-canvas")
-    scale, ox, oy, aspect = _view(driver)
-    x = ox + (col + 0.5) * scale
-    y = oy + (row + 0.5) * scale * aspect
-    size = canvas.size
-    ActionChains(driver).move_to_element_with_offset(
-        canvas, round(x - size["width"] / 2), round(y - size["height"] / 2)
-    ).perform()
+    x, y = _cell_point(driver, row, col)
+    actions = ActionChains(driver)
+    actions.w3c_actions.pointer_action.move_to_location(x, y)
+    actions.perform()
     ids = ("im-cell", "im-reason", "im-t0", "im-dsm", "im-scenario-name", "im-asr", "im-final")
     out = {i: driver.find_element(By.ID, i).text for i in (*ids, "im-flag")}
     out["cell"] = driver.execute_script("return document.getElementById('im-info').dataset.cell")
@@ -219,14 +227,10 @@ def test_interactive_map_shows_a_known_cell_for_each_scenario(
     assert browser.execute_script("return document.getElementById('im-canvas').dataset.ready")
     browser.execute_script("document.getElementById('explore').scrollIntoView()")
     r, c = demo_cells["cell"]
-    canvas = browser.find_element(By.ID, "im-canvas")
-    # Zoom with the wheel over the cell: it stays under the pointer, four times larger.
-    scale, ox, oy, aspect = _view(browser)
-    x, y = ox + (c + 0.5) * scale, oy + (r + 0.5) * scale * aspect
-    origin = ScrollOrigin.from_element(
-        canvas, round(x - canvas.size["width"] / 2), round(y - canvas.size["height"] / 2)
-    )
-    ActionChains(browser).scroll_from_origin(origin, 0, -300).perform()
+    # Zoom with the wheel over the cell: it stays under the pointer, larger.
+    scale = _view(browser)[0]
+    x, y = _cell_point(browser, r, c)
+    ActionChains(browser).scroll_from_origin(ScrollOrigin.from_viewport(x, y), 0, -300).perform()
     zoomed = _view(browser)
     assert zoomed[0] > 1.5 * scale
     select = Select(browser.find_element(By.ID, "im-scenario"))
@@ -252,9 +256,12 @@ def test_interactive_map_shows_a_known_cell_for_each_scenario(
             assert _near(row.find_element(By.CSS_SELECTOR, ".asr").text, demo_cells["asr"][i])
     # Pan by dragging: the view moves with the pointer and the cell is found where it went.
     before = _view(browser)
-    ActionChains(browser).move_to_element_with_offset(canvas, 0, 0).click_and_hold().move_by_offset(
-        40, 30
-    ).release().perform()
+    x, y = _cell_point(browser, r, c)
+    before = _view(browser)
+    drag = ActionChains(browser)
+    pointer = drag.w3c_actions.pointer_action
+    pointer.move_to_location(x, y).pointer_down().move_to_location(x + 40, y + 30).pointer_up()
+    drag.perform()
     after = _view(browser)
     assert after[1] == pytest.approx(before[1] + 40, abs=1) and after[2] == pytest.approx(
         before[2] + 30, abs=1

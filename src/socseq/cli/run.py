@@ -19,14 +19,14 @@ console = Console()
 err_console = Console(stderr=True)
 
 
-def summary_table(summary_csv: Path) -> Table:
+def summary_table(summary: Path | pd.DataFrame) -> Table:
     """Build the domain-wide scenario table of a run's ``summary.csv`` as the terminal shows it.
 
     Numbers are formatted as in the report (:mod:`socseq.report.numbers`); the 4-per-1000
     share stands beside its denominator, the simulated cropland area, and the caption gives
     the area of the means and totals.
     """
-    frame = pd.read_csv(summary_csv)
+    frame = pd.read_csv(summary) if isinstance(summary, Path) else summary
     frame = frame[frame["zone"] == "all"]
     first = frame.iloc[0] if len(frame) else None
     caption = None

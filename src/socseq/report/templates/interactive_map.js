@@ -196,8 +196,9 @@
     const r = Math.floor(cell / W), c = cell % W;
     const x = D.extent[0] + (c + 0.5) * (D.extent[1] - D.extent[0]) / W;
     const y = D.extent[3] - (r + 0.5) * (D.extent[3] - D.extent[2]) / H;
-    text("im-cell", `row ${r}, column ${c}; ${fmt(x * D.coordScale, "stock")}, ` +
-      `${fmt(y * D.coordScale, "stock")} ${D.coordUnits} (${D.crs})`);
+    const digits = D.coordUnits === "km" ? 1 : 4;
+    text("im-cell", `row ${r}, column ${c}; ${(x * D.coordScale).toFixed(digits)}, ` +
+      `${(y * D.coordScale).toFixed(digits)} ${D.coordUnits} (${D.crs})`);
     const code = String(codes[cell]);
     text("im-reason", code === "0" ? "simulated" : "not simulated: " + (D.reasonLabels[code] || code));
     const k = simIndex[cell];
