@@ -27,6 +27,7 @@ import pandas as pd
 import xarray as xr
 from pyproj import CRS
 
+from socseq import __version__
 from socseq.atomic import atomic_path, write_csv_atomic, write_json_atomic
 from socseq.dsm.aoa import AreaOfApplicability
 from socseq.dsm.config import DSMConfig, SamplesConfig, StocksConfig
@@ -498,7 +499,15 @@ def predict(
         frame=trained.frame if trained.model.kriging else None,
         progress=lambda done, total: _notify(progress, "predict grid", done, total),
     )
-    ds.attrs.update({**trained.provenance, "mapped": _provenance(config)["created"]})
+    mapped = _provenance(config)["created"]
+    ds.attrs.update(
+        {
+            "title": "SOC stock 0-30 cm by digital soil mapping (socseq)",
+            **trained.provenance,
+            "mapped": mapped,
+            "history": f"{mapped}: mapped by socseq {__version__}",
+        }
+    )
     if write:
         out = _out(config)
         write_prediction(

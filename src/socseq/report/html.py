@@ -27,7 +27,6 @@ from socseq.atomic import atomic_path, write_text_atomic
 from socseq.pipeline.rates import FOUR_PER_1000_RULE
 from socseq.report.dsm_figures import plot_importance, plot_observed_vs_predicted
 from socseq.report.figures import (
-    crs_label,
     diverging_style,
     figure_png,
     flag_style,
@@ -558,7 +557,6 @@ def render_report(run: RunFolder) -> tuple[str, list[ReportFigure]]:
         ],
         "timings": [[label, _seconds(v)] for label, v in timing_rows(manifest.get("timings_s"))],
         "interactive": build_interactive_map(run),
-        "crs": crs_label(run.product("T0").crs),
         "cells": _cells(run),
         "inputs": _inputs(run),
         "notes": run.notes,
