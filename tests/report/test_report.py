@@ -263,3 +263,21 @@ def test_4p1000_maps_show_the_cropland_and_say_so(run_folder: Path) -> None:
     other = np.isfinite(grass) & ~run.cropland
     assert other.any() and np.all(layer.values[other] == 2)
     assert np.all(np.isin(layer.values[np.isfinite(grass) & run.cropland], [0, 1]))
+
+
+def test_maps_name_the_crs_and_hatch_the_land_not_simulated(run_folder: Path) -> None:
+    from matplotlib.collections import PathCollection
+
+    from socseq.report.figures import LAND_GREY, diverging_style, plot_map
+
+    run = read_run_folder(run_folder)
+    layer = run.product("ASR", "BAU")
+    fig = plot_map(layer, diverging_style([layer], "ASR"), "ASR", land=run.land)
+    ax = fig.axes[0]
+    assert "TWD97 / TM2 zone 121 (EPSG:3826)" in ax.get_xlabel()
+    hatched = [c for c in ax.collections if isinstance(c, PathCollection) and c.get_hatch()]
+    assert hatched and tuple(hatched[0].get_facecolor()[0]) == pytest.approx(LAND_GREY)
+    # The neutral middle of the diverging scale is far from the grey of land not simulated.
+    style = diverging_style([layer], "ASR")
+    middle = np.array(style.cmap(0.5)[:3])
+    assert np.abs(middle - np.array(LAND_GREY[:3])).max() > 0.15
