@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -42,3 +43,24 @@ def shared() -> type:
         path = staticmethod(shared_path)
 
     return _Shared
+
+
+@dataclass(frozen=True)
+class DemoRun:
+    """A finished ``socseq demo`` run: its folder and what the command printed."""
+
+    path: Path
+    output: str
+
+
+@pytest.fixture(scope="session")
+def demo_run(tmp_path_factory: pytest.TempPathFactory) -> DemoRun:
+    """One ``socseq demo`` run, shared by the tests that read its products (about a minute)."""
+    from click.testing import CliRunner
+
+    from socseq.cli import cli
+
+    out = tmp_path_factory.mktemp("demo") / "socseq-demo"
+    result = CliRunner().invoke(cli, ["demo", "--out", str(out), "-q"])
+    assert result.exit_code == 0, result.output
+    return DemoRun(out, result.output)

@@ -45,9 +45,9 @@ from socseq.dsm import DSMConfig, load_config, prepare_samples, run_cv
 from socseq.dsm.api import SampleData, build_model, open_covariates, prediction_mask
 from socseq.dsm.config import SamplesConfig
 from socseq.dsm.covariates import CovariateStack
-from socseq.dsm.plots import plot_observed_vs_predicted, save_figure
 from socseq.dsm.validation import SpatialBlockKFold, evaluate
 from socseq.io.samples import ColumnSpec, read_samples
+from socseq.report.dsm_figures import plot_observed_vs_predicted, save_figure
 
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parents[1]
@@ -436,7 +436,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         "test": results,
         "cv": cv,
         "seconds": seconds,
-        "config_sha256": config.digest(),
+        "config_digest": config.digest(),
         "target": TARGET,
         "published": PUBLISHED,
     }

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 import sys
 from pathlib import Path
 
@@ -12,6 +13,7 @@ import pytest
 import rasterio
 
 from socseq.cli import main
+from socseq.report.numbers import fmt_number
 
 
 def _demo(out: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -22,11 +24,16 @@ def _demo(out: Path, monkeypatch: pytest.MonkeyPatch) -> None:
         assert exc.code in (0, None)
 
 
-def test_demo_runs_the_whole_chain_twice(tmp_path, monkeypatch, capsys):
+def test_demo_runs_the_whole_chain_twice(demo_run, tmp_path, monkeypatch, capsys):
+    # The session's demo run is the first run; the second runs into a copy of its folder.
     out = tmp_path / "demo"
-    _demo(out, monkeypatch)
-    first = capsys.readouterr().out
+    shutil.copytree(demo_run.path, out)
+    first = demo_run.output
     assert "report:" in first and "SSM3" in first
+    # One timing source: the terminal prints run.json's stage times, as the report does.
+    timings = json.loads((out / "run.json").read_text())["timings_s"]
+    assert f"total {fmt_number(timings['total'], 'seconds')} s" in first
+    assert f"forward {fmt_number(timings['forward'], 'seconds')} s" in first
     manifest = json.loads((out / "run.json").read_text())
     # The DSM recovers the generating relationship on held-out (spatially blocked) samples.
     assert manifest["dsm"]["metrics"]["spatial"]["MEC"] >= 0.5
@@ -42,6 +49,8 @@ def test_demo_runs_the_whole_chain_twice(tmp_path, monkeypatch, capsys):
     np.testing.assert_allclose(rsr2.compressed(), 2 * rsr1.compressed(), rtol=1e-6)
     report = (out / "report.html").read_text()
     assert "synthetic" in report and report.count("<img") >= 15
+    total = fmt_number(timings["total"], "seconds")
+    assert f'<td>total</td><td class="num">{total} s</td>' in report
     assert len(list((out / "figures").glob("*.png"))) >= 15
 
     before = (out / "summary.csv").read_bytes()

@@ -79,5 +79,5 @@ def test_writers_produce_cogs_and_netcdf(fitted, tmp_path):
     import xarray as xr
 
     with xr.open_dataset(tmp_path / "soc.nc") as nc:
-        assert nc["soc_q95_t_ha"].attrs["units"] == "t/ha"
+        assert nc["soc_q95_t_ha"].attrs["units"] == "t ha-1"
         assert nc.attrs["software"] == "socseq test"

@@ -130,3 +130,17 @@ def test_every_cropland_cell_is_simulated_or_excluded_with_a_reason(chiayi_run: 
     summary = chiayi_run["summary"]
     assert summary.index.is_unique and set(summary.index) >= {"BAU", "SSM1", "SSM2", "SSM3"}
     assert isinstance(summary, pd.DataFrame)
+
+
+def test_products_pass_the_cf_checker_and_cog_validation(chiayi_run: dict) -> None:
+    """The Taiwan example's cube passes the CF checker; each of its GeoTIFFs is a valid COG."""
+    from products.conftest import cf_check, cog_issues
+    from socseq.io.metadata import CF_CONVENTIONS
+
+    assert cf_check(chiayi_run["dir"] / "soc_stocks.nc", CF_CONVENTIONS.removeprefix("CF-")) == []
+    tifs = sorted(chiayi_run["dir"].glob("maps/*.tif")) + sorted(
+        chiayi_run["dir"].glob("dsm/*.tif")
+    )
+    assert len(tifs) > 20
+    for path in tifs:
+        assert cog_issues(path) == [], path.name

@@ -292,9 +292,16 @@ def dump(out: Path) -> dict[str, np.ndarray]:
         rel = path.relative_to(out).as_posix()
         if rel.startswith(("dsm/", "region/")):
             continue
-        with xr.open_dataset(path, mask_and_scale=True) as ds:
+        # Flags (integers) as stored; measurements with their fill values as NaN.
+        with (
+            xr.open_dataset(path, mask_and_scale=True) as ds,
+            xr.open_dataset(path, mask_and_scale=False) as raw,
+        ):
             for name, var in ds.data_vars.items():
-                arrays[f"{rel}:{name}"] = var.values
+                stored = raw[name]
+                arrays[f"{rel}:{name}"] = (
+                    stored.values if stored.dtype.kind in "iub" else var.values
+                )
     for path in sorted(out.rglob("*.csv")):
         rel = path.relative_to(out).as_posix()
         if rel.startswith(("dsm/", "region/")):

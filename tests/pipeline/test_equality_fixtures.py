@@ -46,9 +46,23 @@ def test_products_equal_the_fixtures(case: str, tmp_path: Path) -> None:
     with np.load(fixture) as stored:
         want = {k: stored[k] for k in stored.files}
     got = run_case(case, tmp_path)
-    assert sorted(got) == sorted(want), "the set of products changed"
+    missing = sorted(set(want) - set(got))
+    assert not missing, f"products missing: {missing}"
     for name in sorted(want):
-        compare(name, got[name], want[name])
+        compare(name, *_comparable(name, got, want))
+
+
+def _comparable(name: str, got: dict, want: dict) -> tuple[np.ndarray, np.ndarray]:
+    """The arrays to compare, after the one deliberate format change since the fixtures.
+
+    Issue 14: the cube's 4-per-1000 flag is 255 ("not simulated") where a cell was never
+    simulated; the fixtures wrote 0 there. The flag is compared on the simulated cells.
+    """
+    g, w = got[name], want[name]
+    if name.endswith(":reaches_4p1000"):
+        simulated = want[name.replace("reaches_4p1000", "exclusion_reason")] == 0
+        return g[:, simulated], w[:, simulated]
+    return g, w
 
 
 def test_fixtures_name_their_commit() -> None:

@@ -174,7 +174,8 @@ def test_paddy_simulated_with_the_rate_factor(tmp_path):
 def test_relative_rates_are_1_2_4(reference_run):
     _, out = reference_run
     with xr.open_dataset(out / "soc_stocks.nc") as ds:
-        rsr = ds["rsr_t_ha_yr"].sel(scenario=["SSM1", "SSM2", "SSM3"]).values
+        rsr = ds["rsr_t_ha_yr"].set_xindex("scenario_name")
+        rsr = rsr.sel(scenario_name=["SSM1", "SSM2", "SSM3"]).values
     ok = np.isfinite(rsr[0])
     assert ok.sum() > 300 and np.all(rsr[0][ok] > 0)
     np.testing.assert_allclose(rsr[1][ok], 2 * rsr[0][ok], rtol=1e-9)
@@ -192,7 +193,7 @@ def test_steady_climate_keeps_the_baseline_stock(tmp_path):
     out = tmp_path / "out"
     _run(region, out)
     with xr.open_dataset(out / "soc_stocks.nc") as ds:
-        asr = ds["asr_t_ha_yr"].sel(scenario="BAU").values
+        asr = ds["asr_t_ha_yr"].set_xindex("scenario_name").sel(scenario_name="BAU").values
         t0 = ds["soc_t0_t_ha"].values
     with rasterio.open(region.root / "soc.tif") as src:
         baseline = src.read(1)
@@ -231,7 +232,7 @@ def test_products_are_named_and_described(reference_run):
     assert "XTS_GSOCseq_T0_Map030.tif" in names
     with xr.open_dataset(out / "soc_stocks.nc", decode_coords="all") as ds:
         assert ds["soc_t_ha"].dims == ("scenario", "year", "y", "x")
-        assert ds["soc_t_ha"].attrs["units"] == "t C ha-1"
+        assert ds["soc_t_ha"].attrs["units"] == "t ha-1"
         assert list(ds["year"].values[[0, -1]]) == [2020, 2040]
         assert list(ds["warmup_year"].values[[0, -1]]) == [2001, 2020]
         assert ds.rio.crs.to_epsg() == 3826

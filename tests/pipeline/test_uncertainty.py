@@ -275,7 +275,7 @@ def test_gsocseq_mode_writes_published_and_corrected_maps(tmp_path):
     t0 = main[0, 0]
     sim = np.isfinite(t0)
     assert np.all(lo[sim] < t0[sim]) and np.all(t0[sim] < hi[sim])
-    ds = xr.open_dataset(folder / "uncertainty.nc")
+    ds = xr.open_dataset(folder / "uncertainty.nc").set_xindex("scenario_name")
     lo_f, hi_f = np.asarray(unc["minmax_final"])
     fin = main[:, 20]
     u_t0 = 100 * (hi - lo) / (2 * t0)
@@ -283,10 +283,10 @@ def test_gsocseq_mode_writes_published_and_corrected_maps(tmp_path):
     published = np.hypot(u1 * fin[1], u_t0 * t0) / np.abs(t0 + fin[1])
     corrected = 100 * np.abs((hi_f[1] - hi) - (lo_f[1] - lo)) / (2 * np.abs(fin[1] - t0))
     np.testing.assert_allclose(
-        ds["u_asr_published_pct"].sel(scenario="SSM1").values[sim], published[sim], rtol=1e-5
+        ds["u_asr_published_pct"].sel(scenario_name="SSM1").values[sim], published[sim], rtol=1e-5
     )
     np.testing.assert_allclose(
-        ds["u_asr_corrected_pct"].sel(scenario="SSM1").values[sim], corrected[sim], rtol=1e-5
+        ds["u_asr_corrected_pct"].sel(scenario_name="SSM1").values[sim], corrected[sim], rtol=1e-5
     )
     ds.close()
     summary = pd.read_csv(folder / "summary.csv")

@@ -1,8 +1,10 @@
 """A realistic fake run folder, as `socseq run` publishes it, for the report tests.
 
 40 × 30 cells of 1 km in EPSG:3826 (TWD97 / TM2), an elliptic "island" of land with NaN
-outside, cropland on part of it; four GSOCseq scenarios whose final stocks follow the input
-multipliers (so RSR is 1 : 2 : 4; SSM3 reaches 4 per 1000 everywhere, SSM2 nowhere).
+outside, cropland on part of it and a few simulated grassland cells; four GSOCseq scenarios
+whose final stocks follow the input multipliers (so RSR is 1 : 2 : 4; SSM3 reaches 4 per 1000
+everywhere, SSM2 nowhere). The cube is laid out as the pipeline writes it (CF: scenario names
+as the label coordinate ``scenario_name``, flags with ``_FillValue`` 255).
 """
 
 from __future__ import annotations
@@ -37,12 +39,16 @@ def _fields() -> dict[str, np.ndarray]:
     land = ((cols - 19.5) / 18) ** 2 + ((rows - 14.5) / 13) ** 2 < 1
     crop = land & (cols < 24) & ((rows + cols) % 7 != 0)
     paddy = land & (cols < 24) & ~crop
-    t0 = np.where(crop, 30 + 0.8 * cols + 0.5 * rows, np.nan)
+    grass = land & (cols >= 24) & (cols < 27)
+    sim = crop | grass
+    t0 = np.where(sim, 30 + 0.8 * cols + 0.5 * rows, np.nan)
     zones = np.where(land, (rows >= 15).astype(int), -1)
     return {
         "land": land,
         "crop": crop,
         "paddy": paddy,
+        "grass": grass,
+        "sim": sim,
         "t0": t0,
         "zones": zones,
         "cols": cols.astype(float),
@@ -83,7 +89,7 @@ def make_run_folder(
     """Write a finished run folder under ``path`` and return it."""
     f = _fields()
     path.mkdir(parents=True, exist_ok=True)
-    sim, t0 = f["crop"], f["t0"]
+    sim, t0 = f["sim"], f["t0"]
     # Final stocks: BAU loses a little in the west, gains in the east; SSMs add input-driven C.
     bau = t0 + YEARS * (-0.03 + 0.004 * (f["cols"] - 10))
     final = {name: bau + YEARS * 1.4 * (mult - 1.0) for name, mult, _ in SCENARIOS}
@@ -125,31 +131,67 @@ def make_run_folder(
             )
             products.append(f"maps/{ISO}_socseq_4p1000_{name}_Map030.tif")
     if netcdf:
+        from socseq.io.raster import write_netcdf
+
         x = X0 + RES * (np.arange(WIDTH) + 0.5)
         y = Y0 - RES * (np.arange(HEIGHT) + 0.5)
+        final_stack = np.stack([final[n] for n, _, _ in SCENARIOS])
+        asr = np.where(sim, (final_stack - t0) / YEARS, np.nan)
+        rsr = np.where(sim, (final_stack - final["BAU"]) / YEARS, np.nan)
+        with np.errstate(invalid="ignore"):
+            reach = np.where(sim, asr >= 0.004 * t0, 255).astype(np.uint8)
+        reason = np.full((HEIGHT, WIDTH), 255, np.uint8)
+        reason[f["land"]] = 254
+        reason[f["paddy"]] = 2
+        reason[sim] = 0
+        meanings = {0: "simulated", 2: "paddy", 254: "not_an_agricultural_class"}
+        meanings[255] = "no_land-use_data"
+        flags = {"flag_values": np.array([0, 1, 255], np.uint8)}
         ds = xr.Dataset(
             {
                 "soc_t_ha": (
                     ("scenario", "year", "y", "x"),
                     soc,
-                    {"units": "t C ha-1", "long_name": "SOC stock 0-30 cm"},
+                    {"units": "t ha-1", "long_name": "SOC stock 0-30 cm"},
                 ),
-                "soc_warmup_t_ha": (("warmup_year", "y", "x"), warm, {"units": "t C ha-1"}),
+                "soc_t0_t_ha": (("y", "x"), t0, {"units": "t ha-1"}),
+                "asr_t_ha_yr": (("scenario", "y", "x"), asr, {"units": "t ha-1 yr-1"}),
+                "rsr_t_ha_yr": (("scenario", "y", "x"), rsr, {"units": "t ha-1 yr-1"}),
+                "reaches_4p1000": (
+                    ("scenario", "y", "x"),
+                    reach,
+                    {**flags, "flag_meanings": "not_reached reached not_simulated"},
+                ),
+                "cropland": (
+                    ("y", "x"),
+                    np.where(f["land"], f["crop"] | f["paddy"], 255).astype(np.uint8),
+                    {**flags, "flag_meanings": "not_cropland cropland no_land_use_data"},
+                ),
+                "exclusion_reason": (
+                    ("y", "x"),
+                    reason,
+                    {
+                        "flag_values": np.array(list(meanings), np.uint8),
+                        "flag_meanings": " ".join(meanings.values()),
+                    },
+                ),
+                "soc_warmup_t_ha": (("warmup_year", "y", "x"), warm, {"units": "t ha-1"}),
                 "area_ha": (("y", "x"), area, {"units": "ha"}),
-                "simulated": (("y", "x"), sim.astype(np.uint8), {"units": "1"}),
             },
             coords={
-                "scenario": [s[0] for s in SCENARIOS],
+                "scenario_name": ("scenario", np.array([s[0] for s in SCENARIOS], object)),
                 "year": soc_years,
                 "warmup_year": warm_years,
                 "y": y,
                 "x": x,
             },
         )
-        ds["x"].attrs.update(units="m", standard_name="projection_x_coordinate")
-        ds["y"].attrs.update(units="m", standard_name="projection_y_coordinate")
-        ds = ds.rio.write_crs(CRS)
-        ds.to_netcdf(path / "soc_stocks.nc", engine="h5netcdf")
+        fill = {"_FillValue": 255}
+        write_netcdf(
+            ds.rio.write_crs(CRS),
+            path / "soc_stocks.nc",
+            encoding={"reaches_4p1000": fill, "cropland": fill, "exclusion_reason": fill},
+        )
         products.append("soc_stocks.nc")
 
     cell_area = 100.0
@@ -164,7 +206,8 @@ def make_run_folder(
             asr = (final[name] - t0) / YEARS
             rsr = (final[name] - final["BAU"]) / YEARS
             with np.errstate(invalid="ignore"):
-                reach = (s & (asr >= 0.004 * t0)).sum() * cell_area
+                reach = (s & f["crop"] & (asr >= 0.004 * t0)).sum() * cell_area
+            crop_area = (s & f["crop"]).sum() * cell_area
             rows.append(
                 {
                     "zone": zone,
@@ -172,7 +215,7 @@ def make_run_folder(
                     "input_multiplier": mult,
                     "cropland_area_ha": float((f["crop"] & in_zone).sum() * cell_area),
                     "simulated_area_ha": float(a),
-                    "simulated_cropland_area_ha": float(a),
+                    "simulated_cropland_area_ha": float(crop_area),
                     "simulated_cells": int(s.sum()),
                     "mean_soc_t0_t_ha": float(np.nanmean(t0[s])),
                     "mean_soc_final_t_ha": float(np.nanmean(final[name][s])),
@@ -181,7 +224,7 @@ def make_run_folder(
                     "total_asr_t_yr": float(np.nansum(asr[s]) * cell_area),
                     "total_rsr_t_yr": np.nan if base else float(np.nansum(rsr[s]) * cell_area),
                     "area_4p1000_ha": float(reach),
-                    "share_4p1000_pct": float(100 * reach / a),
+                    "share_4p1000_pct": float(100 * reach / crop_area),
                 }
             )
     summary = pd.DataFrame(rows)
@@ -212,7 +255,7 @@ def make_run_folder(
         ]
     pd.DataFrame(series).to_csv(path / "timeseries.csv", index=False)
     n_paddy = int(f["paddy"].sum())
-    other = int((f["land"] & ~f["crop"] & ~f["paddy"]).sum())
+    other = int((f["land"] & ~sim & ~f["paddy"]).sum())
     pd.DataFrame(
         [
             {
@@ -266,6 +309,13 @@ def make_run_folder(
                 "sd_t_ha": np.full(120, 4.2),
             }
         ).to_csv(out / "cv_spatial_predictions.csv", index=False)
+        pd.DataFrame(
+            {
+                "covariate": ["elevation", "ndvi", "clay", "land_use"],
+                "permutation_rmse_increase_t_ha": [3.1, 1.4, 0.6, 0.2],
+                "permutation_sd_t_ha": [0.3, 0.2, 0.1, 0.05],
+            }
+        ).to_csv(out / "importance.csv", index=False)
         (out / "validation_metrics.json").write_text(
             json.dumps(
                 {

@@ -6,6 +6,7 @@ import re
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
 from click.testing import CliRunner
 
@@ -25,6 +26,7 @@ FULL_FIGURES = sorted(
         "dsm_soc_q95.png",
         "dsm_soc_sd.png",
         "dsm_aoa.png",
+        "dsm_importance.png",
         "soc_t0.png",
         "asr_BAU.png",
         "asr_SSM1.png",
@@ -60,7 +62,16 @@ def test_report_is_one_self_contained_file_with_every_figure(run_folder: Path) -
     assert embedded == {(run_folder / "figures" / name).read_bytes() for name in figures}
     # Nothing is fetched: no external URL, stylesheet or script.
     assert not re.search(r'(src|href)="(https?:)?//', html)
-    assert "<script" not in html and '<link rel="stylesheet"' not in html
+    assert '<link rel="stylesheet"' not in html and "<script src" not in html
+    # The only scripts are the interactive map's data block and its inline code, which loads
+    # nothing either.
+    assert re.findall(r"<script[^>]*>", html) == [
+        '<script type="application/json" id="im-data">',
+        "<script>",
+    ]
+    code = html.split("<script>", 1)[1].split("</script>", 1)[0]
+    for call in ("fetch(", "XMLHttpRequest", "import(", "http:", "https:"):
+        assert call not in code, call
     assert "<style>" in html
 
 
@@ -88,9 +99,21 @@ def test_report_content(run_folder: Path) -> None:
         assert text in html, text
     run = read_run_folder(run_folder)
     row = run.summary[(run.summary["zone"] == "all") & (run.summary["scenario"] == "SSM2")]
-    assert f"{row['mean_asr_t_ha_yr'].iloc[0]:.3f}" in html
-    assert f"{row['share_4p1000_pct'].iloc[0]:.1f}" in html
-    assert f"{row['total_asr_t_yr'].iloc[0]:,.0f}" in html
+    # Three significant figures, rounded by Python's own "g" format.
+    asr, share = row["mean_asr_t_ha_yr"].iloc[0], row["share_4p1000_pct"].iloc[0]
+    total = row["total_asr_t_yr"].iloc[0]
+    assert f">{float(f'{asr:.3g}')}<" in html
+    assert f">{float(f'{share:.3g}'):g}<" in html
+    assert f">{float(f'{total:.3g}'):,.0f}<" in html
+    # Each share stands beside its denominator: the simulated cropland area.
+    crop = row["simulated_cropland_area_ha"].iloc[0]
+    rows = [
+        re.findall(r'<td class="num">([^<]*)</td>', r)
+        for r in re.findall(r"<tr><td>SSM2</td>(.*?)</tr>", html)
+    ]
+    values = next(r for r in rows if len(r) == 11)  # the domain summary (then the zones)
+    assert values[-3] == f"{crop:,.0f}" and values[-1] == f"{float(f'{share:.3g}'):g}"
+    assert "What BAU means at T0" in html and "mean</em> climate of the warm-up" in html
 
 
 def test_optional_parts_are_left_out(tmp_path: Path) -> None:
@@ -190,3 +213,71 @@ def test_cli_error_is_one_socseq_error(tmp_path: Path) -> None:
     result = CliRunner().invoke(report, [str(tmp_path)])
     assert isinstance(result.exception, RunFolderError)
     assert "run.json: is missing" in str(result.exception)
+
+
+@pytest.mark.parametrize(
+    ("value", "kind", "text"),
+    [
+        (-2.6e-16, "rate", "0"),  # round-off of a steady run is no change
+        (-0.0, "total", "0"),
+        (-0.4, "total", "0"),  # rounds to zero: no "-0"
+        (-0.040066494, "rate", "-0.0401"),
+        (136293.99, "total", "136,000"),
+        (84.449609, "share", "84.4"),
+        (0.0845129, "share", "0.085"),
+        (473300.0, "area", "473,300"),
+        (float("nan"), "rate", "–"),
+        (None, "rate", "–"),
+    ],
+)
+def test_numbers_read_as_significant_figures(value, kind, text) -> None:
+    from socseq.report.numbers import fmt_number
+
+    assert fmt_number(value, kind) == text
+
+
+def test_the_report_of_a_steady_run_shows_no_round_off(tmp_path: Path) -> None:
+    folder = make_run_folder(tmp_path / "run")
+    table = pd.read_csv(folder / "summary.csv")
+    base = table["scenario"] == "BAU"
+    table.loc[base, "mean_asr_t_ha_yr"] = -2.6e-16
+    table.loc[base, "total_asr_t_yr"] = -1.4e-13
+    table.to_csv(folder / "summary.csv", index=False)
+    html = build_report(folder).read_text(encoding="utf-8")
+    assert "e-16" not in html and "e-13" not in html and ">-0<" not in html
+    figures = (folder / "figures" / "asr_BAU.png").read_bytes()
+    assert figures  # the map note is formatted the same way (checked by eye in the PNG)
+
+
+def test_4p1000_maps_show_the_cropland_and_say_so(run_folder: Path) -> None:
+    html = build_report(run_folder).read_text(encoding="utf-8")
+    assert "on the simulated cropland" not in html or "of simulated cropland" in html
+    run = read_run_folder(run_folder)
+    assert run.cropland is not None
+    # Grassland cells are simulated but not cropland: the map shows them as a third class.
+    from socseq.report.html import _cropland_flags
+
+    layer, known = _cropland_flags(run, run.product("4p1000", "SSM3"))
+    assert known
+    grass = run.product("T0").values
+    other = np.isfinite(grass) & ~run.cropland
+    assert other.any() and np.all(layer.values[other] == 2)
+    assert np.all(np.isin(layer.values[np.isfinite(grass) & run.cropland], [0, 1]))
+
+
+def test_maps_name_the_crs_and_hatch_the_land_not_simulated(run_folder: Path) -> None:
+    from matplotlib.collections import PathCollection
+
+    from socseq.report.figures import LAND_GREY, diverging_style, plot_map
+
+    run = read_run_folder(run_folder)
+    layer = run.product("ASR", "BAU")
+    fig = plot_map(layer, diverging_style([layer], "ASR"), "ASR", land=run.land)
+    ax = fig.axes[0]
+    assert "TWD97 / TM2 zone 121 (EPSG:3826)" in ax.get_xlabel()
+    hatched = [c for c in ax.collections if isinstance(c, PathCollection) and c.get_hatch()]
+    assert hatched and tuple(hatched[0].get_facecolor()[0]) == pytest.approx(LAND_GREY)
+    # The neutral middle of the diverging scale is far from the grey of land not simulated.
+    style = diverging_style([layer], "ASR")
+    middle = np.array(style.cmap(0.5)[:3])
+    assert np.abs(middle - np.array(LAND_GREY[:3])).max() > 0.15

@@ -86,6 +86,10 @@ def cv(config_path: Path, out_dir: Path | None, quiet: bool) -> None:
     rows = {f"{m} CV": r.metrics for m, r in result.cv.items()}
     if result.test_metrics is not None:
         rows["test set"] = result.test_metrics
+    if config.output.plots:
+        from socseq.report.dsm_figures import write_validation_figures
+
+        write_validation_figures(config.output.dir)
     title = f"SOC stock 0–30 cm, {config.cv.n_splits}-fold CV (ME, MAE, RMSE in t C/ha)"
     console.print(_metrics_table(title, rows))
     for line in result.report.summary():
@@ -132,6 +136,11 @@ def predict(config_path: Path, out_dir: Path | None, quiet: bool) -> None:
     started = time.perf_counter()
     with progress_bars(quiet) as progress:
         ds = predict_maps(config, progress=progress)
+    if config.output.plots:
+        from socseq.report.dsm_figures import plot_dsm_maps, save_figure
+
+        prefix = config.output.prefix
+        save_figure(plot_dsm_maps(ds), Path(config.output.dir) / f"{prefix}_maps.png")
     mean = ds["soc_mean_t_ha"].values
     mapped = np.isfinite(mean)
     console.print(f"mapped {int(mapped.sum())} cells: mean SOC stock {np.nanmean(mean):.1f} t C/ha")

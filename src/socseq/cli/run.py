@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import math
+import time
 from pathlib import Path
 
 import click
@@ -13,36 +13,62 @@ from rich.table import Table
 from socseq.cli.progress import progress_bars
 from socseq.pipeline.config import load_run_config
 from socseq.pipeline.run import run_pipeline, validate_config
+from socseq.report.numbers import fmt_number, timing_line
 
 console = Console()
 err_console = Console(stderr=True)
 
 
-def print_summary(summary_csv: Path) -> None:
-    """Print the domain-wide scenario table of a run's ``summary.csv``."""
-    frame = pd.read_csv(summary_csv)
+def summary_table(summary: Path | pd.DataFrame) -> Table:
+    """Build the domain-wide scenario table of a run's ``summary.csv`` as the terminal shows it.
+
+    Numbers are formatted as in the report (:mod:`socseq.report.numbers`); the 4-per-1000
+    share stands beside its denominator, the simulated cropland area, and the caption gives
+    the area of the means and totals.
+    """
+    frame = pd.read_csv(summary) if isinstance(summary, Path) else summary
     frame = frame[frame["zone"] == "all"]
+    first = frame.iloc[0] if len(frame) else None
+    caption = None
+    if first is not None:
+        caption = (
+            f"means and totals over {fmt_number(first['simulated_area_ha'], 'area')} ha "
+            f"simulated ({int(first['simulated_cells']):,} cells)"
+        )
     table = Table(
-        title="Scenario summary (area-weighted means over simulated cells)", show_edge=False
+        title="Scenario summary (area-weighted means over simulated cells)",
+        caption=caption,
+        show_edge=False,
     )
     for column in (
         "scenario",
         "mean ASR\nt C/ha/yr",
         "mean RSR\nt C/ha/yr",
         "total ASR\nt C/yr",
-        "cropland reaching\n4 per 1000 (%)",
+        "simulated\ncropland (ha)",
+        "reaching 4 per 1000\n(% of that cropland)",
     ):
         table.add_column(column, justify="right")
     for _, row in frame.iterrows():
-        rsr = row["mean_rsr_t_ha_yr"]
         table.add_row(
             str(row["scenario"]),
-            f"{row['mean_asr_t_ha_yr']:.4f}",
-            "–" if isinstance(rsr, float) and math.isnan(rsr) else f"{rsr:.4f}",
-            f"{row['total_asr_t_yr']:,.0f}",
-            f"{row['share_4p1000_pct']:.1f}",
+            fmt_number(row["mean_asr_t_ha_yr"], "rate"),
+            fmt_number(row["mean_rsr_t_ha_yr"], "rate"),
+            fmt_number(row["total_asr_t_yr"], "total"),
+            fmt_number(row["simulated_cropland_area_ha"], "area"),
+            fmt_number(row["share_4p1000_pct"], "share"),
         )
-    console.print(table)
+    return table
+
+
+def print_summary(summary_csv: Path, *, target: Console | None = None) -> None:
+    """Print the domain-wide scenario table of a run's ``summary.csv``."""
+    (target or console).print(summary_table(summary_csv))
+
+
+def run_line(timings: dict[str, float]) -> str:
+    """Return the run's stage times as ``run.json`` and the report give them."""
+    return f"run: {timing_line(timings)} (as in run.json and the report)"
 
 
 @click.command("run")
@@ -100,14 +126,20 @@ def run_command(
     console.print(
         f"{cells['simulated']:,} cells simulated, "
         f"{sum(cells['excluded'].values()):,} agricultural cells excluded "
-        f"(see exclusions.csv); {result.timings_s['total']:.1f} s",
+        "(see exclusions.csv)",
         highlight=False,
     )
+    console.print(run_line(result.manifest["timings_s"]), highlight=False, markup=False)
     if config.outputs.report and not no_report:
         from socseq.report import build_report
 
+        started = time.perf_counter()
         report = build_report(result.output_dir)
-        console.print(f"report: {report}", highlight=False, markup=False)
+        console.print(
+            f"report: {report} ({fmt_number(time.perf_counter() - started, 'seconds')} s)",
+            highlight=False,
+            markup=False,
+        )
     console.print(f"products: {result.output_dir}", highlight=False, markup=False)
 
 

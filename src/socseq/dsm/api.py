@@ -4,16 +4,19 @@ Each function takes a :class:`~socseq.dsm.config.DSMConfig`, returns Python obje
 (unless ``write=False``) writes its outputs atomically under ``config.output.dir``:
 
 - :func:`run_cv`: sample QA, spatially blocked and plain k-fold cross-validation, and the
-  independent test set when configured: metrics, out-of-fold predictions, importance, plots;
+  independent test set when configured: metrics, out-of-fold predictions, importance;
 - :func:`train`: the final model on all samples and its area of applicability, saved for
   :func:`predict`;
-- :func:`predict`: mean, median, 5 %/95 % quantiles, SD, DI and AOA maps (COG + NetCDF) and a
-  map figure; :func:`predict` trains first when no saved model is found.
+- :func:`predict`: mean, median, 5 %/95 % quantiles, SD, DI and AOA maps (COG + NetCDF);
+  :func:`predict` trains first when no saved model is found.
+
+The DSM writes data only. Its figures are drawn by the report layer
+(:mod:`socseq.report.dsm_figures`): by ``socseq dsm`` after each command when
+``[dsm.output] plots`` is on, and by the run report from the files written here.
 """
 
 from __future__ import annotations
 
-import datetime as dt
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -31,18 +34,13 @@ from socseq.dsm.config import DSMConfig, SamplesConfig, StocksConfig
 from socseq.dsm.covariates import CovariateLayer, CovariateStack
 from socseq.dsm.geometry import PlanarFrame
 from socseq.dsm.model import SOCStockModel
-from socseq.dsm.plots import (
-    plot_importance,
-    plot_maps,
-    plot_observed_vs_predicted,
-    save_figure,
-)
 from socseq.dsm.predict import predict_grid, write_prediction
 from socseq.dsm.qa import SampleReport
 from socseq.dsm.stocks import compute_stocks
 from socseq.dsm.validation import CVResult, SpatialBlockKFold, cross_validate, evaluate
 from socseq.exceptions import ConfigError, InputValidationError
 from socseq.io.grid import GridSpec, align_to_template
+from socseq.io.metadata import provenance
 from socseq.io.raster import open_raster
 from socseq.io.samples import ColumnSpec, read_samples
 from socseq.progress import Progress
@@ -125,10 +123,9 @@ def _notify(progress: Progress | None, stage: str, done: int, total: int) -> Non
 
 
 def _provenance(config: DSMConfig) -> dict[str, str]:
+    """Provenance of the DSM outputs: the pipeline's vocabulary (:mod:`socseq.io.metadata`)."""
     return {
-        "software": f"socseq {__version__}",
-        "config_sha256": config.digest(),
-        "created": dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        **provenance(config.digest()),
         "model": config.model.method + (" + residual kriging" if config.model.kriging else ""),
         "seed": str(config.model.seed),
         "method_reference": "socseq docs/dsm.md",
@@ -306,9 +303,9 @@ def run_cv(
 ) -> ValidationResult:
     """Validate the configured model: cross-validation and, if configured, the test set.
 
-    Writes ``samples_qa.csv``, ``cv_<method>_predictions.csv``, ``validation_metrics.json``,
-    ``importance.csv`` and the figures ``cv_<method>_observed_vs_predicted.png`` and
-    ``importance.png`` (plus ``test_predictions.csv`` and its figure with a test set).
+    Writes ``samples_qa.csv``, ``cv_<method>_predictions.csv``, ``validation_metrics.json`` and
+    ``importance.csv`` (plus ``test_predictions.csv`` with a test set); the figures are drawn
+    from them by :func:`socseq.report.dsm_figures.write_validation_figures`.
     ``grid`` overrides the template grid (see :func:`open_covariates`).
     """
     stack = open_covariates(config, grid)
@@ -375,33 +372,9 @@ def _write_validation(config: DSMConfig, result: ValidationResult) -> None:
         }
         if method == config.cv.methods[0]:
             write_csv_atomic(res.importance, out / "importance.csv")
-        if config.output.plots:
-            p = res.predictions
-            fig = plot_observed_vs_predicted(
-                p["observed_t_ha"],
-                p["mean_t_ha"],
-                lower=p["q05_t_ha"],
-                upper=p["q95_t_ha"],
-                metrics=res.metrics,
-                title=f"Cross-validation ({method}), SOC stock 0–30 cm",
-            )
-            save_figure(fig, out / f"cv_{method}_observed_vs_predicted.png")
-            if method == config.cv.methods[0]:
-                save_figure(plot_importance(res.importance), out / "importance.png")
     if result.test_predictions is not None:
         write_csv_atomic(result.test_predictions, out / "test_predictions.csv")
         metrics["test"] = result.test_metrics
-        if config.output.plots:
-            p = result.test_predictions
-            fig = plot_observed_vs_predicted(
-                p["observed_t_ha"],
-                p["mean_t_ha"],
-                lower=p["q05_t_ha"],
-                upper=p["q95_t_ha"],
-                metrics=result.test_metrics,
-                title="Independent test set, SOC stock 0–30 cm",
-            )
-            save_figure(fig, out / "test_observed_vs_predicted.png")
     write_json_atomic(metrics, out / "validation_metrics.json")
 
 
@@ -495,8 +468,8 @@ def predict(
 
     Uses ``trained``, else the model saved in the output folder, else trains one, and maps on
     ``grid`` (default: the grid the model was trained on; the pipeline passes its template).
-    Writes one COG per variable (``<prefix>_<variable>.tif``), ``<prefix>.nc`` and
-    ``<prefix>_maps.png``.
+    Writes one COG per variable (``<prefix>_<variable>.tif``) and ``<prefix>.nc`` (the map
+    figure is :func:`socseq.report.dsm_figures.plot_dsm_maps`).
 
     Returns
     -------
@@ -526,7 +499,15 @@ def predict(
         frame=trained.frame if trained.model.kriging else None,
         progress=lambda done, total: _notify(progress, "predict grid", done, total),
     )
-    ds.attrs.update({**trained.provenance, "mapped": _provenance(config)["created"]})
+    mapped = _provenance(config)["created"]
+    ds.attrs.update(
+        {
+            "title": "SOC stock 0-30 cm by digital soil mapping (socseq)",
+            **trained.provenance,
+            "mapped": mapped,
+            "history": f"{mapped}: mapped by socseq {__version__}",
+        }
+    )
     if write:
         out = _out(config)
         write_prediction(
@@ -537,6 +518,4 @@ def predict(
             netcdf=config.output.netcdf,
             attrs=ds.attrs,
         )
-        if config.output.plots:
-            save_figure(plot_maps(ds), out / f"{config.output.prefix}_maps.png")
     return ds

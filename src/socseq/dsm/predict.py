@@ -22,17 +22,19 @@ from socseq.dsm.covariates import CovariateStack
 from socseq.dsm.geometry import PlanarFrame
 from socseq.dsm.model import SOCStockModel
 from socseq.exceptions import InputValidationError
+from socseq.io.metadata import STOCK_UNITS as STOCK
 from socseq.io.raster import write_geotiff, write_netcdf
 
 __all__ = ["OUTPUT_VARIABLES", "predict_grid", "write_prediction"]
 
-#: Output variables: name → (long name, units).
+#: Output variables: name → (long name, units). Units are UDUNITS strings, as in every socseq
+#: product (:mod:`socseq.io.metadata`): ``t ha-1`` of organic carbon.
 OUTPUT_VARIABLES: dict[str, tuple[str, str]] = {
-    "soc_mean_t_ha": ("SOC stock 0-30 cm, mean of the predictive distribution", "t/ha"),
-    "soc_median_t_ha": ("SOC stock 0-30 cm, median (50 % quantile)", "t/ha"),
-    "soc_q05_t_ha": ("SOC stock 0-30 cm, 5 % quantile (lower 90 % interval bound)", "t/ha"),
-    "soc_q95_t_ha": ("SOC stock 0-30 cm, 95 % quantile (upper 90 % interval bound)", "t/ha"),
-    "soc_sd_t_ha": ("SOC stock 0-30 cm, standard deviation of the predictive distribution", "t/ha"),
+    "soc_mean_t_ha": ("SOC stock 0-30 cm, mean of the predictive distribution (t C/ha)", STOCK),
+    "soc_median_t_ha": ("SOC stock 0-30 cm, median (50 % quantile) (t C/ha)", STOCK),
+    "soc_q05_t_ha": ("SOC stock 0-30 cm, 5 % quantile (lower 90 % bound) (t C/ha)", STOCK),
+    "soc_q95_t_ha": ("SOC stock 0-30 cm, 95 % quantile (upper 90 % bound) (t C/ha)", STOCK),
+    "soc_sd_t_ha": ("SOC stock 0-30 cm, SD of the predictive distribution (t C/ha)", STOCK),
     "di": ("dissimilarity index (Meyer & Pebesma 2021)", "1"),
     "aoa": ("inside the area of applicability (1) or not (0)", "1"),
 }

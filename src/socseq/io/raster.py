@@ -19,6 +19,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import rasterio
+import rasterio.shutil
 import rioxarray
 import xarray as xr
 from pyproj import CRS
@@ -542,6 +543,10 @@ def _clean_attrs(attrs: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+#: Tile size of the GeoTIFFs [pixels]; overviews are made down to one tile.
+COG_BLOCKSIZE = 256
+
+
 def write_geotiff(
     da: xr.DataArray,
     path: str | os.PathLike[str],
@@ -550,25 +555,31 @@ def write_geotiff(
     cog: bool = True,
     tags: dict[str, Any] | None = None,
     dtype: str | None = None,
+    resampling: str | None = None,
 ) -> Path:
     """Write a ``(y, x)`` or ``(band|time, y, x)`` raster to GeoTIFF, atomically.
 
     Parameters
     ----------
     da : xarray.DataArray
-        Data with a CRS; NaN is written as ``nodata``.
+        Data with a CRS; NaN is written as ``nodata``. ``attrs["units"]`` becomes the band
+        unit and, for a single band, ``attrs["long_name"]`` the band description (what GIS
+        tools show); scalar ``attrs`` are also written as dataset tags.
     path : path-like
         Destination ``.tif``.
     nodata : float, default -999.0
         Value stored for NaN cells (the GSOCseq products use -999).
     cog : bool, default True
-        Cloud-optimised GeoTIFF (GDAL COG driver, DEFLATE, overviews) when GDAL has the
-        driver; otherwise, or when False, a tiled DEFLATE-compressed GeoTIFF.
+        Cloud-optimised GeoTIFF (GDAL's COG driver): 256-pixel tiles, DEFLATE, and internal
+        overviews halving the size until the smallest fits in one tile. When False, or when
+        GDAL lacks the COG driver, a tiled DEFLATE-compressed GeoTIFF without overviews.
     tags : dict, optional
-        Extra GeoTIFF metadata (provenance: version, config hash, date). Scalar ``attrs`` of
-        ``da`` (e.g. ``units``) are written too.
+        Extra GeoTIFF metadata (provenance: version, config hash, date).
     dtype : str, optional
         Stored dtype (e.g. ``"float32"`` to halve the size); default the data's dtype.
+    resampling : str, optional
+        Overview resampling (GDAL name); default ``"average"`` for floating-point data (no-data
+        cells are left out of the averages) and ``"nearest"`` for integer codes and flags.
 
     Returns
     -------
@@ -585,30 +596,98 @@ def write_geotiff(
                 f"output {path}: nodata {nodata} does not fit dtype {out_dtype}; give a nodata "
                 f"between {info.min} and {info.max}"
             )
-    out = da.fillna(nodata) if np.issubdtype(da.dtype, np.floating) else da
-    out = out.astype(out_dtype)
-    out.attrs = _clean_attrs(da.attrs)
-    out.encoding = {}
-    out = out.rio.write_crs(crs).rio.write_nodata(nodata, encoded=False)
+    if da.ndim not in (2, 3) or da.dims[-2:] != ("y", "x"):
+        raise InputValidationError(
+            f"output {path}: a GeoTIFF holds (y, x) or (band, y, x) data, got dims "
+            f"({', '.join(map(str, da.dims))}); transpose or select first"
+        )
+    values = np.asarray(da.values)
+    if np.issubdtype(values.dtype, np.floating):
+        values = np.where(np.isnan(values), nodata, values)
+    values = values.astype(out_dtype).reshape((-1, *values.shape[-2:]))
+    count, height, width = values.shape
+    attrs = _clean_attrs(da.attrs)
+    units = str(attrs.get("units", "")) or None
+    description = str(attrs["long_name"]) if count == 1 and "long_name" in attrs else None
+    if resampling is None:
+        resampling = "average" if np.issubdtype(out_dtype, np.floating) else "nearest"
+    profile: dict[str, Any] = {
+        "driver": "GTiff",
+        "width": width,
+        "height": height,
+        "count": count,
+        "dtype": out_dtype.name,
+        "crs": crs,
+        "transform": da.rio.transform(recalc=True),
+        "nodata": nodata,
+        "tiled": True,
+        "blockxsize": COG_BLOCKSIZE,
+        "blockysize": COG_BLOCKSIZE,
+        "compress": "DEFLATE",
+    }
     with rasterio.Env() as env:
         has_cog = "COG" in env.drivers()
-    if cog and has_cog:
-        options: dict[str, Any] = {"driver": "COG", "compress": "DEFLATE"}
-    else:
-        options = {
-            "driver": "GTiff",
-            "tiled": True,
-            "blockxsize": 256,
-            "blockysize": 256,
-            "compress": "DEFLATE",
-        }
     with atomic_path(path) as tmp:
-        out.rio.to_raster(tmp, tags=tags or {}, **options)
+        # The COG driver only copies a finished dataset: write a plain tiled GeoTIFF beside
+        # the target, with every band attribute set, then copy it into the COG layout.
+        plain = tmp.with_name(tmp.stem + ".plain.tif") if cog and has_cog else tmp
+        try:
+            with rasterio.open(plain, "w", **profile) as dst:
+                dst.write(values)
+                dst.update_tags(AREA_OR_POINT="Area", **{**attrs, **(tags or {})})
+                for band in range(1, count + 1):
+                    if units is not None:
+                        dst.set_band_unit(band, units)
+                    if description is not None:
+                        dst.set_band_description(band, description)
+            if plain != tmp:
+                rasterio.shutil.copy(
+                    plain,
+                    tmp,
+                    driver="COG",
+                    COMPRESS="DEFLATE",
+                    BLOCKSIZE=COG_BLOCKSIZE,
+                    OVERVIEWS="AUTO",
+                    OVERVIEW_RESAMPLING=resampling.upper(),
+                )
+        finally:
+            if plain != tmp:
+                plain.unlink(missing_ok=True)
     return path
 
 
+def _axis_attrs(crs: CRS) -> dict[str, dict[str, str]]:
+    """CF attributes of the x and y coordinate variables of a grid in ``crs``."""
+    if crs.is_geographic:
+        return {
+            "x": {"standard_name": "longitude", "long_name": "longitude of the cell centre",
+                  "units": "degrees_east", "axis": "X"},
+            "y": {"standard_name": "latitude", "long_name": "latitude of the cell centre",
+                  "units": "degrees_north", "axis": "Y"},
+        }  # fmt: skip
+    unit = crs.axis_info[0].unit_name if crs.axis_info else "metre"
+    unit = {"metre": "m", "meter": "m", "US survey foot": "US_survey_foot"}.get(unit, unit)
+    return {
+        "x": {"standard_name": "projection_x_coordinate", "units": unit, "axis": "X",
+              "long_name": f"x coordinate of the cell centre ({crs.name})"},
+        "y": {"standard_name": "projection_y_coordinate", "units": unit, "axis": "Y",
+              "long_name": f"y coordinate of the cell centre ({crs.name})"},
+    }  # fmt: skip
+
+
 def _prepare_dataset(data: xr.Dataset | xr.DataArray, path: Path) -> xr.Dataset:
-    """Dataset with a CF grid mapping on every gridded variable and fresh encodings."""
+    """Dataset laid out by the CF conventions, with fresh encodings.
+
+    - every gridded variable links a CF grid-mapping variable ``spatial_ref`` (``crs_wkt``);
+    - x and y carry units, ``axis`` and standard names of the CRS;
+    - non-index coordinates (labels such as ``scenario_name``, a scalar ``depth``) become
+      auxiliary coordinate variables named in the ``coordinates`` attribute of the variables
+      whose dimensions they share (scalar ones only where a variable's ``coordinates``
+      attribute asks for them); the grid mapping is never listed there;
+    - ``Conventions`` is set to :data:`socseq.io.metadata.CF_CONVENTIONS` unless given.
+    """
+    from socseq.io.metadata import CF_CONVENTIONS
+
     # Copy so that resetting encodings below never touches the caller's objects.
     ds = data.to_dataset(name=data.name or "data") if isinstance(data, xr.DataArray) else data
     ds = ds.copy()
@@ -638,8 +717,32 @@ def _prepare_dataset(data: xr.Dataset | xr.DataArray, path: Path) -> xr.Dataset:
             link = var.encoding.pop("grid_mapping", None)
             if link is not None and {"y", "x"} <= set(var.dims):
                 var.attrs["grid_mapping"] = link
-    ds.attrs.setdefault("Conventions", "CF-1.8")
+        if "spatial_ref" in ds.variables:
+            ds["spatial_ref"].attrs.setdefault("long_name", "coordinate reference system")
+        for axis, attrs in _axis_attrs(CRS.from_user_input(crs)).items():
+            if axis in ds.coords:
+                ds[axis].attrs = {**attrs, **ds[axis].attrs}
+    labels = [
+        str(k) for k in ds.coords if k not in ds.dims and k != "spatial_ref" and ds[k].ndim >= 1
+    ]
+    for name, var in ds.data_vars.items():
+        wanted = str(var.attrs.get("coordinates", "")).split()
+        wanted += [k for k in labels if set(ds[k].dims) <= set(var.dims) and k not in wanted]
+        if wanted and name != "spatial_ref":
+            var.attrs["coordinates"] = " ".join(wanted)
+    ds = ds.reset_coords([k for k in ds.coords if k not in ds.dims])
+    ds.attrs.setdefault("Conventions", CF_CONVENTIONS)
     return ds
+
+
+def _no_fill(ds: xr.Dataset) -> list[str]:
+    """Variables that must not carry a ``_FillValue``: coordinates, labels, bounds, CRS."""
+    referenced = set()
+    for var in ds.variables.values():
+        referenced.update(str(var.attrs.get("coordinates", "")).split())
+        if "bounds" in var.attrs:
+            referenced.add(str(var.attrs["bounds"]))
+    return [str(k) for k in ds.variables if k in ds.dims or k in referenced or k == "spatial_ref"]
 
 
 def write_netcdf(
@@ -651,9 +754,12 @@ def write_netcdf(
 ) -> Path:
     """Write a Dataset (or DataArray) to NetCDF-4 with CF metadata, atomically.
 
-    Every gridded variable gets a CF ``grid_mapping`` pointing at a ``spatial_ref`` variable
-    with the CRS (``crs_wkt``), ``units``/``long_name`` attributes are kept, and numeric
-    variables are zlib-compressed. ``encoding`` entries override the defaults per variable.
+    The layout follows the CF conventions (see :func:`_prepare_dataset`): a grid mapping
+    ``spatial_ref`` with the CRS (``crs_wkt``), CF coordinate attributes, labels and scalar
+    coordinates as auxiliary coordinate variables, no ``_FillValue`` on coordinates, bounds or
+    the grid mapping; ``units``/``long_name`` attributes are kept; numeric variables are
+    zlib-compressed. ``encoding`` entries override the defaults per variable (e.g. the
+    ``_FillValue`` of an integer flag).
     """
     path = Path(path)
     ds = _prepare_dataset(ds, path)
@@ -662,6 +768,8 @@ def write_netcdf(
         for name, var in ds.data_vars.items()
         if var.ndim >= 1 and var.dtype.kind in "iuf"
     }
+    for name in _no_fill(ds):
+        enc.setdefault(name, {})["_FillValue"] = None
     for name, extra in (encoding or {}).items():
         enc.setdefault(name, {}).update(extra)
     with atomic_path(path) as tmp:

@@ -13,7 +13,6 @@ Definitions (GSOCseq Technical Manual ch. 2 and Annex II; ``docs/pipeline.md``):
 
 from __future__ import annotations
 
-import datetime as dt
 from collections.abc import Callable
 from functools import partial
 from pathlib import Path
@@ -25,9 +24,15 @@ import pandas as pd
 import xarray as xr
 import zarr
 
-from socseq import __version__
 from socseq.atomic import write_csv_atomic, write_json_atomic
 from socseq.io.grid import GridSpec
+from socseq.io.metadata import (
+    RATE_UNITS,
+    SOC_STANDARD_NAME,
+    STOCK_UNITS,
+    netcdf_attrs,
+    provenance,
+)
 from socseq.io.raster import write_geotiff, write_netcdf
 from socseq.pipeline.config import RunConfig
 from socseq.pipeline.landuse import read_class_table
@@ -40,10 +45,32 @@ from socseq.pipeline.rates import (
     relative_rate,
 )
 
-__all__ = ["ProductSet", "compute_products", "product_name"]
+__all__ = [
+    "FLAG_FILL",
+    "ProductSet",
+    "compute_products",
+    "exclusion_flag_meanings",
+    "product_name",
+]
 
 #: Excluded-cell reasons that are not candidate (agricultural) cells.
 OTHER_REASONS = {NOT_AGRICULTURAL: "not an agricultural class", NO_LAND_USE: "no land-use data"}
+
+#: Value of the 0/1 flags (GeoTIFF nodata, NetCDF ``_FillValue``) where a cell was not simulated.
+FLAG_FILL = 255
+
+
+def exclusion_flag_meanings() -> dict[int, str]:
+    """CF ``flag_meanings`` words of the ``exclusion_reason`` codes, by code.
+
+    Each reason is cut before its parenthesis and spelled with underscores (CF flag meanings
+    are blank-separated words): ``6: "SOC_above_the_mask_limit"``.
+    """
+    reasons = {SIMULATED: "simulated", **EXCLUSION_REASONS, **OTHER_REASONS}
+    return {
+        code: text.split(" (")[0].replace(" ", "_").replace("≤", "le").replace("−", "-")
+        for code, text in reasons.items()
+    }
 
 
 def product_name(iso: str, kind: str, scenario: str | None = None) -> str:
@@ -84,6 +111,8 @@ class ProductSet:
         self.land_use = np.asarray(inputs["land_use"][:])
         self.zones = np.asarray(inputs["zones"][:]) if "zones" in inputs else None
         self.simulated = self.reason == SIMULATED
+        #: The soil layer of the stocks, for labels (``0-30 cm``).
+        self.layer = f"0-{config.model.depth_cm:g} cm"
 
     def abs_diff(self, scenario: str) -> np.ndarray:
         """Return finalSOC − T0 [t C/ha]."""
@@ -203,11 +232,8 @@ def _grid_da(
 
 
 def _provenance(config: RunConfig) -> dict[str, str]:
-    return {
-        "socseq_version": __version__,
-        "config_digest": config.digest(),
-        "created": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
-    }
+    """Provenance tags of every product (one vocabulary with the DSM, :mod:`socseq.io.metadata`)."""
+    return provenance(config.digest())
 
 
 def compute_products(
@@ -242,27 +268,32 @@ def compute_products(
         # Each layer is computed when it is written: holding all of them (4 S + 1 full maps)
         # at once was the largest memory of a 10^7-cell run.
         layers: list[tuple[str, Callable[[], np.ndarray], str, str]] = [
-            (product_name(iso, "T0"), lambda: products.t0, "t C/ha", "SOC stock 0-30 cm at T0")
+            (
+                product_name(iso, "T0"),
+                lambda: products.t0,
+                STOCK_UNITS,
+                f"SOC stock {products.layer} at T0 (t C/ha)",
+            )
         ]
         for name in products.scenarios:
             layers += [
                 (
                     product_name(iso, "finalSOC", name),
                     partial(products.final.__getitem__, name),
-                    "t C/ha",
-                    f"SOC stock 0-30 cm after {products.years} years, {name}",
+                    STOCK_UNITS,
+                    f"SOC stock {products.layer} after {products.years} years, {name} (t C/ha)",
                 ),
                 (
                     product_name(iso, "AbsDiff", name),
                     partial(products.abs_diff, name),
-                    "t C/ha",
-                    f"SOC change from T0, {name}",
+                    STOCK_UNITS,
+                    f"SOC change from T0 after {products.years} years, {name} (t C/ha)",
                 ),
                 (
                     product_name(iso, "ASR", name),
                     partial(products.asr, name),
-                    "t C/ha/yr",
-                    f"absolute sequestration rate, {name}",
+                    RATE_UNITS,
+                    f"absolute sequestration rate, {name} (t C/ha/yr)",
                 ),
             ]
             if name != products.baseline:
@@ -270,14 +301,14 @@ def compute_products(
                     (
                         product_name(iso, "RelDiff", name),
                         partial(products.rel_diff, name),
-                        "t C/ha",
-                        f"SOC difference to {products.baseline}, {name}",
+                        STOCK_UNITS,
+                        f"SOC difference to {products.baseline}, {name} (t C/ha)",
                     ),
                     (
                         product_name(iso, "RSR", name),
                         partial(products.rsr, name),
-                        "t C/ha/yr",
-                        f"relative sequestration rate, {name}",
+                        RATE_UNITS,
+                        f"relative sequestration rate vs {products.baseline}, {name} (t C/ha/yr)",
                     ),
                 ]
         for file, compute, units, long_name in layers:
@@ -289,24 +320,28 @@ def compute_products(
             )
             written.append(f"maps/{file}")
         for name in products.scenarios:
-            flag = np.where(sim, products.reaches_4p1000(name), 255).astype(np.uint8)
+            flag = np.where(sim, products.reaches_4p1000(name), FLAG_FILL).astype(np.uint8)
             file = four_per_1000_name(iso, name)
             write_geotiff(
                 _grid_da(
-                    grid, flag, file[:-4], "1", f"{FOUR_PER_1000_RULE} (1 reached, 0 not), {name}"
+                    grid,
+                    flag,
+                    file[:-4],
+                    "1",
+                    f"4 per 1000 reached (1) or not (0), {FOUR_PER_1000_RULE}, {name}; "
+                    f"{FLAG_FILL} not simulated",
                 ),
                 maps / file,
                 tags=tags,
-                nodata=255,
+                nodata=FLAG_FILL,
                 dtype="uint8",
             )
             written.append(f"maps/{file}")
 
     if config.outputs.netcdf:
         # The cube is the largest product: light deflate keeps writing it quick.
-        write_netcdf(
-            _cube(config, grid, products, inputs, results), stage / "soc_stocks.nc", complevel=1
-        )
+        cube, encoding = _cube(config, grid, products, inputs, results)
+        write_netcdf(cube, stage / "soc_stocks.nc", encoding=encoding, complevel=1)
         written.append("soc_stocks.nc")
 
     summary = products.summary()
@@ -362,8 +397,18 @@ def _npp_carbon(config: RunConfig, inputs: zarr.Group, land_use: np.ndarray) -> 
 
 def _cube(
     config: RunConfig, grid: GridSpec, products: ProductSet, inputs: zarr.Group, results: zarr.Group
-) -> xr.Dataset:
-    """CF dataset: yearly stocks (scenario × year × y × x) and the 2-D/3-D products."""
+) -> tuple[xr.Dataset, dict[str, dict[str, Any]]]:
+    """CF dataset: yearly stocks (scenario × year × y × x) and the 2-D/3-D products.
+
+    Returns the dataset and the per-variable encodings (fill values of the integer flags).
+
+    CF layout (checked by the IOOS compliance checker in the tests): the ``scenario`` dimension
+    has no coordinate variable (CF coordinate variables are numeric); its names are the
+    auxiliary coordinate ``scenario_name``. The stocks are ``soil_mass_content_of_carbon`` in
+    ``t ha-1`` (the soil of RothC is the modelled layer, ``model.depth_cm``, named in the long
+    names). Flags are ``uint8`` with ``flag_values``/``flag_meanings`` and ``_FillValue`` 255:
+    not simulated (``reaches_4p1000``), no land-use data (``cropland``, ``exclusion_reason``).
+    """
     y, x = grid.coords()
     t0_year = config.periods.warmup[1]
     years = np.arange(t0_year, t0_year + products.years + 1)
@@ -378,7 +423,12 @@ def _cube(
     base = scen.index(products.baseline)
     asr = dsa.where(mask, absolute_rate(final, t0, products.years), np.nan)
     rsr = dsa.where(mask, relative_rate(final, final[base], products.years), np.nan)
-    reaches = (mask & reaches_four_per_1000(asr, t0)).astype(np.uint8)
+    reaches = dsa.where(mask, reaches_four_per_1000(asr, t0), FLAG_FILL).astype(np.uint8)
+    on_land = products.reason != NO_LAND_USE
+    cropland = np.where(on_land, products.cropland(), FLAG_FILL).astype(np.uint8)
+    layer = products.layer
+    stock = {"units": STOCK_UNITS, "standard_name": SOC_STANDARD_NAME}
+    meanings = exclusion_flag_meanings()
 
     ds = xr.Dataset(
         {
@@ -386,93 +436,125 @@ def _cube(
                 ("scenario", "year", "y", "x"),
                 soc,
                 {
-                    "units": "t C ha-1",
-                    "long_name": "SOC stock 0-30 cm at the end of each year "
-                    "(first year = T0, end of warm-up)",
-                    "standard_name": "soil_mass_content_of_carbon",
+                    **stock,
+                    "long_name": f"SOC stock {layer} at the end of each year (t C/ha; first "
+                    "year = T0, the end of the warm-up)",
                 },
             ),
             "soc_t0_t_ha": (
                 ("y", "x"),
                 np.where(sim, products.t0, np.nan),
-                {"units": "t C ha-1", "long_name": "SOC stock at T0"},
+                {**stock, "long_name": f"SOC stock {layer} at T0 (t C/ha)"},
             ),
             "asr_t_ha_yr": (
                 ("scenario", "y", "x"),
                 asr,
-                {"units": "t C ha-1 yr-1", "long_name": "absolute sequestration rate"},
+                {
+                    "units": RATE_UNITS,
+                    "long_name": "absolute sequestration rate (t C/ha/yr): (SOC after "
+                    f"{products.years} years - SOC at T0) / {products.years}",
+                },
             ),
             "rsr_t_ha_yr": (
                 ("scenario", "y", "x"),
                 rsr,
                 {
-                    "units": "t C ha-1 yr-1",
-                    "long_name": f"relative sequestration rate vs {products.baseline}",
+                    "units": RATE_UNITS,
+                    "long_name": f"relative sequestration rate vs {products.baseline} "
+                    f"(t C/ha/yr): (SOC - SOC of {products.baseline}, both after "
+                    f"{products.years} years) / {products.years}",
                 },
             ),
             "reaches_4p1000": (
                 ("scenario", "y", "x"),
                 reaches,
                 {
-                    "units": "1",
-                    "long_name": FOUR_PER_1000_RULE,
-                    "flag_values": np.array([0, 1], np.uint8),
-                    "flag_meanings": "not_reached reached",
+                    "long_name": f"4 per 1000 reached: {FOUR_PER_1000_RULE}",
+                    "flag_values": np.array([0, 1, FLAG_FILL], np.uint8),
+                    "flag_meanings": "not_reached reached not_simulated",
+                },
+            ),
+            "cropland": (
+                ("y", "x"),
+                cropland,
+                {
+                    "long_name": "land-use class counted as cropland (the denominator of the "
+                    "4-per-1000 share is the simulated cropland area)",
+                    "flag_values": np.array([0, 1, FLAG_FILL], np.uint8),
+                    "flag_meanings": "not_cropland cropland no_land_use_data",
                 },
             ),
             "ceq_t_ha_yr": (
                 ("y", "x"),
                 np.asarray(results["ceq"][:]),
                 {
-                    "units": "t C ha-1 yr-1",
-                    "long_name": "plant carbon input at spin-up equilibrium",
+                    "units": RATE_UNITS,
+                    "long_name": "plant carbon input at spin-up equilibrium (t C/ha/yr)",
                 },
             ),
             "c_input_bau_t_ha_yr": (
                 ("y", "x"),
                 np.asarray(results["c_bau"][:]),
                 {
-                    "units": "t C ha-1 yr-1",
-                    "long_name": "baseline plant carbon input (mean of the warm-up years)",
+                    "units": RATE_UNITS,
+                    "long_name": "baseline plant carbon input, mean of the warm-up years "
+                    "(t C/ha/yr)",
                 },
             ),
             "npp_spinup_t_c_ha_yr": (
                 ("y", "x"),
                 np.where(sim, _npp_carbon(config, inputs, products.land_use), np.nan),
                 {
-                    "units": "t C ha-1 yr-1",
-                    "long_name": "MIAMI NPP of the spin-up years entering the soil (class NPP "
-                    f"factor x carbon fraction {config.model.carbon_fraction}); "
+                    "units": RATE_UNITS,
+                    "long_name": "MIAMI NPP of the spin-up years entering the soil (t C/ha/yr; "
+                    f"class NPP factor x carbon fraction {config.model.carbon_fraction}); "
                     "the warm-up scales Ceq by ratios of it",
                 },
             ),
             "area_ha": (
                 ("y", "x"),
                 products.area,
-                {"units": "ha", "long_name": "area counted per cell"},
+                {
+                    "units": "ha",
+                    "long_name": "area counted per cell (true cell area times the area "
+                    "fraction, if given)",
+                },
             ),
             "exclusion_reason": (
                 ("y", "x"),
                 products.reason,
                 {
-                    "long_name": "why a cell was not simulated (0 = simulated)",
-                    "flag_values": np.array(
-                        [SIMULATED, *EXCLUSION_REASONS, *OTHER_REASONS], np.uint8
-                    ),
-                    "flag_meanings": " ".join(
-                        r.split(" (")[0].replace(" ", "_").replace("≤", "le").replace("−", "-")
-                        for r in ["simulated", *EXCLUSION_REASONS.values(), *OTHER_REASONS.values()]
-                    ),
+                    "long_name": "why a cell was not simulated (0 = simulated; docs/pipeline.md)",
+                    "flag_values": np.array(list(meanings), np.uint8),
+                    "flag_meanings": " ".join(meanings.values()),
                 },
             ),
         },
-        coords={"scenario": scen, "year": years, "y": y, "x": x},
-        attrs={
-            "title": f"socseq run: {config.run.name}",
-            **_provenance(config),
-            "source": "RothC 2.0.0 (socseq) with the GSOCseq protocol",
-            "forward_years": products.years,
+        coords={
+            "scenario_name": (
+                ("scenario",),
+                np.array(scen, dtype=object),
+                {"long_name": "management scenario"},
+            ),
+            "year": (
+                ("year",),
+                years,
+                {
+                    "long_name": "calendar year at whose end the stock is given (the first is "
+                    "T0, the end of the warm-up)"
+                },
+            ),
+            "y": y,
+            "x": x,
         },
+        attrs=netcdf_attrs(
+            config.digest(),
+            f"socseq run: {config.run.name}",
+            summary="SOC stocks of the modelled soil layer under management scenarios, with "
+            "the GSOCseq sequestration rates and the 4-per-1000 flag (docs/pipeline.md)",
+            references="FAO (2020) GSOCseq Technical Manual; Coleman & Jenkinson (1996) RothC",
+            forward_years=products.years,
+        ),
     )
     if config.outputs.warmup_stocks:
         first = config.periods.warmup[0]
@@ -480,14 +562,16 @@ def _cube(
         ds["soc_warmup_t_ha"] = (
             ("warmup_year", "y", "x"),
             warm,
-            {"units": "t C ha-1", "long_name": "SOC stock at the end of each warm-up year"},
+            {**stock, "long_name": f"SOC stock {layer} at the end of each warm-up year (t C/ha)"},
         )
-        ds = ds.assign_coords(warmup_year=np.arange(first, first + warm.shape[0]))
-    ds["x"].attrs.update(
-        units=str(grid.crs.axis_info[0].unit_name if grid.crs.axis_info else ""),
-        standard_name="projection_x_coordinate" if not grid.is_geographic else "longitude",
-    )
-    ds["y"].attrs.update(
-        standard_name="projection_y_coordinate" if not grid.is_geographic else "latitude"
-    )
-    return ds.rio.write_crs(grid.crs).rio.write_transform(grid.transform)
+        ds = ds.assign_coords(
+            warmup_year=(
+                ("warmup_year",),
+                np.arange(first, first + warm.shape[0]),
+                {"long_name": "calendar year of the warm-up at whose end the stock is given"},
+            )
+        )
+    ds = ds.rio.write_crs(grid.crs).rio.write_transform(grid.transform)
+    fills = {"_FillValue": FLAG_FILL}
+    encoding = {"reaches_4p1000": fills, "cropland": fills, "exclusion_reason": fills}
+    return ds, encoding

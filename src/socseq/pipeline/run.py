@@ -283,6 +283,8 @@ def _run(
         )
         started = time.perf_counter()
         report = None if progress is None else (lambda d, t: progress("windows", d, t))
+        if report is not None:
+            report(0, len(tiles))  # the bar's clock starts with the windows
         parts = executor.map(window_task, settings, tiles, report)
         _apportion(timings, parts, time.perf_counter() - started)
         scheduler_name = executor.description
@@ -307,6 +309,8 @@ def _run(
         )
 
     started = time.perf_counter()
+    if progress is not None:
+        progress("products", 0, 1)
     stage = out / PARTIAL
     if stage.exists():
         shutil.rmtree(stage)

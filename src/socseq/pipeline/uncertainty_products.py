@@ -33,6 +33,7 @@ import zarr
 
 from socseq.atomic import write_csv_atomic
 from socseq.io.grid import GridSpec
+from socseq.io.metadata import RATE_UNITS, STOCK_UNITS, netcdf_attrs
 from socseq.io.raster import write_geotiff, write_netcdf
 from socseq.pipeline.config import RunConfig
 from socseq.pipeline.phases import SIMULATED
@@ -111,6 +112,7 @@ def write_uncertainty_products(
     maps: list[tuple[str, np.ndarray, str, str]] = []
     y, x = grid.coords()
     data: dict[str, Any] = {}
+    labels: dict[str, tuple[list[str], str]] = {}
 
     if us.mode == "gsocseq":
         soc = results["soc"]
@@ -188,29 +190,45 @@ def write_uncertainty_products(
             "soc_t0_t_ha": (
                 ("run", "y", "x"),
                 np.stack([lo_t0, hi_t0]),
-                {"units": "t C ha-1", "long_name": "SOC at T0 of the min/max runs"},
+                {"units": STOCK_UNITS, "long_name": "SOC at T0 of the min/max runs"},
             ),
             "soc_final_t_ha": (
                 run_dim,
                 np.stack([lo_f, hi_f]),
-                {"units": "t C ha-1", "long_name": "final SOC, min/max runs"},
+                {"units": STOCK_UNITS, "long_name": "final SOC, min/max runs"},
             ),
             "asr_t_ha_yr": (
                 run_dim,
                 np.stack([absolute_rate(lo_f, lo_t0, years), absolute_rate(hi_f, hi_t0, years)]),
-                {"units": "t C ha-1 yr-1", "long_name": "ASR, min/max runs"},
+                {"units": RATE_UNITS, "long_name": "ASR, min/max runs"},
             ),
             "u_final_pct": (
                 ("scenario", "y", "x"),
                 u_f,
                 {"units": "%", "long_name": "uncertainty of final SOC (eq. 12.7)"},
             ),
-            "u_asr_published_pct": (("scenario", "y", "x"), u_asr, {"units": "%"}),
-            "u_asr_corrected_pct": (("scenario", "y", "x"), c_asr, {"units": "%"}),
-            "u_rsr_published_pct": (("scenario", "y", "x"), u_rsr, {"units": "%"}),
-            "u_rsr_corrected_pct": (("scenario", "y", "x"), c_rsr, {"units": "%"}),
+            "u_asr_published_pct": (
+                ("scenario", "y", "x"),
+                u_asr,
+                {"units": "%", "long_name": "uncertainty of ASR as published (eq. 12.2)"},
+            ),
+            "u_asr_corrected_pct": (
+                ("scenario", "y", "x"),
+                c_asr,
+                {"units": "%", "long_name": "half range of ASR over the min/max runs"},
+            ),
+            "u_rsr_published_pct": (
+                ("scenario", "y", "x"),
+                u_rsr,
+                {"units": "%", "long_name": "uncertainty of RSR as published (eq. 12.2)"},
+            ),
+            "u_rsr_corrected_pct": (
+                ("scenario", "y", "x"),
+                c_rsr,
+                {"units": "%", "long_name": "half range of RSR over the min/max runs"},
+            ),
         }
-        coords = {"run": ["min", "max"], "scenario": scen, "y": y, "x": x}
+        labels = {"run": (["min", "max"], "input set of the run (GSOCseq manual ch. 12)")}
     else:
         t0s = np.asarray(store["t0_stats"][:])
         stats = {k: np.asarray(store[k][:]) for k in ("final_stats", "asr_stats", "rsr_stats")}
@@ -218,19 +236,19 @@ def write_uncertainty_products(
         from socseq.pipeline.uncertainty import STATISTICS
 
         for k, stat in enumerate(STATISTICS):
-            maps.append((mc_name(iso, "T0", stat), t0s[k], "t C/ha", f"SOC at T0, {stat}"))
+            maps.append((mc_name(iso, "T0", stat), t0s[k], STOCK_UNITS, f"SOC at T0, {stat}"))
             for i, name in enumerate(scen):
                 maps += [
                     (
                         mc_name(iso, "finalSOC", stat, name),
                         stats["final_stats"][k, i],
-                        "t C/ha",
+                        STOCK_UNITS,
                         f"final SOC, {name}, {stat}",
                     ),
                     (
                         mc_name(iso, "ASR", stat, name),
                         stats["asr_stats"][k, i],
-                        "t C/ha/yr",
+                        RATE_UNITS,
                         f"ASR, {name}, {stat}",
                     ),
                 ]
@@ -239,7 +257,7 @@ def write_uncertainty_products(
                         (
                             mc_name(iso, "RSR", stat, name),
                             stats["rsr_stats"][k, i],
-                            "t C/ha/yr",
+                            RATE_UNITS,
                             f"RSR, {name}, {stat}",
                         )
                     )
@@ -257,22 +275,22 @@ def write_uncertainty_products(
             "soc_t0_t_ha": (
                 ("statistic", "y", "x"),
                 t0s,
-                {"units": "t C ha-1", "long_name": "SOC stock at T0"},
+                {"units": STOCK_UNITS, "long_name": "SOC stock at T0"},
             ),
             "soc_final_t_ha": (
                 sdim,
                 stats["final_stats"],
-                {"units": "t C ha-1", "long_name": "final SOC stock"},
+                {"units": STOCK_UNITS, "long_name": "final SOC stock"},
             ),
             "asr_t_ha_yr": (
                 sdim,
                 stats["asr_stats"],
-                {"units": "t C ha-1 yr-1", "long_name": "absolute sequestration rate"},
+                {"units": RATE_UNITS, "long_name": "absolute sequestration rate"},
             ),
             "rsr_t_ha_yr": (
                 sdim,
                 stats["rsr_stats"],
-                {"units": "t C ha-1 yr-1", "long_name": "relative sequestration rate"},
+                {"units": RATE_UNITS, "long_name": "relative sequestration rate"},
             ),
             "p_4p1000": (
                 ("scenario", "y", "x"),
@@ -280,7 +298,7 @@ def write_uncertainty_products(
                 {"units": "1", "long_name": f"share of members with {FOUR_PER_1000_RULE}"},
             ),
         }
-        coords = {"statistic": list(STATISTICS), "scenario": scen, "y": y, "x": x}
+        labels = {"statistic": (list(STATISTICS), "statistic over the members")}
 
     for file, values, units, long_name in maps:
         write_geotiff(
@@ -290,19 +308,26 @@ def write_uncertainty_products(
             dtype="float32",
         )
         written.append(f"{FOLDER}/{file}")
+    # CF coordinate variables are numeric: the names of runs, statistics and scenarios are
+    # auxiliary (label) coordinates of dimensions without a coordinate variable.
+    labels["scenario"] = (scen, "management scenario")
+    coords = {
+        f"{dim}_name": ((dim,), np.array(values, dtype=object), {"long_name": long_name})
+        for dim, (values, long_name) in labels.items()
+    }
     ds = xr.Dataset(
         {
             k: (dims, np.where(sim, v, np.nan).astype(np.float32), attrs)
             for k, (dims, v, attrs) in data.items()
         },
-        coords=coords,
-        attrs={
-            "title": f"socseq uncertainty ({us.mode}): {config.run.name}",
-            **_provenance(config),
-            "members": us.members,
-            "seed": us.seed,
-            "forward_years": years,
-        },
+        coords={**coords, "y": y, "x": x},
+        attrs=netcdf_attrs(
+            config.digest(),
+            f"socseq uncertainty ({us.mode}): {config.run.name}",
+            members=us.members,
+            seed=us.seed,
+            forward_years=years,
+        ),
     )
     ds = ds.rio.write_crs(grid.crs).rio.write_transform(grid.transform)
     write_netcdf(ds, folder / "uncertainty.nc", complevel=1)

@@ -1,9 +1,12 @@
 """Figures of the run report: product maps, the yearly SOC series and the DSM accuracy plot.
 
 Figures are built on :class:`matplotlib.figure.Figure` directly, not through ``pyplot``, so
-they render with the Agg backend without a display and never touch global plotting state
-(as :mod:`socseq.dsm.plots`). Every colour bar names its quantity and units; map axes give
-the grid coordinates (km on projected grids) with equal scale on both axes.
+they render with the Agg backend without a display and never touch global plotting state.
+Every colour bar names its quantity and units; map axes give the grid coordinates (km on
+projected grids) with equal scale on both axes and name the CRS.
+
+Land that was not simulated is grey and hatched, the sea white, and the coast is outlined, so
+the neutral middle of a diverging scale (zero change) cannot be taken for "not simulated".
 
 Colour scales follow what the values mean: sequential for stocks and rates that are ≥ 0
 (RSR, uncertainty), diverging and centred at zero for changes that can take either sign
@@ -19,9 +22,14 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
+from affine import Affine
+from matplotlib.axes import Axes
+from matplotlib.collections import PathCollection
 from matplotlib.colors import BoundaryNorm, Colormap, ListedColormap, Normalize
 from matplotlib.figure import Figure
+from matplotlib.image import AxesImage
 from matplotlib.patches import Patch
+from matplotlib.path import Path as MplPath
 from matplotlib.ticker import MaxNLocator
 from pyproj import CRS
 
@@ -29,7 +37,9 @@ from socseq.report.run_folder import MapLayer
 
 __all__ = [
     "MapStyle",
+    "crs_label",
     "diverging_style",
+    "draw_map",
     "flag_style",
     "figure_png",
     "plot_map",
@@ -37,11 +47,17 @@ __all__ = [
     "sequential_style",
 ]
 
-#: Colour of land cells that were not simulated (drawn under every map).
-LAND_GREY = (0.86, 0.86, 0.86, 1.0)
+#: Colour of land cells that were not simulated (drawn under every map, hatched).
+LAND_GREY = (0.74, 0.74, 0.74, 1.0)
+
+#: Hatching of the land that was not simulated.
+HATCH = "////"
+
+#: Colour of the coastline (outline of the land).
+COAST = "0.35"
 
 #: Colour of cells without data when the land outline is unknown.
-NODATA_GREY = "0.92"
+NODATA_GREY = "0.80"
 
 
 @dataclass(frozen=True)
@@ -134,30 +150,178 @@ def diverging_style(layers: Sequence[MapLayer], label: str, *, cmap: str = "BrBG
 
 
 def flag_style(
-    no: str, yes: str, *, colors: tuple[str, str] = ("#d8b365", "#1a9850"), label: str = ""
+    *categories: str,
+    colors: Sequence[str] = ("#d8b365", "#1a9850", "#c9c3e6"),
+    label: str = "",
 ) -> MapStyle:
-    """Two-colour categorical style for 0/1 maps, explained by a legend."""
-    cmap = ListedColormap(list(colors)).with_extremes(bad=(0, 0, 0, 0))
-    return MapStyle(cmap, BoundaryNorm([-0.5, 0.5, 1.5], 2), label, categories=(no, yes))
+    """Categorical style for maps of codes 0, 1, … (one colour each), explained by a legend.
+
+    Parameters
+    ----------
+    *categories : str
+        Legend labels of the codes 0, 1, … in order (two or more).
+    colors : sequence of str
+        Their colours (the default: tan "no", green "yes", lilac for a third class).
+    label : str
+        Legend title.
+    """
+    n = len(categories)
+    cmap = ListedColormap(list(colors)[:n]).with_extremes(bad=(0, 0, 0, 0))
+    bounds = [i - 0.5 for i in range(n + 1)]
+    return MapStyle(cmap, BoundaryNorm(bounds, n), label, categories=tuple(categories))
+
+
+def crs_label(crs: CRS | None) -> str:
+    """Name of a CRS for axis labels, e.g. ``TWD97 / TM2 zone 121 (EPSG:3826)``."""
+    if crs is None:
+        return "CRS unknown"
+    epsg = crs.to_epsg()
+    return f"{crs.name} (EPSG:{epsg})" if epsg is not None else crs.name
 
 
 def _axes_frame(layer: MapLayer) -> tuple[tuple[float, float, float, float], str, str, float]:
-    """Extent in display units, axis labels and the axes aspect ratio."""
+    """Extent in display units, axis labels (with the CRS name) and the axes aspect ratio."""
     crs: CRS | None = layer.crs
     left, right, bottom, top = layer.extent
+    name = crs_label(crs)
     if crs is not None and crs.is_geographic:
         mid = np.deg2rad((bottom + top) / 2)
         # Degrees of longitude shrink with latitude: keep ground distances undistorted.
-        return layer.extent, "longitude (°E)", "latitude (°N)", 1 / max(np.cos(mid), 0.05)
+        return (
+            layer.extent,
+            f"longitude (°E)\n{name}",
+            "latitude (°N)",
+            1 / max(np.cos(mid), 0.05),
+        )
     unit = crs.axis_info[0].unit_name if crs is not None and crs.axis_info else "metre"
     if unit in ("metre", "meter", "m"):
         return (
             (left / 1e3, right / 1e3, bottom / 1e3, top / 1e3),
-            "easting (km)",
+            f"easting (km)\n{name}",
             "northing (km)",
             1.0,
         )
-    return layer.extent, f"easting ({unit})", f"northing ({unit})", 1.0
+    return layer.extent, f"easting ({unit})\n{name}", f"northing ({unit})", 1.0
+
+
+def _outline(mask: np.ndarray, extent: tuple[float, float, float, float]) -> MplPath | None:
+    """One compound path of the cells where ``mask`` is True, traced along cell edges."""
+    from rasterio import features
+
+    if not mask.any():
+        return None
+    height, width = mask.shape
+    left, right, bottom, top = extent
+    transform = Affine((right - left) / width, 0, left, 0, -(top - bottom) / height, top)
+    vertices: list[np.ndarray] = []
+    codes: list[np.ndarray] = []
+    shapes = features.shapes(mask.astype(np.uint8), mask=mask, transform=transform)
+    for geometry, _ in shapes:
+        for ring in geometry["coordinates"]:
+            ring = np.asarray(ring, float)
+            vertices.append(ring)
+            ring_codes = np.full(len(ring), MplPath.LINETO, dtype=MplPath.code_type)
+            ring_codes[0] = MplPath.MOVETO
+            ring_codes[-1] = MplPath.CLOSEPOLY
+            codes.append(ring_codes)
+    return MplPath(np.concatenate(vertices), np.concatenate(codes))
+
+
+def draw_map(
+    ax: Axes,
+    layer: MapLayer,
+    style: MapStyle,
+    *,
+    land: np.ndarray | None = None,
+    fontsize: float = 9,
+) -> tuple[AxesImage, str]:
+    """Draw one map into ``ax``: hatched grey unsimulated land, the values, the coast.
+
+    Parameters
+    ----------
+    ax : matplotlib.axes.Axes
+        Where to draw.
+    layer : MapLayer
+        Values (NaN = no data) on a north-up grid.
+    style : MapStyle
+        Colour scale.
+    land : numpy.ndarray of bool, optional
+        Land cells on the same grid: land without a value is drawn grey and hatched, the rest
+        (sea) white, and the coast is outlined. Without it, cells without data are grey.
+    fontsize : float
+        Size of the axis labels.
+
+    Returns
+    -------
+    image : matplotlib.image.AxesImage
+        The values (for a colour bar).
+    no_data : str
+        Legend text of the grey cells.
+    """
+    extent, xlabel, ylabel, aspect = _axes_frame(layer)
+    # The path traced in display units: the extent is already scaled to them.
+    values = np.ma.masked_invalid(layer.values)
+    if land is not None and land.shape == layer.values.shape:
+        unsimulated = _outline(land & values.mask, extent)
+        if unsimulated is not None:
+            ax.add_collection(
+                PathCollection(
+                    [unsimulated],
+                    facecolors=[LAND_GREY],
+                    edgecolors="white",
+                    linewidths=0.0,
+                    hatch=HATCH,
+                    zorder=1,
+                )
+            )
+        no_data = "land not simulated"
+    else:
+        ax.set_facecolor(NODATA_GREY)
+        no_data = "no data / not simulated"
+    image = ax.imshow(
+        values,
+        extent=extent,
+        origin="upper",
+        cmap=style.cmap,
+        norm=style.norm,
+        interpolation="nearest",
+        zorder=2,
+    )
+    if land is not None and land.shape == layer.values.shape:
+        coast = _outline(land, extent)
+        if coast is not None:
+            ax.add_collection(
+                PathCollection(
+                    [coast], facecolors="none", edgecolors=COAST, linewidths=0.6, zorder=3
+                )
+            )
+    ax.set_aspect(aspect)
+    ax.set_xlim(extent[0], extent[1])
+    ax.set_ylim(extent[2], extent[3])
+    ax.set_xlabel(xlabel, fontsize=fontsize)
+    ax.set_ylabel(ylabel, fontsize=fontsize)
+    ax.tick_params(labelsize=fontsize - 1)
+    ax.xaxis.set_major_locator(MaxNLocator(4))
+    ax.yaxis.set_major_locator(MaxNLocator(6))
+    return image, no_data
+
+
+def legend_handles(style: MapStyle, no_data: str, *, land: bool) -> list[Patch]:
+    """Legend entries of a categorical map, with the hatched no-data entry last."""
+    assert style.categories is not None
+    handles = [
+        Patch(facecolor=style.cmap(i), edgecolor="0.4", label=text)
+        for i, text in enumerate(style.categories)
+    ]
+    handles.append(
+        Patch(
+            facecolor=LAND_GREY if land else NODATA_GREY,
+            edgecolor="white" if land else "0.4",
+            hatch=HATCH if land else None,
+            label=no_data,
+        )
+    )
+    return handles
 
 
 def plot_map(
@@ -168,7 +332,7 @@ def plot_map(
     land: np.ndarray | None = None,
     note: str | None = None,
 ) -> Figure:
-    """Draw one map with its colour bar (or legend), grid coordinates and title.
+    """Draw one map with its colour bar (or legend), grid coordinates, CRS and title.
 
     Parameters
     ----------
@@ -179,9 +343,7 @@ def plot_map(
     title : str
         Figure title.
     land : numpy.ndarray of bool, optional
-        Land cells on the same grid, drawn light grey under the data so that land that was
-        not simulated reads as grey and the sea as white. Without it, cells without data are
-        grey.
+        Land cells on the same grid (see :func:`draw_map`).
     note : str, optional
         Small text under the title (e.g. the domain mean).
 
@@ -189,55 +351,20 @@ def plot_map(
     -------
     matplotlib.figure.Figure
     """
-    extent, xlabel, ylabel, aspect = _axes_frame(layer)
-    height, width = layer.values.shape
+    extent, _, _, aspect = _axes_frame(layer)
     ratio = (extent[3] - extent[2]) / max(extent[1] - extent[0], 1e-12) * aspect
     fig_w = 6.0
-    fig_h = float(np.clip(fig_w * ratio * 0.85 + 1.2, 3.2, 8.5))
+    fig_h = float(np.clip(fig_w * ratio * 0.85 + 1.4, 3.4, 8.8))
     fig = Figure(figsize=(fig_w, fig_h), layout="constrained")
     ax = fig.add_subplot()
-    if land is not None and land.shape == layer.values.shape:
-        background = np.zeros((height, width, 4))
-        background[land] = LAND_GREY
-        ax.imshow(background, extent=extent, origin="upper", interpolation="nearest")
-        no_data = "land not simulated"
-    else:
-        ax.set_facecolor(NODATA_GREY)
-        no_data = "no data / not simulated"
-    values = np.ma.masked_invalid(layer.values)
-    image = ax.imshow(
-        values,
-        extent=extent,
-        origin="upper",
-        cmap=style.cmap,
-        norm=style.norm,
-        interpolation="nearest",
-    )
-    ax.set_aspect(aspect)
-    ax.set_xlim(extent[0], extent[1])
-    ax.set_ylim(extent[2], extent[3])
-    ax.set_xlabel(xlabel, fontsize=9)
-    ax.set_ylabel(ylabel, fontsize=9)
-    ax.tick_params(labelsize=8)
-    ax.xaxis.set_major_locator(MaxNLocator(5))
-    ax.yaxis.set_major_locator(MaxNLocator(6))
+    has_land = land is not None and land.shape == layer.values.shape
+    image, no_data = draw_map(ax, layer, style, land=land)
     ax.set_title(title if note is None else f"{title}\n{note}", fontsize=10)
     if style.categories is not None:
-        handles = [
-            Patch(facecolor=style.cmap(i), edgecolor="0.4", label=text)
-            for i, text in enumerate(style.categories)
-        ]
-        handles.append(
-            Patch(
-                facecolor=LAND_GREY if land is not None else NODATA_GREY,
-                edgecolor="0.4",
-                label=no_data,
-            )
-        )
         # On the right, where the other maps have their colour bar, so all maps of a report
         # come out at the same scale.
         legend = fig.legend(
-            handles=handles,
+            handles=legend_handles(style, no_data, land=has_land),
             loc="outside right center",
             fontsize=8,
             frameon=False,
@@ -251,6 +378,13 @@ def plot_map(
         )
         bar.set_label(style.label, fontsize=9)
         bar.ax.tick_params(labelsize=8)
+        if has_land:
+            ax.legend(
+                handles=[Patch(facecolor=LAND_GREY, edgecolor="white", hatch=HATCH, label=no_data)],
+                loc="lower right",
+                fontsize=7,
+                framealpha=0.9,
+            )
     return fig
 
 

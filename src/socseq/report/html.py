@@ -17,14 +17,15 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
 from matplotlib.figure import Figure
 
 from socseq import __version__
 from socseq.atomic import atomic_path, write_text_atomic
-from socseq.dsm.plots import plot_observed_vs_predicted
 from socseq.pipeline.rates import FOUR_PER_1000_RULE
+from socseq.report.dsm_figures import plot_importance, plot_observed_vs_predicted
 from socseq.report.figures import (
     diverging_style,
     figure_png,
@@ -33,7 +34,9 @@ from socseq.report.figures import (
     plot_timeseries,
     sequential_style,
 )
-from socseq.report.run_folder import RunFolder
+from socseq.report.interactive import build_interactive_map
+from socseq.report.numbers import fmt_number, fmt_share, is_missing, timing_rows
+from socseq.report.run_folder import MapLayer, RunFolder
 
 __all__ = ["REPORT_FILE", "FIGURES_DIR", "ReportFigure", "build_report"]
 
@@ -92,37 +95,19 @@ class ReportFigure:
         return "data:image/png;base64," + base64.b64encode(self.png).decode("ascii")
 
 
-def _missing(value: Any) -> bool:
-    if value is None:
-        return True
-    try:
-        return bool(pd.isna(value))
-    except (TypeError, ValueError):
-        return False
-
-
-def fmt(value: Any, digits: int = 3, *, thousands: bool = False) -> str:
-    """Format a number for a table cell; missing values (None, NaN, empty) show as an en dash."""
-    if _missing(value) or value == "":
-        return "–"
-    if isinstance(value, str):
-        return value
-    number = float(value)
-    if thousands:
-        return f"{number:,.0f}"
-    if number != 0 and abs(number) < 10 ** (-digits):
-        # Small but not zero (e.g. 0.08 % of cropland): two significant digits, not "0.0".
-        return f"{number:.2g}"
-    return f"{number:.{digits}f}"
+def fmt(value: Any, kind: str = "stock") -> str:
+    """Format a table value (see :func:`socseq.report.numbers.fmt_number`)."""
+    return fmt_number(value, kind)
 
 
 def _seconds(value: Any) -> str:
-    if _missing(value):
+    """Format a duration: seconds below two minutes, else minutes (3 significant figures)."""
+    if is_missing(value):
         return "–"
     seconds = float(value)
     if seconds >= 120:
-        return f"{seconds / 60:.1f} min"
-    return f"{seconds:.1f} s"
+        return f"{fmt_number(seconds / 60, 'seconds')} min"
+    return f"{fmt_number(seconds, 'seconds')} s"
 
 
 class _Figures:
@@ -146,16 +131,17 @@ def _summary_rows(table: pd.DataFrame) -> list[list[str]]:
         rows.append(
             [
                 str(row["scenario"]),
-                fmt(get(row, "input_multiplier"), 2),
-                fmt(get(row, "mean_soc_t0_t_ha"), 2),
-                fmt(get(row, "mean_soc_final_t_ha"), 2),
-                fmt(get(row, "mean_asr_t_ha_yr"), 3),
-                fmt(get(row, "mean_rsr_t_ha_yr"), 3),
-                fmt(get(row, "total_asr_t_yr"), thousands=True),
-                fmt(get(row, "total_rsr_t_yr"), thousands=True),
-                fmt(get(row, "simulated_area_ha"), thousands=True),
-                fmt(get(row, "area_4p1000_ha"), thousands=True),
-                fmt(get(row, "share_4p1000_pct"), 1),
+                fmt(get(row, "input_multiplier"), "factor"),
+                fmt(get(row, "mean_soc_t0_t_ha"), "stock"),
+                fmt(get(row, "mean_soc_final_t_ha"), "stock"),
+                fmt(get(row, "mean_asr_t_ha_yr"), "rate"),
+                fmt(get(row, "mean_rsr_t_ha_yr"), "rate"),
+                fmt(get(row, "total_asr_t_yr"), "total"),
+                fmt(get(row, "total_rsr_t_yr"), "total"),
+                fmt(get(row, "simulated_area_ha"), "area"),
+                fmt(get(row, "simulated_cropland_area_ha"), "area"),
+                fmt(get(row, "area_4p1000_ha"), "area"),
+                fmt(get(row, "share_4p1000_pct"), "share"),
             ]
         )
     return rows
@@ -170,9 +156,10 @@ SUMMARY_HEADER = [
     "mean RSR (t C/ha/yr)",
     "total ASR (t C/yr)",
     "total RSR (t C/yr)",
-    "simulated area (ha)",
+    "simulated area (ha): the area of the means and totals",
+    "simulated cropland (ha): the 4‰ denominator",
     "cropland reaching 4‰ (ha)",
-    "share of cropland reaching 4‰ (%)",
+    "share of the simulated cropland reaching 4‰ (%)",
 ]
 
 
@@ -186,11 +173,7 @@ def _cells(run: RunFolder) -> dict[str, Any]:
             if int(row["cells"]) == 0:
                 continue
             rows.append(
-                [
-                    str(row["reason"]),
-                    f"{int(row['cells']):,}",
-                    fmt(row.get("area_ha"), thousands=True),
-                ]
+                [str(row["reason"]), f"{int(row['cells']):,}", fmt(row.get("area_ha"), "area")]
             )
     else:
         if "simulated" in cells:
@@ -224,8 +207,8 @@ def _scenario_rows(run: RunFolder) -> list[list[str]]:
         rows.append(
             [
                 str(s["name"]),
-                fmt(s.get("input_multiplier"), 2),
-                fmt(s.get("fym_t_ha"), 2),
+                fmt(s.get("input_multiplier"), "factor"),
+                fmt(s.get("fym_t_ha"), "stock"),
                 "yes" if s.get("baseline") else "",
             ]
         )
@@ -243,6 +226,18 @@ def _domain_value(run: RunFolder, scenario: str, column: str) -> float:
     if table.empty or column not in table.columns:
         return math.nan
     return float(table[column].iloc[0])
+
+
+def _cropland_flags(run: RunFolder, layer: MapLayer) -> tuple[MapLayer, bool]:
+    """Return the 4-per-1000 flags with simulated cells outside the cropland set to 2.
+
+    Returns the layer and whether the cropland was known (from the cube's ``cropland``).
+    """
+    crop = run.cropland
+    if crop is None or crop.shape != layer.values.shape:
+        return layer, False
+    values = np.where(np.isfinite(layer.values) & ~crop, 2.0, layer.values)
+    return MapLayer(values, layer.extent, layer.crs, layer.source), True
 
 
 def _map_figures(run: RunFolder, figures: _Figures) -> dict[str, list[ReportFigure]]:
@@ -265,7 +260,7 @@ def _map_figures(run: RunFolder, figures: _Figures) -> dict[str, list[ReportFigu
                 sequential_style([t0], f"SOC stock 0–30 cm ({STOCK_UNITS})"),
                 f"SOC stock at T0 (end of {t0_year})",
                 land=land,
-                note=_note("area-weighted mean", mean_t0, STOCK_UNITS),
+                note=_note("area-weighted mean", mean_t0, STOCK_UNITS, "stock"),
             ),
             "SOC stock at T0",
             f"SOC stock 0–30 cm at the end of the warm-up ({t0_year}), the start "
@@ -284,12 +279,18 @@ def _map_figures(run: RunFolder, figures: _Figures) -> dict[str, list[ReportFigu
                     style,
                     f"Absolute sequestration rate, {s} ({span})",
                     land=land,
-                    note=_note("mean", _domain_value(run, s, "mean_asr_t_ha_yr"), ASR_UNITS),
+                    note=_note(
+                        "area-weighted mean",
+                        _domain_value(run, s, "mean_asr_t_ha_yr"),
+                        ASR_UNITS,
+                        "rate",
+                    ),
                 ),
                 f"ASR, {s}",
                 f"(SOC after {run.forward_years} years − SOC at T0) / "
-                f"{run.forward_years}, {s}. Green gains, brown loses carbon; all scenarios share "
-                f"one colour scale. Source: {layer.source}.",
+                f"{run.forward_years}, {s}. Green gains, brown loses carbon, near-white is no "
+                "change; hatched grey land was not simulated. All scenarios share one colour "
+                f"scale. Source: {layer.source}.",
             )
         )
 
@@ -307,7 +308,12 @@ def _map_figures(run: RunFolder, figures: _Figures) -> dict[str, list[ReportFigu
                         style,
                         f"Relative sequestration rate, {s} vs {run.baseline}",
                         land=land,
-                        note=_note("mean", _domain_value(run, s, "mean_rsr_t_ha_yr"), ASR_UNITS),
+                        note=_note(
+                            "area-weighted mean",
+                            _domain_value(run, s, "mean_rsr_t_ha_yr"),
+                            ASR_UNITS,
+                            "rate",
+                        ),
                     ),
                     f"RSR, {s}",
                     f"(SOC of {s} − SOC of {run.baseline}, both after "
@@ -317,18 +323,40 @@ def _map_figures(run: RunFolder, figures: _Figures) -> dict[str, list[ReportFigu
                 )
             )
 
-    style = flag_style("not reached", "reached", label=f"4 per 1000\n({FOUR_PER_1000_RULE})")
     for s in scenarios:
-        layer = run.product("4p1000", s)
+        layer, known = _cropland_flags(run, run.product("4p1000", s))
         share = _domain_value(run, s, "share_4p1000_pct")
-        note = None if math.isnan(share) else f"{share:.1f} % of the simulated cropland"
+        denominator = _domain_value(run, s, "simulated_cropland_area_ha")
+        reached = _domain_value(run, s, "area_4p1000_ha")
+        note = (
+            None
+            if math.isnan(share)
+            else f"{fmt_share(share, denominator, what='of simulated cropland')} "
+            f"({fmt(reached, 'area')} ha)"
+        )
+        if known:
+            style = flag_style(
+                "cropland, not reached",
+                "cropland, reached",
+                "other simulated class (not in the share)",
+                label=f"4 per 1000\n({FOUR_PER_1000_RULE})",
+            )
+            title = f"Where 4 per 1000 is reached on the simulated cropland, {s}"
+            what = "simulated cropland cells"
+        else:
+            style = flag_style(
+                "not reached", "reached", label=f"4 per 1000\n({FOUR_PER_1000_RULE})"
+            )
+            title = f"Where 4 per 1000 is reached, {s} (all simulated classes)"
+            what = "simulated cells of every class (the run folder does not say which are cropland)"
         groups["p4"].append(
             figures.add(
                 f"4p1000_{_safe(s)}",
-                plot_map(layer, style, f"Where 4 per 1000 is reached, {s}", land=land, note=note),
+                plot_map(layer, style, title, land=land, note=note),
                 f"4 per 1000, {s}",
-                f"Cells whose absolute sequestration rate under {s} is at least "
-                f"0.4 % of their T0 stock per year. Source: {layer.source}.",
+                f"The {what} whose absolute sequestration rate under {s} is at least 0.4 % of "
+                f"their T0 stock per year. The share is of the simulated cropland area. "
+                f"Source: {layer.source}.",
             )
         )
     return groups
@@ -338,8 +366,8 @@ def _safe(name: str) -> str:
     return "".join(c if c.isalnum() or c in "-_" else "_" for c in name)
 
 
-def _note(what: str, value: float, units: str) -> str | None:
-    return None if math.isnan(value) else f"{what} {value:.3g} {units}"
+def _note(what: str, value: float, units: str, kind: str) -> str | None:
+    return None if math.isnan(value) else f"{what} {fmt(value, kind)} {units}"
 
 
 def _dsm_section(run: RunFolder, figures: _Figures) -> dict[str, Any] | None:
@@ -353,7 +381,11 @@ def _dsm_section(run: RunFolder, figures: _Figures) -> dict[str, Any] | None:
         cells = [_CV_LABELS.get(method, f"{method} cross-validation")]
         for key in keys:
             value = values.get(key)
-            cells.append(fmt(value, thousands=True) if key == "n" else fmt(value, 3))
+            cells.append(
+                fmt(value, "area")
+                if key == "n"
+                else fmt(value, "stock" if key in ("ME", "MAE", "RMSE") else "metric")
+            )
         rows.append(cells)
     items: list[ReportFigure] = []
     predictions = run.dsm_predictions
@@ -378,6 +410,20 @@ def _dsm_section(run: RunFolder, figures: _Figures) -> dict[str, Any] | None:
                 "outside them.",
             )
         )
+    importance = run.dsm_dir / "importance.csv" if run.dsm_dir is not None else None
+    if importance is not None and importance.is_file():
+        table = pd.read_csv(importance)
+        if not table.empty and "covariate" in table.columns:
+            items.append(
+                figures.add(
+                    "dsm_importance",
+                    plot_importance(table),
+                    "Covariate importance",
+                    "How much the held-out error (RMSE) of the cross-validation grows when one "
+                    "covariate is shuffled: the covariates the SOC map leans on. "
+                    "Source: dsm/importance.csv.",
+                )
+            )
     mean = run.dsm_map("soc_mean_t_ha")
     q05, q95 = run.dsm_map("soc_q05_t_ha"), run.dsm_map("soc_q95_t_ha")
     stocks = [layer for layer in (mean, q05, q95) if layer is not None]
@@ -509,7 +555,8 @@ def render_report(run: RunFolder) -> tuple[str, list[ReportFigure]]:
             for k, v in (manifest.get("method") or {}).items()
             if v is not None
         ],
-        "timings": [[k, _seconds(v)] for k, v in (manifest.get("timings_s") or {}).items()],
+        "timings": [[label, _seconds(v)] for label, v in timing_rows(manifest.get("timings_s"))],
+        "interactive": build_interactive_map(run),
         "cells": _cells(run),
         "inputs": _inputs(run),
         "notes": run.notes,

@@ -24,14 +24,21 @@ import xarray as xr
 from pyproj import CRS
 
 from socseq.exceptions import InputFormatError
-from socseq.pipeline.rates import absolute_rate, reaches_four_per_1000, relative_rate
 
 __all__ = ["MapLayer", "RunFolder", "RunFolderError", "read_run_folder"]
 
-#: Annual relative SOC gain of the "4 per 1000" initiative [1/yr] (as in the pipeline).
-
 #: ``exclusion_reason`` code of cells without land-use data (outside the land) in the cube.
 _NO_LAND_USE = 255
+
+#: Product kind → (cube variable, whether it has a scenario dimension). The report reads the
+#: products the run wrote (float64 in the cube), never re-derives them from stocks.
+_CUBE_PRODUCTS = {
+    "T0": ("soc_t0_t_ha", False),
+    "ASR": ("asr_t_ha_yr", True),
+    "RSR": ("rsr_t_ha_yr", True),
+    "4p1000": ("reaches_4p1000", True),
+    "finalSOC": ("soc_t_ha", True),
+}
 
 _RERUN = "run `socseq run CONFIG.toml` again"
 
@@ -266,45 +273,34 @@ class RunFolder:
     def _north_up(self, values: np.ndarray) -> np.ndarray:
         return values[::-1] if self._cube_grid[2] else values
 
-    def _cube_simulated(self, ds: xr.Dataset) -> np.ndarray:
-        if "simulated" in ds:
-            return ds["simulated"].values == 1
-        if "exclusion_reason" in ds:
-            return ds["exclusion_reason"].values == 0
-        return np.isfinite(ds["soc_t_ha"].isel(scenario=0, year=0).values)
+    def _scenario_index(self, ds: xr.Dataset, scenario: str) -> int | None:
+        """Position of a scenario along the cube's ``scenario`` dimension (None if absent)."""
+        labels = ds["scenario_name"] if "scenario_name" in ds.variables else ds.get("scenario")
+        if labels is None:
+            return None
+        names = [str(v) for v in labels.values]
+        return names.index(scenario) if scenario in names else None
 
     def _from_cube(self, kind: str, scenario: str | None) -> MapLayer | None:
-        """Derive a product map from the yearly stocks in the cube (when GeoTIFFs are off)."""
-        if self.cube_file is None or kind not in ("T0", "ASR", "RSR", "4p1000"):
+        """Read a product map from the cube (when the GeoTIFFs are off)."""
+        if self.cube_file is None or kind not in _CUBE_PRODUCTS:
             return None
-        years = self.forward_years
-        baseline = self.baseline
+        name, per_scenario = _CUBE_PRODUCTS[kind]
 
-        def derive(ds: xr.Dataset) -> np.ndarray | None:
-            if "soc_t_ha" not in ds:
+        def read(ds: xr.Dataset) -> np.ndarray | None:
+            if name not in ds:
                 return None
-            soc = ds["soc_t_ha"]
-            names = [str(s) for s in soc["scenario"].values]
-            if baseline not in names or (scenario is not None and scenario not in names):
-                return None
-            sim = self._cube_simulated(ds)
-            t0 = soc.sel(scenario=baseline).isel(year=0).values.astype(np.float64)
-            with np.errstate(invalid="ignore"):
-                if kind == "T0":
-                    values = t0
-                else:
-                    final = soc.sel(scenario=scenario).isel(year=-1).values.astype(np.float64)
-                    asr = absolute_rate(final, t0, years)
-                    if kind == "ASR":
-                        values = asr
-                    elif kind == "RSR":
-                        base = soc.sel(scenario=baseline).isel(year=-1).values
-                        values = relative_rate(final, base, years)
-                    else:
-                        values = reaches_four_per_1000(asr, t0).astype(np.float64)
-            return np.where(sim, values, np.nan)
+            da = ds[name]
+            if per_scenario:
+                index = self._scenario_index(ds, scenario or "")
+                if index is None:
+                    return None
+                da = da.isel(scenario=index)
+            if "year" in da.dims:
+                da = da.isel(year=-1)
+            return np.asarray(da.values, dtype=np.float64)
 
-        values = self._read_cube(derive)
+        values = self._read_cube(read)
         if values is None:
             return None
         extent, crs, _ = self._cube_grid
@@ -315,7 +311,7 @@ class RunFolder:
 
         Parameters
         ----------
-        kind : {"T0", "ASR", "RSR", "4p1000"}
+        kind : {"T0", "finalSOC", "ASR", "RSR", "4p1000"}
             Product.
         scenario : str, optional
             Scenario name (not for T0).
@@ -341,21 +337,55 @@ class RunFolder:
             )
         return layer
 
-    @cached_property
-    def land(self) -> np.ndarray | None:
-        """Cells on land (drawn as a grey background), or None when the cube is absent."""
+    def _cube_array(self, name: str) -> np.ndarray | None:
+        """Return a 2-D cube variable north up, float64 with NaN for its fill value, or None."""
         if self.cube_file is None:
             return None
 
-        def land(ds: xr.Dataset) -> np.ndarray | None:
-            if "exclusion_reason" in ds:
-                return ds["exclusion_reason"].values != _NO_LAND_USE
-            if "area_ha" in ds:
-                return np.isfinite(ds["area_ha"].values)
-            return None
+        def read(ds: xr.Dataset) -> np.ndarray | None:
+            return np.asarray(ds[name].values, np.float64) if name in ds else None
 
-        mask = self._read_cube(land)
-        return None if mask is None else self._north_up(mask)
+        values = self._read_cube(read)
+        return None if values is None else self._north_up(values)
+
+    @cached_property
+    def reasons(self) -> np.ndarray | None:
+        """Exclusion code per cell (0 simulated; 255 no land-use data), or None without cube."""
+        codes = self._cube_array("exclusion_reason")
+        return None if codes is None else np.where(np.isnan(codes), _NO_LAND_USE, codes)
+
+    @cached_property
+    def reason_labels(self) -> dict[int, str]:
+        """Text of each exclusion code, from the cube's ``flag_meanings`` (or exclusions.csv)."""
+        labels: dict[int, str] = {}
+        table = self.exclusions
+        if table is not None and "code" in table.columns:
+            labels = {int(c): str(r) for c, r in zip(table["code"], table["reason"], strict=True)}
+        if self.cube_file is not None:
+
+            def meanings(ds: xr.Dataset) -> dict[int, str]:
+                attrs = ds["exclusion_reason"].attrs if "exclusion_reason" in ds else {}
+                values = np.atleast_1d(attrs.get("flag_values", []))
+                words = str(attrs.get("flag_meanings", "")).split()
+                return {int(v): w.replace("_", " ") for v, w in zip(values, words, strict=False)}
+
+            for code, text in self._read_cube(meanings).items():
+                labels.setdefault(code, text)
+        return labels
+
+    @cached_property
+    def land(self) -> np.ndarray | None:
+        """Cells on land (drawn as a grey background), or None when the cube is absent."""
+        if self.reasons is not None:
+            return self.reasons != _NO_LAND_USE
+        area = self._cube_array("area_ha")
+        return None if area is None else np.isfinite(area)
+
+    @cached_property
+    def cropland(self) -> np.ndarray | None:
+        """Cells whose class counts as cropland (the 4-per-1000 denominator), or None."""
+        flag = self._cube_array("cropland")
+        return None if flag is None else flag == 1
 
     # -- DSM -------------------------------------------------------------------------------
 
