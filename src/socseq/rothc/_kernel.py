@@ -100,11 +100,21 @@ def _update_smd(smd, rain, evap, evap_coef, covered, smd_bare, smd_max):
 
 @njit(inline="always", **_JIT)
 def _rm_moist(smd, smd_wilt, smd_1bar, min_rm):
+    """RM_Moist from the end-of-month deficit (rothc-model.md §3.2e); the one implementation."""
     if smd > smd_1bar:
         return 1.0
     if smd <= smd_wilt:
         return min_rm
     return min_rm + ((1.0 - min_rm) * (smd_wilt - smd)) / (smd_wilt - smd_1bar)
+
+
+@njit(cache=True, error_model="numpy")
+def moisture_modifier_array(smd, smd_wilt, smd_1bar, min_rm):  # pragma: no cover - compiled
+    """RM_Moist for flat arrays of equal length: deficit and limits [mm], minimum [-]."""
+    out = np.empty(smd.shape[0])
+    for i in range(smd.shape[0]):
+        out[i] = _rm_moist(smd[i], smd_wilt[i], smd_1bar[i], min_rm[i])
+    return out
 
 
 @njit(inline="always", **_JIT)

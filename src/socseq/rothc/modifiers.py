@@ -321,6 +321,8 @@ def moisture_modifier(smd_mm: ArrayLike, limits: SoilWaterLimits) -> FloatArray:
 
     1 when ``SMD > SMD1bar``; ``minRM`` when ``SMD <= SMD15adj``; otherwise
     ``minRM + (1 - minRM)(SMD15adj - SMD)/(SMD15adj - SMD1bar)`` (rothc-model.md §3.2e).
+    This is the kernel's function (``socseq.rothc._kernel._rm_moist``) applied element-wise:
+    the value every run uses, not a second implementation.
 
     Parameters
     ----------
@@ -334,10 +336,16 @@ def moisture_modifier(smd_mm: ArrayLike, limits: SoilWaterLimits) -> FloatArray:
     numpy.ndarray
         RM_Moist [-].
     """
-    smd = np.asarray(smd_mm, dtype=np.float64)
-    wilt, one_bar, min_rm = limits.smd_wilt, limits.smd_1bar, limits.min_rm_moist
-    linear = min_rm + ((1.0 - min_rm) * (wilt - smd)) / (wilt - one_bar)
-    return np.where(smd > one_bar, 1.0, np.where(smd <= wilt, min_rm, linear))
+    arrays = np.broadcast_arrays(
+        np.asarray(smd_mm, dtype=np.float64),
+        np.asarray(limits.smd_wilt, dtype=np.float64),
+        np.asarray(limits.smd_1bar, dtype=np.float64),
+        np.asarray(limits.min_rm_moist, dtype=np.float64),
+    )
+    shape = arrays[0].shape
+    # The kernel's own function, so that this public one is what every run computes.
+    flat = [np.ascontiguousarray(a).ravel() for a in arrays]
+    return _kernel.moisture_modifier_array(*flat).reshape(shape)
 
 
 def falloon_iom(soc_t_ha: ArrayLike, params: RothCParameters = DEFAULT_PARAMETERS) -> FloatArray:
