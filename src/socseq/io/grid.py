@@ -24,11 +24,10 @@ from rasterio.transform import array_bounds
 from rasterio.warp import transform_bounds
 from scipy.spatial import cKDTree
 
-from socseq.exceptions import GridMismatchError, InputValidationError
+from socseq.exceptions import GridMismatchError, InputValidationError, MissingCRSError
 
 __all__ = [
     "GridSpec",
-    "MissingCRSError",
     "align_to_template",
     "cell_area_ha",
     "describe_source",
@@ -48,10 +47,6 @@ RESAMPLING_BY_KIND: dict[str, tuple[str, ...]] = {
 #: interpolated: bilinear interpolation would read only the 4 source cells nearest to each
 #: target centre and ignore the rest of the target cell.
 AVERAGE_WHEN_FINER_BY = 2.0
-
-
-class MissingCRSError(GridMismatchError):
-    """A raster has no coordinate reference system, so it cannot be placed on the grid."""
 
 
 def describe_source(da: xr.DataArray, name: str | None = None) -> str:

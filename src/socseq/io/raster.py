@@ -25,11 +25,15 @@ from pyproj import CRS
 from rasterio.errors import RasterioError
 
 from socseq.atomic import atomic_path
-from socseq.exceptions import ConfigError, InputFormatError, InputValidationError
-from socseq.io.grid import MissingCRSError
+from socseq.exceptions import (
+    ConfigError,
+    InputFormatError,
+    InputValidationError,
+    MissingCRSError,
+    RasterFileNotFoundError,
+)
 
 __all__ = [
-    "RasterFileNotFoundError",
     "open_monthly",
     "open_raster",
     "write_geotiff",
@@ -42,10 +46,6 @@ _SPATIAL_NAMES = {"y": ("y", "lat", "latitude"), "x": ("x", "lon", "long", "long
 #: Attributes that describe the stored encoding; once decoded they must not travel with the
 #: values, or a later step could apply a scale factor a second time.
 _ENCODING_ATTRS = ("scale_factor", "add_offset", "_FillValue", "missing_value", "_Unsigned")
-
-
-class RasterFileNotFoundError(InputValidationError, FileNotFoundError):
-    """A raster file named in the configuration does not exist."""
 
 
 def _what(name: str, path: Path) -> str:

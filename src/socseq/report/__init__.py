@@ -6,13 +6,12 @@ PosixPath('socseq-out/report.html')
 """
 
 from socseq.report.html import FIGURES_DIR, REPORT_FILE, build_report
-from socseq.report.run_folder import RunFolder, RunFolderError, read_run_folder
+from socseq.report.run_folder import RunFolder, read_run_folder
 
 __all__ = [
     "FIGURES_DIR",
     "REPORT_FILE",
     "RunFolder",
-    "RunFolderError",
     "build_report",
     "read_run_folder",
 ]

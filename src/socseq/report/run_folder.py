@@ -23,10 +23,10 @@ import rasterio
 import xarray as xr
 from pyproj import CRS
 
-from socseq.exceptions import InputFormatError
+from socseq.exceptions import RunFolderError
 from socseq.pipeline.rates import absolute_rate, reaches_four_per_1000, relative_rate
 
-__all__ = ["MapLayer", "RunFolder", "RunFolderError", "read_run_folder"]
+__all__ = ["MapLayer", "RunFolder", "read_run_folder"]
 
 #: Annual relative SOC gain of the "4 per 1000" initiative [1/yr] (as in the pipeline).
 
@@ -34,10 +34,6 @@ __all__ = ["MapLayer", "RunFolder", "RunFolderError", "read_run_folder"]
 _NO_LAND_USE = 255
 
 _RERUN = "run `socseq run CONFIG.toml` again"
-
-
-class RunFolderError(InputFormatError):
-    """A run folder lacks a file the report needs, or a file cannot be read."""
 
 
 @dataclass(frozen=True)
