@@ -17,7 +17,7 @@ Conventions
   perturbation ``T' = T * scale + offset``, ``rain' = rain * scale`` is applied as the forcing
   is read.
 - The order of floating-point operations follows the official Fortran RothC 2.0.0
-  (``../shared/docs/rothc-model.md`` §3-§5) so that results agree to the last printed digit.
+  (``docs/rothc-model.md`` §3-§5) so that results agree to the last printed digit.
 """
 
 from __future__ import annotations

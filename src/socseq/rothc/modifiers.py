@@ -2,7 +2,7 @@
 
 These functions take arrays (any shape, broadcast together) and return arrays. The numba kernel
 receives the per-soil constants computed here and evaluates the monthly modifiers with the same
-formulas (``socseq.rothc._kernel``). Equations follow ``../shared/docs/rothc-model.md`` §3-§4,
+formulas (``socseq.rothc._kernel``). Equations follow ``docs/rothc-model.md`` §3-§4,
 which documents the official Fortran RothC 2.0.0.
 """
 

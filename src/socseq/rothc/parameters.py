@@ -2,7 +2,7 @@
 
 The official Fortran code (Rothamsted RothC 2.0.0, ``RothC.for``) writes every real literal as a
 default (single-precision) REAL, so the value it computes with is the float32 rounding of the
-decimal, used as a double (``../shared/docs/rothc-model.md`` §8.1).
+decimal, used as a double (``docs/rothc-model.md`` §8.1).
 :meth:`RothCParameters.rothamsted` (the default) copies those values, which makes socseq
 reproduce the official outputs byte for byte;
 :meth:`RothCParameters.decimal` uses the decimal values as printed in the model description, which

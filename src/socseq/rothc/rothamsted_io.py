@@ -1,7 +1,7 @@
 """Read the official RothC input file and write the official result files.
 
 The official Rothamsted programs read ``RothC_input.dat`` and write ``month_results.out`` and
-``year_results.out`` (``../shared/docs/rothc-model.md`` §1 and §7). This module reads the input
+``year_results.out`` (``docs/rothc-model.md`` §1 and §7). This module reads the input
 into a :class:`RothamstedInput` and writes result tables either as full-precision CSV or
 byte-for-byte in the official text layout, so socseq can stand in for the official program.
 
