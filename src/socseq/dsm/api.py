@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -327,7 +328,7 @@ def run_cv(
             random_state=config.model.seed,
             sample_ids=data.samples["sample_id"],
             importance=config.cv.importance and method == config.cv.methods[0],
-            progress=lambda done, total, m=method: _notify(progress, f"cv {m}", done, total),
+            progress=partial(_notify, progress, f"cv {method}"),
         )
     test_predictions = test_metrics = None
     if config.test is not None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping, Sequence
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -195,7 +196,7 @@ def plot_maps(
             bar.ax.set_yticklabels(["outside", "inside"])
             bar.set_label("area of applicability")
         else:
-            kwargs = {"vmin": 0, "vmax": vmax} if name in stocks else {}
+            kwargs: dict[str, Any] = {"vmin": 0, "vmax": vmax} if name in stocks else {}
             image = ax.imshow(
                 da.values,
                 extent=extent,

@@ -153,7 +153,10 @@ class GridSpec:
             Extent in CRS units; the grid starts at (left, top) and extends right and down by
             whole cells until it covers the extent.
         """
-        xres, yres = (resolution, resolution) if np.isscalar(resolution) else resolution
+        if isinstance(resolution, tuple | list):
+            xres, yres = float(resolution[0]), float(resolution[1])
+        else:
+            xres = yres = float(resolution)
         left, bottom, right, top = bounds
         if xres <= 0 or yres <= 0 or right <= left or top <= bottom:
             raise GridMismatchError(
@@ -518,6 +521,11 @@ def cell_area_ha(grid: GridSpec) -> xr.DataArray:
     y, x = grid.coords()
     if grid.is_geographic:
         ellipsoid = grid.crs.ellipsoid
+        if ellipsoid is None:
+            raise GridMismatchError(
+                f"grid CRS {grid.crs.to_string()} is geographic but names no ellipsoid, so cell "
+                "areas cannot be computed; give a CRS with a datum (e.g. EPSG:4326)"
+            )
         a = ellipsoid.semi_major_metre
         b = ellipsoid.semi_minor_metre
         e = math.sqrt(1 - (b / a) ** 2)

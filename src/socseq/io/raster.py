@@ -404,10 +404,7 @@ def open_monthly(
     lead = da.dims[0]
     n = da.sizes[lead]
     coord = da[lead] if lead in da.coords else None
-    has_dates = coord is not None and (
-        np.issubdtype(coord.dtype, np.datetime64) or coord.dtype == object
-    )
-    if has_dates:
+    if coord is not None and (np.issubdtype(coord.dtype, np.datetime64) or coord.dtype == object):
         months = _month_index(coord)
         order = np.argsort(months, kind="stable")
         if not np.array_equal(order, np.arange(n)):
@@ -551,9 +548,9 @@ def _prepare_dataset(data: xr.Dataset | xr.DataArray, path: Path) -> xr.Dataset:
     gridded = any({"y", "x"} <= set(v.dims) for v in ds.data_vars.values())
     if gridded:
         crs = None
-        for var in ds.data_vars.values():
-            if {"y", "x"} <= set(var.dims) and var.rio.crs is not None:
-                crs = var.rio.crs
+        for array in ds.data_vars.values():
+            if {"y", "x"} <= set(array.dims) and array.rio.crs is not None:
+                crs = array.rio.crs
                 break
         if crs is None and ds.rio.crs is not None:
             crs = ds.rio.crs

@@ -23,6 +23,7 @@ Conventions
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import numpy as np
 from numba import njit, prange
@@ -57,7 +58,7 @@ N_DIAG = 4
 C_EVAP, C_RATE, C_TMP_SCALE, C_TMP_OFFSET, C_RAIN_SCALE = range(5)
 N_CELL_CONSTS = 5
 
-_JIT = {"cache": True, "error_model": "numpy"}
+_JIT: dict[str, Any] = {"cache": True, "error_model": "numpy"}
 N_FORCING = 9
 F_TMP, F_RAIN, F_EVAP, F_PC, F_COVER, F_CINP, F_FYM, F_RATIO, F_MODERN = range(N_FORCING)
 

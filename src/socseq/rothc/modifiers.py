@@ -8,6 +8,7 @@ which documents the official Fortran RothC 2.0.0.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -95,7 +96,7 @@ def temperature_modifier(
         RM_TMP [-].
     """
     t = np.asarray(tmp_degC, dtype=np.float64)
-    out = _kernel.temperature_modifier_array(
+    out: FloatArray = _kernel.temperature_modifier_array(
         t.ravel(), params.tmp_a, params.tmp_b, params.tmp_c, params.tmp_min
     )
     return out.reshape(t.shape)
@@ -156,7 +157,7 @@ def _vg_parameters(
     silt: FloatArray,
     bd: FloatArray,
     om: FloatArray,
-    c: tuple[float, ...],
+    c: tuple[tuple[float, ...], tuple[float, ...], tuple[float, ...]],
 ) -> tuple[FloatArray, FloatArray, FloatArray]:
     """Woesten et al. (1999) van Genuchten alpha, theta_s and n, topsoil (t = 1).
 
@@ -281,7 +282,9 @@ def soil_water_limits(
             )
         if min_rm_moist is None:
             raise ValueError("opt_rmmoist 2 and 3 need min_rm_moist")
-        rnd = _round_literals if params.fortran_literals else (lambda v: v)
+        rnd: Callable[[tuple[float, ...]], tuple[float, ...]] = (
+            _round_literals if params.fortran_literals else (lambda v: v)
+        )
         coefficients = (rnd(_VG_ALPHA), rnd(_VG_THETA_S), rnd(_VG_N))
         om = rnd((params.vg_om_per_oc,))[0] * np.asarray(organic_carbon_pct, dtype=np.float64)
         alpha, theta_s, n = _vg_parameters(
@@ -345,7 +348,8 @@ def moisture_modifier(smd_mm: ArrayLike, limits: SoilWaterLimits) -> FloatArray:
     shape = arrays[0].shape
     # The kernel's own function, so that this public one is what every run computes.
     flat = [np.ascontiguousarray(a).ravel() for a in arrays]
-    return _kernel.moisture_modifier_array(*flat).reshape(shape)
+    out: FloatArray = _kernel.moisture_modifier_array(*flat)
+    return out.reshape(shape)
 
 
 def falloon_iom(soc_t_ha: ArrayLike, params: RothCParameters = DEFAULT_PARAMETERS) -> FloatArray:
