@@ -570,21 +570,9 @@ def compute_stocks(
     a, b = (float(v) for v in depth_cm)
     if not 0 <= a < b:
         raise ConfigError(f"{what}: depth_cm = {depth_cm} is not an interval; give e.g. [0, 30]")
-    has_stock, has_soc = "stock_t_ha" in data, "soc_g_kg" in data
-    if has_stock == has_soc:
-        raise ConfigError(
-            f"{what}: give either a stock column or a SOC concentration column (with bulk "
-            "density and coarse fragments), not " + ("both" if has_stock else "neither")
-        )
-    has_depths = "top_cm" in data and "bottom_cm" in data
-    if has_depths == (interval_cm is not None):
-        raise ConfigError(
-            f"{what}: give either top and bottom depth columns or interval_cm (the depth of "
-            "every sample), not " + ("both" if has_depths else "neither")
-        )
-
+    has_stock, has_depths = _check_layout(data, what, interval_cm)
     if has_stock:
-        if has_depths or tuple(float(v) for v in interval_cm) != (a, b):  # type: ignore[union-attr]
+        if has_depths or tuple(float(v) for v in interval_cm or ()) != (a, b):
             raise ConfigError(
                 f"{what}: stocks must refer to the target interval {a:g}–{b:g} cm; give SOC, "
                 "bulk density and depths instead to harmonise other intervals"
@@ -594,49 +582,9 @@ def compute_stocks(
         samples = data[~drop][["sample_id", "row", "x", "y", "stock_t_ha"]]
     else:
         if not has_depths:
-            data["top_cm"], data["bottom_cm"] = (float(v) for v in interval_cm)  # type: ignore[union-attr]
-        drop = _flag_missing(data, "soc_g_kg", report, "dropped")
-        for column in ("top_cm", "bottom_cm"):
-            drop |= _flag_missing(data, column, report, "dropped")
-        for column in ("soc_g_kg", "bd_g_cm3", "cf_frac", "top_cm", "bottom_cm"):
-            if column in data:
-                drop |= _flag_impossible(data, column, report)
-        inverted = data["bottom_cm"] <= data["top_cm"]
-        if inverted.any():
-            report.add_rows(
-                data[inverted & ~drop],
-                "impossible_value",
-                "dropped",
-                column="bottom_cm",
-                values=data["bottom_cm"][inverted & ~drop],
-                detail="bottom is not below top",
-            )
-            drop |= inverted
-        data = data[~drop].copy()
-
-        if "bd_g_cm3" not in data:
-            data["bd_g_cm3"] = np.nan
-        ptf = BD_PTFS.get(bulk_density_ptf)
-        if ptf is None:
-            raise ConfigError(
-                f"{what}: bulk_density_ptf '{bulk_density_ptf}' is not known; use one of "
-                f"{', '.join(BD_PTFS)}"
-            )
-        no_bd = _flag_missing(
-            data, "bd_g_cm3", report, f"filled by pedotransfer function {ptf.name}"
-        )
-        data["bd_source"] = np.where(no_bd, ptf.name, "measured")
-        data.loc[no_bd, "bd_g_cm3"] = ptf(data.loc[no_bd, "soc_g_kg"].to_numpy())
-        if "cf_frac" not in data:
-            data["cf_frac"] = 0.0
-        no_cf = _flag_missing(data, "cf_frac", report, "assumed 0 (no coarse fragments)")
-        data.loc[no_cf, "cf_frac"] = 0.0
-        data["density"] = soc_stock_t_ha(data["soc_g_kg"], data["bd_g_cm3"], 1.0, data["cf_frac"])
-        data["_profile"] = (
-            data["profile_id"]
-            if "profile_id" in data
-            else (data["sample_id"] + "#" + data["row"].astype(str))
-        )
+            data["top_cm"], data["bottom_cm"] = (float(v) for v in interval_cm or ())
+        data = _valid_horizons(data, report)
+        _fill_density(data, _bulk_density_ptf(bulk_density_ptf, what), report)
         samples = _harmonise(data, (a, b), harmonisation, spline_lambda, min_coverage, report)
         if "profile_id" not in data and not samples.empty:
             # Without a profile column each row is its own sample: restore the plain ids.
@@ -654,3 +602,72 @@ def compute_stocks(
             " see the issues and correct the columns or units"
         )
     return samples.reset_index(drop=True), report
+
+
+def _check_layout(
+    data: pd.DataFrame, what: str, interval_cm: tuple[float, float] | None
+) -> tuple[bool, bool]:
+    """Whether the table gives stocks (else SOC) and depth columns (else ``interval_cm``)."""
+    has_stock, has_soc = "stock_t_ha" in data, "soc_g_kg" in data
+    if has_stock == has_soc:
+        raise ConfigError(
+            f"{what}: give either a stock column or a SOC concentration column (with bulk "
+            "density and coarse fragments), not " + ("both" if has_stock else "neither")
+        )
+    has_depths = "top_cm" in data and "bottom_cm" in data
+    if has_depths == (interval_cm is not None):
+        raise ConfigError(
+            f"{what}: give either top and bottom depth columns or interval_cm (the depth of "
+            "every sample), not " + ("both" if has_depths else "neither")
+        )
+    return has_stock, has_depths
+
+
+def _valid_horizons(data: pd.DataFrame, report: SampleReport) -> pd.DataFrame:
+    """Rows with SOC and depths, no impossible value and bottom below top (others reported)."""
+    drop = _flag_missing(data, "soc_g_kg", report, "dropped")
+    for column in ("top_cm", "bottom_cm"):
+        drop |= _flag_missing(data, column, report, "dropped")
+    for column in ("soc_g_kg", "bd_g_cm3", "cf_frac", "top_cm", "bottom_cm"):
+        if column in data:
+            drop |= _flag_impossible(data, column, report)
+    inverted = data["bottom_cm"] <= data["top_cm"]
+    if inverted.any():
+        report.add_rows(
+            data[inverted & ~drop],
+            "impossible_value",
+            "dropped",
+            column="bottom_cm",
+            values=data["bottom_cm"][inverted & ~drop],
+            detail="bottom is not below top",
+        )
+        drop |= inverted
+    return data[~drop].copy()
+
+
+def _bulk_density_ptf(name: str, what: str) -> BulkDensityPTF:
+    ptf = BD_PTFS.get(name)
+    if ptf is None:
+        raise ConfigError(
+            f"{what}: bulk_density_ptf '{name}' is not known; use one of {', '.join(BD_PTFS)}"
+        )
+    return ptf
+
+
+def _fill_density(data: pd.DataFrame, ptf: BulkDensityPTF, report: SampleReport) -> None:
+    """Fill bulk density (PTF) and coarse fragments (0), then SOC density per cm, in place."""
+    if "bd_g_cm3" not in data:
+        data["bd_g_cm3"] = np.nan
+    no_bd = _flag_missing(data, "bd_g_cm3", report, f"filled by pedotransfer function {ptf.name}")
+    data["bd_source"] = np.where(no_bd, ptf.name, "measured")
+    data.loc[no_bd, "bd_g_cm3"] = ptf(data.loc[no_bd, "soc_g_kg"].to_numpy())
+    if "cf_frac" not in data:
+        data["cf_frac"] = 0.0
+    no_cf = _flag_missing(data, "cf_frac", report, "assumed 0 (no coarse fragments)")
+    data.loc[no_cf, "cf_frac"] = 0.0
+    data["density"] = soc_stock_t_ha(data["soc_g_kg"], data["bd_g_cm3"], 1.0, data["cf_frac"])
+    data["_profile"] = (
+        data["profile_id"]
+        if "profile_id" in data
+        else (data["sample_id"] + "#" + data["row"].astype(str))
+    )

@@ -111,7 +111,13 @@ def _read_table(path: Path) -> pd.DataFrame:
 
 
 def _read_vector(path: Path, layer: str | None) -> tuple[pd.DataFrame, CRS | None]:
-    import geopandas as gpd  # only vector formats need it
+    try:
+        import geopandas as gpd  # only vector formats need it: the optional "vector" extra
+    except ImportError as exc:
+        raise ConfigError(
+            f"{_what(path)}: reading GeoPackage, Shapefile or GeoJSON needs geopandas; install "
+            "it with pip install 'socseq[vector]', or give the samples as CSV with x, y and crs"
+        ) from exc
 
     try:
         gdf = gpd.read_file(path, layer=layer)
@@ -204,6 +210,49 @@ def _convert(
         )
     conversion = table.units[key]
     return values * conversion.scale + conversion.offset
+
+
+_Located = tuple[pd.DataFrame, CRS, np.ndarray, np.ndarray]
+
+
+def _located_table(
+    path: Path, x: str | None, y: str | None, crs: CRS | str | int | None
+) -> _Located:
+    """Read a CSV/TSV table; return it with its CRS and the x/y coordinates of its rows."""
+    if x is None or y is None or crs is None:
+        raise ConfigError(
+            f"{_what(path)}: a table needs x, y and crs (the coordinate columns and their "
+            'CRS, e.g. crs = "EPSG:4326" for longitude/latitude)'
+        )
+    table = _read_table(path)
+    _require_columns(table, [x, y], path)
+    return table, _parse_crs(crs, path), _numeric(table, x, path), _numeric(table, y, path)
+
+
+def _located_vector(
+    path: Path, x: str | None, y: str | None, crs: CRS | str | int | None, layer: str | None
+) -> _Located:
+    """Read a vector file; return its attribute table, its CRS and its points' x/y."""
+    if x is not None or y is not None:
+        raise ConfigError(
+            f"{_what(path)}: is a vector file whose point geometries give the locations; "
+            "remove x and y from the configuration"
+        )
+    table, file_crs = _read_vector(path, layer)
+    if file_crs is None:
+        if crs is None:
+            raise ConfigError(
+                f"{_what(path)}: has no CRS; set crs in the configuration or write one into "
+                "the file (ogr2ogr -a_srs EPSG:XXXX)"
+            )
+        file_crs = _parse_crs(crs, path)
+    elif crs is not None and _parse_crs(crs, path) != file_crs:
+        raise ConfigError(
+            f"{_what(path)}: crs '{crs}' disagrees with the file's CRS "
+            f"{file_crs.to_string()}; remove crs from the configuration"
+        )
+    xs, ys = table.pop("__x").to_numpy(float), table.pop("__y").to_numpy(float)
+    return table, file_crs, xs, ys
 
 
 def _check_coordinates(x: np.ndarray, y: np.ndarray, crs: CRS, path: Path) -> None:
@@ -311,34 +360,9 @@ def read_samples(
         )
     suffix = path.suffix.lower()
     if suffix in _TABLE_SUFFIXES:
-        if x is None or y is None or crs is None:
-            raise ConfigError(
-                f"{_what(path)}: a table needs x, y and crs (the coordinate columns and their "
-                'CRS, e.g. crs = "EPSG:4326" for longitude/latitude)'
-            )
-        table = _read_table(path)
-        _require_columns(table, [x, y], path)
-        src_crs = _parse_crs(crs, path)
-        xs, ys = _numeric(table, x, path), _numeric(table, y, path)
+        table, src_crs, xs, ys = _located_table(path, x, y, crs)
     elif suffix in _VECTOR_SUFFIXES or path.is_dir():
-        if x is not None or y is not None:
-            raise ConfigError(
-                f"{_what(path)}: is a vector file whose point geometries give the locations; "
-                "remove x and y from the configuration"
-            )
-        table, file_crs = _read_vector(path, layer)
-        if file_crs is None and crs is None:
-            raise ConfigError(
-                f"{_what(path)}: has no CRS; set crs in the configuration or write one into "
-                "the file (ogr2ogr -a_srs EPSG:XXXX)"
-            )
-        src_crs = file_crs if file_crs is not None else _parse_crs(crs, path)  # type: ignore[arg-type]
-        if crs is not None and file_crs is not None and _parse_crs(crs, path) != file_crs:
-            raise ConfigError(
-                f"{_what(path)}: crs '{crs}' disagrees with the file's CRS "
-                f"{file_crs.to_string()}; remove crs from the configuration"
-            )
-        xs, ys = table.pop("__x").to_numpy(float), table.pop("__y").to_numpy(float)
+        table, src_crs, xs, ys = _located_vector(path, x, y, crs, layer)
     else:
         raise InputFormatError(
             f"{_what(path)}: suffix '{path.suffix}' is not a known table (.csv, .tsv) or vector "

@@ -546,14 +546,27 @@ def check_and_convert(
             f'{what}: units "{units}" are not known for {variable}; use one of '
             + ", ".join(f'"{k}"' for k in spec_units.units)
         )
-    conversion = spec_units.units[key]
-
     raw = _summarise(da)
     if raw.n_valid == 0:
         raise InputValidationError(
             f"{what}: has no valid value (all NaN/nodata); check the nodata value and that the "
             "layer covers the region"
         )
+    _check_declared(what, variable, key, units, raw, strict)
+    conversion = spec_units.units[key]
+    out = _converted(da, spec_units, conversion, what)
+    if conversion.is_identity:
+        vmin, vmax = raw.min, raw.max
+    else:
+        vmin, vmax = (float(v) for v in dask.compute(out.min(), out.max()))
+    _check_plausible(what, spec_units, vmin, vmax, "" if conversion.is_identity else units, strict)
+    return out
+
+
+def _check_declared(
+    what: str, variable: str, key: str, units: str, raw: ValueSummary, strict: bool
+) -> None:
+    """Report an undeclared nodata value or a unit trap of the values as read."""
     seen = f"values {_fmt(raw.min)}–{_fmt(raw.max)} (median {_fmt(raw.median)})"
     if raw.min <= _NODATA_LIKE_LOW or raw.max >= _NODATA_LIKE_HIGH:
         _report(
@@ -569,6 +582,11 @@ def check_and_convert(
             strict,
         )
 
+
+def _converted(
+    da: xr.DataArray, spec: VariableUnits, conversion: Conversion, what: str
+) -> xr.DataArray:
+    """Return the layer in canonical units, with its dims, CRS and attributes (units set)."""
     if conversion.is_identity:
         out = da.copy()
     else:
@@ -581,28 +599,29 @@ def check_and_convert(
         out.name = da.name
         if da.rio.crs is not None:
             out = out.rio.write_crs(da.rio.crs)
-    out.attrs["units"] = spec_units.canonical
-    out.attrs.setdefault("long_name", spec_units.long_name)
+    out.attrs["units"] = spec.canonical
+    out.attrs.setdefault("long_name", spec.long_name)
+    return out
 
-    lo, hi = spec_units.plausible
+
+def _check_plausible(
+    what: str, spec: VariableUnits, vmin: float, vmax: float, converted_from: str, strict: bool
+) -> None:
+    """Report canonical values outside the variable's plausible range (negatives named)."""
+    lo, hi = spec.plausible
     tolerance = 1e-6 * (hi - lo)
-    if conversion.is_identity:
-        vmin, vmax = raw.min, raw.max
-    else:
-        vmin, vmax = (float(v) for v in dask.compute(out.min(), out.max()))
-    seen = f"values {_fmt(vmin)}–{_fmt(vmax)} {spec_units.canonical}"
-    if not conversion.is_identity:
-        seen += f' (converted from "{units}")'
+    seen = f"values {_fmt(vmin)}–{_fmt(vmax)} {spec.canonical}"
+    if converted_from:
+        seen += f' (converted from "{converted_from}")'
     if vmin < -tolerance and lo >= 0:
         _report(
-            f"{what}: {seen} include negatives, impossible for {spec_units.label}; check the "
+            f"{what}: {seen} include negatives, impossible for {spec.label}; check the "
             "nodata value and the source data",
             strict,
         )
     elif vmin < lo - tolerance or vmax > hi + tolerance:
         _report(
             f"{what}: {seen} are outside the plausible range {_fmt(lo)}–{_fmt(hi)} "
-            f"{spec_units.canonical}; check the declared units and the nodata value",
+            f"{spec.canonical}; check the declared units and the nodata value",
             strict,
         )
-    return out
