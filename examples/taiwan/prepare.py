@@ -29,6 +29,9 @@ Usage::
 the 40 × 40 km lowland window around Chiayi used by the test (:data:`CHIAYI_WINDOW`).
 """
 
+# Long module: an example script that builds every input of the Taiwan case, read top to bottom
+# like the case study it documents.
+
 from __future__ import annotations
 
 import argparse

@@ -16,6 +16,9 @@ Usage::
     python examples/taiwan/run.py --subset chiayi --work /tmp/tw --no-docs
 """
 
+# Long module: an example script: runs the Taiwan case and writes docs/taiwan.md from the outputs,
+# read top to bottom.
+
 from __future__ import annotations
 
 import argparse

@@ -204,3 +204,34 @@ def test_the_package_cites_only_files_of_the_repository(suffix: str) -> None:
         cited_docs |= set(re.findall(r"docs/[\w./-]+?\.md", text))
     missing = sorted(d for d in cited_docs if not (REPO / d).exists())
     assert not missing, f"cited but absent: {missing}"
+
+
+#: Files over the limit whose owners are rewriting them (issue 11): each must leave this list
+#: by being split or by stating its reason; the test fails if one here is already short.
+LONG_PENDING = {
+    "src/socseq/pipeline/config.py",  # lead
+    "src/socseq/pipeline/inputs.py",  # lead, being rewritten
+    "src/socseq/pipeline/uncertainty.py",  # lead, being rewritten
+    "src/socseq/report/html.py",  # outputs
+}
+MAX_LINES = 500
+
+
+def test_long_modules_state_why_at_their_top() -> None:
+    unexplained, short = [], []
+    for folder in ("src", "examples", "benchmarks"):
+        for path in sorted((REPO / folder).rglob("*.py")):
+            rel = path.relative_to(REPO).as_posix()
+            lines = path.read_text(encoding="utf-8").splitlines()
+            if len(lines) <= MAX_LINES:
+                if rel in LONG_PENDING:
+                    short.append(rel)
+                continue
+            head = "\n".join(lines[:150])  # the comment follows the module docstring
+            if "# Long module:" not in head and rel not in LONG_PENDING:
+                unexplained.append(f"{rel}: {len(lines)} lines")
+    assert not unexplained, (
+        f"over {MAX_LINES} lines without '# Long module: <why>' near the top; split them or "
+        "say why:\n" + "\n".join(unexplained)
+    )
+    assert not short, f"no longer long, remove from LONG_PENDING: {short}"

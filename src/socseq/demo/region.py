@@ -21,6 +21,9 @@ written atomically, and nothing is rewritten while the stamp file records the sa
 version and seed).
 """
 
+# Long module: one deterministic recipe for the embedded demo region (coastline, land cover,
+# terrain, clay, climate, samples), read top to bottom.
+
 from __future__ import annotations
 
 import json

@@ -11,6 +11,9 @@ Each function takes a :class:`~socseq.dsm.config.DSMConfig`, returns Python obje
   map figure; :func:`predict` trains first when no saved model is found.
 """
 
+# Long module: the DSM commands' API (cv, train, predict) with their outputs; its output writing
+# is being reworked (engineer trust).
+
 from __future__ import annotations
 
 import datetime as dt

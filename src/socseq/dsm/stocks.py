@@ -33,6 +33,9 @@ Laslett, G.M. (2009) Mapping continuous depth functions of soil carbon storage a
 water capacity. Geoderma 154, 138–152. Saini, G.R. (1966) Nature 210, 1295–1296.
 """
 
+# Long module: samples to 0-30 cm stocks: bulk-density PTFs, depth harmonisation (weighted and
+# equal-area spline) and the sample-quality report. Could split the spline out.
+
 from __future__ import annotations
 
 from collections.abc import Callable

@@ -7,6 +7,9 @@ aggregated (average, chosen automatically when the source is much finer than the
 maps take the majority class (mode) or the nearest cell, never an interpolated code.
 """
 
+# Long module: the template grid, alignment with its resampling rules, coastal filling and true
+# cell areas: the one home of grid geometry.
+
 from __future__ import annotations
 
 import math

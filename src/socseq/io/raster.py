@@ -9,6 +9,9 @@ Writers are atomic (see :mod:`socseq.atomic`): a failed write leaves nothing und
 final name.
 """
 
+# Long module: readers and writers of the same formats (GeoTIFF/COG, NetCDF, Zarr) with one set of
+# conventions; the writers are being reworked (engineer outputs), after which the split is due.
+
 from __future__ import annotations
 
 import os

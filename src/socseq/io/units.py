@@ -12,6 +12,9 @@ of soil-sample tables (:mod:`socseq.io.samples`, through :func:`unit_key` and
 :func:`find_trap`) use the same spellings, factors and traps, with the same thresholds.
 """
 
+# Long module: half of it is the units table itself (data: spellings, factors, plausible ranges,
+# traps); the converter is short.
+
 from __future__ import annotations
 
 import math

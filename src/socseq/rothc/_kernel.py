@@ -20,6 +20,9 @@ Conventions
   (``docs/rothc-model.md`` §3-§5) so that results agree to the last printed digit.
 """
 
+# Long module: every numba kernel of RothC with the inline helpers and index constants they share:
+# one compilation unit of numbers-only code, kept apart from every wrapper.
+
 from __future__ import annotations
 
 import math

@@ -11,6 +11,9 @@ month ``m`` of a run uses column ``m % period``. A 12-month climatology therefor
 any length without being repeated in memory.
 """
 
+# Long module: the public numpy API of a run and the types it takes (Soil, MonthlyForcing,
+# RothCState, RunOptions, RunResult), validated in one place before the kernel trusts them.
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field

@@ -88,6 +88,10 @@ Year table, one row per line of ``year_results.out``:
 nullable ``Int64`` and everything else as float64.
 """
 
+# Long module: the official Rothamsted file formats, read and written byte for byte; the reader
+# and the writers share the column tables and the Fortran number formatting. Could split into
+# reader and writers.
+
 from __future__ import annotations
 
 import math
