@@ -828,7 +828,7 @@ def cover_calendar(classes: np.ndarray, land: np.ndarray) -> np.ndarray:
 
 
 def _stock_median(soc_pct: np.ndarray, ptf: str) -> float:
-    from socseq.dsm.stocks import bulk_density_ptf
+    from socseq.dsm.ptf import bulk_density_ptf
 
     bd = bulk_density_ptf(soc_pct * 10.0, ptf)
     return float(np.median(soc_pct * bd * 30.0))
