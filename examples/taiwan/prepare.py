@@ -29,6 +29,9 @@ Usage::
 the 40 × 40 km lowland window around Chiayi used by the test (:data:`CHIAYI_WINDOW`).
 """
 
+# Long module: an example script that builds every input of the Taiwan case, read top to bottom
+# like the case study it documents.
+
 from __future__ import annotations
 
 import argparse
@@ -825,7 +828,7 @@ def cover_calendar(classes: np.ndarray, land: np.ndarray) -> np.ndarray:
 
 
 def _stock_median(soc_pct: np.ndarray, ptf: str) -> float:
-    from socseq.dsm.stocks import bulk_density_ptf
+    from socseq.dsm.ptf import bulk_density_ptf
 
     bd = bulk_density_ptf(soc_pct * 10.0, ptf)
     return float(np.median(soc_pct * bd * 30.0))

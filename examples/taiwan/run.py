@@ -16,6 +16,9 @@ Usage::
     python examples/taiwan/run.py --subset chiayi --work /tmp/tw --no-docs
 """
 
+# Long module: an example script: runs the Taiwan case and writes docs/taiwan.md from the outputs,
+# read top to bottom.
+
 from __future__ import annotations
 
 import argparse
@@ -530,8 +533,7 @@ From the run's report (`report.html` beside the products; `figures/*.png` copied
 # main
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    """Command line: prepare, run, document."""
+def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--work", type=Path, default=prep.DEFAULT_WORK)
     parser.add_argument("--subset", help="xmin,ymin,xmax,ymax (EPSG:3826 m) or 'chiayi'")
@@ -550,11 +552,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         action="store_true",
         help="rewrite the page from the existing runs, running nothing",
     )
-    args = parser.parse_args(argv)
+    return parser
 
-    work = args.work.resolve()
-    subset = prep._parse_subset(args.subset)
-    if args.prepare or not (work / "assumptions.json").exists():
+
+def _prepared(work: Path, subset: Sequence[float] | None, rebuild: bool) -> dict[str, Any]:
+    """Return the inputs' record (assumptions.json), preparing them if absent or elsewhere."""
+    if rebuild or not (work / "assumptions.json").exists():
         print(f"prepare → {work}")
         prep.prepare(work, subset)
     record = json.loads((work / "assumptions.json").read_text(encoding="utf-8"))
@@ -562,6 +565,17 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"prepare → {work} (the inputs there were built for another extent)")
         prep.prepare(work, subset)
         record = json.loads((work / "assumptions.json").read_text(encoding="utf-8"))
+    return record
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Command line: prepare, run, document."""
+    parser = _parser()
+    args = parser.parse_args(argv)
+
+    work = args.work.resolve()
+    subset = prep._parse_subset(args.subset)
+    record = _prepared(work, subset, args.prepare)
     labels = {v["name"]: v["label"] for v in record["variants"]}
     names = ["main", *labels]
     if args.only:

@@ -1,8 +1,23 @@
-"""Exceptions raised by socseq.
+"""Exceptions and warnings raised by socseq: the only module that defines them.
 
 Every error a user can trigger derives from :class:`SocseqError`; the command line turns it into
 one line on standard error and a non-zero exit status, never a traceback. Messages name the
 layer, file or field that is wrong, what was seen, and how to fix it.
+
+Hierarchy::
+
+    SocseqError
+    ├── InputFormatError            a file does not follow its layout
+    │   └── RunFolderError          a finished run folder lacks or garbles a file
+    ├── InputValidationError        a value is out of range, has implausible units, is missing
+    │   ├── UnitsError              declared units unknown, or values implausible for them
+    │   └── RasterFileNotFoundError a raster named in the configuration does not exist
+    ├── ConfigError                 the run configuration is invalid
+    ├── GridMismatchError           rasters cannot be brought onto one grid
+    │   └── MissingCRSError         a raster has no coordinate reference system
+    ├── CarbonBalanceError          a run violated carbon conservation (a bug)
+    └── ConvergenceError            an iteration did not converge
+    UnitsWarning (UserWarning)      a unit trap reported as a warning (strict=False)
 """
 
 from __future__ import annotations
@@ -16,8 +31,20 @@ class InputFormatError(SocseqError):
     """A file does not follow the expected layout (e.g. a malformed RothC ``.dat`` file)."""
 
 
+class RunFolderError(InputFormatError):
+    """A run folder lacks a file the report needs, or a file cannot be read."""
+
+
 class InputValidationError(SocseqError):
     """An input value is out of range, has implausible units, or is missing."""
+
+
+class UnitsError(InputValidationError):
+    """A layer's declared units are unknown, or its values are implausible for them."""
+
+
+class RasterFileNotFoundError(InputValidationError, FileNotFoundError):
+    """A raster file named in the configuration does not exist."""
 
 
 class ConfigError(SocseqError):
@@ -28,9 +55,17 @@ class GridMismatchError(SocseqError):
     """Rasters cannot be brought onto one grid (no CRS, no overlap, wrong shape)."""
 
 
+class MissingCRSError(GridMismatchError):
+    """A raster has no coordinate reference system, so it cannot be placed on the grid."""
+
+
 class CarbonBalanceError(SocseqError):
     """A model run violated carbon conservation (a bug, never expected in normal use)."""
 
 
 class ConvergenceError(SocseqError):
     """An iterative procedure (spin-up, periodic moisture cycle) did not converge."""
+
+
+class UnitsWarning(UserWarning):
+    """A unit trap or an implausible range, reported as a warning because ``strict=False``."""

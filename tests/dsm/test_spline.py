@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from scipy.integrate import quad
 
-from socseq.dsm.stocks import EqualAreaSpline
+from socseq.dsm.spline import EqualAreaSpline
 from socseq.exceptions import InputValidationError
 
 

@@ -6,7 +6,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from socseq.dsm.stocks import BD_PTFS, bulk_density_ptf, compute_stocks, soc_stock_t_ha
+from socseq.dsm.ptf import BD_PTFS, bulk_density_ptf
+from socseq.dsm.stocks import compute_stocks, soc_stock_t_ha
 from socseq.exceptions import ConfigError, InputValidationError
 from socseq.io.samples import read_samples
 

@@ -1,9 +1,15 @@
-"""The Taiwan case on a 40 × 40 km window around Chiayi: prepare → socseq run → invariants.
+"""The Taiwan case: prepare → socseq run → invariants, and the numbers published on docs/taiwan.md.
 
-Needs ../shared/data (skips without it, fails when SOCSEQ_REQUIRE_SHARED=1). Checks, on the
-run's own outputs: RSR(SSM2) = 2·RSR(SSM1) and RSR(SSM3) = 4·RSR(SSM1) per cell, 4-per-1000
-shares ordered BAU < SSM1 < SSM2 < SSM3, and every cropland cell of the land-use map either
-simulated or counted as excluded with a reason in run.json.
+Needs ../shared/data (skips without it, fails when SOCSEQ_REQUIRE_SHARED=1).
+
+- On a 40 × 40 km window around Chiayi (every run): RSR(SSM2) = 2·RSR(SSM1) and
+  RSR(SSM3) = 4·RSR(SSM1) per cell, 4-per-1000 shares ordered BAU < SSM1 < SSM2 < SSM3, and
+  every cropland cell of the land-use map either simulated or counted as excluded with a reason
+  in run.json.
+- On the whole main island (``slow``, ``pytest --runslow``: about 2 minutes on 2 cores): the main
+  run reproduces every number docs/taiwan.md publishes for it, read from the page itself, to the
+  printed digit: mean ASR, RSR, final SOC and 4-per-1000 share per scenario, mean T0, simulated
+  cells and area, and the DSM cross-validation table.
 """
 
 from __future__ import annotations
@@ -14,7 +20,6 @@ import sys
 from pathlib import Path
 
 import numpy as np
-import pandas as pd
 import pytest
 import rasterio
 
@@ -121,7 +126,6 @@ def test_every_cropland_cell_is_simulated_or_excluded_with_a_reason(chiayi_run: 
     cropland = np.isin(classes, [2, 13])
     assert cells["grid"] == classes.size
     excluded = {k: int(v) for k, v in cells["excluded"].items()}
-    assert all(isinstance(k, str) and k for k in excluded)
     assert cells["simulated"] + sum(excluded.values()) >= int(cropland.sum())
     t0 = _read(chiayi_run["dir"] / "maps" / "TWN_GSOCseq_T0_Map030.tif")
     simulated = np.isfinite(t0)
@@ -129,7 +133,10 @@ def test_every_cropland_cell_is_simulated_or_excluded_with_a_reason(chiayi_run: 
     assert not (simulated & ~cropland).any()  # only cropland classes are modelled
     summary = chiayi_run["summary"]
     assert summary.index.is_unique and set(summary.index) >= {"BAU", "SSM1", "SSM2", "SSM3"}
-    assert isinstance(summary, pd.DataFrame)
+    # The summary's areas are the simulated cells' areas: the cropland it reports is simulated.
+    bau = summary.loc["BAU"]
+    assert bau["simulated_cells"] == cells["simulated"]
+    assert bau["simulated_area_ha"] == pytest.approx(bau["simulated_cropland_area_ha"])
 
 
 def test_products_pass_the_cf_checker_and_cog_validation(chiayi_run: dict) -> None:
@@ -144,3 +151,76 @@ def test_products_pass_the_cf_checker_and_cog_validation(chiayi_run: dict) -> No
     assert len(tifs) > 20
     for path in tifs:
         assert cog_issues(path) == [], path.name
+
+
+# ---------------------------------------------------------------------------------------------
+# The whole island against docs/taiwan.md
+# ---------------------------------------------------------------------------------------------
+
+PAGE = Path(__file__).resolve().parents[2] / "docs" / "taiwan.md"
+
+
+def _page_table(text: str, first_header: str) -> list[dict[str, str]]:
+    """Rows of the markdown table of ``text`` whose first header cell is ``first_header``."""
+
+    def cells(line: str) -> list[str]:
+        return [c.strip() for c in line.strip().strip("|").split("|")]
+
+    lines = text.splitlines()
+    for i, line in enumerate(lines):
+        if line.startswith("|") and cells(line)[0] == first_header:
+            header, rows = cells(line), []
+            for row in lines[i + 2 :]:
+                if not row.startswith("|"):
+                    break
+                rows.append(dict(zip(header, cells(row), strict=True)))
+            return rows
+    raise AssertionError(f"docs/taiwan.md has no table starting with '{first_header}'")
+
+
+def _printed(value: float, text: str) -> None:
+    """``value`` rounds to ``text`` as the page prints it (thousands separators, fixed digits)."""
+    digits = len(text.split(".")[1]) if "." in text else 0
+    assert value == pytest.approx(float(text.replace(",", "")), abs=0.5 * 10**-digits + 1e-9), (
+        f"{value} is not {text} as printed on docs/taiwan.md"
+    )
+
+
+@pytest.mark.slow
+def test_whole_island_reproduces_the_numbers_on_docs_taiwan_md(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> None:
+    data = _data()
+    prepare = _load("taiwan_prepare", "prepare.py")
+    runner = _load("taiwan_run", "run.py")
+    work = tmp_path_factory.mktemp("taiwan_island")
+    built = prepare.prepare(work, None, data=data)
+    done = runner.run_config(built["configs"]["main"], log=work / "main.log")
+    run = runner.read_run(done["output_dir"])
+    summary = run["summary"]
+    text = PAGE.read_text(encoding="utf-8")
+
+    results = _page_table(text, "scenario")
+    assert [r["scenario"] for r in results] == ["BAU", "SSM1", "SSM2", "SSM3"]
+    for row in results:
+        ours = summary.loc[row["scenario"]]
+        _printed(ours["mean_asr_t_ha_yr"], row["ASR (ours)"])
+        _printed(ours["share_4p1000_pct"], row["4‰ share % (ours)"])
+        _printed(ours["mean_soc_final_t_ha"], row["SOC 2040 t C/ha (ours)"])
+        if row["scenario"] != "BAU":
+            _printed(ours["mean_rsr_t_ha_yr"], row["RSR (ours)"])
+
+    main = next(r for r in _page_table(text, "run") if r["run"] == "`main`")
+    _printed(run["manifest"]["cells"]["simulated"], main["cells simulated"])
+    _printed(summary.loc["BAU", "simulated_area_ha"], main["simulated ha"])
+    _printed(summary.loc["BAU", "mean_soc_t0_t_ha"], main["SOC T0"])
+    assert f"Cells: grid {run['manifest']['cells']['grid']:,}" in text
+
+    columns = {"ME": "ME", "MAE": "MAE", "RMSE": "RMSE", "R²": "R2", "MEC": "MEC", "CCC": "CCC"}
+    columns["PICP90"] = "PICP90"
+    for row in _page_table(text, "cross-validation"):
+        key = "cv_spatial" if "spatial" in row["cross-validation"] else "cv_kfold"
+        pooled = run["dsm"][key]["pooled"]
+        assert int(row["n"]) == pooled["n"]
+        for column, name in columns.items():
+            _printed(pooled[name], row[column])

@@ -11,8 +11,8 @@ import pytest
 from click.testing import CliRunner
 
 from socseq.cli.report import report
-from socseq.exceptions import SocseqError
-from socseq.report import RunFolderError, build_report, read_run_folder
+from socseq.exceptions import RunFolderError, SocseqError
+from socseq.report import build_report, read_run_folder
 from socseq.report.figures import diverging_style, sequential_style
 from socseq.report.run_folder import MapLayer
 

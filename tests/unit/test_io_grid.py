@@ -11,10 +11,14 @@ import xarray as xr
 from affine import Affine
 from pyproj import Geod, Transformer
 
-from socseq.exceptions import GridMismatchError, InputValidationError, SocseqError
+from socseq.exceptions import (
+    GridMismatchError,
+    InputValidationError,
+    MissingCRSError,
+    SocseqError,
+)
 from socseq.io.grid import (
     GridSpec,
-    MissingCRSError,
     align_to_template,
     cell_area_ha,
     fill_from_nearest,

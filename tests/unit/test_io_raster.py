@@ -13,10 +13,16 @@ import xarray as xr
 from affine import Affine
 from pyproj import CRS
 
-from socseq.exceptions import ConfigError, InputFormatError, InputValidationError, SocseqError
-from socseq.io.grid import GridSpec, MissingCRSError
-from socseq.io.raster import (
+from socseq.exceptions import (
+    ConfigError,
+    InputFormatError,
+    InputValidationError,
+    MissingCRSError,
     RasterFileNotFoundError,
+    SocseqError,
+)
+from socseq.io.grid import GridSpec
+from socseq.io.raster import (
     open_monthly,
     open_raster,
     write_geotiff,

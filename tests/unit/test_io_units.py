@@ -7,15 +7,15 @@ import pandas as pd
 import pytest
 import xarray as xr
 
-from socseq.exceptions import ConfigError, InputValidationError, SocseqError
-from socseq.io.grid import GridSpec
-from socseq.io.units import (
-    VARIABLES,
+from socseq.exceptions import (
+    ConfigError,
+    InputValidationError,
+    SocseqError,
     UnitsError,
     UnitsWarning,
-    canonical_units,
-    check_and_convert,
 )
+from socseq.io.grid import GridSpec
+from socseq.io.units import VARIABLES, canonical_units, check_and_convert
 
 pytestmark = pytest.mark.filterwarnings("ignore:Use `@` matmul:PendingDeprecationWarning")
 

@@ -21,6 +21,9 @@ written atomically, and nothing is rewritten while the stamp file records the sa
 version and seed).
 """
 
+# Long module: one deterministic recipe for the embedded demo region (coastline, land cover,
+# terrain, clay, climate, samples), read top to bottom.
+
 from __future__ import annotations
 
 import json
@@ -246,8 +249,10 @@ def _modis_igbp(lon: np.ndarray, lat: np.ndarray) -> np.ndarray:
 # --------------------------------------------------------------------------- synthetic fields
 
 
-def _smooth_noise(rng: np.random.Generator, shape: tuple[int, ...], sigma: float) -> np.ndarray:
-    """Gaussian-filtered white noise rescaled to mean 0 and standard deviation 1."""
+def _smooth_noise(
+    rng: np.random.Generator, shape: tuple[int, ...], sigma: float | tuple[float, ...]
+) -> np.ndarray:
+    """Gaussian-filtered white noise (``sigma`` in cells, per axis) with mean 0 and SD 1."""
     field = ndimage.gaussian_filter(rng.standard_normal(shape), sigma, mode="reflect")
     return (field - field.mean()) / field.std()
 
@@ -303,8 +308,8 @@ def _land_use(
     _, (ri, ci) = ndimage.distance_transform_edt(~known, return_indices=True)
     igbp = np.where(land & ~known, igbp[ri, ci], igbp)
     lut = np.full(256, 255, np.uint8)
-    for code, fao in _IGBP_TO_FAO.items():
-        lut[code] = fao
+    for code, fao_class in _IGBP_TO_FAO.items():
+        lut[code] = fao_class
     fao = lut[igbp]
     e = np.nan_to_num(elev)
     fao = np.where((igbp == 14) & (e >= 150.0), 12, fao)

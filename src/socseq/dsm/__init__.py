@@ -29,14 +29,10 @@ from socseq.dsm.covariates import CovariateLayer, CovariateStack, FeatureEncoder
 from socseq.dsm.kriging import ResidualKriging
 from socseq.dsm.model import SOCStockModel
 from socseq.dsm.predict import predict_grid, write_prediction
+from socseq.dsm.ptf import BD_PTFS, bulk_density_ptf
 from socseq.dsm.qa import SampleReport
-from socseq.dsm.stocks import (
-    BD_PTFS,
-    EqualAreaSpline,
-    bulk_density_ptf,
-    compute_stocks,
-    soc_stock_t_ha,
-)
+from socseq.dsm.spline import EqualAreaSpline
+from socseq.dsm.stocks import compute_stocks, soc_stock_t_ha
 from socseq.dsm.validation import (
     METRICS,
     CVResult,

@@ -15,9 +15,13 @@ The DSM writes data only. Its figures are drawn by the report layer
 ``[dsm.output] plots`` is on, and by the run report from the files written here.
 """
 
+# Long module: the DSM commands' API (cv, train, predict) with their outputs; its output writing
+# is being reworked (engineer trust).
+
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -324,7 +328,7 @@ def run_cv(
             random_state=config.model.seed,
             sample_ids=data.samples["sample_id"],
             importance=config.cv.importance and method == config.cv.methods[0],
-            progress=lambda done, total, m=method: _notify(progress, f"cv {m}", done, total),
+            progress=partial(_notify, progress, f"cv {method}"),
         )
     test_predictions = test_metrics = None
     if config.test is not None:

@@ -13,6 +13,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Literal
 
 import numpy as np
 import pandas as pd
@@ -122,7 +123,9 @@ class CovariateStack:
                 )
             if grid is None:
                 grid = GridSpec.from_raster(da)
-            kind = "categorical" if layer.categorical else "continuous"
+            kind: Literal["continuous", "categorical"] = (
+                "categorical" if layer.categorical else "continuous"
+            )
             aligned = align_to_template(
                 da, grid, kind=kind, resampling=layer.resampling, name=layer.name
             )
@@ -253,7 +256,7 @@ class FeatureEncoder(TransformerMixin, BaseEstimator):
     def _column(X: pd.DataFrame | np.ndarray, key: str | int) -> np.ndarray:
         if isinstance(X, pd.DataFrame):
             return X[key].to_numpy(dtype=float)
-        return np.asarray(X, dtype=float)[:, key]
+        return np.asarray(X, dtype=float)[:, int(key)]
 
     def fit(self, X: pd.DataFrame | np.ndarray, y: object = None) -> FeatureEncoder:
         """Learn the columns and the categories of the categorical ones."""

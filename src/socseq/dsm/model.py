@@ -268,7 +268,7 @@ class SOCStockModel(RegressorMixin, BaseEstimator):
             self.oos_residuals_ = target - np.asarray(oos, float)
 
         self.kriging_ = None
-        if points is not None:
+        if points is not None and self.oos_residuals_ is not None:
             known = np.isfinite(self.oos_residuals_)
             self.kriging_ = ResidualKriging(
                 model=self.variogram,
@@ -354,6 +354,7 @@ class SOCStockModel(RegressorMixin, BaseEstimator):
             qs = values[:, np.searchsorted(wanted, levels)]
         else:
             mean = np.asarray(self.regressor_.predict(encoded), float)
+            assert self.oos_residuals_ is not None  # rf and gbm always keep them
             residuals = self.oos_residuals_[np.isfinite(self.oos_residuals_)]
             qs = mean[:, None] + np.quantile(residuals, levels)[None, :]
             sd = np.full(n, float(np.std(residuals)))

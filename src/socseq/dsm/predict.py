@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pandas as pd
 import xarray as xr
 
 from socseq.dsm.aoa import AreaOfApplicability
@@ -38,6 +39,52 @@ OUTPUT_VARIABLES: dict[str, tuple[str, str]] = {
     "di": ("dissimilarity index (Meyer & Pebesma 2021)", "1"),
     "aoa": ("inside the area of applicability (1) or not (0)", "1"),
 }
+
+
+def _check_inputs(
+    model: SOCStockModel,
+    stack: CovariateStack,
+    mask: np.ndarray | None,
+    frame: PlanarFrame | None,
+) -> None:
+    """Refuse a mask off the grid, kriging without a frame, or covariates other than trained."""
+    if mask is not None and np.shape(mask) != stack.grid.shape:
+        raise InputValidationError(
+            f"prediction mask has shape {np.shape(mask)}, the grid {stack.grid.shape}; align "
+            "the mask to the template grid"
+        )
+    if model.kriging and frame is None:
+        raise InputValidationError(
+            "prediction: the model kriges residuals, so it needs the planar frame of its "
+            "training samples (frame=)"
+        )
+    names = list(getattr(model, "feature_names_in_", stack.names))
+    if names != stack.names:
+        raise InputValidationError(
+            f"prediction: the covariate stack ({', '.join(stack.names)}) differs from the "
+            f"model's covariates ({', '.join(names)}); open the same covariates in the same order"
+        )
+
+
+def _predict_cells(
+    model: SOCStockModel,
+    table: pd.DataFrame,
+    cells: np.ndarray,
+    coords: np.ndarray | None,
+    aoa: AreaOfApplicability | None,
+    outputs: dict[str, np.ndarray],
+) -> None:
+    """Write the predictive distribution (and DI/AOA) of some cells into ``outputs``."""
+    dist = model.predict_distribution(table, quantiles=(0.05, 0.5, 0.95), coords=coords)
+    outputs["soc_mean_t_ha"][cells] = dist["mean"]
+    outputs["soc_sd_t_ha"][cells] = dist["sd"]
+    outputs["soc_q05_t_ha"][cells] = dist["quantiles"][:, 0]
+    outputs["soc_median_t_ha"][cells] = dist["quantiles"][:, 1]
+    outputs["soc_q95_t_ha"][cells] = dist["quantiles"][:, 2]
+    if aoa is not None:
+        di, inside = aoa.predict(model.encoder_.transform(table))
+        outputs["di"][cells] = di
+        outputs["aoa"][cells] = inside
 
 
 def predict_grid(
@@ -77,22 +124,7 @@ def predict_grid(
     """
     grid = stack.grid
     height, width = grid.shape
-    if mask is not None and np.shape(mask) != grid.shape:
-        raise InputValidationError(
-            f"prediction mask has shape {np.shape(mask)}, the grid {grid.shape}; align the mask "
-            "to the template grid"
-        )
-    if model.kriging and frame is None:
-        raise InputValidationError(
-            "prediction: the model kriges residuals, so it needs the planar frame of its "
-            "training samples (frame=)"
-        )
-    names = list(getattr(model, "feature_names_in_", stack.names))
-    if names != stack.names:
-        raise InputValidationError(
-            f"prediction: the covariate stack ({', '.join(stack.names)}) differs from the "
-            f"model's covariates ({', '.join(names)}); open the same covariates in the same order"
-        )
+    _check_inputs(model, stack, mask, frame)
     outputs = {name: np.full(height * width, np.nan) for name in OUTPUT_VARIABLES}
     if aoa is None:
         del outputs["di"], outputs["aoa"]
@@ -110,16 +142,7 @@ def predict_grid(
             if frame is not None:
                 rows, cols = np.divmod(cells, width)
                 coords = frame.transform(x_coords[cols], y_coords[rows])
-            dist = model.predict_distribution(table, quantiles=(0.05, 0.5, 0.95), coords=coords)
-            outputs["soc_mean_t_ha"][cells] = dist["mean"]
-            outputs["soc_sd_t_ha"][cells] = dist["sd"]
-            outputs["soc_q05_t_ha"][cells] = dist["quantiles"][:, 0]
-            outputs["soc_median_t_ha"][cells] = dist["quantiles"][:, 1]
-            outputs["soc_q95_t_ha"][cells] = dist["quantiles"][:, 2]
-            if aoa is not None:
-                di, inside = aoa.predict(model.encoder_.transform(table))
-                outputs["di"][cells] = di
-                outputs["aoa"][cells] = inside
+            _predict_cells(model, table, cells, coords, aoa, outputs)
         if progress is not None:
             progress(window.stop, height)
     data_vars = {

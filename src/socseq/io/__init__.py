@@ -12,27 +12,21 @@
 from socseq.atomic import atomic_path, write_csv_atomic, write_json_atomic, write_text_atomic
 from socseq.io.grid import (
     GridSpec,
-    MissingCRSError,
     align_to_template,
     cell_area_ha,
     fill_from_nearest,
 )
 from socseq.io.raster import (
-    RasterFileNotFoundError,
     open_monthly,
     open_raster,
     write_geotiff,
     write_netcdf,
     write_zarr,
 )
-from socseq.io.units import UnitsError, UnitsWarning, canonical_units, check_and_convert
+from socseq.io.units import canonical_units, check_and_convert
 
 __all__ = [
     "GridSpec",
-    "MissingCRSError",
-    "RasterFileNotFoundError",
-    "UnitsError",
-    "UnitsWarning",
     "align_to_template",
     "atomic_path",
     "canonical_units",

@@ -7,6 +7,9 @@ aggregated (average, chosen automatically when the source is much finer than the
 maps take the majority class (mode) or the nearest cell, never an interpolated code.
 """
 
+# Long module: the template grid, alignment with its resampling rules, coastal filling and true
+# cell areas: the one home of grid geometry.
+
 from __future__ import annotations
 
 import functools
@@ -25,11 +28,10 @@ from rasterio.transform import array_bounds
 from rasterio.warp import reproject, transform_bounds
 from scipy.spatial import cKDTree
 
-from socseq.exceptions import GridMismatchError, InputValidationError
+from socseq.exceptions import GridMismatchError, InputValidationError, MissingCRSError
 
 __all__ = [
     "GridSpec",
-    "MissingCRSError",
     "align_to_template",
     "cell_area_ha",
     "choose_resampling",
@@ -52,10 +54,6 @@ RESAMPLING_BY_KIND: dict[str, tuple[str, ...]] = {
 #: interpolated: bilinear interpolation would read only the 4 source cells nearest to each
 #: target centre and ignore the rest of the target cell.
 AVERAGE_WHEN_FINER_BY = 2.0
-
-
-class MissingCRSError(GridMismatchError):
-    """A raster has no coordinate reference system, so it cannot be placed on the grid."""
 
 
 def describe_source(da: xr.DataArray, name: str | None = None) -> str:
@@ -162,7 +160,10 @@ class GridSpec:
             Extent in CRS units; the grid starts at (left, top) and extends right and down by
             whole cells until it covers the extent.
         """
-        xres, yres = (resolution, resolution) if np.isscalar(resolution) else resolution
+        if isinstance(resolution, tuple | list):
+            xres, yres = float(resolution[0]), float(resolution[1])
+        else:
+            xres = yres = float(resolution)
         left, bottom, right, top = bounds
         if xres <= 0 or yres <= 0 or right <= left or top <= bottom:
             raise GridMismatchError(
@@ -846,6 +847,11 @@ def cell_area_ha(grid: GridSpec) -> xr.DataArray:
     y, x = grid.coords()
     if grid.is_geographic:
         ellipsoid = grid.crs.ellipsoid
+        if ellipsoid is None:
+            raise GridMismatchError(
+                f"grid CRS {grid.crs.to_string()} is geographic but names no ellipsoid, so cell "
+                "areas cannot be computed; give a CRS with a datum (e.g. EPSG:4326)"
+            )
         a = ellipsoid.semi_major_metre
         b = ellipsoid.semi_minor_metre
         e = math.sqrt(1 - (b / a) ** 2)

@@ -9,6 +9,9 @@ Writers are atomic (see :mod:`socseq.atomic`): a failed write leaves nothing und
 final name.
 """
 
+# Long module: readers and writers of the same formats (GeoTIFF/COG, NetCDF, Zarr) with one set of
+# conventions; the writers are being reworked (engineer outputs), after which the split is due.
+
 from __future__ import annotations
 
 import os
@@ -26,11 +29,15 @@ from pyproj import CRS
 from rasterio.errors import RasterioError
 
 from socseq.atomic import atomic_path
-from socseq.exceptions import ConfigError, InputFormatError, InputValidationError
-from socseq.io.grid import MissingCRSError
+from socseq.exceptions import (
+    ConfigError,
+    InputFormatError,
+    InputValidationError,
+    MissingCRSError,
+    RasterFileNotFoundError,
+)
 
 __all__ = [
-    "RasterFileNotFoundError",
     "load_block",
     "open_monthly",
     "open_raster",
@@ -44,10 +51,6 @@ _SPATIAL_NAMES = {"y": ("y", "lat", "latitude"), "x": ("x", "lon", "long", "long
 #: Attributes that describe the stored encoding; once decoded they must not travel with the
 #: values, or a later step could apply a scale factor a second time.
 _ENCODING_ATTRS = ("scale_factor", "add_offset", "_FillValue", "missing_value", "_Unsigned")
-
-
-class RasterFileNotFoundError(InputValidationError, FileNotFoundError):
-    """A raster file named in the configuration does not exist."""
 
 
 def _what(name: str, path: Path) -> str:
@@ -212,14 +215,13 @@ def _open_with_gdal(
     pending: list[tuple[str, Any]],
     lazy: bool,
 ) -> xr.DataArray:
-    cache = {"cache": False} if lazy else {}
     try:
         if categorical:
             da = rioxarray.open_rasterio(
-                path, masked=False, mask_and_scale=False, chunks=chunks, **cache
+                path, masked=False, mask_and_scale=False, chunks=chunks, cache=not lazy
             )
         else:
-            da = rioxarray.open_rasterio(path, mask_and_scale=True, chunks=chunks, **cache)
+            da = rioxarray.open_rasterio(path, mask_and_scale=True, chunks=chunks, cache=not lazy)
     except (RasterioError, OSError) as exc:
         raise InputFormatError(
             f"{_what(name, path)}: cannot be read as a raster ({str(exc).splitlines()[0]}); "
@@ -476,10 +478,7 @@ def open_monthly(
     lead = da.dims[0]
     n = da.sizes[lead]
     coord = da[lead] if lead in da.coords else None
-    has_dates = coord is not None and (
-        np.issubdtype(coord.dtype, np.datetime64) or coord.dtype == object
-    )
-    if has_dates:
+    if coord is not None and (np.issubdtype(coord.dtype, np.datetime64) or coord.dtype == object):
         months = _month_index(coord)
         order = np.argsort(months, kind="stable")
         if not np.array_equal(order, np.arange(n)):
@@ -589,18 +588,7 @@ def write_geotiff(
     path = Path(path)
     crs = _require_crs(da, path)
     out_dtype = np.dtype(dtype or da.dtype)
-    if np.issubdtype(out_dtype, np.integer):
-        info = np.iinfo(out_dtype)
-        if not info.min <= nodata <= info.max:
-            raise InputValidationError(
-                f"output {path}: nodata {nodata} does not fit dtype {out_dtype}; give a nodata "
-                f"between {info.min} and {info.max}"
-            )
-    if da.ndim not in (2, 3) or da.dims[-2:] != ("y", "x"):
-        raise InputValidationError(
-            f"output {path}: a GeoTIFF holds (y, x) or (band, y, x) data, got dims "
-            f"({', '.join(map(str, da.dims))}); transpose or select first"
-        )
+    _check_geotiff_layout(da, path, out_dtype, nodata)
     values = np.asarray(da.values)
     if np.issubdtype(values.dtype, np.floating):
         values = np.where(np.isnan(values), nodata, values)
@@ -632,14 +620,7 @@ def write_geotiff(
         # the target, with every band attribute set, then copy it into the COG layout.
         plain = tmp.with_name(tmp.stem + ".plain.tif") if cog and has_cog else tmp
         try:
-            with rasterio.open(plain, "w", **profile) as dst:
-                dst.write(values)
-                dst.update_tags(AREA_OR_POINT="Area", **{**attrs, **(tags or {})})
-                for band in range(1, count + 1):
-                    if units is not None:
-                        dst.set_band_unit(band, units)
-                    if description is not None:
-                        dst.set_band_description(band, description)
+            _write_plain(plain, profile, values, {**attrs, **(tags or {})}, units, description)
             if plain != tmp:
                 rasterio.shutil.copy(
                     plain,
@@ -654,6 +635,41 @@ def write_geotiff(
             if plain != tmp:
                 plain.unlink(missing_ok=True)
     return path
+
+
+def _check_geotiff_layout(da: xr.DataArray, path: Path, out_dtype: np.dtype, nodata: float) -> None:
+    """Refuse a nodata value the dtype cannot hold, and dims a GeoTIFF cannot store."""
+    if np.issubdtype(out_dtype, np.integer):
+        info = np.iinfo(out_dtype)
+        if not info.min <= nodata <= info.max:
+            raise InputValidationError(
+                f"output {path}: nodata {nodata} does not fit dtype {out_dtype}; give a nodata "
+                f"between {info.min} and {info.max}"
+            )
+    if da.ndim not in (2, 3) or da.dims[-2:] != ("y", "x"):
+        raise InputValidationError(
+            f"output {path}: a GeoTIFF holds (y, x) or (band, y, x) data, got dims "
+            f"({', '.join(map(str, da.dims))}); transpose or select first"
+        )
+
+
+def _write_plain(
+    path: Path,
+    profile: dict[str, Any],
+    values: np.ndarray,
+    tags: dict[str, Any],
+    units: str | None,
+    description: str | None,
+) -> None:
+    """Write a tiled GeoTIFF with its tags, band units and band descriptions."""
+    with rasterio.open(path, "w", **profile) as dst:
+        dst.write(values)
+        dst.update_tags(AREA_OR_POINT="Area", **tags)
+        for band in range(1, values.shape[0] + 1):
+            if units is not None:
+                dst.set_band_unit(band, units)
+            if description is not None:
+                dst.set_band_description(band, description)
 
 
 def _axis_attrs(crs: CRS) -> dict[str, dict[str, str]]:
@@ -698,30 +714,40 @@ def _prepare_dataset(data: xr.Dataset | xr.DataArray, path: Path) -> xr.Dataset:
         var.attrs = {
             k: v for k, v in var.attrs.items() if k not in (*_ENCODING_ATTRS, "grid_mapping")
         }
-    gridded = any({"y", "x"} <= set(v.dims) for v in ds.data_vars.values())
-    if gridded:
-        crs = None
-        for var in ds.data_vars.values():
-            if {"y", "x"} <= set(var.dims) and var.rio.crs is not None:
-                crs = var.rio.crs
-                break
-        if crs is None and ds.rio.crs is not None:
-            crs = ds.rio.crs
-        if crs is None:
-            _require_crs(ds, path)
-        # Links every data variable to a spatial_ref variable holding crs_wkt (CF grid mapping).
-        # The link is moved from encoding to attrs because an explicit `encoding` argument to
-        # the writers replaces a variable's encoding and would drop it.
-        ds = ds.rio.write_crs(crs)
-        for var in ds.data_vars.values():
-            link = var.encoding.pop("grid_mapping", None)
-            if link is not None and {"y", "x"} <= set(var.dims):
-                var.attrs["grid_mapping"] = link
-        if "spatial_ref" in ds.variables:
-            ds["spatial_ref"].attrs.setdefault("long_name", "coordinate reference system")
-        for axis, attrs in _axis_attrs(CRS.from_user_input(crs)).items():
-            if axis in ds.coords:
-                ds[axis].attrs = {**attrs, **ds[axis].attrs}
+    if any({"y", "x"} <= set(v.dims) for v in ds.data_vars.values()):
+        ds = _with_grid_mapping(ds, path)
+    _name_label_coordinates(ds)
+    ds = ds.reset_coords([k for k in ds.coords if k not in ds.dims])
+    ds.attrs.setdefault("Conventions", CF_CONVENTIONS)
+    return ds
+
+
+def _with_grid_mapping(ds: xr.Dataset, path: Path) -> xr.Dataset:
+    """Link every gridded variable to a CF grid mapping ``spatial_ref``; label the axes."""
+    crs = next(
+        (a.rio.crs for a in ds.data_vars.values() if {"y", "x"} <= set(a.dims) and a.rio.crs),
+        ds.rio.crs,
+    )
+    if crs is None:
+        _require_crs(ds, path)
+    # Links every data variable to a spatial_ref variable holding crs_wkt (CF grid mapping).
+    # The link is moved from encoding to attrs because an explicit `encoding` argument to
+    # the writers replaces a variable's encoding and would drop it.
+    ds = ds.rio.write_crs(crs)
+    for var in ds.data_vars.values():
+        link = var.encoding.pop("grid_mapping", None)
+        if link is not None and {"y", "x"} <= set(var.dims):
+            var.attrs["grid_mapping"] = link
+    if "spatial_ref" in ds.variables:
+        ds["spatial_ref"].attrs.setdefault("long_name", "coordinate reference system")
+    for axis, attrs in _axis_attrs(CRS.from_user_input(crs)).items():
+        if axis in ds.coords:
+            ds[axis].attrs = {**attrs, **ds[axis].attrs}
+    return ds
+
+
+def _name_label_coordinates(ds: xr.Dataset) -> None:
+    """Name non-index coordinates in the ``coordinates`` attribute of the variables they label."""
     labels = [
         str(k) for k in ds.coords if k not in ds.dims and k != "spatial_ref" and ds[k].ndim >= 1
     ]
@@ -730,9 +756,6 @@ def _prepare_dataset(data: xr.Dataset | xr.DataArray, path: Path) -> xr.Dataset:
         wanted += [k for k in labels if set(ds[k].dims) <= set(var.dims) and k not in wanted]
         if wanted and name != "spatial_ref":
             var.attrs["coordinates"] = " ".join(wanted)
-    ds = ds.reset_coords([k for k in ds.coords if k not in ds.dims])
-    ds.attrs.setdefault("Conventions", CF_CONVENTIONS)
-    return ds
 
 
 def _no_fill(ds: xr.Dataset) -> list[str]:

@@ -5,9 +5,10 @@ reads the file, checks that every named column exists and is numeric, converts e
 unit to the canonical one that the column name carries (``soc_g_kg``, ``bd_g_cm3``,
 ``cf_frac``, ``top_cm``, ``bottom_cm``, ``stock_t_ha``) and refuses units that are unknown or
 whose values betray another unit (SOC in g/kg declared as %, bulk density in kg/m³ declared as
-g/cm³, coarse fragments in % declared as a fraction, ...). Locations come from x/y columns
-(CSV, with a declared CRS) or from point geometries (GeoPackage, Shapefile, GeoJSON, which
-carry their CRS).
+g/cm³, coarse fragments in % declared as a fraction, ...). Spellings, factors and traps are
+those of the one units table, :data:`socseq.io.units.VARIABLES`, which rasters use too.
+Locations come from x/y columns (CSV, with a declared CRS) or from point geometries
+(GeoPackage, Shapefile, GeoJSON, which carry their CRS).
 
 Values are converted, never filtered: rows with missing or impossible values are reported and
 dropped later by :mod:`socseq.dsm.stocks`, which knows the soil physics.
@@ -16,8 +17,8 @@ dropped later by :mod:`socseq.dsm.stocks`, which knows the soil physics.
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -26,12 +27,11 @@ from pyproj import CRS, Transformer
 from pyproj.exceptions import CRSError
 
 from socseq.exceptions import ConfigError, InputFormatError, InputValidationError
-from socseq.io.units import VARIABLES
+from socseq.io.units import VARIABLES, find_trap, summarise_values, unit_key
 
 __all__ = [
     "QUANTITIES",
     "ColumnSpec",
-    "SampleQuantity",
     "SampleTable",
     "read_samples",
 ]
@@ -40,126 +40,16 @@ _TABLE_SUFFIXES = {".csv", ".txt", ".tsv"}
 _VECTOR_SUFFIXES = {".gpkg", ".shp", ".geojson", ".json", ".fgb", ".gml", ".kml"}
 
 
-@dataclass(frozen=True)
-class _Summary:
-    """What a column's valid values look like, in the declared units."""
-
-    min: float
-    max: float
-    median: float
-
-
-@dataclass(frozen=True)
-class _Trap:
-    """A value pattern showing that the declared unit is wrong, and the unit it looks like."""
-
-    declared: str
-    test: Callable[[_Summary], bool]
-    looks_like: str
-    fix: str
-
-
-@dataclass(frozen=True)
-class SampleQuantity:
-    """Canonical unit, accepted units (with their factor to canonical) and unit traps."""
-
-    label: str
-    canonical: str
-    units: Mapping[str, tuple[float, tuple[str, ...]]]
-    traps: tuple[_Trap, ...] = field(default=())
-
-
-def _from_units_table(variable: str) -> dict[str, tuple[float, tuple[str, ...]]]:
-    """Take scale factors and spellings from :data:`socseq.io.units.VARIABLES`.
-
-    Rasters and sample tables then accept the same spellings for bulk density and stocks.
-    """
-    return {key: (conv.scale, conv.aliases) for key, conv in VARIABLES[variable].units.items()}
-
-
-#: Quantities a sample table may declare: canonical name → units and traps. Factors convert
-#: the declared unit to the canonical one (canonical = value × factor).
-QUANTITIES: dict[str, SampleQuantity] = {
-    "soc_g_kg": SampleQuantity(
-        label="SOC concentration",
-        canonical="g/kg",
-        units={
-            "g/kg": (1.0, ("g kg-1", "mg/g", "permille", "‰", "g C/kg", "gC/kg")),
-            "%": (10.0, ("percent", "pct", "g/100g", "g/100 g", "dag/kg", "% (w/w)")),
-            "kg/kg": (1000.0, ("fraction", "kg kg-1", "g/g")),
-        },
-        traps=(
-            # SOC above 100 % is impossible; such values are g/kg.
-            _Trap("%", lambda s: s.max > 100, "g/kg", "g/kg"),
-            # A median below 2 g/kg (0.2 %) would be a desert soil; values like 1.8 are %.
-            _Trap("g/kg", lambda s: s.median < 2 and s.max <= 100, "%", "%"),
-            _Trap("kg/kg", lambda s: s.max > 1, "% or g/kg", "%"),
-        ),
-    ),
-    "bd_g_cm3": SampleQuantity(
-        label="bulk density",
-        canonical="g/cm3",
-        units=_from_units_table("bulk_density_g_cm3"),
-        traps=(
-            _Trap("g/cm3", lambda s: 20 < s.median <= 300, "cg/cm³ (SoilGrids bdod)", "cg/cm3"),
-            _Trap("g/cm3", lambda s: s.median > 300, "kg/m³", "kg/m3"),
-            _Trap("kg/m3", lambda s: s.median < 10, "g/cm³", "g/cm3"),
-        ),
-    ),
-    "cf_frac": SampleQuantity(
-        label="coarse fragments",
-        canonical="1",
-        units={
-            "%": (0.01, ("percent", "vol%", "vol-%", "% vol", "pct", "cm3/100cm3")),
-            "fraction": (1.0, ("1", "m3/m3", "cm3/cm3", "m3 m-3", "cm3 cm-3")),
-        },
-        traps=(
-            _Trap("fraction", lambda s: s.max > 1, "%", "%"),
-            _Trap("%", lambda s: 0 < s.max <= 1, "a volume fraction (0-1)", "fraction"),
-        ),
-    ),
-    "stock_t_ha": SampleQuantity(
-        label="SOC stock",
-        canonical="t/ha",
-        units=_from_units_table("soc_t_ha"),
-        traps=(
-            _Trap("t/ha", lambda s: s.median < 8 and s.max < 60, "kg/m²", "kg/m2"),
-            # A median above 30 kg/m² (300 t/ha over 0–30 cm) is peat, not a sample set.
-            _Trap("kg/m2", lambda s: s.median > 30, "t/ha", "t/ha"),
-        ),
-    ),
-    **{
-        name: SampleQuantity(
-            label=f"{name.split('_')[0]} depth",
-            canonical="cm",
-            units={
-                "cm": (1.0, ("centimetre", "centimeter")),
-                "m": (100.0, ("metre", "meter")),
-                "mm": (0.1, ("millimetre", "millimeter")),
-            },
-            traps=(_Trap("m", lambda s: s.max > 10, "cm", "cm"),),
-        )
-        for name in ("top_cm", "bottom_cm")
-    },
+#: Quantities a sample table may declare: canonical column name → variable of the one units
+#: table, :data:`socseq.io.units.VARIABLES` (accepted spellings, factors to canonical, traps).
+QUANTITIES: dict[str, str] = {
+    "soc_g_kg": "soc_g_kg",
+    "bd_g_cm3": "bulk_density_g_cm3",
+    "cf_frac": "cf_frac",
+    "stock_t_ha": "soc_t_ha",
+    "top_cm": "depth_cm",
+    "bottom_cm": "depth_cm",
 }
-
-_SPELLING = str.maketrans({"µ": "u", "μ": "u", "⁻": "-", "¹": "1", "²": "2", "³": "3"})
-
-
-def _normalise(units: str) -> str:
-    """Compare unit spellings ignoring case, spaces, exponent marks and superscripts."""
-    text = units.strip().lower().translate(_SPELLING)
-    for mark in (" ", "^", "**", "·"):
-        text = text.replace(mark, "")
-    return text
-
-
-def _unit_key(quantity: SampleQuantity, units: str) -> str | None:
-    wanted = _normalise(units)
-    for key, (_, aliases) in quantity.units.items():
-        if wanted in {_normalise(s) for s in (key, *aliases)}:
-            return key
-    return None
 
 
 @dataclass(frozen=True)
@@ -221,7 +111,13 @@ def _read_table(path: Path) -> pd.DataFrame:
 
 
 def _read_vector(path: Path, layer: str | None) -> tuple[pd.DataFrame, CRS | None]:
-    import geopandas as gpd  # only vector formats need it
+    try:
+        import geopandas as gpd  # only vector formats need it: the optional "vector" extra
+    except ImportError as exc:
+        raise ConfigError(
+            f"{_what(path)}: reading GeoPackage, Shapefile or GeoJSON needs geopandas; install "
+            "it with pip install 'socseq[vector]', or give the samples as CSV with x, y and crs"
+        ) from exc
 
     try:
         gdf = gpd.read_file(path, layer=layer)
@@ -287,13 +183,6 @@ def _numeric(table: pd.DataFrame, column: str, path: Path) -> np.ndarray:
     return values.to_numpy(dtype=float)
 
 
-def _summary(values: np.ndarray) -> _Summary | None:
-    valid = values[np.isfinite(values)]
-    if valid.size == 0:
-        return None
-    return _Summary(float(valid.min()), float(valid.max()), float(np.median(valid)))
-
-
 def _fmt(value: float) -> str:
     return f"{value:.4g}"
 
@@ -302,25 +191,68 @@ def _convert(
     values: np.ndarray, name: str, spec: ColumnSpec, path: Path, check_units: bool
 ) -> np.ndarray:
     """Convert a column from its declared units to the canonical ones, checking for traps."""
-    quantity = QUANTITIES[name]
-    key = _unit_key(quantity, spec.units)
+    variable = QUANTITIES[name]
+    table = VARIABLES[variable]
+    key = unit_key(variable, spec.units)
     if key is None:
         raise ConfigError(
-            f"{_what(path)}: column '{spec.column}' ({quantity.label}) has units "
-            f'"{spec.units}", not known; use one of ' + ", ".join(f'"{k}"' for k in quantity.units)
+            f"{_what(path)}: column '{spec.column}' ({table.label}) has units "
+            f'"{spec.units}", not known; use one of ' + ", ".join(f'"{k}"' for k in table.units)
         )
-    seen = _summary(values)
-    if check_units and seen is not None:
-        for trap in quantity.traps:
-            if trap.declared == key and trap.test(seen):
-                raise InputValidationError(
-                    f"{_what(path)}: column '{spec.column}' ({quantity.label}) values "
-                    f"{_fmt(seen.min)}–{_fmt(seen.max)} (median {_fmt(seen.median)}) look like "
-                    f'{trap.looks_like}, but units are declared "{spec.units}"; set units = '
-                    f'"{trap.fix}" (or check_units = false if the values really are so)'
-                )
-    factor = quantity.units[key][0]
-    return values * factor
+    seen = summarise_values(values)
+    trap = find_trap(variable, key, seen) if check_units else None
+    if trap is not None:
+        raise InputValidationError(
+            f"{_what(path)}: column '{spec.column}' ({table.label}) values "
+            f"{_fmt(seen.min)}–{_fmt(seen.max)} (median {_fmt(seen.median)}) look like "
+            f'{trap.looks_like}, but units are declared "{spec.units}"; set units = '
+            f'"{trap.fix}" (or check_units = false if the values really are so)'
+        )
+    conversion = table.units[key]
+    return values * conversion.scale + conversion.offset
+
+
+_Located = tuple[pd.DataFrame, CRS, np.ndarray, np.ndarray]
+
+
+def _located_table(
+    path: Path, x: str | None, y: str | None, crs: CRS | str | int | None
+) -> _Located:
+    """Read a CSV/TSV table; return it with its CRS and the x/y coordinates of its rows."""
+    if x is None or y is None or crs is None:
+        raise ConfigError(
+            f"{_what(path)}: a table needs x, y and crs (the coordinate columns and their "
+            'CRS, e.g. crs = "EPSG:4326" for longitude/latitude)'
+        )
+    table = _read_table(path)
+    _require_columns(table, [x, y], path)
+    return table, _parse_crs(crs, path), _numeric(table, x, path), _numeric(table, y, path)
+
+
+def _located_vector(
+    path: Path, x: str | None, y: str | None, crs: CRS | str | int | None, layer: str | None
+) -> _Located:
+    """Read a vector file; return its attribute table, its CRS and its points' x/y."""
+    if x is not None or y is not None:
+        raise ConfigError(
+            f"{_what(path)}: is a vector file whose point geometries give the locations; "
+            "remove x and y from the configuration"
+        )
+    table, file_crs = _read_vector(path, layer)
+    if file_crs is None:
+        if crs is None:
+            raise ConfigError(
+                f"{_what(path)}: has no CRS; set crs in the configuration or write one into "
+                "the file (ogr2ogr -a_srs EPSG:XXXX)"
+            )
+        file_crs = _parse_crs(crs, path)
+    elif crs is not None and _parse_crs(crs, path) != file_crs:
+        raise ConfigError(
+            f"{_what(path)}: crs '{crs}' disagrees with the file's CRS "
+            f"{file_crs.to_string()}; remove crs from the configuration"
+        )
+    xs, ys = table.pop("__x").to_numpy(float), table.pop("__y").to_numpy(float)
+    return table, file_crs, xs, ys
 
 
 def _check_coordinates(x: np.ndarray, y: np.ndarray, crs: CRS, path: Path) -> None:
@@ -428,34 +360,9 @@ def read_samples(
         )
     suffix = path.suffix.lower()
     if suffix in _TABLE_SUFFIXES:
-        if x is None or y is None or crs is None:
-            raise ConfigError(
-                f"{_what(path)}: a table needs x, y and crs (the coordinate columns and their "
-                'CRS, e.g. crs = "EPSG:4326" for longitude/latitude)'
-            )
-        table = _read_table(path)
-        _require_columns(table, [x, y], path)
-        src_crs = _parse_crs(crs, path)
-        xs, ys = _numeric(table, x, path), _numeric(table, y, path)
+        table, src_crs, xs, ys = _located_table(path, x, y, crs)
     elif suffix in _VECTOR_SUFFIXES or path.is_dir():
-        if x is not None or y is not None:
-            raise ConfigError(
-                f"{_what(path)}: is a vector file whose point geometries give the locations; "
-                "remove x and y from the configuration"
-            )
-        table, file_crs = _read_vector(path, layer)
-        if file_crs is None and crs is None:
-            raise ConfigError(
-                f"{_what(path)}: has no CRS; set crs in the configuration or write one into "
-                "the file (ogr2ogr -a_srs EPSG:XXXX)"
-            )
-        src_crs = file_crs if file_crs is not None else _parse_crs(crs, path)  # type: ignore[arg-type]
-        if crs is not None and file_crs is not None and _parse_crs(crs, path) != file_crs:
-            raise ConfigError(
-                f"{_what(path)}: crs '{crs}' disagrees with the file's CRS "
-                f"{file_crs.to_string()}; remove crs from the configuration"
-            )
-        xs, ys = table.pop("__x").to_numpy(float), table.pop("__y").to_numpy(float)
+        table, src_crs, xs, ys = _located_vector(path, x, y, crs, layer)
     else:
         raise InputFormatError(
             f"{_what(path)}: suffix '{path.suffix}' is not a known table (.csv, .tsv) or vector "

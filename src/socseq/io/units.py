@@ -6,7 +6,14 @@ in the canonical units that the variable names carry (``soc_t_ha``, ``clay_pct``
 code: each variable lists the unit spellings it accepts, how each converts, its plausible range,
 and the value patterns that betray a wrongly declared unit (SOC in kg/m², clay in g/kg,
 temperature in K or in TerraClimate's tenths of °C, CRU PET in mm/day, MODIS NDVI ×10000, ...).
+
+This is the one units table of socseq: raster layers (:func:`check_and_convert`) and the columns
+of soil-sample tables (:mod:`socseq.io.samples`, through :func:`unit_key` and
+:func:`find_trap`) use the same spellings, factors and traps, with the same thresholds.
 """
+
+# Long module: half of it is the units table itself (data: spellings, factors, plausible ranges,
+# traps); the converter is short.
 
 from __future__ import annotations
 
@@ -19,30 +26,24 @@ from typing import Literal
 import dask
 import numpy as np
 import xarray as xr
+from numpy.typing import ArrayLike
 
-from socseq.exceptions import ConfigError, InputValidationError
+from socseq.exceptions import ConfigError, InputValidationError, UnitsError, UnitsWarning
 from socseq.io.grid import describe_source
 
 __all__ = [
     "VARIABLES",
     "Conversion",
     "Trap",
-    "UnitsError",
-    "UnitsWarning",
     "ValueSummary",
     "VariableUnits",
     "canonical_units",
     "check_and_convert",
     "convert_units",
+    "find_trap",
+    "summarise_values",
+    "unit_key",
 ]
-
-
-class UnitsError(InputValidationError):
-    """A layer's declared units are unknown, or its values are implausible for them."""
-
-
-class UnitsWarning(UserWarning):
-    """A unit trap or an implausible range, reported as a warning because ``strict=False``."""
 
 
 @dataclass(frozen=True)
@@ -151,8 +152,58 @@ VARIABLES: dict[str, VariableUnits] = {
                 "kg/m2",
                 " (if the stocks really are this low, pass strict=False)",
             ),
-            Trap(("kg/m2",), lambda s: s.median > 80, "t/ha already", "t/ha"),
+            # A median above 30 kg/m² (300 t/ha over 0–30 cm) is peat, not a region's or a
+            # sample set's typical stock; t/ha values declared as kg/m² look like this.
+            Trap(("kg/m2",), lambda s: s.median > 30, "t/ha already", "t/ha"),
         ),
+    ),
+    "soc_g_kg": VariableUnits(
+        label="SOC concentration",
+        canonical="g/kg",
+        long_name="soil organic carbon concentration",
+        units={
+            "g/kg": Conversion(("g/kg", "g kg-1", "mg/g", "permille", "‰", "g C/kg", "gC/kg")),
+            "%": Conversion(
+                ("%", "percent", "pct", "g/100g", "g/100 g", "dag/kg", "% (w/w)"), scale=10.0
+            ),
+            "kg/kg": Conversion(("kg/kg", "fraction", "kg kg-1", "g/g"), scale=1000.0),
+        },
+        plausible=(0.0, 1000.0),
+        traps=(
+            # SOC above 100 % is impossible; such values are g/kg.
+            Trap(("%",), lambda s: s.max > 100, "g/kg", "g/kg"),
+            # A median below 2 g/kg (0.2 %) would be a desert soil; values like 1.8 are %.
+            Trap(("g/kg",), lambda s: s.median < 2 and s.max <= 100, "%", "%"),
+            Trap(("kg/kg",), lambda s: s.max > 1, "% or g/kg", "%"),
+        ),
+    ),
+    "cf_frac": VariableUnits(
+        label="coarse fragments",
+        canonical="1",
+        long_name="volumetric coarse fragment content",
+        units={
+            "%": Conversion(
+                ("%", "percent", "vol%", "vol-%", "% vol", "pct", "cm3/100cm3"), scale=0.01
+            ),
+            "fraction": Conversion(("fraction", "1", "m3/m3", "cm3/cm3", "m3 m-3", "cm3 cm-3")),
+        },
+        plausible=(0.0, 1.0),
+        traps=(
+            Trap(("fraction",), lambda s: s.max > 1, "%", "%"),
+            Trap(("%",), lambda s: 0 < s.max <= 1, "a volume fraction (0-1)", "fraction"),
+        ),
+    ),
+    "depth_cm": VariableUnits(
+        label="depth",
+        canonical="cm",
+        long_name="depth below the soil surface",
+        units={
+            "cm": Conversion(("cm", "centimetre", "centimeter")),
+            "m": Conversion(("m", "metre", "meter"), scale=100.0),
+            "mm": Conversion(("mm", "millimetre", "millimeter"), scale=0.1),
+        },
+        plausible=(0.0, 2000.0),
+        traps=(Trap(("m",), lambda s: s.max > 10, "cm", "cm"),),
     ),
     **{
         f"{fraction}_pct": VariableUnits(
@@ -296,7 +347,8 @@ VARIABLES: dict[str, VariableUnits] = {
             Trap(
                 ("g/cm3",), lambda s: 20 < s.median <= 300, "cg/cm³ (SoilGrids 2.0 bdod)", "cg/cm3"
             ),
-            Trap(("g/cm3",), lambda s: 300 < s.median <= 3000, "kg/m³", "kg/m3"),
+            Trap(("g/cm3",), lambda s: s.median > 300, "kg/m³", "kg/m3"),
+            Trap(("kg/m3",), lambda s: s.median < 10, "g/cm³", "g/cm3"),
         ),
     ),
 }
@@ -331,6 +383,54 @@ def _lookup(spec: VariableUnits) -> dict[str, str]:
 
 
 _LOOKUPS: dict[str, dict[str, str]] = {name: _lookup(spec) for name, spec in VARIABLES.items()}
+
+
+def unit_key(variable: str, units: str) -> str | None:
+    """Return the key of :attr:`VariableUnits.units` that ``units`` spells, or None.
+
+    Spellings are compared ignoring case, spaces, ``^``/``**`` and superscripts, so
+    ``"kg m⁻²"``, ``"kg/m2"`` and ``"KG M-2"`` all name the key ``"kg/m2"`` of ``soc_t_ha``.
+    """
+    return _LOOKUPS[variable].get(_normalise(units))
+
+
+def summarise_values(values: ArrayLike) -> ValueSummary:
+    """Count, min, max and median of the finite values of a column or small array."""
+    arr = np.asarray(values, dtype=np.float64).ravel()
+    valid = arr[np.isfinite(arr)]
+    if valid.size == 0:
+        return ValueSummary(n_valid=0, min=math.nan, max=math.nan, median=math.nan)
+    return ValueSummary(
+        n_valid=int(valid.size),
+        min=float(valid.min()),
+        max=float(valid.max()),
+        median=float(np.median(valid)),
+    )
+
+
+def find_trap(variable: str, key: str, summary: ValueSummary) -> Trap | None:
+    """Return the first trap of ``variable`` that values declared in ``key`` fall into.
+
+    Parameters
+    ----------
+    variable : str
+        One of :data:`VARIABLES`.
+    key : str
+        The declared unit, as a key of the variable's units (see :func:`unit_key`).
+    summary : ValueSummary
+        What the values look like in the declared unit.
+
+    Returns
+    -------
+    Trap or None
+        The trap (with the unit the values look like and the unit to declare), or None.
+    """
+    if summary.n_valid == 0:
+        return None
+    for trap in VARIABLES[variable].traps:
+        if key in trap.declared and trap.test(summary):
+            return trap
+    return None
 
 
 def canonical_units(variable: str) -> str:
@@ -390,23 +490,21 @@ def _report(message: str, strict: bool) -> None:
     warnings.warn(message, UnitsWarning, stacklevel=3)
 
 
-def _conversion(
-    variable: str, units: str, source: str
-) -> tuple[VariableUnits, str, Conversion, str]:
-    """Look up the variable and its declared units: (spec, units key, conversion, label)."""
+def _declared(variable: str, units: str, source: str) -> tuple[VariableUnits, str, str]:
+    """Look up the variable and its declared units: (spec, units key, label for messages)."""
     spec_units = VARIABLES.get(variable)
     if spec_units is None:
         raise ConfigError(
             f"{source}: unknown variable '{variable}'; use one of {', '.join(VARIABLES)}"
         )
     what = f"{spec_units.label} {source}"
-    key = _LOOKUPS[variable].get(_normalise(units))
+    key = unit_key(variable, units)
     if key is None:
         raise UnitsError(
             f'{what}: units "{units}" are not known for {variable}; use one of '
             + ", ".join(f'"{k}"' for k in spec_units.units)
         )
-    return spec_units, key, spec_units.units[key], what
+    return spec_units, key, what
 
 
 def convert_units(da: xr.DataArray, *, variable: str, units: str, name: str) -> xr.DataArray:
@@ -416,22 +514,8 @@ def convert_units(da: xr.DataArray, *, variable: str, units: str, name: str) -> 
     already checked: a window may hold few or no valid values, which says nothing about the
     layer's units. The arithmetic is :func:`check_and_convert`'s.
     """
-    spec_units, _key, conversion, what = _conversion(variable, units, describe_source(da, name))
-    if conversion.is_identity:
-        out = da.copy(deep=False)
-        out.attrs = dict(da.attrs)
-    else:
-        factor: float | xr.DataArray = conversion.scale
-        if conversion.per is not None:
-            factor = _month_lengths(da, conversion, what) * conversion.scale
-        out = (da * factor + conversion.offset).transpose(*da.dims)
-        out.attrs = dict(da.attrs)
-        out.name = da.name
-        if da.rio.crs is not None:
-            out.rio.write_crs(da.rio.crs, inplace=True)
-    out.attrs["units"] = spec_units.canonical
-    out.attrs.setdefault("long_name", spec_units.long_name)
-    return out
+    spec_units, key, what = _declared(variable, units, describe_source(da, name))
+    return _converted(da, spec_units, spec_units.units[key], what)
 
 
 def check_and_convert(
@@ -452,7 +536,8 @@ def check_and_convert(
     variable : str
         One of :data:`VARIABLES`: ``soc_t_ha``, ``clay_pct``, ``sand_pct``, ``silt_pct``,
         ``tas_degC``, ``pr_mm``, ``pet_mm`` (mm per month), ``ndvi``, ``ec_dS_m``,
-        ``bulk_density_g_cm3``.
+        ``bulk_density_g_cm3`` (and the sample-table quantities ``soc_g_kg``, ``cf_frac``,
+        ``depth_cm``).
     units : str
         The units the data are stored in, as declared in the configuration or the file
         (e.g. ``"kg/m2"``, ``"g/kg"``, ``"K"``, ``"0.1 degC"``, ``"mm/day"``).
@@ -480,14 +565,28 @@ def check_and_convert(
     InputValidationError
         The layer has no valid value.
     """
-    spec_units, key, conversion, what = _conversion(variable, units, describe_source(da, name))
-
+    spec_units, key, what = _declared(variable, units, describe_source(da, name))
     raw = _summarise(da)
     if raw.n_valid == 0:
         raise InputValidationError(
             f"{what}: has no valid value (all NaN/nodata); check the nodata value and that the "
             "layer covers the region"
         )
+    _check_declared(what, variable, key, units, raw, strict)
+    conversion = spec_units.units[key]
+    out = _converted(da, spec_units, conversion, what)
+    if conversion.is_identity:
+        vmin, vmax = raw.min, raw.max
+    else:
+        vmin, vmax = (float(v) for v in dask.compute(out.min(), out.max()))
+    _check_plausible(what, spec_units, vmin, vmax, "" if conversion.is_identity else units, strict)
+    return out
+
+
+def _check_declared(
+    what: str, variable: str, key: str, units: str, raw: ValueSummary, strict: bool
+) -> None:
+    """Report an undeclared nodata value or a unit trap of the values as read."""
     seen = f"values {_fmt(raw.min)}–{_fmt(raw.max)} (median {_fmt(raw.median)})"
     if raw.min <= _NODATA_LIKE_LOW or raw.max >= _NODATA_LIKE_HIGH:
         _report(
@@ -495,36 +594,56 @@ def check_and_convert(
             "(gdal_edit.py -a_nodata VALUE FILE)",
             strict,
         )
-    for trap in spec_units.traps:
-        if key in trap.declared and trap.test(raw):
-            _report(
-                f'{what}: {seen} look like {trap.looks_like} but units are declared "{units}"; '
-                f'set units = "{trap.fix}"{trap.note}',
-                strict,
-            )
-            break
+    trap = find_trap(variable, key, raw)
+    if trap is not None:
+        _report(
+            f'{what}: {seen} look like {trap.looks_like} but units are declared "{units}"; '
+            f'set units = "{trap.fix}"{trap.note}',
+            strict,
+        )
 
-    out = convert_units(da, variable=variable, units=units, name=name)
 
-    lo, hi = spec_units.plausible
-    tolerance = 1e-6 * (hi - lo)
+def _converted(
+    da: xr.DataArray, spec: VariableUnits, conversion: Conversion, what: str
+) -> xr.DataArray:
+    """Return the layer in canonical units, with its dims, CRS and attributes (units set)."""
     if conversion.is_identity:
-        vmin, vmax = raw.min, raw.max
+        # Values unchanged: a new object over the same array (a window's block is its own).
+        out = da.copy(deep=False)
+        out.attrs = dict(da.attrs)
     else:
-        vmin, vmax = (float(v) for v in dask.compute(out.min(), out.max()))
-    seen = f"values {_fmt(vmin)}–{_fmt(vmax)} {spec_units.canonical}"
-    if not conversion.is_identity:
-        seen += f' (converted from "{units}")'
+        factor: float | xr.DataArray = conversion.scale
+        if conversion.per is not None:
+            factor = _month_lengths(da, conversion, what) * conversion.scale
+        out = da * factor + conversion.offset
+        out = out.transpose(*da.dims)
+        out.attrs = dict(da.attrs)
+        out.name = da.name
+        if da.rio.crs is not None:
+            out.rio.write_crs(da.rio.crs, inplace=True)
+    out.attrs["units"] = spec.canonical
+    out.attrs.setdefault("long_name", spec.long_name)
+    return out
+
+
+def _check_plausible(
+    what: str, spec: VariableUnits, vmin: float, vmax: float, converted_from: str, strict: bool
+) -> None:
+    """Report canonical values outside the variable's plausible range (negatives named)."""
+    lo, hi = spec.plausible
+    tolerance = 1e-6 * (hi - lo)
+    seen = f"values {_fmt(vmin)}–{_fmt(vmax)} {spec.canonical}"
+    if converted_from:
+        seen += f' (converted from "{converted_from}")'
     if vmin < -tolerance and lo >= 0:
         _report(
-            f"{what}: {seen} include negatives, impossible for {spec_units.label}; check the "
+            f"{what}: {seen} include negatives, impossible for {spec.label}; check the "
             "nodata value and the source data",
             strict,
         )
     elif vmin < lo - tolerance or vmax > hi + tolerance:
         _report(
             f"{what}: {seen} are outside the plausible range {_fmt(lo)}–{_fmt(hi)} "
-            f"{spec_units.canonical}; check the declared units and the nodata value",
+            f"{spec.canonical}; check the declared units and the nodata value",
             strict,
         )
-    return out

@@ -64,7 +64,7 @@ class ClimateLayer(InputLayer):
     """A monthly series (NetCDF time axis, or 12·n GeoTIFF bands starting at ``start``)."""
 
     start: str | None = None
-    units: str  # type: ignore[assignment]  # climate units are never optional
+    units: str  # climate units are never optional
 
 
 class ClimateSet(_Strict):
@@ -478,7 +478,8 @@ class RunConfig(_Strict):
     def resolve_paths(self, base: str | os.PathLike[str]) -> RunConfig:
         """Return a copy with relative paths made relative to ``base`` (the config's folder)."""
         root = Path(base)
-        return _resolve(self, root)  # type: ignore[return-value]
+        resolved: RunConfig = _resolve(self, root)
+        return resolved
 
     def digest(self) -> str:
         """Short SHA-256 of the settings, recorded with every output (provenance)."""

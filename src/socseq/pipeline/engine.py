@@ -27,6 +27,9 @@ temperature and rain perturbation as the kernel reads them), so only the carbon 
 per member.
 """
 
+# Long module: the three phases and the types they share (cells, members, trajectories) are one
+# engine, kept together so that deterministic and ensemble runs cannot drift apart.
+
 from __future__ import annotations
 
 import time

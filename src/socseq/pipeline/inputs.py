@@ -549,9 +549,7 @@ def _read_static(
         lu.values, lu.rio.nodata, plan.source_classes, plan.table
     ).astype(np.int64)
     if plan.baseline is not None:
-        store = zarr.open_group(plan.baseline, mode="r")
-        ys, xs = window.slices
-        layers["soc"] = np.asarray(store["soc_mean_t_ha"][ys, xs], dtype=np.float64)
+        layers["soc"] = _baseline_window(plan.baseline, "soc_mean_t_ha", window)
     for name in ("soc", "clay", "sand", "ec"):
         if name in plan.static:
             layers[name] = np.asarray(read_block(plan.static[name], own, threads=threads).values)
@@ -752,8 +750,14 @@ def _read_uncertainty(
     }
     if plan.uncertainty_baseline:
         assert plan.baseline is not None
-        store = zarr.open_group(plan.baseline, mode="r")
-        ys, xs = window.slices
         for name in plan.uncertainty_baseline:
-            out[name] = np.asarray(store[f"{name}_t_ha"][ys, xs], dtype=np.float64)[candidate]
+            out[name] = _baseline_window(plan.baseline, f"{name}_t_ha", window)[candidate]
     return out
+
+
+def _baseline_window(store: str, name: str, window: Window) -> np.ndarray:
+    """Read a window of one of the ``[dsm]`` baseline maps kept in scratch."""
+    array = zarr.open_group(store, mode="r")[name]
+    assert isinstance(array, zarr.Array)
+    ys, xs = window.slices
+    return np.asarray(array[ys, xs], dtype=np.float64)

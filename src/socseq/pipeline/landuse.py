@@ -15,6 +15,7 @@ import os
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -58,7 +59,7 @@ class ClassTable:
     cover: NDArray[np.float64]
     source: str
 
-    def lookup(self, classes: NDArray[np.integer]) -> dict[str, NDArray[np.float64]]:
+    def lookup(self, classes: NDArray[np.integer]) -> dict[str, NDArray[Any]]:
         """Per-cell DPM/RPM, NPP factor, paddy flag and ``(n, 12)`` cover of class codes."""
         idx = np.clip(np.asarray(classes, dtype=np.int64), 0, 255)
         return {

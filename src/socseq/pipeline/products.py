@@ -11,6 +11,9 @@ Definitions (GSOCseq Technical Manual ch. 2 and Annex II; ``docs/pipeline.md``):
   simulated cropland area reaching it over the simulated cropland area.
 """
 
+# Long module: every product of a run (GSOCseq maps, 4-per-1000 maps, the CF cube, the summary
+# tables) is computed from one ProductSet, so their definitions stay side by side.
+
 from __future__ import annotations
 
 from collections.abc import Callable

@@ -13,7 +13,7 @@ threshold appears nowhere else.
 
 from __future__ import annotations
 
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import numpy as np
 
@@ -45,7 +45,7 @@ def relative_rate(final: A, final_baseline: A, years: float) -> A:
     return (final - final_baseline) / years  # type: ignore[operator]
 
 
-def reaches_four_per_1000(asr: A, t0: A) -> A:
+def reaches_four_per_1000(asr: A, t0: A) -> Any:
     """Return where ASR ≥ 0.004 · T0 (False where either is NaN)."""
     with np.errstate(invalid="ignore"):
         return asr >= FOUR_PER_1000 * t0  # type: ignore[operator]

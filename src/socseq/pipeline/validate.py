@@ -20,7 +20,6 @@ Nothing of the climate is staged: ``validate`` takes seconds, whatever the serie
 from __future__ import annotations
 
 import math
-from dataclasses import asdict
 from typing import Any
 
 import numpy as np
@@ -70,35 +69,36 @@ def check_values(plan: InputPlan) -> None:
     UnitsError, InputValidationError
         One line naming the layer, the values seen and the fix.
     """
+    _check_climate(plan)
     grid = plan.grid
-    climate = [plan.spin, plan.warm] + ([plan.forward] if plan.forward else [])
-    checked: set[tuple[str, int]] = set()
-    for cp in climate:
-        for short, spec in cp.layers.items():
-            key = (spec.path + str(spec.variable), cp.first[short])
-            if key in checked:
-                continue
-            checked.add(key)
-            da = open_layer(spec).isel(time=slice(cp.first[short], cp.first[short] + 12))
-            _check_quantity(spec, _sample(da, grid))
     for name, spec in plan.static.items():
         block = _sample(open_layer(spec), grid)
         if name == "land_use":
             _check_legend(spec, block, plan)
         elif name == "area_fraction":
             _check_share(spec, block)
-        elif spec.quantity is not None:
+        else:
             _check_quantity(spec, block)
     for spec in plan.uncertainty.values():
         _check_quantity(spec, _sample(open_layer(spec), grid))
     if plan.cover is not None:
         block = _sample(open_layer(plan.cover), grid)
-        if plan.cover_source == "raster":
-            _check_cover(plan.cover, block)
-        else:
-            _check_quantity(plan.cover, block)
+        check = _check_cover if plan.cover_source == "raster" else _check_quantity
+        check(plan.cover, block)
     if plan.yearly is not None:
         _check_legend(plan.yearly, _sample(open_layer(plan.yearly), grid), plan)
+
+
+def _check_climate(plan: InputPlan) -> None:
+    """Apply the unit traps to the first year of each climate series (each file once)."""
+    checked: set[tuple[str, int]] = set()
+    for cp in [plan.spin, plan.warm] + ([plan.forward] if plan.forward else []):
+        for short, spec in cp.layers.items():
+            key = (spec.path + str(spec.variable), cp.first[short])
+            if key not in checked:
+                checked.add(key)
+                da = open_layer(spec).isel(time=slice(cp.first[short], cp.first[short] + 12))
+                _check_quantity(spec, _sample(da, plan.grid))
 
 
 def _check_quantity(spec: LayerSpec, block: xr.DataArray | None) -> None:
@@ -329,9 +329,7 @@ def validate_config(config: RunConfig) -> dict[str, Any]:
             "height": grid.height,
             "resolution": list(grid.res),
         },
-        "periods": asdict(config.periods)
-        if hasattr(config.periods, "__dataclass_fields__")
-        else config.periods.model_dump(),
+        "periods": config.periods.model_dump(),
         "resampling": layers,
         "baseline": "the [dsm] map" if baseline is not None else "inputs.soc",
         **report,

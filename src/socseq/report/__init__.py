@@ -17,7 +17,6 @@ __all__ = [
     "FIGURES_DIR",
     "REPORT_FILE",
     "RunFolder",
-    "RunFolderError",
     "build_report",
     "read_run_folder",
 ]
@@ -27,7 +26,6 @@ _HOMES = {
     "REPORT_FILE": "socseq.report.html",
     "build_report": "socseq.report.html",
     "RunFolder": "socseq.report.run_folder",
-    "RunFolderError": "socseq.report.run_folder",
     "read_run_folder": "socseq.report.run_folder",
 }
 

@@ -375,18 +375,31 @@ def _dsm_section(run: RunFolder, figures: _Figures) -> dict[str, Any] | None:
     metrics = run.dsm_metrics
     if run.dsm_dir is None and not metrics:
         return None
+    items = _dsm_accuracy_figures(run, figures, metrics) + _dsm_map_figures(run, figures)
+    return {
+        "metrics_header": ["validation", "n", "ME", "MAE", "RMSE", "R²", "MEC", "CCC", "PICP90"],
+        "metrics": _dsm_metric_rows(metrics),
+        "figures": items,
+    }
+
+
+def _dsm_metric_rows(metrics: dict[str, dict[str, float]]) -> list[list[str]]:
+    """One table row per validation: n, errors in t C/ha, scores."""
     keys = ["n", "ME", "MAE", "RMSE", "R2", "MEC", "CCC", "PICP90"]
     rows = []
     for method, values in metrics.items():
         cells = [_CV_LABELS.get(method, f"{method} cross-validation")]
         for key in keys:
-            value = values.get(key)
-            cells.append(
-                fmt(value, "area")
-                if key == "n"
-                else fmt(value, "stock" if key in ("ME", "MAE", "RMSE") else "metric")
-            )
+            kind = "area" if key == "n" else "stock" if key in ("ME", "MAE", "RMSE") else "metric"
+            cells.append(fmt(values.get(key), kind))
         rows.append(cells)
+    return rows
+
+
+def _dsm_accuracy_figures(
+    run: RunFolder, figures: _Figures, metrics: dict[str, dict[str, float]]
+) -> list[ReportFigure]:
+    """Observed vs predicted stocks and the covariate importance, when written."""
     items: list[ReportFigure] = []
     predictions = run.dsm_predictions
     if predictions is not None:
@@ -424,6 +437,12 @@ def _dsm_section(run: RunFolder, figures: _Figures) -> dict[str, Any] | None:
                     "Source: dsm/importance.csv.",
                 )
             )
+    return items
+
+
+def _dsm_map_figures(run: RunFolder, figures: _Figures) -> list[ReportFigure]:
+    """Map the baseline: mean and 90 % bounds on one scale, SD, area of applicability."""
+    items: list[ReportFigure] = []
     mean = run.dsm_map("soc_mean_t_ha")
     q05, q95 = run.dsm_map("soc_q05_t_ha"), run.dsm_map("soc_q95_t_ha")
     stocks = [layer for layer in (mean, q05, q95) if layer is not None]
@@ -482,11 +501,7 @@ def _dsm_section(run: RunFolder, figures: _Figures) -> dict[str, Any] | None:
                 f"2021); predictions outside are extrapolations. Source: {aoa.source}.",
             )
         )
-    return {
-        "metrics_header": ["validation", "n", "ME", "MAE", "RMSE", "R²", "MEC", "CCC", "PICP90"],
-        "metrics": rows,
-        "figures": items,
-    }
+    return items
 
 
 def _environment() -> Environment:

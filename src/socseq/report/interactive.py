@@ -101,6 +101,7 @@ def _style_json(style: MapStyle, kind: str, units: str) -> dict[str, Any]:
             for i, text in enumerate(style.categories)
         ]
     else:
+        assert norm.vmin is not None and norm.vmax is not None
         out.update(lut=_lut(style.cmap), vmin=float(norm.vmin), vmax=float(norm.vmax))
     return out
 
@@ -198,7 +199,11 @@ def build_interactive_map(run: RunFolder) -> InteractiveMap:
             else None
         ),
         "dsm": (
-            {q: _b64(layer.values[candidate].astype(np.float32)) for q, layer in dsm.items()}
+            {
+                q: _b64(layer.values[candidate].astype(np.float32))
+                for q, layer in dsm.items()
+                if layer is not None
+            }
             if has_dsm
             else None
         ),

@@ -23,9 +23,9 @@ import rasterio
 import xarray as xr
 from pyproj import CRS
 
-from socseq.exceptions import InputFormatError
+from socseq.exceptions import RunFolderError
 
-__all__ = ["MapLayer", "RunFolder", "RunFolderError", "read_run_folder"]
+__all__ = ["MapLayer", "RunFolder", "read_run_folder"]
 
 #: ``exclusion_reason`` code of cells without land-use data (outside the land) in the cube.
 _NO_LAND_USE = 255
@@ -41,10 +41,6 @@ _CUBE_PRODUCTS = {
 }
 
 _RERUN = "run `socseq run CONFIG.toml` again"
-
-
-class RunFolderError(InputFormatError):
-    """A run folder lacks a file the report needs, or a file cannot be read."""
 
 
 @dataclass(frozen=True)

@@ -17,12 +17,16 @@ Conventions
   perturbation ``T' = T * scale + offset``, ``rain' = rain * scale`` is applied as the forcing
   is read.
 - The order of floating-point operations follows the official Fortran RothC 2.0.0
-  (``../shared/docs/rothc-model.md`` §3-§5) so that results agree to the last printed digit.
+  (``docs/rothc-model.md`` §3-§5) so that results agree to the last printed digit.
 """
+
+# Long module: every numba kernel of RothC with the inline helpers and index constants they share:
+# one compilation unit of numbers-only code, kept apart from every wrapper.
 
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import numpy as np
 from numba import njit, prange
@@ -57,7 +61,7 @@ N_DIAG = 4
 C_EVAP, C_RATE, C_TMP_SCALE, C_TMP_OFFSET, C_RAIN_SCALE = range(5)
 N_CELL_CONSTS = 5
 
-_JIT = {"cache": True, "error_model": "numpy"}
+_JIT: dict[str, Any] = {"cache": True, "error_model": "numpy"}
 N_FORCING = 9
 F_TMP, F_RAIN, F_EVAP, F_PC, F_COVER, F_CINP, F_FYM, F_RATIO, F_MODERN = range(N_FORCING)
 
@@ -100,11 +104,21 @@ def _update_smd(smd, rain, evap, evap_coef, covered, smd_bare, smd_max):
 
 @njit(inline="always", **_JIT)
 def _rm_moist(smd, smd_wilt, smd_1bar, min_rm):
+    """RM_Moist from the end-of-month deficit (rothc-model.md §3.2e); the one implementation."""
     if smd > smd_1bar:
         return 1.0
     if smd <= smd_wilt:
         return min_rm
     return min_rm + ((1.0 - min_rm) * (smd_wilt - smd)) / (smd_wilt - smd_1bar)
+
+
+@njit(cache=True, error_model="numpy")
+def moisture_modifier_array(smd, smd_wilt, smd_1bar, min_rm):  # pragma: no cover - compiled
+    """RM_Moist for flat arrays of equal length: deficit and limits [mm], minimum [-]."""
+    out = np.empty(smd.shape[0])
+    for i in range(smd.shape[0]):
+        out[i] = _rm_moist(smd[i], smd_wilt[i], smd_1bar[i], min_rm[i])
+    return out
 
 
 @njit(inline="always", **_JIT)
@@ -182,32 +196,14 @@ def run_cells(
     """
     n_cells = state.shape[0]
     radiocarbon = ages.shape[0] > 0
-    diagnostics = out_diag.shape[0] > 0
     n_rec = record.shape[0]
     for cell in prange(n_cells):
         c = np.int64(cell)  # prange's index may be unsigned; keep index arithmetic in int64
-        ci = 0 if iom.shape[0] == 1 else c
-        cf = 0 if fractions.shape[0] == 1 else c
-        cw = 0 if water.shape[0] == 1 else c
-        cc = 0 if cell_consts.shape[0] == 1 else c
-        rows = np.empty(N_FORCING, dtype=np.int64)
-        periods = np.empty(N_FORCING, dtype=np.int64)
+        rows, periods = _forcing_layout(forcing, c, n_cells)
         cols = np.zeros(N_FORCING, dtype=np.int64)
-        for v in range(N_FORCING):
-            rows[v] = _row(forcing[v], c, n_cells)
-            periods[v] = forcing[v].shape[1]
+        cf = 0 if fractions.shape[0] == 1 else c
         f_co2, f_bio, f_hum = fractions[cf, 0], fractions[cf, 1], fractions[cf, 2]
-        smd_wilt, smd_1bar, smd_bare, smd_max, min_rm = (
-            water[cw, 0],
-            water[cw, 1],
-            water[cw, 2],
-            water[cw, 3],
-            water[cw, 4],
-        )
-        evap_coef, rate_factor = cell_consts[cc, C_EVAP], cell_consts[cc, C_RATE]
-        tmp_scale, tmp_offset = cell_consts[cc, C_TMP_SCALE], cell_consts[cc, C_TMP_OFFSET]
-        rain_scale = cell_consts[cc, C_RAIN_SCALE]
-        iom_c = iom[ci]
+        iom_c = iom[0 if iom.shape[0] == 1 else c]
         dpm, rpm, bio, hum = state[c, 0], state[c, 1], state[c, 2], state[c, 3]
         smd, co2 = state[c, 4], state[c, 5]
         a_d = a_r = a_b = a_h = 0.0
@@ -217,10 +213,7 @@ def run_cells(
         # starts with the deficit the previous one started with, that year's deficits,
         # modifiers and decay factors repeat bit for bit: replay them instead of recomputing
         # five exponentials a month (rothc-model.md §3.2: the deficit ignores the pools).
-        periodic_rates = n_months > 12
-        for v in range(F_COVER + 1):  # T, rain, evap, PC, cover: the rate drivers
-            if 12 % periods[v] != 0:
-                periodic_rates = False
+        periodic_rates = _rates_repeat_yearly(periods, n_months)
         year_cache = np.empty((12 if periodic_rates else 0, 8))
         replay = False
         year_start_smd = smd
@@ -231,41 +224,14 @@ def run_cells(
                 replay = smd == year_start_smd
                 year_start_smd = smd
             if replay:
-                e_d, e_r, e_b, e_h = (
-                    year_cache[month, 0],
-                    year_cache[month, 1],
-                    year_cache[month, 2],
-                    year_cache[month, 3],
-                )
-                smd, rm_tmp = year_cache[month, 4], year_cache[month, 5]
-                rm_moist, rm_pc = year_cache[month, 6], year_cache[month, 7]
+                rates = _cached_rates(year_cache, month)
             else:
-                tmp = forcing[F_TMP][rows[F_TMP], cols[F_TMP]] * tmp_scale + tmp_offset
-                pc = forcing[F_PC][rows[F_PC], cols[F_PC]]
-                rm_tmp = _rm_tmp(tmp, consts[TMP_A], consts[TMP_B], consts[TMP_C], consts[TMP_MIN])
-                smd = _update_smd(
-                    smd,
-                    forcing[F_RAIN][rows[F_RAIN], cols[F_RAIN]] * rain_scale,
-                    forcing[F_EVAP][rows[F_EVAP], cols[F_EVAP]],
-                    evap_coef,
-                    pc == 1.0,
-                    smd_bare,
-                    smd_max,
+                rates = _month_rates(
+                    smd, forcing, rows, cols, water, cell_consts, c, use_cover_factor, consts
                 )
-                rm_moist = _rm_moist(smd, smd_wilt, smd_1bar, min_rm)
-                rm_pc = _rm_pc(
-                    pc,
-                    forcing[F_COVER][rows[F_COVER], cols[F_COVER]],
-                    use_cover_factor,
-                    consts[COVER_RM],
-                )
-                rate_m = rm_tmp * rm_moist * rm_pc * rate_factor
-                e_d, e_r, e_b, e_h = _decay_factors(rate_m, consts)
                 if periodic_rates:
-                    year_cache[month, 0], year_cache[month, 1] = e_d, e_r
-                    year_cache[month, 2], year_cache[month, 3] = e_b, e_h
-                    year_cache[month, 4], year_cache[month, 5] = smd, rm_tmp
-                    year_cache[month, 6], year_cache[month, 7] = rm_moist, rm_pc
+                    _cache_rates(year_cache, month, rates)
+            e_d, e_r, e_b, e_h, smd, rm_tmp, rm_moist, rm_pc = rates
             dpm1, rpm1, bio1, hum1 = dpm * e_d, rpm * e_r, bio * e_b, hum * e_h
             d_d, d_r, d_b, d_h = dpm - dpm1, rpm - rpm1, bio - bio1, hum - hum1
             c_inp = forcing[F_CINP][rows[F_CINP], cols[F_CINP]]
@@ -284,64 +250,176 @@ def run_cells(
             new_hum = new_hum + fym_hum
             total_age = 0.0
             if radiocarbon:
-                conr = consts[CONR]
-                exc = math.exp(-conr * consts[TSTEP])
-                modern = forcing[F_MODERN][rows[F_MODERN], cols[F_MODERN]]
-                e_ad = math.exp(-conr * a_d)
-                e_ar = math.exp(-conr * a_r)
-                e_ab = math.exp(-conr * a_b)
-                e_ah = math.exp(-conr * a_h)
-                act_d = modern * fym_dpm + modern * plant_dpm + dpm1 * e_ad * exc
-                act_r = modern * fym_rpm + modern * plant_rpm + rpm1 * e_ar * exc
-                act_b = (
-                    bio1 * e_ab
-                    + d_d * f_bio * e_ad
-                    + d_r * f_bio * e_ar
-                    + d_b * f_bio * e_ab
-                    + d_h * f_bio * e_ah
-                ) * exc
-                act_h = (
-                    modern * fym_hum
-                    + (
-                        hum1 * e_ah
-                        + d_d * f_hum * e_ad
-                        + d_r * f_hum * e_ar
-                        + d_b * f_hum * e_ab
-                        + d_h * f_hum * e_ah
-                    )
-                    * exc
+                a_d, a_r, a_b, a_h, total_age = _radiocarbon_ages(
+                    (a_d, a_r, a_b, a_h),
+                    (dpm1, rpm1, bio1, hum1),
+                    (d_d, d_r, d_b, d_h),
+                    (new_dpm, new_rpm, new_bio, new_hum),
+                    (plant_dpm, plant_rpm, fym_dpm, fym_rpm, fym_hum),
+                    f_bio,
+                    f_hum,
+                    iom_c,
+                    forcing[F_MODERN][rows[F_MODERN], cols[F_MODERN]],
+                    consts,
                 )
-                act_i = iom_c * math.exp(-conr * consts[IOM_AGE])
-                a_d = math.log(new_dpm / act_d) / conr if new_dpm > 0.0 else 0.0
-                a_r = math.log(new_rpm / act_r) / conr if new_rpm > 0.0 else 0.0
-                a_b = math.log(new_bio / act_b) / conr if new_bio > 0.0 else 0.0
-                a_h = math.log(new_hum / act_h) / conr if new_hum > 0.0 else 0.0
-                soc = new_dpm + new_rpm + new_bio + new_hum + iom_c
-                if soc > 0.0:
-                    total_age = math.log(soc / (act_d + act_r + act_b + act_h + act_i)) / conr
             dpm, rpm, bio, hum = new_dpm, new_rpm, new_bio, new_hum
             if r < n_rec and record[r] == m:
-                out_pools[c, r, 0] = dpm
-                out_pools[c, r, 1] = rpm
-                out_pools[c, r, 2] = bio
-                out_pools[c, r, 3] = hum
-                out_co2[c, r] = co2
-                if diagnostics:
-                    out_diag[c, r, DIAG_SMD] = smd
-                    out_diag[c, r, DIAG_RM_TMP] = rm_tmp
-                    out_diag[c, r, DIAG_RM_MOIST] = rm_moist
-                    out_diag[c, r, DIAG_RM_PC] = rm_pc
-                if radiocarbon:
-                    out_age[c, r] = total_age
+                _record(
+                    out_pools, out_co2, out_diag, out_age, c, r, (dpm, rpm, bio, hum), co2,
+                    (smd, rm_tmp, rm_moist, rm_pc), total_age,
+                )  # fmt: skip
                 r += 1
-            for v in range(N_FORCING):
-                cols[v] += 1
-                if cols[v] == periods[v]:
-                    cols[v] = 0
+            _next_month(cols, periods)
         state[c, 0], state[c, 1], state[c, 2], state[c, 3] = dpm, rpm, bio, hum
         state[c, 4], state[c, 5] = smd, co2
         if radiocarbon:
             ages[c, 0], ages[c, 1], ages[c, 2], ages[c, 3] = a_d, a_r, a_b, a_h
+
+
+@njit(inline="always", **_JIT)
+def _forcing_layout(forcing, c, n_cells):
+    """Row of each forcing array serving cell ``c``, and each array's period [months]."""
+    rows = np.empty(N_FORCING, dtype=np.int64)
+    periods = np.empty(N_FORCING, dtype=np.int64)
+    for v in range(N_FORCING):
+        rows[v] = _row(forcing[v], c, n_cells)
+        periods[v] = forcing[v].shape[1]
+    return rows, periods
+
+
+@njit(inline="always", **_JIT)
+def _rates_repeat_yearly(periods, n_months):
+    """Return whether the rate drivers (T, rain, evap, PC, cover) repeat every 12 months."""
+    if n_months <= 12:
+        return False
+    for v in range(F_COVER + 1):
+        if 12 % periods[v] != 0:
+            return False
+    return True
+
+
+@njit(inline="always", **_JIT)
+def _month_rates(smd, forcing, rows, cols, water, cell_consts, c, use_cover_factor, consts):
+    """Decay factors, end-of-month deficit and the three modifiers of one month and cell."""
+    cw = 0 if water.shape[0] == 1 else c
+    cc = 0 if cell_consts.shape[0] == 1 else c
+    tmp = (
+        forcing[F_TMP][rows[F_TMP], cols[F_TMP]] * cell_consts[cc, C_TMP_SCALE]
+        + cell_consts[cc, C_TMP_OFFSET]
+    )
+    pc = forcing[F_PC][rows[F_PC], cols[F_PC]]
+    rm_tmp = _rm_tmp(tmp, consts[TMP_A], consts[TMP_B], consts[TMP_C], consts[TMP_MIN])
+    smd = _update_smd(
+        smd,
+        forcing[F_RAIN][rows[F_RAIN], cols[F_RAIN]] * cell_consts[cc, C_RAIN_SCALE],
+        forcing[F_EVAP][rows[F_EVAP], cols[F_EVAP]],
+        cell_consts[cc, C_EVAP],
+        pc == 1.0,
+        water[cw, 2],
+        water[cw, 3],
+    )
+    rm_moist = _rm_moist(smd, water[cw, 0], water[cw, 1], water[cw, 4])
+    rm_pc = _rm_pc(
+        pc,
+        forcing[F_COVER][rows[F_COVER], cols[F_COVER]],
+        use_cover_factor,
+        consts[COVER_RM],
+    )
+    rate_m = rm_tmp * rm_moist * rm_pc * cell_consts[cc, C_RATE]
+    e_d, e_r, e_b, e_h = _decay_factors(rate_m, consts)
+    return e_d, e_r, e_b, e_h, smd, rm_tmp, rm_moist, rm_pc
+
+
+@njit(inline="always", **_JIT)
+def _cache_rates(year_cache, month, rates):
+    for k in range(8):
+        year_cache[month, k] = rates[k]
+
+
+@njit(inline="always", **_JIT)
+def _cached_rates(year_cache, month):
+    return (
+        year_cache[month, 0],
+        year_cache[month, 1],
+        year_cache[month, 2],
+        year_cache[month, 3],
+        year_cache[month, 4],
+        year_cache[month, 5],
+        year_cache[month, 6],
+        year_cache[month, 7],
+    )
+
+
+@njit(inline="always", **_JIT)
+def _radiocarbon_ages(
+    ages, survived, decomposed, pools, inputs, f_bio, f_hum, iom_c, modern, consts
+):
+    """Return the new radiocarbon ages of the pools and the soil's total age (§5)."""
+    a_d, a_r, a_b, a_h = ages
+    dpm1, rpm1, bio1, hum1 = survived
+    d_d, d_r, d_b, d_h = decomposed
+    new_dpm, new_rpm, new_bio, new_hum = pools
+    plant_dpm, plant_rpm, fym_dpm, fym_rpm, fym_hum = inputs
+    conr = consts[CONR]
+    exc = math.exp(-conr * consts[TSTEP])
+    e_ad = math.exp(-conr * a_d)
+    e_ar = math.exp(-conr * a_r)
+    e_ab = math.exp(-conr * a_b)
+    e_ah = math.exp(-conr * a_h)
+    act_d = modern * fym_dpm + modern * plant_dpm + dpm1 * e_ad * exc
+    act_r = modern * fym_rpm + modern * plant_rpm + rpm1 * e_ar * exc
+    act_b = (
+        bio1 * e_ab
+        + d_d * f_bio * e_ad
+        + d_r * f_bio * e_ar
+        + d_b * f_bio * e_ab
+        + d_h * f_bio * e_ah
+    ) * exc
+    act_h = (
+        modern * fym_hum
+        + (
+            hum1 * e_ah
+            + d_d * f_hum * e_ad
+            + d_r * f_hum * e_ar
+            + d_b * f_hum * e_ab
+            + d_h * f_hum * e_ah
+        )
+        * exc
+    )
+    act_i = iom_c * math.exp(-conr * consts[IOM_AGE])
+    a_d = math.log(new_dpm / act_d) / conr if new_dpm > 0.0 else 0.0
+    a_r = math.log(new_rpm / act_r) / conr if new_rpm > 0.0 else 0.0
+    a_b = math.log(new_bio / act_b) / conr if new_bio > 0.0 else 0.0
+    a_h = math.log(new_hum / act_h) / conr if new_hum > 0.0 else 0.0
+    total_age = 0.0
+    soc = new_dpm + new_rpm + new_bio + new_hum + iom_c
+    if soc > 0.0:
+        total_age = math.log(soc / (act_d + act_r + act_b + act_h + act_i)) / conr
+    return a_d, a_r, a_b, a_h, total_age
+
+
+@njit(inline="always", **_JIT)
+def _record(out_pools, out_co2, out_diag, out_age, c, r, pools, co2, diag, total_age):
+    """Store record ``r`` of cell ``c``: pools, CO2 and, when asked for, diagnostics and age."""
+    for p in range(4):
+        out_pools[c, r, p] = pools[p]
+    out_co2[c, r] = co2
+    if out_diag.shape[0] > 0:
+        out_diag[c, r, DIAG_SMD] = diag[0]
+        out_diag[c, r, DIAG_RM_TMP] = diag[1]
+        out_diag[c, r, DIAG_RM_MOIST] = diag[2]
+        out_diag[c, r, DIAG_RM_PC] = diag[3]
+    if out_age.shape[0] > 0:
+        out_age[c, r] = total_age
+
+
+@njit(inline="always", **_JIT)
+def _next_month(cols, periods):
+    """Advance every forcing array's column by one month, cyclically."""
+    for v in range(N_FORCING):
+        cols[v] += 1
+        if cols[v] == periods[v]:
+            cols[v] = 0
 
 
 @njit(cache=True, error_model="numpy", parallel=True)

@@ -1,7 +1,7 @@
 """A slow, readable one-cell RothC, written straight from the specification, for tests.
 
 It shares no code with the numba kernel (only the constants), so agreement between the two is
-evidence that both follow ``../shared/docs/rothc-model.md``. Plain Python floats and ``math``.
+evidence that both follow ``docs/rothc-model.md``. Plain Python floats and ``math``.
 """
 
 from __future__ import annotations

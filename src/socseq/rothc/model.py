@@ -11,6 +11,9 @@ month ``m`` of a run uses column ``m % period``. A 12-month climatology therefor
 any length without being repeated in memory.
 """
 
+# Long module: the public numpy API of a run and the types it takes (Soil, MonthlyForcing,
+# RothCState, RunOptions, RunResult), validated in one place before the kernel trusts them.
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -336,12 +339,13 @@ class RothCState:
     @property
     def n_cells(self) -> int:
         """Number of cells."""
-        return self.pools.shape[0]
+        return int(self.pools.shape[0])
 
     @property
     def soc(self) -> FloatArray:
         """Total soil organic carbon, pools + IOM [t C/ha]."""
-        return self.pools.sum(axis=1) + self.iom
+        soc: FloatArray = self.pools.sum(axis=1) + self.iom
+        return soc
 
     def copy(self) -> RothCState:
         """Return an independent copy."""
@@ -464,7 +468,8 @@ class RunResult:
     @property
     def soc(self) -> FloatArray:
         """``(n_cells, n_rec)`` total SOC [t C/ha]."""
-        return self.pools.sum(axis=2) + self.iom[:, None]
+        soc: FloatArray = self.pools.sum(axis=2) + self.iom[:, None]
+        return soc
 
     def delta_c(self, params: RothCParameters = DEFAULT_PARAMETERS) -> FloatArray:
         """Radiocarbon ``deltaC = (exp(-age/8035) - 1) 1000`` [per mil], as RothC prints it."""

@@ -2,12 +2,13 @@
 
 These functions take arrays (any shape, broadcast together) and return arrays. The numba kernel
 receives the per-soil constants computed here and evaluates the monthly modifiers with the same
-formulas (``socseq.rothc._kernel``). Equations follow ``../shared/docs/rothc-model.md`` §3-§4,
+formulas (``socseq.rothc._kernel``). Equations follow ``docs/rothc-model.md`` §3-§4,
 which documents the official Fortran RothC 2.0.0.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -95,7 +96,7 @@ def temperature_modifier(
         RM_TMP [-].
     """
     t = np.asarray(tmp_degC, dtype=np.float64)
-    out = _kernel.temperature_modifier_array(
+    out: FloatArray = _kernel.temperature_modifier_array(
         t.ravel(), params.tmp_a, params.tmp_b, params.tmp_c, params.tmp_min
     )
     return out.reshape(t.shape)
@@ -156,7 +157,7 @@ def _vg_parameters(
     silt: FloatArray,
     bd: FloatArray,
     om: FloatArray,
-    c: tuple[float, ...],
+    c: tuple[tuple[float, ...], tuple[float, ...], tuple[float, ...]],
 ) -> tuple[FloatArray, FloatArray, FloatArray]:
     """Woesten et al. (1999) van Genuchten alpha, theta_s and n, topsoil (t = 1).
 
@@ -281,7 +282,9 @@ def soil_water_limits(
             )
         if min_rm_moist is None:
             raise ValueError("opt_rmmoist 2 and 3 need min_rm_moist")
-        rnd = _round_literals if params.fortran_literals else (lambda v: v)
+        rnd: Callable[[tuple[float, ...]], tuple[float, ...]] = (
+            _round_literals if params.fortran_literals else (lambda v: v)
+        )
         coefficients = (rnd(_VG_ALPHA), rnd(_VG_THETA_S), rnd(_VG_N))
         om = rnd((params.vg_om_per_oc,))[0] * np.asarray(organic_carbon_pct, dtype=np.float64)
         alpha, theta_s, n = _vg_parameters(
@@ -321,6 +324,8 @@ def moisture_modifier(smd_mm: ArrayLike, limits: SoilWaterLimits) -> FloatArray:
 
     1 when ``SMD > SMD1bar``; ``minRM`` when ``SMD <= SMD15adj``; otherwise
     ``minRM + (1 - minRM)(SMD15adj - SMD)/(SMD15adj - SMD1bar)`` (rothc-model.md §3.2e).
+    This is the kernel's function (``socseq.rothc._kernel._rm_moist``) applied element-wise:
+    the value every run uses, not a second implementation.
 
     Parameters
     ----------
@@ -334,10 +339,17 @@ def moisture_modifier(smd_mm: ArrayLike, limits: SoilWaterLimits) -> FloatArray:
     numpy.ndarray
         RM_Moist [-].
     """
-    smd = np.asarray(smd_mm, dtype=np.float64)
-    wilt, one_bar, min_rm = limits.smd_wilt, limits.smd_1bar, limits.min_rm_moist
-    linear = min_rm + ((1.0 - min_rm) * (wilt - smd)) / (wilt - one_bar)
-    return np.where(smd > one_bar, 1.0, np.where(smd <= wilt, min_rm, linear))
+    arrays = np.broadcast_arrays(
+        np.asarray(smd_mm, dtype=np.float64),
+        np.asarray(limits.smd_wilt, dtype=np.float64),
+        np.asarray(limits.smd_1bar, dtype=np.float64),
+        np.asarray(limits.min_rm_moist, dtype=np.float64),
+    )
+    shape = arrays[0].shape
+    # The kernel's own function, so that this public one is what every run computes.
+    flat = [np.ascontiguousarray(a).ravel() for a in arrays]
+    out: FloatArray = _kernel.moisture_modifier_array(*flat)
+    return out.reshape(shape)
 
 
 def falloon_iom(soc_t_ha: ArrayLike, params: RothCParameters = DEFAULT_PARAMETERS) -> FloatArray:

@@ -2,7 +2,7 @@
 
 The official Fortran code (Rothamsted RothC 2.0.0, ``RothC.for``) writes every real literal as a
 default (single-precision) REAL, so the value it computes with is the float32 rounding of the
-decimal, used as a double (``../shared/docs/rothc-model.md`` §8.1).
+decimal, used as a double (``docs/rothc-model.md`` §8.1).
 :meth:`RothCParameters.rothamsted` (the default) copies those values, which makes socseq
 reproduce the official outputs byte for byte;
 :meth:`RothCParameters.decimal` uses the decimal values as printed in the model description, which
@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field, fields, replace
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 
@@ -127,7 +127,7 @@ class RothCParameters:
         for f in fields(cls):
             if f.name in exact:
                 continue
-            values[f.name] = _f32(f.default)
+            values[f.name] = _f32(cast(float, f.default))
         # Quotients the Fortran evaluates in single precision, not the rounding of the quotient.
         values["tstep"] = float(np.float32(1.0) / np.float32(12.0))
         values["conr"] = float(np.float32(np.log(np.float32(2.0))) / np.float32(5568.0))
@@ -145,7 +145,7 @@ class RothCParameters:
         """
         return cls()
 
-    def replace(self, **changes: float) -> RothCParameters:
+    def replace(self, **changes: Any) -> RothCParameters:
         """Return a copy with some constants changed (e.g. for parameter uncertainty).
 
         Parameters

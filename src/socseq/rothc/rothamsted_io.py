@@ -1,7 +1,7 @@
 """Read the official RothC input file and write the official result files.
 
 The official Rothamsted programs read ``RothC_input.dat`` and write ``month_results.out`` and
-``year_results.out`` (``../shared/docs/rothc-model.md`` §1 and §7). This module reads the input
+``year_results.out`` (``docs/rothc-model.md`` §1 and §7). This module reads the input
 into a :class:`RothamstedInput` and writes result tables either as full-precision CSV or
 byte-for-byte in the official text layout, so socseq can stand in for the official program.
 
@@ -87,6 +87,10 @@ Year table, one row per line of ``year_results.out``:
 ``<NA>`` in rows 0 and 1). The readers return ``Year`` and ``Month`` as int64, ``PC`` as the
 nullable ``Int64`` and everything else as float64.
 """
+
+# Long module: the official Rothamsted file formats, read and written byte for byte; the reader
+# and the writers share the column tables and the Fortran number formatting. Could split into
+# reader and writers.
 
 from __future__ import annotations
 
@@ -468,10 +472,13 @@ def read_rothamsted_input(path: str | os.PathLike[str]) -> RothamstedInput:
         for i, (name, kind) in enumerate(zip(names, kinds, strict=True)):
             columns[i].append(lines.value(tokens, i, lineno, name, kind))
 
-    def column(name: str) -> NDArray[np.float64] | NDArray[np.int64]:
-        values = np.array(
-            columns[names.index(name)], dtype=np.int64 if name in _INTEGER_DATA else np.float64
-        )
+    def column(name: str) -> NDArray[np.float64]:
+        values = np.array(columns[names.index(name)], dtype=np.float64)
+        values.setflags(write=False)
+        return values
+
+    def int_column(name: str) -> NDArray[np.int64]:
+        values = np.array(columns[names.index(name)], dtype=np.int64)
         values.setflags(write=False)
         return values
 
@@ -488,15 +495,15 @@ def read_rothamsted_input(path: str | os.PathLike[str]) -> RothamstedInput:
         bulk_density_g_cm3=bulk_density,
         organic_carbon_pct=organic_carbon,
         min_rm_moist=min_rm_moist,
-        year=column("year"),
-        month=column("month") if "month" in names else None,
+        year=int_column("year"),
+        month=int_column("month") if "month" in names else None,
         modern_pct=column("modern"),
         tmp_degC=column("Tmp"),
         rain_mm=column("Rain"),
         evap_mm=column("Evap"),
         c_inp_t_ha=column("C_inp"),
         fym_t_ha=column("FYM"),
-        pc=column("PC"),
+        pc=int_column("PC"),
         dpm_rpm=column("DPM_RPM"),
     )
 
@@ -731,7 +738,8 @@ def _canonical(arrays: dict[str, NDArray[np.float64]], columns: Sequence[str]) -
 def _csv_text(frame: pd.DataFrame, columns: Sequence[str], table: _Table) -> str:
     """Return a table as CSV text: shortest round-trip floats, NaN as an empty field."""
     canonical = _canonical(_as_float(frame, columns, table), columns)
-    return canonical.to_csv(index=False, lineterminator="\n")
+    text: str = canonical.to_csv(index=False, lineterminator="\n")
+    return text
 
 
 def write_results(

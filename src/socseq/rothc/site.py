@@ -10,7 +10,7 @@ tables follow the official v2 column names (:data:`~socseq.rothc.rothamsted_io.M
 
 from __future__ import annotations
 
-from typing import Literal, Protocol
+from typing import Literal
 
 import numpy as np
 import pandas as pd
@@ -19,35 +19,11 @@ from numpy.typing import NDArray
 from socseq.rothc.equilibrium import equilibrium
 from socseq.rothc.model import MonthlyForcing, RunOptions, Soil, delta_c_from_age, run
 from socseq.rothc.parameters import DEFAULT_PARAMETERS, RothCParameters
-from socseq.rothc.rothamsted_io import MONTH_COLUMNS, YEAR_COLUMNS
+from socseq.rothc.rothamsted_io import MONTH_COLUMNS, YEAR_COLUMNS, RothamstedInput
 
 # The active pools, in the order of the result tables (one definition of the tables' columns,
 # in rothamsted_io, which writes them).
 _POOL_COLUMNS = YEAR_COLUMNS[2:6]
-
-
-class SiteInput(Protocol):
-    """What :func:`run_rothamsted` needs of a parsed input file (see ``rothamsted_io``)."""
-
-    opt_rmmoist: int
-    opt_smdbare: int
-    clay_pct: float
-    depth_cm: float
-    iom_t_ha: float
-    nsteps: int
-    silt_pct: float | None
-    bulk_density_g_cm3: float | None
-    organic_carbon_pct: float | None
-    min_rm_moist: float | None
-    year: NDArray[np.int64]
-    modern_pct: NDArray[np.float64]
-    tmp_degC: NDArray[np.float64]  # noqa: N815 - the unit degC is spelt as in the contract
-    rain_mm: NDArray[np.float64]
-    evap_mm: NDArray[np.float64]
-    c_inp_t_ha: NDArray[np.float64]
-    fym_t_ha: NDArray[np.float64]
-    pc: NDArray[np.int64]
-    dpm_rpm: NDArray[np.float64]
 
 
 def _series(values: NDArray[np.generic], rows: slice) -> NDArray[np.float64]:
@@ -60,7 +36,7 @@ def _series(values: NDArray[np.generic], rows: slice) -> NDArray[np.float64]:
     return np.array(values[rows], dtype=np.float64, copy=True)
 
 
-def _forcing(site: SiteInput, rows: slice) -> MonthlyForcing:
+def _forcing(site: RothamstedInput, rows: slice) -> MonthlyForcing:
     return MonthlyForcing(
         tmp_degC=_series(site.tmp_degC, rows),
         rain_mm=_series(site.rain_mm, rows),
@@ -74,7 +50,7 @@ def _forcing(site: SiteInput, rows: slice) -> MonthlyForcing:
 
 
 def run_rothamsted(
-    site: SiteInput,
+    site: RothamstedInput,
     *,
     spinup: Literal["rothamsted", "exact"] = "rothamsted",
     params: RothCParameters = DEFAULT_PARAMETERS,
@@ -83,7 +59,7 @@ def run_rothamsted(
 
     Parameters
     ----------
-    site : SiteInput
+    site : RothamstedInput
         A parsed ``RothC_input.dat`` (:func:`socseq.rothc.rothamsted_io.read_rothamsted_input`).
     spinup : {"rothamsted", "exact"}
         Official iteration (default; reproduces the official spin-up month count) or the exact
@@ -113,6 +89,7 @@ def run_rothamsted(
     spun = equilibrium(
         soil, _forcing(site, slice(0, 12)), method=spinup, options=options, params=params
     )
+    assert spun.total_age is not None  # radiocarbon=True: every spin-up method returns ages
     spin_months = 0 if spun.spinup_months is None else int(spun.spinup_months[0])
     spin_pools = spun.state.pools[0]
     iom = site.iom_t_ha
@@ -193,6 +170,7 @@ def run_rothamsted(
             ["Year", *_POOL_COLUMNS, "IOM_t_C_ha", "SOC_t_C_ha", "CO2_t_C_ha"]
         ].copy()
         yearly.insert(1, "Month", 12)
+        assert result.total_age is not None  # radiocarbon=True
         yearly["deltaC"] = delta_c_from_age(result.total_age[0, at], params)
         year = pd.concat([year, yearly[list(YEAR_COLUMNS)]], ignore_index=True)
     month["Year"] = month["Year"].astype(np.int64)
