@@ -29,6 +29,7 @@ from socseq import __version__
 from socseq.atomic import write_csv_atomic, write_json_atomic
 from socseq.io.grid import GridSpec
 from socseq.io.raster import write_geotiff, write_netcdf
+from socseq.io.tables import read_zone_names
 from socseq.pipeline.config import RunConfig
 from socseq.pipeline.landuse import read_class_table
 from socseq.pipeline.npp import npp_t_c_ha
@@ -180,12 +181,7 @@ def _zone_names(config: RunConfig, zones: np.ndarray | None) -> dict[int, str]:
     path = config.inputs.zone_names
     if zones is None or path is None:
         return {}
-    table = pd.read_csv(path)
-    if not {"code", "name"} <= set(table.columns):
-        from socseq.exceptions import ConfigError
-
-        raise ConfigError(f"inputs.zone_names {path}: needs the columns code,name")
-    return dict(zip(table["code"].astype(int), table["name"].astype(str), strict=True))
+    return read_zone_names(path)  # issue 13: one checked reader (validate uses it too)
 
 
 def _grid_da(

@@ -22,6 +22,7 @@ import zarr
 from socseq import __version__
 from socseq.atomic import write_json_atomic
 from socseq.io.grid import GridSpec
+from socseq.io.tables import read_zone_names
 from socseq.pipeline.config import RunConfig
 from socseq.pipeline.execute import Executor
 from socseq.pipeline.inputs import StagedInputs, resolve_grid, stage_inputs, windows
@@ -41,7 +42,7 @@ from socseq.pipeline.phases import (
 from socseq.pipeline.products import compute_products
 from socseq.progress import Progress
 
-__all__ = ["RunSummary", "run_pipeline", "validate_config"]
+__all__ = ["RunSummary", "check_tables", "run_pipeline", "validate_config"]
 
 WORK = ".socseq-work"
 PARTIAL = ".socseq-partial"
@@ -102,6 +103,13 @@ def phase_settings(config: RunConfig, staged: StagedInputs, results: Path) -> Ph
         has_yearly_land_use=staged.has_yearly_land_use,
         has_cover=staged.has_cover,
     )
+
+
+def check_tables(config: RunConfig) -> None:
+    """Read the class table and the zone names now, so a bad CSV fails before any work."""
+    read_class_table(config.land_use.table)
+    if config.inputs.zone_names is not None:
+        read_zone_names(config.inputs.zone_names)
 
 
 def _dsm_baseline(config: RunConfig, output_dir: Path, progress: Progress | None) -> Any:
@@ -191,6 +199,7 @@ def run_pipeline(
     RunSummary
     """
     out = Path(output_dir) if output_dir is not None else config.run.output_dir
+    check_tables(config)  # issue 13: the CSV tables read at the end, checked first
     out.mkdir(parents=True, exist_ok=True)
     try:
         return _run(config, out, workers, scheduler, progress, keep_work, notes or [])
@@ -378,6 +387,7 @@ def validate_config(config: RunConfig, *, progress: Progress | None = None) -> d
     """
     import tempfile
 
+    check_tables(config)
     with tempfile.TemporaryDirectory(prefix="socseq-validate-") as tmp:
         tmp_path = Path(tmp)
         if config.dsm is not None:
