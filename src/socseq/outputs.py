@@ -188,7 +188,7 @@ class Holder:
         return True
 
 
-_held: dict[str, OutputLock] = {}
+_held: dict[tuple[str, int], OutputLock] = {}
 _held_guard = threading.Lock()
 #: Private folders of this process's open transactions (never removed by :func:`recover`).
 _live_roots: set[str] = set()
@@ -217,8 +217,9 @@ class OutputLock:
     expires (a crashed host). Where locking is unavailable (``ENOLCK``, no :mod:`fcntl`), the
     lock file is created exclusively and a stale one is recognised by a holder PID that no
     longer runs on this host; a file left by another host cannot be checked and must be removed
-    by hand. The lock is re-entrant within one process (``socseq demo`` holds it around the
-    run): use it through :func:`lock_output`, which releases the lock :meth:`acquire` returned.
+    by hand. The lock is re-entrant within one thread (``socseq demo`` holds it around the
+    run; another thread is refused like another process): use it through :func:`lock_output`,
+    which releases the lock :meth:`acquire` returned.
     """
 
     def __init__(self, folder: str | os.PathLike[str], command: str) -> None:
@@ -230,8 +231,9 @@ class OutputLock:
         self._depth = 0
         self._flock = fcntl is not None
 
-    def _key(self) -> str:
-        return os.path.realpath(self.folder)
+    def _key(self) -> tuple[str, int]:
+        # Re-entrant per thread: another thread of this process is refused like another process.
+        return os.path.realpath(self.folder), threading.get_ident()
 
     def acquire(self) -> OutputLock:
         """Take the lock or raise :class:`OutputBusyError`; return the lock actually held."""

@@ -10,6 +10,7 @@ import socket
 import subprocess
 import sys
 import textwrap
+import threading
 import time
 from pathlib import Path
 
@@ -107,9 +108,22 @@ def test_a_lock_left_by_a_killed_process_is_taken_over(tmp_path: Path) -> None:
     assert not (folder / LOCK_FILE).exists()
 
 
-def test_the_lock_is_reentrant_within_a_process(tmp_path: Path) -> None:
+def test_the_lock_is_reentrant_within_a_thread_only(tmp_path: Path) -> None:
+    refused: list[BaseException] = []
+
+    def other_thread() -> None:
+        try:
+            with lock_output(tmp_path, "run"):
+                pass
+        except OutputBusyError as exc:
+            refused.append(exc)
+
     with lock_output(tmp_path, "demo"), lock_output(tmp_path, "run"):
         assert (tmp_path / LOCK_FILE).exists()
+        thread = threading.Thread(target=other_thread)
+        thread.start()
+        thread.join()
+    assert len(refused) == 1 and f"PID {os.getpid()}" in str(refused[0])
     assert not (tmp_path / LOCK_FILE).exists()
 
 
