@@ -132,6 +132,9 @@ def predict(config_path: Path, out_dir: Path | None, quiet: bool) -> None:
     started = time.perf_counter()
     with progress_bars(quiet) as progress:
         ds = predict_maps(config, progress=progress)
+    console.print(
+        f"model: {ds.attrs['model_origin']}", highlight=False, markup=False, soft_wrap=True
+    )
     mean = ds["soc_mean_t_ha"].values
     mapped = np.isfinite(mean)
     console.print(f"mapped {int(mapped.sum())} cells: mean SOC stock {np.nanmean(mean):.1f} t C/ha")
