@@ -55,18 +55,26 @@ def demo(out_dir: Path, workers: int | None, seed: int, quiet: bool) -> None:
     Safe to re-run into the same folder: the region is rebuilt only when missing, and the
     products are replaced only when the new run has succeeded.
     """
+    from socseq.outputs import lock_output
     from socseq.report import build_report
 
     started = time.perf_counter()
-    region = out_dir / "region"
-    config_path = build_region(region, seed=seed)
-    built = time.perf_counter() - started
-    config = load_run_config(config_path)
-    with progress_bars(quiet) as progress:
-        result = run_pipeline(
-            config, output_dir=out_dir, workers=workers, progress=progress, notes=list(DEMO_NOTES)
-        )
-    report = build_report(result.output_dir)
+    # One writer per folder: the lock covers the region build too (the run re-enters it).
+    with lock_output(out_dir, "demo"):
+        region = out_dir / "region"
+        config_path = build_region(region, seed=seed)
+        built = time.perf_counter() - started
+        config = load_run_config(config_path)
+        with progress_bars(quiet) as progress:
+            result = run_pipeline(
+                config,
+                output_dir=out_dir,
+                workers=workers,
+                progress=progress,
+                notes=list(DEMO_NOTES),
+                before_publish=build_report,
+            )
+    report = result.output_dir / "report.html"
     total = time.perf_counter() - started
     print_summary(result.summary_csv)
     timings = result.timings_s

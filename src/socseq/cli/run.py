@@ -79,6 +79,9 @@ def run_command(
     if workers is not None and scheduler is not None:
         raise click.UsageError("give --workers or --scheduler, not both")
     config = load_run_config(config_path)
+    report = None
+    if config.outputs.report and not no_report:
+        from socseq.report import build_report as report
     with progress_bars(quiet) as progress:
         result = run_pipeline(
             config,
@@ -87,6 +90,7 @@ def run_command(
             scheduler=scheduler,
             progress=progress,
             keep_work=keep_work,
+            before_publish=report,  # the report is published with the products
         )
     print_summary(result.summary_csv)
     cells = result.manifest["cells"]
@@ -96,11 +100,8 @@ def run_command(
         f"(see exclusions.csv); {result.timings_s['total']:.1f} s",
         highlight=False,
     )
-    if config.outputs.report and not no_report:
-        from socseq.report import build_report
-
-        report = build_report(result.output_dir)
-        console.print(f"report: {report}", highlight=False, markup=False)
+    if report is not None:
+        console.print(f"report: {result.output_dir / 'report.html'}", highlight=False, markup=False)
     console.print(f"products: {result.output_dir}", highlight=False, markup=False)
 
 

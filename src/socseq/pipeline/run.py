@@ -1,17 +1,18 @@
 """``socseq run`` and ``socseq validate``: configuration → DSM → inputs → phases → products.
 
-A run works in ``OUTPUT/.socseq-work`` (staged inputs and phase results, chunked Zarr) and
-writes its products into ``OUTPUT/.socseq-partial``; only when everything succeeded are the
-products moved into ``OUTPUT`` and ``run.json`` written last. An interrupted or failed run
-therefore leaves the previous products untouched and nothing that looks complete.
+A run holds the output folder's lock, works in a private ``OUTPUT/.socseq-run-<id>/work``
+(staged inputs and phase results, chunked Zarr) and writes every product, ``run.json`` and the
+report included, into ``OUTPUT/.socseq-run-<id>/stage``; only when everything succeeded is the
+staged set published, all at once (:mod:`socseq.outputs`). An interrupted or failed run
+therefore leaves the previous products byte-identical.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import os
-import shutil
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -23,6 +24,15 @@ from socseq import __version__
 from socseq.atomic import write_json_atomic
 from socseq.io.grid import GridSpec
 from socseq.io.tables import read_zone_names
+from socseq.outputs import (
+    KEPT_WORK,
+    RUN_PRODUCTS,
+    Staging,
+    disk_full_guard,
+    output_transaction,
+    require_free_space,
+    run_space_needs,
+)
 from socseq.pipeline.config import RunConfig
 from socseq.pipeline.execute import Executor
 from socseq.pipeline.inputs import StagedInputs, resolve_grid, stage_inputs, windows
@@ -44,8 +54,8 @@ from socseq.progress import Progress
 
 __all__ = ["RunSummary", "check_tables", "run_pipeline", "validate_config"]
 
-WORK = ".socseq-work"
-PARTIAL = ".socseq-partial"
+#: Where ``keep_work`` leaves the scratch of the last successful run.
+WORK = KEPT_WORK
 MANIFEST = "run.json"
 
 
@@ -112,8 +122,14 @@ def check_tables(config: RunConfig) -> None:
         read_zone_names(config.inputs.zone_names)
 
 
-def _dsm_baseline(config: RunConfig, output_dir: Path, progress: Progress | None) -> Any:
-    """Map the SOC baseline with the ``[dsm]`` section; outputs go to ``OUTPUT/dsm``."""
+def _dsm_baseline(
+    config: RunConfig, output_dir: Path, stage: Path, progress: Progress | None
+) -> Any:
+    """Map the SOC baseline with the ``[dsm]`` section; outputs go to ``OUTPUT/dsm``.
+
+    They are written into ``stage/dsm`` and published with the run's other products; the DSM
+    configuration keeps ``OUTPUT/dsm`` as its folder, so its hash does not depend on the stage.
+    """
     from socseq.dsm import api as dsm_api
 
     assert config.dsm is not None
@@ -130,9 +146,13 @@ def _dsm_baseline(config: RunConfig, output_dir: Path, progress: Progress | None
         if config.grid.crs is not None
         else None
     )
-    validation = dsm_api.run_cv(dsm_config, grid=explicit, progress=notify)
-    trained = dsm_api.train(dsm_config, grid=explicit, progress=notify)
-    prediction = dsm_api.predict(dsm_config, trained=trained, grid=explicit, progress=notify)
+    # into: the run holds the folder and publishes dsm/ with its other products (issue 13).
+    into = stage / "dsm"
+    validation = dsm_api.run_cv(dsm_config, grid=explicit, progress=notify, into=into)
+    trained = dsm_api.train(dsm_config, grid=explicit, progress=notify, into=into)
+    prediction = dsm_api.predict(
+        dsm_config, trained=trained, grid=explicit, progress=notify, into=into
+    )
     return prediction, validation
 
 
@@ -145,22 +165,28 @@ def _metrics(validation: Any) -> dict[str, Any]:
 
 
 def _prepare(
-    config: RunConfig, output_dir: Path, progress: Progress | None, timings: dict[str, float]
+    config: RunConfig,
+    staging: Staging,
+    progress: Progress | None,
+    timings: dict[str, float],
+    needs: dict[str, int],
 ) -> tuple[GridSpec, StagedInputs, dict[str, Any] | None, Any]:
     started = time.perf_counter()
     soc = None
     dsm_info = None
     prediction = None
     if config.dsm is not None:
-        prediction, validation = _dsm_baseline(config, output_dir, progress)
+        prediction, validation = _dsm_baseline(config, staging.folder, staging.stage, progress)
         soc = prediction["soc_mean_t_ha"]
         dsm_info = {"metrics": _metrics(validation), "output_dir": "dsm"}
         timings["dsm"] = time.perf_counter() - started
         started = time.perf_counter()
     grid = resolve_grid(config, soc)
-    work = output_dir / WORK
-    work.mkdir(parents=True, exist_ok=True)
-    staged = stage_inputs(config, grid, work, soc=soc, progress=progress)
+    # --- issue 13: refuse before the big writes when the disk cannot hold them.
+    needs.update(run_space_needs(config, grid))
+    require_free_space(staging.folder, sum(needs.values()), "scratch and products of this run")
+    # --- end issue 13
+    staged = stage_inputs(config, grid, staging.work, soc=soc, progress=progress)
     timings["inputs"] = time.perf_counter() - started
     return grid, staged, dsm_info, prediction
 
@@ -174,6 +200,7 @@ def run_pipeline(
     progress: Progress | None = None,
     keep_work: bool = False,
     notes: list[str] | None = None,
+    before_publish: Callable[[Path], Any] | None = None,
 ) -> RunSummary:
     """Run the whole chain and publish the products.
 
@@ -193,37 +220,53 @@ def run_pipeline(
         Keep the staged inputs and phase results (``OUTPUT/.socseq-work``) for inspection.
     notes : list of str, optional
         Remarks for the report (e.g. which inputs are synthetic), kept in ``run.json``.
+    before_publish : callable, optional
+        Called with the staged folder (holding every product and ``run.json``) just before it
+        is published, to add derived products that must be published with them (the CLI
+        builds the HTML report here).
 
     Returns
     -------
     RunSummary
+
+    Raises
+    ------
+    socseq.outputs.OutputBusyError
+        Another socseq command writes into the output folder.
+    socseq.outputs.DiskFullError
+        The output folder's file system cannot hold the run (checked before the big writes)
+        or filled up during it.
     """
     out = Path(output_dir) if output_dir is not None else config.run.output_dir
     check_tables(config)  # issue 13: the CSV tables read at the end, checked first
-    out.mkdir(parents=True, exist_ok=True)
-    try:
-        return _run(config, out, workers, scheduler, progress, keep_work, notes or [])
-    except BaseException:
-        # Scratch and half-staged products go; the previous run's products stay untouched.
-        shutil.rmtree(out / PARTIAL, ignore_errors=True)
-        if not keep_work:
-            shutil.rmtree(out / WORK, ignore_errors=True)
-        raise
+    # --- issue 13: one writer per output folder, private scratch, all-or-nothing publish.
+    # Order: disk-full guard, transaction (lock, recover, private staging), compute into
+    # staging.work and staging.stage, run.json into the stage, before_publish, publish.
+    needs: dict[str, int] = {}
+    with (
+        disk_full_guard(out, need=lambda: sum(needs.values())),
+        output_transaction(out, "run", keep_work=keep_work) as staging,
+    ):
+        return _run(
+            config, staging, workers, scheduler, progress, notes or [], needs, before_publish
+        )
 
 
 def _run(
     config: RunConfig,
-    out: Path,
+    staging: Staging,
     workers: int | None,
     scheduler: str | None,
     progress: Progress | None,
-    keep_work: bool,
     notes: list[str],
+    needs: dict[str, int],
+    before_publish: Callable[[Path], Any] | None,
 ) -> RunSummary:
+    out = staging.folder
     started_all = time.perf_counter()
     timings: dict[str, float] = {}
-    grid, staged, dsm_info, _prediction = _prepare(config, out, progress, timings)
-    results_path = out / WORK / "results.zarr"
+    grid, staged, dsm_info, _prediction = _prepare(config, staging, progress, timings, needs)
+    results_path = staging.work / "results.zarr"
     settings = phase_settings(config, staged, results_path)
     create_results(results_path, grid.shape, staged.chunk, settings)
     tiles = windows(grid, staged.chunk)
@@ -246,16 +289,14 @@ def _run(
 
             started = time.perf_counter()
             uncertainty = run_uncertainty(
-                config, grid, staged, settings, tiles, executor, out / WORK, _prediction, progress
+                config, grid, staged, settings, tiles, executor, staging.work, _prediction, progress
             )
             timings["uncertainty"] = time.perf_counter() - started
         scheduler_name = executor.description
 
     started = time.perf_counter()
-    stage = out / PARTIAL
-    if stage.exists():
-        shutil.rmtree(stage)
-    stage.mkdir()
+    stage = staging.stage
+    require_free_space(out, needs["products"], "products")  # issue 13
     warm = {
         "area_soc": np.sum([s["area_soc"] for s in sums["warm-up"]], axis=0),
         "area": float(sum(s["area"] for s in sums["warm-up"])),
@@ -278,9 +319,12 @@ def _run(
     manifest["notes"] = notes
     if uncertainty is not None:
         manifest["uncertainty"] = uncertainty.info
-    _publish(stage, out, written, manifest)
-    if not keep_work:
-        shutil.rmtree(out / WORK, ignore_errors=True)
+    # --- issue 13: the whole set, run.json and report included, is published at once.
+    write_json_atomic(manifest, stage / MANIFEST)
+    if before_publish is not None:
+        before_publish(stage)
+    staging.publish(replaces=RUN_PRODUCTS)
+    # --- end issue 13
     return RunSummary(output_dir=out, manifest=manifest, timings_s=timings)
 
 
@@ -361,17 +405,6 @@ def _manifest(
         "dsm": dsm_info,
         "notes": [],
     }
-
-
-def _publish(stage: Path, out: Path, written: list[str], manifest: dict[str, Any]) -> None:
-    """Move the staged products into the output folder; write ``run.json`` last."""
-    (out / MANIFEST).unlink(missing_ok=True)
-    for rel in written:
-        target = out / rel
-        target.parent.mkdir(parents=True, exist_ok=True)
-        os.replace(stage / rel, target)
-    shutil.rmtree(stage, ignore_errors=True)
-    write_json_atomic(manifest, out / MANIFEST)
 
 
 def validate_config(config: RunConfig, *, progress: Progress | None = None) -> dict[str, Any]:
