@@ -76,6 +76,7 @@ __all__ = [
     "PublishError",
     "Staging",
     "disk_full_guard",
+    "exit_after_hdf5_failure",
     "format_bytes",
     "lock_output",
     "output_transaction",
@@ -778,6 +779,36 @@ def _disk_full_cause(exc: BaseException | None) -> BaseException | None:
     return None
 
 
+#: Set when libhdf5 failed on a full disk: its library may crash when the process tears down.
+_hdf5_failed = False
+
+
+def _from_hdf5(exc: BaseException | None) -> bool:
+    """Whether an exception chain passed through h5py or h5netcdf."""
+    while exc is not None:
+        tb = exc.__traceback__
+        while tb is not None:
+            name = tb.tb_frame.f_code.co_filename
+            if "h5py" in name or "h5netcdf" in name:
+                return True
+            tb = tb.tb_next
+        exc = exc.__cause__ or exc.__context__
+    return False
+
+
+def exit_after_hdf5_failure(status: int) -> None:
+    """Leave at once (``os._exit``) when libhdf5 failed on a full disk; return otherwise.
+
+    After such a failure libhdf5 can crash while Python shuts down (segmentation fault when it
+    closes the broken file), which would turn the one-line error and exit status into a crash.
+    The command line calls this after printing its message; nothing is left to flush then.
+    """
+    if _hdf5_failed:
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(status)
+
+
 _TEMPORARY = re.compile(r"^\.(.+)\.(?:tmp|old)-[0-9a-f]{8}(.*)$")
 
 
@@ -811,9 +842,11 @@ def disk_full_guard(
     """Turn a full disk anywhere in the block into one :class:`DiskFullError` line.
 
     Recognises ``OSError`` with ``ENOSPC``/``EDQUOT`` anywhere in the exception chain and the
-    messages GDAL and HDF5 give for it. While the block runs, the "Exception ignored" reports
-    that h5py prints when it closes a file whose write failed are dropped (they are the same
-    full disk), so the user sees one line.
+    messages GDAL and HDF5 give for it. While the block runs, the reports that h5py prints
+    when it closes a file whose write failed (through :data:`sys.unraisablehook` and
+    :data:`sys.excepthook`) are dropped when they are the same full disk, so the user sees one
+    line. libhdf5 itself can still crash the process after such a failure (seen with
+    h5netcdf); :func:`require_free_space` before the big writes is what prevents it.
 
     Parameters
     ----------
@@ -823,13 +856,18 @@ def disk_full_guard(
         Bytes the run needs (or a function returning them once known), shown in the message.
     """
     folder = Path(folder)
-    previous_hook = sys.unraisablehook
+    previous_hook, previous_excepthook = sys.unraisablehook, sys.excepthook
 
     def quiet_hook(unraisable: Any) -> None:
         if _disk_full_cause(unraisable.exc_value) is None:
             previous_hook(unraisable)
 
-    sys.unraisablehook = quiet_hook
+    def quiet_excepthook(kind: type[BaseException], value: BaseException, tb: Any) -> None:
+        # h5py's deallocators print their failures through PyErr_Print, i.e. sys.excepthook.
+        if _disk_full_cause(value) is None:
+            previous_excepthook(kind, value, tb)
+
+    sys.unraisablehook, sys.excepthook = quiet_hook, quiet_excepthook
     failed = False
     try:
         yield
@@ -841,6 +879,9 @@ def disk_full_guard(
         if cause is None:
             raise
         failed = True
+        if _from_hdf5(exc):
+            global _hdf5_failed
+            _hdf5_failed = True
         needed = need() if callable(need) else need
         try:
             free = format_bytes(shutil.disk_usage(folder).free) if folder.exists() else "?"
@@ -852,5 +893,5 @@ def disk_full_guard(
             f"free in {folder}; free some space or choose another output folder (--out)"
         ) from exc
     finally:
-        if not failed:
-            sys.unraisablehook = previous_hook
+        if not failed:  # after a full disk, h5py may still report it while closing files
+            sys.unraisablehook, sys.excepthook = previous_hook, previous_excepthook
