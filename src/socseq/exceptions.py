@@ -69,3 +69,15 @@ class ConvergenceError(SocseqError):
 
 class UnitsWarning(UserWarning):
     """A unit trap or an implausible range, reported as a warning because ``strict=False``."""
+
+
+class OutputBusyError(SocseqError):
+    """Another socseq command holds the output folder's lock."""
+
+
+class DiskFullError(SocseqError):
+    """The file system of the output folder has no room for what the run writes."""
+
+
+class PublishError(SocseqError):
+    """A committed publish could not be applied; the next command on the folder retries it."""

@@ -12,8 +12,9 @@ import zarr
 from socseq.exceptions import ConfigError
 from socseq.io.raster import write_geotiff, write_netcdf
 from socseq.pipeline.config import load_run_config
-from socseq.pipeline.inputs import plan_inputs, read_window, resolve_grid, windows
+from socseq.pipeline.inputs import read_window
 from socseq.pipeline.landuse import esa_cci_to_fao, read_class_table
+from socseq.pipeline.plan import plan_inputs, resolve_grid, windows
 from socseq.pipeline.run import WORK, run_pipeline
 
 from .conftest import _da, write_region

@@ -252,7 +252,8 @@ def test_products_are_named_and_described(reference_run):
 
 def _cells_by_window(plan, chunk: int) -> dict[str, np.ndarray]:
     """Every candidate cell's inputs, read window by window, placed on the whole grid."""
-    from socseq.pipeline.inputs import read_window, windows
+    from socseq.pipeline.inputs import read_window
+    from socseq.pipeline.plan import windows
 
     grid = plan.grid
     out: dict[str, np.ndarray] = {}
@@ -276,7 +277,7 @@ def _cells_by_window(plan, chunk: int) -> dict[str, np.ndarray]:
 def test_coastal_fill_does_not_depend_on_the_windows(tmp_path):
     """A coast across window edges: each window reads a margin, so fills match one window."""
     from socseq.io.raster import write_netcdf
-    from socseq.pipeline.inputs import plan_inputs, resolve_grid
+    from socseq.pipeline.plan import plan_inputs, resolve_grid
 
     region = write_region(tmp_path / "r")
     for name in ("tas", "pr", "pet"):

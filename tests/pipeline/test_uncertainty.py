@@ -15,8 +15,8 @@ import zarr
 
 from socseq.pipeline.config import load_run_config
 from socseq.pipeline.draws import philox4x32, standard_normal
-from socseq.pipeline.inputs import plan_inputs, windows
 from socseq.pipeline.phases import window_inputs
+from socseq.pipeline.plan import plan_inputs, windows
 from socseq.pipeline.run import WORK, run_pipeline
 from socseq.pipeline.uncertainty import run_members
 from socseq.rothc import MonthlyForcing, RothCState, RunOptions, Soil, run
@@ -221,8 +221,8 @@ def test_90_percent_intervals_cover_synthetic_truth(tmp_path):
     out = _run(tmp_path, extra, "out", chunk=16)
     config = load_run_config(tmp_path / "region" / "run.toml")
     from socseq.io.grid import GridSpec
+    from socseq.pipeline.members import uncertainty_settings
     from socseq.pipeline.run import phase_settings
-    from socseq.pipeline.uncertainty import uncertainty_settings
 
     store = out / WORK / "uncertainty.zarr"
     grid = GridSpec.from_raster(

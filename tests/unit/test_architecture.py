@@ -43,6 +43,7 @@ LAYERS: dict[str, int] = {
     "exceptions": 0,
     "progress": 0,
     "atomic": 0,
+    "outputs": 0,
     "_toml": 0,
     "data": 0,
 }
@@ -208,12 +209,7 @@ def test_the_package_cites_only_files_of_the_repository(suffix: str) -> None:
 
 #: Files over the limit whose owners are rewriting them (issue 11): each must leave this list
 #: by being split or by stating its reason; the test fails if one here is already short.
-LONG_PENDING = {
-    "src/socseq/pipeline/config.py",  # lead
-    "src/socseq/pipeline/inputs.py",  # lead, being rewritten
-    "src/socseq/pipeline/uncertainty.py",  # lead, being rewritten
-    "src/socseq/report/html.py",  # outputs
-}
+LONG_PENDING: set[str] = set()
 MAX_LINES = 500
 
 

@@ -164,6 +164,11 @@ def test_example_and_input_file_are_exclusive(tmp_path: Path) -> None:
             "line 15, column 'Tmp': expected a number, found 'abc'",
         ),
         (
+            lambda lines: lines.__setitem__(14, "1 5 -3.5 12 60 50 0.25 0 1 1.44"),
+            "line 15, column 'modern': expected a radiocarbon content of at least 0 % modern, "
+            "found '-3.5'",
+        ),
+        (
             lambda lines: lines.pop(),
             "line 34, column 'year': expected data row 24 of nsteps = 24 (line 8), found the end "
             "of the file",

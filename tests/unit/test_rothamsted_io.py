@@ -144,6 +144,7 @@ MALFORMED = {
     ),
     "v2 soil line too short": ([_replace(8, "23.4 23.0 3.0041")], 8, "nsteps", "end of the line"),
     "damaged options line": ([_replace(5, "1 1 0")], 5, "clay", "'1 1 0'"),
+    "negative modern carbon": ([_set(14, 2, "-5")], 14, "modern", "found '-5'"),
 }
 
 

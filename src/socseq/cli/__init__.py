@@ -16,6 +16,7 @@ import click
 
 from socseq import __version__
 from socseq.exceptions import SocseqError
+from socseq.outputs import exit_after_hdf5_failure
 
 __all__ = ["cli", "error_line", "fail", "main"]
 
@@ -69,6 +70,7 @@ def fail(message: str, status: int = 2) -> NoReturn:
     and would drop e.g. ``[dsm.samples]`` or ``[1]`` from the message.
     """
     click.echo(message, err=True)
+    exit_after_hdf5_failure(status)  # libhdf5 may crash at shutdown after a full disk
     sys.exit(status)
 
 

@@ -55,21 +55,36 @@ def demo(out_dir: Path, workers: int | None, seed: int, quiet: bool) -> None:
     Safe to re-run into the same folder: the region is rebuilt only when missing, and the
     products are replaced only when the new run has succeeded.
     """
+    from socseq.outputs import lock_output
     from socseq.report import build_report
     from socseq.report.numbers import fmt_number
 
     started = time.perf_counter()
-    region = out_dir / "region"
-    config_path = build_region(region, seed=seed)
-    built = time.perf_counter() - started
-    config = load_run_config(config_path)
-    with progress_bars(quiet) as progress:
-        result = run_pipeline(
-            config, output_dir=out_dir, workers=workers, progress=progress, notes=list(DEMO_NOTES)
-        )
-    started = time.perf_counter()
-    report = build_report(result.output_dir)
-    reported = time.perf_counter() - started
+    reported = 0.0
+
+    def report_into(stage: Path) -> None:
+        """Build the report into the run's stage, so it is published with the products."""
+        nonlocal reported
+        began = time.perf_counter()
+        build_report(stage)
+        reported = time.perf_counter() - began
+
+    # One writer per folder: the lock covers the region build too (the run re-enters it).
+    with lock_output(out_dir, "demo"):
+        region = out_dir / "region"
+        config_path = build_region(region, seed=seed)
+        built = time.perf_counter() - started
+        config = load_run_config(config_path)
+        with progress_bars(quiet) as progress:
+            result = run_pipeline(
+                config,
+                output_dir=out_dir,
+                workers=workers,
+                progress=progress,
+                notes=list(DEMO_NOTES),
+                before_publish=report_into,
+            )
+    report = result.output_dir / "report.html"
     print_summary(result.summary_csv)
     # One timing source: the run's stage times are run.json's; the region and the report
     # are timed here, outside the run, and named so.

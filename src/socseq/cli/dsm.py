@@ -136,6 +136,9 @@ def predict(config_path: Path, out_dir: Path | None, quiet: bool) -> None:
     started = time.perf_counter()
     with progress_bars(quiet) as progress:
         ds = predict_maps(config, progress=progress)
+    console.print(
+        f"model: {ds.attrs['model_origin']}", highlight=False, markup=False, soft_wrap=True
+    )
     if config.output.plots:
         from socseq.report.dsm_figures import plot_dsm_maps, save_figure
 

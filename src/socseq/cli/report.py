@@ -18,7 +18,12 @@ __all__ = ["report"]
 @click.argument("run_dir", type=click.Path(file_okay=False, path_type=Path))
 def report(run_dir: Path) -> None:
     """Rebuild RUN_DIR/report.html and RUN_DIR/figures/ from a finished run folder."""
+    from socseq.outputs import lock_output, recover
     from socseq.report import build_report
 
-    path = build_report(run_dir)
+    # Not while a run writes into the folder; finish a publish a killed run left first.
+    with lock_output(run_dir, "report", create=False) as lock:
+        if lock is not None:
+            recover(run_dir)
+        path = build_report(run_dir)
     click.echo(str(path))

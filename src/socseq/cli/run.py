@@ -111,6 +111,18 @@ def run_command(
     if workers is not None and scheduler is not None:
         raise click.UsageError("give --workers or --scheduler, not both")
     config = load_run_config(config_path)
+    reported: float | None = None
+
+    def report_into(stage: Path) -> None:
+        """Build the report into the run's stage, so it is published with the products."""
+        from socseq.report import build_report
+
+        nonlocal reported
+        began = time.perf_counter()
+        build_report(stage)
+        reported = time.perf_counter() - began
+
+    wants_report = config.outputs.report and not no_report
     with progress_bars(quiet) as progress:
         result = run_pipeline(
             config,
@@ -120,6 +132,8 @@ def run_command(
             progress=progress,
             keep_work=keep_work,
             threads=threads,
+            # The report is built into the stage and published with the products.
+            before_publish=report_into if wants_report else None,
         )
     print_summary(result.summary_csv)
     cells = result.manifest["cells"]
@@ -130,13 +144,9 @@ def run_command(
         highlight=False,
     )
     console.print(run_line(result.manifest["timings_s"]), highlight=False, markup=False)
-    if config.outputs.report and not no_report:
-        from socseq.report import build_report
-
-        started = time.perf_counter()
-        report = build_report(result.output_dir)
+    if reported is not None:
         console.print(
-            f"report: {report} ({fmt_number(time.perf_counter() - started, 'seconds')} s)",
+            f"report: {result.output_dir / 'report.html'} ({fmt_number(reported, 'seconds')} s)",
             highlight=False,
             markup=False,
         )

@@ -13,6 +13,12 @@ Each function takes a :class:`~socseq.dsm.config.DSMConfig`, returns Python obje
 The DSM writes data only. Its figures are drawn by the report layer
 (:mod:`socseq.report.dsm_figures`): by ``socseq dsm`` after each command when
 ``[dsm.output] plots`` is on, and by the run report from the files written here.
+
+Each command holds the output folder's lock while it runs and publishes its files all at once
+(:func:`socseq.outputs.output_transaction`): a failure or a kill leaves the previous files as
+they were. ``socseq run`` passes ``into`` (its own staging folder) instead, and publishes the
+DSM outputs with the run's other products. :func:`predict` reuses a saved model only when it
+was fitted with the current settings (:func:`model_key`).
 """
 
 # Long module: the DSM commands' API (cv, train, predict) with their outputs; its output writing
@@ -20,6 +26,11 @@ The DSM writes data only. Its figures are drawn by the report layer
 
 from __future__ import annotations
 
+import hashlib
+import json
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
@@ -47,6 +58,7 @@ from socseq.io.grid import GridSpec, align_to_template
 from socseq.io.metadata import provenance
 from socseq.io.raster import open_raster
 from socseq.io.samples import ColumnSpec, read_samples
+from socseq.outputs import disk_full_guard, output_transaction
 from socseq.progress import Progress
 
 __all__ = [
@@ -56,6 +68,7 @@ __all__ = [
     "ValidationResult",
     "build_model",
     "load_trained",
+    "model_key",
     "open_covariates",
     "predict",
     "prediction_mask",
@@ -124,6 +137,35 @@ class ValidationResult:
 def _notify(progress: Progress | None, stage: str, done: int, total: int) -> None:
     if progress is not None:
         progress(stage, done, total)
+
+
+def model_key(config: DSMConfig) -> str:
+    """Return a short SHA-256 of everything that shapes the fitted model.
+
+    A saved model is reused only when its key equals the current one. The key covers the
+    sample settings, the stock computation, the covariates, the template grid, the model
+    settings (not ``n_jobs``), the cross-validation folds the area of applicability uses and
+    the AOA settings, plus the size and modification time of the sample and covariate files
+    (so an edited sample table is not silently ignored). The output settings and the
+    prediction mask do not shape the model and are left out.
+    """
+    settings = config.model_dump(
+        mode="json",
+        include={"samples", "stocks", "covariates", "grid", "model", "cv", "aoa"},
+        exclude={"model": {"n_jobs"}, "grid": {"mask"}, "cv": {"methods", "importance"}},
+    )
+    files = [config.samples.path, *(c.path for c in config.covariates)]
+    if config.grid.template is not None:
+        files.append(config.grid.template)
+    stamps: dict[str, list[int] | None] = {}
+    for path in files:
+        try:
+            st = os.stat(path)
+            stamps[str(path)] = [st.st_size, st.st_mtime_ns]
+        except OSError:
+            stamps[str(path)] = None
+    text = json.dumps({"settings": settings, "files": stamps}, sort_keys=True)
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
 def _provenance(config: DSMConfig) -> dict[str, str]:
@@ -290,12 +332,32 @@ def build_model(config: DSMConfig) -> SOCStockModel:
     )
 
 
-def _out(config: DSMConfig) -> Path:
-    return Path(config.output.dir)
+@contextmanager
+def _writing(
+    config: DSMConfig, command: str, write: bool, into: str | os.PathLike[str] | None
+) -> Iterator[Path]:
+    """Yield the folder a command writes into, and publish it when the command succeeded.
+
+    Without ``into`` the command locks ``config.output.dir``, writes into a private staging
+    folder and publishes its files at once; with ``into`` the caller (``socseq run``) holds
+    the output folder and publishes. Nothing is locked when nothing is written.
+    """
+    if not write:
+        yield Path(config.output.dir)
+    elif into is not None:
+        Path(into).mkdir(parents=True, exist_ok=True)
+        yield Path(into)
+    else:
+        with (
+            disk_full_guard(config.output.dir),
+            output_transaction(config.output.dir, f"dsm {command}", marker=None) as staging,
+        ):
+            yield staging.stage
+            staging.publish()
 
 
-def _write_qa(config: DSMConfig, report: SampleReport, name: str = "samples_qa.csv") -> None:
-    write_csv_atomic(report.issues, _out(config) / name)
+def _write_qa(out: Path, report: SampleReport, name: str = "samples_qa.csv") -> None:
+    write_csv_atomic(report.issues, out / name)
 
 
 def run_cv(
@@ -304,14 +366,27 @@ def run_cv(
     grid: GridSpec | None = None,
     progress: Progress | None = None,
     write: bool = True,
+    into: str | os.PathLike[str] | None = None,
 ) -> ValidationResult:
     """Validate the configured model: cross-validation and, if configured, the test set.
 
     Writes ``samples_qa.csv``, ``cv_<method>_predictions.csv``, ``validation_metrics.json`` and
     ``importance.csv`` (plus ``test_predictions.csv`` with a test set); the figures are drawn
     from them by :func:`socseq.report.dsm_figures.write_validation_figures`.
-    ``grid`` overrides the template grid (see :func:`open_covariates`).
+    ``grid`` overrides the template grid (see :func:`open_covariates`). ``into``: write there
+    instead of ``config.output.dir``, for a caller that holds the output folder and publishes.
     """
+    with _writing(config, "cv", write, into) as out:
+        return _run_cv(config, grid, progress, write, out)
+
+
+def _run_cv(
+    config: DSMConfig,
+    grid: GridSpec | None,
+    progress: Progress | None,
+    write: bool,
+    out: Path,
+) -> ValidationResult:
     stack = open_covariates(config, grid)
     data = prepare_samples(config, stack)
     model = build_model(config)
@@ -353,16 +428,15 @@ def run_cv(
         test_metrics = evaluate(observed, dist["mean"], lower=q[:, 0], upper=q[:, 2])
         _notify(progress, "test set", 1, 1)
         if write:
-            _write_qa(config, test.report, "test_samples_qa.csv")
+            _write_qa(out, test.report, "test_samples_qa.csv")
     result = ValidationResult(cv, test_predictions, test_metrics, data.report)
     if write:
-        _write_validation(config, result)
+        _write_validation(config, result, out)
     return result
 
 
-def _write_validation(config: DSMConfig, result: ValidationResult) -> None:
-    out = _out(config)
-    _write_qa(config, result.report)
+def _write_validation(config: DSMConfig, result: ValidationResult, out: Path) -> None:
+    _write_qa(out, result.report)
     metrics: dict[str, Any] = {
         "units": "t C/ha for ME, MAE, RMSE",
         **_provenance(config),
@@ -388,13 +462,26 @@ def train(
     grid: GridSpec | None = None,
     progress: Progress | None = None,
     write: bool = True,
+    into: str | os.PathLike[str] | None = None,
 ) -> TrainedDSM:
     """Fit the final model on all samples and its area of applicability; save it.
 
     Writes ``samples_qa.csv``, ``training_samples.csv`` (stocks and covariates at the samples)
-    and the model (``dsm_model.joblib``, a pickle: load only files you wrote yourself).
-    ``grid`` overrides the template grid (see :func:`open_covariates`).
+    and the model (``dsm_model.joblib``, a pickle: load only files you wrote yourself), keyed by
+    :func:`model_key`. ``grid`` overrides the template grid (see :func:`open_covariates`).
+    ``into``: write there instead of ``config.output.dir`` (see :func:`run_cv`).
     """
+    with _writing(config, "train", write, into) as out:
+        return _train(config, grid, progress, write, out)
+
+
+def _train(
+    config: DSMConfig,
+    grid: GridSpec | None,
+    progress: Progress | None,
+    write: bool,
+    out: Path,
+) -> TrainedDSM:
     stack = open_covariates(config, grid)
     data = prepare_samples(config, stack)
     _notify(progress, "fit model", 0, 1)
@@ -422,13 +509,13 @@ def train(
         covariate_names=stack.names,
         categorical=list(stack.categorical),
         grid=stack.grid,
-        provenance=_provenance(config),
+        provenance={**_provenance(config), "model_key": model_key(config)},
         training=training,
     )
     if write:
-        _write_qa(config, data.report)
-        write_csv_atomic(training, _out(config) / "training_samples.csv")
-        with atomic_path(_out(config) / MODEL_FILE) as tmp:
+        _write_qa(out, data.report)
+        write_csv_atomic(training, out / "training_samples.csv")
+        with atomic_path(out / MODEL_FILE) as tmp:
             joblib.dump(trained, tmp)
     return trained
 
@@ -460,6 +547,21 @@ def prediction_mask(config: DSMConfig, grid: GridSpec) -> np.ndarray | None:
     return valid
 
 
+def _saved_model(config: DSMConfig) -> tuple[TrainedDSM | None, str]:
+    """Return the saved model if it was fitted with the current settings, and why (not)."""
+    saved = Path(config.output.dir) / MODEL_FILE
+    if not saved.exists():
+        return None, f"trained: no saved model in {saved.parent}"
+    candidate = load_trained(saved)
+    old, new = candidate.provenance.get("model_key"), model_key(config)
+    if old != new:
+        return None, (
+            f"retrained: the saved {MODEL_FILE} was fitted with other [dsm] settings or "
+            f"input files (model key {old or 'none'}, now {new})"
+        )
+    return candidate, f"reused the saved {MODEL_FILE} (model key {new})"
+
+
 def predict(
     config: DSMConfig,
     *,
@@ -467,28 +569,42 @@ def predict(
     grid: GridSpec | None = None,
     progress: Progress | None = None,
     write: bool = True,
+    into: str | os.PathLike[str] | None = None,
 ) -> xr.Dataset:
     """Map the SOC stock, its quantiles, SD, DI and AOA over the grid.
 
-    Uses ``trained``, else the model saved in the output folder, else trains one, and maps on
+    Uses ``trained``, else the model saved in the output folder when its :func:`model_key`
+    equals the current settings', else trains one (and saves it with the maps), and maps on
     ``grid`` (default: the grid the model was trained on; the pipeline passes its template).
     Writes one COG per variable (``<prefix>_<variable>.tif``) and ``<prefix>.nc`` (the map
-    figure is :func:`socseq.report.dsm_figures.plot_dsm_maps`).
+    figure is :func:`socseq.report.dsm_figures.plot_dsm_maps`). ``into``: write there instead
+    of ``config.output.dir`` (see :func:`run_cv`).
 
     Returns
     -------
     xarray.Dataset
         Variables ``soc_mean_t_ha``, ``soc_median_t_ha``, ``soc_q05_t_ha``, ``soc_q95_t_ha``,
         ``soc_sd_t_ha`` (t C/ha), ``di`` and ``aoa``, on the template grid; provenance in
-        ``attrs``. The pipeline takes the quantiles from here for its uncertainty runs.
+        ``attrs``, with ``model_origin`` saying whether a saved model was reused or why one
+        was trained. The pipeline takes the quantiles from here for its uncertainty runs.
     """
+    with _writing(config, "predict", write, into) as out:
+        return _predict(config, trained, grid, progress, write, out)
+
+
+def _predict(
+    config: DSMConfig,
+    trained: TrainedDSM | None,
+    grid: GridSpec | None,
+    progress: Progress | None,
+    write: bool,
+    out: Path,
+) -> xr.Dataset:
+    origin = "given"
     if trained is None:
-        saved = _out(config) / MODEL_FILE
-        trained = (
-            load_trained(saved)
-            if saved.exists()
-            else train(config, grid=grid, progress=progress, write=write)
-        )
+        trained, origin = _saved_model(config)
+        if trained is None:
+            trained = _train(config, grid, progress, write, out)
     stack = open_covariates(config, grid if grid is not None else trained.grid)
     if stack.names != trained.covariate_names:
         raise ConfigError(
@@ -508,12 +624,13 @@ def predict(
         {
             "title": "SOC stock 0-30 cm by digital soil mapping (socseq)",
             **trained.provenance,
+            "model_key": trained.provenance.get("model_key", "none"),
+            "model_origin": origin,
             "mapped": mapped,
             "history": f"{mapped}: mapped by socseq {__version__}",
         }
     )
     if write:
-        out = _out(config)
         write_prediction(
             ds,
             out,

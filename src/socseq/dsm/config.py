@@ -42,7 +42,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from socseq._toml import read_toml, validate
+from socseq._toml import read_toml, resolve_paths, validate
 from socseq.exceptions import ConfigError
 
 __all__ = [
@@ -214,28 +214,8 @@ class DSMConfig(_Strict):
 
     def resolve_paths(self, base: str | os.PathLike[str]) -> DSMConfig:
         """Return a copy with relative paths made relative to ``base`` (the config's folder)."""
-        root = Path(base)
-
-        def fix(path: Path | None) -> Path | None:
-            # normpath folds "a/../b" so messages show the file users recognise.
-            return (
-                path if path is None or path.is_absolute() else Path(os.path.normpath(root / path))
-            )
-
-        def fix_samples(s: SamplesConfig | None) -> SamplesConfig | None:
-            return None if s is None else s.model_copy(update={"path": fix(s.path)})
-
-        return self.model_copy(
-            update={
-                "samples": fix_samples(self.samples),
-                "test": fix_samples(self.test),
-                "covariates": [c.model_copy(update={"path": fix(c.path)}) for c in self.covariates],
-                "grid": self.grid.model_copy(
-                    update={"template": fix(self.grid.template), "mask": fix(self.grid.mask)}
-                ),
-                "output": self.output.model_copy(update={"dir": fix(self.output.dir)}),
-            }
-        )
+        resolved: DSMConfig = resolve_paths(self, base)
+        return resolved
 
     def digest(self) -> str:
         """Short SHA-256 of the settings, recorded with every output (provenance)."""

@@ -6,6 +6,9 @@ to its default silently; relative paths are relative to the configuration file. 
 commented example is ``docs/configuration.md``.
 """
 
+# Long module: the configuration schema is one tree of small pydantic sections, each with its
+# cross-field checks; split over files, a key's validation would be apart from its section.
+
 from __future__ import annotations
 
 import hashlib
@@ -17,7 +20,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from socseq._toml import read_toml, validate
+from socseq._toml import read_toml, resolve_paths, validate
 from socseq.dsm.config import DSMConfig
 
 __all__ = [
@@ -171,7 +174,7 @@ class LandUseConfig(_Strict):
     """
 
     source_classes: Literal["fao", "esa_cci"] = "fao"
-    table: str = "fao"
+    table: Literal["fao"] | Path = "fao"
     simulate: tuple[int, ...] = (2, 3, 5, 12, 13)
     paddy: Literal["exclude", "simulate"] = "exclude"
     paddy_rate_factor: float = Field(0.4, gt=0, le=1)
@@ -239,11 +242,32 @@ class ModelConfig(_Strict):
 
 
 class MasksConfig(_Strict):
-    """Soil masks, applied where the layer is given (GSOCseq manual §5.1)."""
+    """Soil masks, applied where the layer is given (GSOCseq manual §5.1).
 
+    A limit set to ``false`` switches that mask off (TOML has no null); ``enabled = false``
+    switches them all off.
+    """
+
+    enabled: bool = True
     max_soc_t_ha: float | None = Field(200.0, gt=0)
     max_sand_pct: float | None = Field(90.0, gt=0)
     max_ec_dS_m: float | None = Field(4.0, gt=0)  # noqa: N815  (unit spelling dS/m)
+
+    @field_validator("max_soc_t_ha", "max_sand_pct", "max_ec_dS_m", mode="before")
+    @classmethod
+    def _off(cls, value: Any) -> Any:
+        if value is False:
+            return None
+        if value is True:
+            raise ValueError("give a limit, or false to switch this mask off")
+        return value
+
+    @model_validator(mode="after")
+    def _all_off(self) -> MasksConfig:
+        if not self.enabled:
+            for name in ("max_soc_t_ha", "max_sand_pct", "max_ec_dS_m"):
+                object.__setattr__(self, name, None)
+        return self
 
 
 class ScenarioConfig(_Strict):
@@ -477,29 +501,13 @@ class RunConfig(_Strict):
 
     def resolve_paths(self, base: str | os.PathLike[str]) -> RunConfig:
         """Return a copy with relative paths made relative to ``base`` (the config's folder)."""
-        root = Path(base)
-        resolved: RunConfig = _resolve(self, root)
+        resolved: RunConfig = resolve_paths(self, base)
         return resolved
 
     def digest(self) -> str:
         """Short SHA-256 of the settings, recorded with every output (provenance)."""
         text = json.dumps(self.model_dump(mode="json"), sort_keys=True)
         return hashlib.sha256(text.encode()).hexdigest()[:16]
-
-
-def _resolve(value: Any, root: Path) -> Any:
-    """Make every Path field of a (nested) model absolute against ``root``."""
-    if isinstance(value, Path):
-        # normpath folds "a/../b" so messages show the file users recognise.
-        return value if value.is_absolute() else Path(os.path.normpath(root / value))
-    if isinstance(value, DSMConfig):
-        return value.resolve_paths(root)
-    if isinstance(value, BaseModel):
-        updates = {name: _resolve(getattr(value, name), root) for name in type(value).model_fields}
-        return value.model_copy(update=updates)
-    if isinstance(value, tuple):
-        return tuple(_resolve(v, root) for v in value)
-    return value
 
 
 def parse_run_config(data: dict[str, Any], *, source: str = "configuration") -> RunConfig:

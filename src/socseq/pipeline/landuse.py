@@ -22,6 +22,7 @@ import pandas as pd
 from numpy.typing import NDArray
 
 from socseq.exceptions import ConfigError, InputValidationError
+from socseq.io.tables import read_csv_table
 
 __all__ = ["ClassTable", "esa_cci_to_fao", "read_class_table"]
 
@@ -86,17 +87,16 @@ def read_class_table(table: str | os.PathLike[str] = "fao") -> ClassTable:
             frame = pd.read_csv(p)
         source = "fao"
     else:
+        # Missing, empty, non-CSV or non-numeric tables: one line with line and column.
         path = Path(table)
-        if not path.exists():
-            raise ConfigError(f"land_use.table {path}: does not exist; give 'fao' or a CSV path")
-        frame = pd.read_csv(path)
-        source = str(path)
-    missing = [c for c in _COLUMNS if c not in frame.columns]
-    if missing:
-        raise ConfigError(
-            f"land_use.table {source}: lacks column(s) {', '.join(missing)}; "
-            f"the columns are {','.join(_COLUMNS)}"
+        frame = read_csv_table(
+            path,
+            what="land_use.table",
+            columns=_COLUMNS,
+            numeric=[c for c in _COLUMNS if c not in ("code", "name")],
+            integer=["code"],
         )
+        source = str(path)
     codes = frame["code"].to_numpy()
     checks = [
         ("code", (codes >= 0) & (codes <= 255) & (codes == np.round(codes)), "integers 0–255"),

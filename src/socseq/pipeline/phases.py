@@ -1,6 +1,6 @@
 """The window task: classify a window's cells, run the phase engine on them, write the results.
 
-A run is a list of these tasks, one per spatial window (:class:`~socseq.pipeline.inputs.Window`).
+A run is a list of these tasks, one per spatial window (:class:`~socseq.pipeline.plan.Window`).
 Each reads its window's inputs, records why each agricultural cell is or is not simulated,
 runs spin-up, warm-up and the forward scenarios of the simulated cells with
 :func:`socseq.pipeline.engine.simulate` (the deterministic run is its one-member ensemble),
@@ -19,9 +19,12 @@ import numba
 import numpy as np
 import zarr
 
+from socseq.io.stores import stored_array
 from socseq.pipeline.engine import CellInputs, EngineSettings, Members, simulate
-from socseq.pipeline.inputs import NO_CLASS, SCRATCH_CODEC, InputPlan, Window, read_window
-from socseq.pipeline.uncertainty import UncertaintySettings, members_window
+from socseq.pipeline.inputs import NO_CLASS, SCRATCH_CODEC, read_window
+from socseq.pipeline.members import UncertaintySettings
+from socseq.pipeline.plan import InputPlan, Window
+from socseq.pipeline.uncertainty import members_window
 
 __all__ = [
     "EXCLUSION_REASONS",
@@ -200,7 +203,7 @@ def _put(out: zarr.Group, name: str, window: Window, cells: np.ndarray, values: 
     values = np.asarray(values)
     block = np.full((*values.shape[1:], *window.shape), np.nan)
     block[..., cells] = np.moveaxis(values, 0, -1)
-    out[name][..., ys, xs] = block
+    stored_array(out, name)[..., ys, xs] = block
 
 
 def window_task(settings: PhaseSettings, window: Window) -> dict[str, Any]:
@@ -217,18 +220,18 @@ def window_task(settings: PhaseSettings, window: Window) -> dict[str, Any]:
     ts = settings.engine
     seconds = dict.fromkeys(STAGES, 0.0)
     started = time.perf_counter()
-    numba.set_num_threads(min(settings.threads, numba.config.NUMBA_NUM_THREADS))
+    numba.set_num_threads(min(settings.threads, numba.config.NUMBA_NUM_THREADS))  # type: ignore[attr-defined]
     inputs = window_inputs(settings, window)
     seconds["inputs"] = time.perf_counter() - started
     out = zarr.open_group(settings.results, mode="r+")
     ys, xs = window.slices
-    out["reason"][ys, xs] = inputs.reason
+    stored_array(out, "reason")[ys, xs] = inputs.reason
     layers = inputs.layers
-    out["area_ha"][ys, xs] = layers["area_ha"]
-    out["land_use"][ys, xs] = layers["land_use"]
-    out["npp_spin"][ys, xs] = layers["npp_spin"]
+    stored_array(out, "area_ha")[ys, xs] = layers["area_ha"]
+    stored_array(out, "land_use")[ys, xs] = layers["land_use"]
+    stored_array(out, "npp_spin")[ys, xs] = layers["npp_spin"]
     if "zones" in out:
-        out["zones"][ys, xs] = layers["zones"]
+        stored_array(out, "zones")[ys, xs] = layers["zones"]
     n_scen, years = len(ts.scenarios), ts.forward_years
     summary: dict[str, Any] = {
         "cells": 0,

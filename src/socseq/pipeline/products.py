@@ -37,6 +37,8 @@ from socseq.io.metadata import (
     provenance,
 )
 from socseq.io.raster import write_geotiff, write_netcdf
+from socseq.io.stores import read_stored, stored_array
+from socseq.io.tables import read_zone_names
 from socseq.pipeline.config import RunConfig
 from socseq.pipeline.landuse import read_class_table
 from socseq.pipeline.npp import npp_t_c_ha
@@ -106,13 +108,13 @@ class ProductSet:
         self.scenarios = [s.name for s in config.scenarios]
         self.baseline = config.baseline.name
         self.years = config.periods.forward_years
-        soc = results["soc"]
+        soc = stored_array(results, "soc")
         self.t0 = np.asarray(soc[0, 0])
         self.final = {name: np.asarray(soc[i, self.years]) for i, name in enumerate(self.scenarios)}
-        self.reason = np.asarray(results["reason"][:])
-        self.area = np.asarray(inputs["area_ha"][:])
-        self.land_use = np.asarray(inputs["land_use"][:])
-        self.zones = np.asarray(inputs["zones"][:]) if "zones" in inputs else None
+        self.reason = read_stored(results, "reason")
+        self.area = read_stored(inputs, "area_ha")
+        self.land_use = read_stored(inputs, "land_use")
+        self.zones = read_stored(inputs, "zones") if "zones" in inputs else None
         self.simulated = self.reason == SIMULATED
         #: The soil layer of the stocks, for labels (``0-30 cm``).
         self.layer = f"0-{config.model.depth_cm:g} cm"
@@ -212,12 +214,7 @@ def _zone_names(config: RunConfig, zones: np.ndarray | None) -> dict[int, str]:
     path = config.inputs.zone_names
     if zones is None or path is None:
         return {}
-    table = pd.read_csv(path)
-    if not {"code", "name"} <= set(table.columns):
-        from socseq.exceptions import ConfigError
-
-        raise ConfigError(f"inputs.zone_names {path}: needs the columns code,name")
-    return dict(zip(table["code"].astype(int), table["name"].astype(str), strict=True))
+    return read_zone_names(path)  # issue 13: one checked reader (validate uses it too)
 
 
 def _grid_da(
@@ -395,7 +392,7 @@ def _timeseries(
 def _npp_carbon(config: RunConfig, inputs: zarr.Group, land_use: np.ndarray) -> np.ndarray:
     """Spin-up MIAMI NPP as soil carbon input [t C/ha/yr] (manual eqs. 6.9–6.12)."""
     factor = read_class_table(config.land_use.table).npp_factor[np.clip(land_use, 0, 255)]
-    return npp_t_c_ha(np.asarray(inputs["npp_spin"][:]), config.model.carbon_fraction) * factor
+    return npp_t_c_ha(read_stored(inputs, "npp_spin"), config.model.carbon_fraction) * factor
 
 
 def _cube(
@@ -489,7 +486,7 @@ def _cube(
             ),
             "ceq_t_ha_yr": (
                 ("y", "x"),
-                np.asarray(results["ceq"][:]),
+                read_stored(results, "ceq"),
                 {
                     "units": RATE_UNITS,
                     "long_name": "plant carbon input at spin-up equilibrium (t C/ha/yr)",
@@ -497,7 +494,7 @@ def _cube(
             ),
             "c_input_bau_t_ha_yr": (
                 ("y", "x"),
-                np.asarray(results["c_bau"][:]),
+                read_stored(results, "c_bau"),
                 {
                     "units": RATE_UNITS,
                     "long_name": "baseline plant carbon input, mean of the warm-up years "

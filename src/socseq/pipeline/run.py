@@ -2,20 +2,20 @@
 
 A run first checks every input (:mod:`socseq.pipeline.validate`: metadata, sampled values,
 a survey of the grid), so a wrong path or unit fails in seconds, before the DSM or any phase.
-It then works in ``OUTPUT/.socseq-work`` (the DSM baseline maps and the window tasks'
-results, chunked Zarr; no copy of the inputs) and writes its products into
-``OUTPUT/.socseq-partial``; only when everything succeeded are the products moved into
-``OUTPUT`` and ``run.json`` written last. An interrupted or failed run therefore leaves the
-previous products untouched and nothing that looks complete.
+It holds the output folder's lock, works in a private ``OUTPUT/.socseq-run-<id>/work`` (the
+DSM baseline maps and the window tasks' results, chunked Zarr; no copy of the inputs) and
+writes every product, ``run.json`` and the report included, into
+``OUTPUT/.socseq-run-<id>/stage``; only when everything succeeded is the staged set published,
+all at once (:mod:`socseq.outputs`). An interrupted or failed run therefore leaves the
+previous products byte-identical.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import datetime as dt
 import os
-import shutil
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -23,39 +23,45 @@ from typing import Any
 import numpy as np
 import zarr
 
-from socseq import __version__
 from socseq.atomic import write_json_atomic
 from socseq.exceptions import InputValidationError
 from socseq.io.grid import GridSpec
+from socseq.io.stores import read_stored
+from socseq.outputs import (
+    KEPT_WORK,
+    RUN_PRODUCTS,
+    Staging,
+    disk_full_guard,
+    output_transaction,
+    require_free_space,
+)
 from socseq.pipeline.config import RunConfig
 from socseq.pipeline.engine import EngineSettings, ScenarioSpec
 from socseq.pipeline.execute import Executor
-from socseq.pipeline.inputs import (
-    BASELINE_MAPS,
-    SCRATCH_CODEC,
-    InputPlan,
-    plan_inputs,
-    windows,
-)
+from socseq.pipeline.inputs import SCRATCH_CODEC
 from socseq.pipeline.landuse import read_class_table
+from socseq.pipeline.manifest import apportion, filled_cells, run_manifest, space_needs
 from socseq.pipeline.phases import (
     EXCLUSION_REASONS,
-    NO_LAND_USE,
-    NOT_AGRICULTURAL,
-    SIMULATED,
-    STAGES,
     PhaseSettings,
     create_results,
     window_task,
 )
+from socseq.pipeline.plan import BASELINE_MAPS, InputPlan, plan_inputs, windows
 from socseq.pipeline.products import compute_products
-from socseq.pipeline.validate import check_values, run_grid, survey, validate_config
+from socseq.pipeline.validate import (
+    check_tables,
+    check_values,
+    run_grid,
+    survey,
+    validate_config,
+)
 from socseq.progress import Progress
 
-__all__ = ["RunSummary", "run_pipeline", "validate_config"]  # validate_config: re-export
+__all__ = ["RunSummary", "check_tables", "run_pipeline", "validate_config"]  # re-exports
 
-WORK = ".socseq-work"
-PARTIAL = ".socseq-partial"
+#: Where ``keep_work`` leaves the scratch of the last successful run.
+WORK = KEPT_WORK
 MANIFEST = "run.json"
 
 
@@ -128,8 +134,14 @@ def phase_settings(
     )
 
 
-def _dsm_baseline(config: RunConfig, output_dir: Path, progress: Progress | None) -> Any:
-    """Map the SOC baseline with the ``[dsm]`` section; outputs go to ``OUTPUT/dsm``."""
+def _dsm_baseline(
+    config: RunConfig, output_dir: Path, stage: Path, progress: Progress | None
+) -> Any:
+    """Map the SOC baseline with the ``[dsm]`` section; outputs go to ``OUTPUT/dsm``.
+
+    They are written into ``stage/dsm`` and published with the run's other products; the DSM
+    configuration keeps ``OUTPUT/dsm`` as its folder, so its hash does not depend on the stage.
+    """
     from socseq.dsm import api as dsm_api
 
     assert config.dsm is not None
@@ -146,9 +158,12 @@ def _dsm_baseline(config: RunConfig, output_dir: Path, progress: Progress | None
         if config.grid.crs is not None
         else None
     )
-    validation = dsm_api.run_cv(dsm_config, grid=explicit, progress=notify)
-    trained = dsm_api.train(dsm_config, grid=explicit, progress=notify)
-    prediction = dsm_api.predict(dsm_config, trained=trained, grid=explicit, progress=notify)
+    into = stage / "dsm"
+    validation = dsm_api.run_cv(dsm_config, grid=explicit, progress=notify, into=into)
+    trained = dsm_api.train(dsm_config, grid=explicit, progress=notify, into=into)
+    prediction = dsm_api.predict(
+        dsm_config, trained=trained, grid=explicit, progress=notify, into=into
+    )
     return prediction, validation
 
 
@@ -188,6 +203,7 @@ def run_pipeline(
     keep_work: bool = False,
     notes: list[str] | None = None,
     threads: int | None = None,
+    before_publish: Callable[[Path], Any] | None = None,
 ) -> RunSummary:
     """Run the whole chain and publish the products.
 
@@ -204,45 +220,122 @@ def run_pipeline(
     progress : callable, optional
         ``progress(phase, done, total)``.
     keep_work : bool
-        Keep the scratch stores (``OUTPUT/.socseq-work``: DSM maps, results) for inspection.
+        Keep the scratch stores (DSM maps, results) in ``OUTPUT/.socseq-work`` for inspection.
     notes : list of str, optional
         Remarks for the report (e.g. which inputs are synthetic), kept in ``run.json``.
     threads : int, optional
         Cores the run may use (default: all of this machine's, or the workers' own): window
         tasks × threads per task (numba kernel, GDAL warper) never exceed it.
+    before_publish : callable, optional
+        Called with the staged folder (holding every product and ``run.json``) just before it
+        is published, to add derived products that must be published with them (the CLI
+        builds the HTML report here).
 
     Returns
     -------
     RunSummary
+
+    Raises
+    ------
+    socseq.exceptions.OutputBusyError
+        Another socseq command writes into the output folder.
+    socseq.exceptions.DiskFullError
+        The output folder's file system cannot hold the run (checked before the big writes)
+        or filled up during it.
     """
     out = Path(output_dir) if output_dir is not None else config.run.output_dir
-    out.mkdir(parents=True, exist_ok=True)
-    try:
-        return _run(config, out, workers, scheduler, progress, keep_work, notes or [], threads)
-    except BaseException:
-        # Scratch and half-staged products go; the previous run's products stay untouched.
-        shutil.rmtree(out / PARTIAL, ignore_errors=True)
-        if not keep_work:
-            shutil.rmtree(out / WORK, ignore_errors=True)
-        raise
+    check_tables(config)
+    # One writer per output folder, private scratch, all-or-nothing publish (socseq.outputs).
+    needs: dict[str, int] = {}
+    with (
+        disk_full_guard(out, need=lambda: sum(needs.values())),
+        output_transaction(out, "run", keep_work=keep_work) as staging,
+    ):
+        return _run(
+            config,
+            staging,
+            workers,
+            scheduler,
+            progress,
+            notes or [],
+            threads,
+            needs,
+            before_publish,
+        )
 
 
 def _run(
     config: RunConfig,
-    out: Path,
+    staging: Staging,
     workers: int | None,
     scheduler: str | None,
     progress: Progress | None,
-    keep_work: bool,
     notes: list[str],
     threads: int | None,
+    needs: dict[str, int],
+    before_publish: Callable[[Path], Any] | None,
 ) -> RunSummary:
+    out, work, stage = staging.folder, staging.work, staging.stage
     started_all = time.perf_counter()
     timings: dict[str, float] = {}
-    work = out / WORK
-    work.mkdir(parents=True, exist_ok=True)
+    grid, plan, checked = _check_inputs(config, work, needs, out, timings)
+    dsm_info = _map_baseline(config, grid, staging, progress, timings)
+    settings, parts, scheduler_name = _simulate_windows(
+        config, grid, plan, work, workers, scheduler, threads, progress, timings
+    )
+    if sum(p["cells"] for p in parts) == 0:
+        raise InputValidationError(
+            f"no cell to simulate: of {checked['candidate_cells']:,} agricultural cells, "
+            f"every one is excluded ({_top_reasons(Path(settings.results))}); see "
+            "docs/pipeline.md (exclusion reasons) and check the masks, units and land_use settings"
+        )
+    uncertainty = None
+    if settings.uncertainty is not None:
+        from socseq.pipeline.uncertainty import finish_uncertainty
 
-    # Every input is checked before anything is computed: metadata, sampled values, survey.
+        uncertainty = finish_uncertainty(
+            settings.uncertainty,
+            [p["members"] for p in parts if p["members"] is not None],
+            timings.get("uncertainty", 0.0),
+            scheduler_name,
+        )
+    written = _write_products(config, grid, settings, parts, uncertainty, stage, progress, needs)
+    timings["products"] = time.perf_counter() - written.pop("started")
+    timings["total"] = time.perf_counter() - started_all
+
+    results_group = zarr.open_group(settings.results, mode="r")
+    inputs_info = {
+        "resampling": {
+            spec.name: spec.method for spec in [*plan.static.values(), *plan.warm.layers.values()]
+        },
+        "coastal_filled_cells": filled_cells(parts),
+        "threads_per_task": settings.threads,
+    }
+    manifest = run_manifest(
+        config,
+        grid,
+        inputs_info,
+        read_stored(results_group, "reason"),
+        timings,
+        written["files"],
+        dsm_info,
+        scheduler_name,
+    )
+    manifest["notes"] = notes
+    if uncertainty is not None:
+        manifest["uncertainty"] = uncertainty.info
+    # The whole set, run.json and the report included, is published at once.
+    write_json_atomic(manifest, stage / MANIFEST)
+    if before_publish is not None:
+        before_publish(stage)
+    staging.publish(replaces=RUN_PRODUCTS)
+    return RunSummary(output_dir=out, manifest=manifest, timings_s=timings)
+
+
+def _check_inputs(
+    config: RunConfig, work: Path, needs: dict[str, int], out: Path, timings: dict[str, float]
+) -> tuple[GridSpec, InputPlan, dict[str, Any]]:
+    """Check every input before anything is computed: metadata, sampled values, survey, disk."""
     started = time.perf_counter()
     grid = run_grid(config)
     uses_dsm = config.dsm is not None and config.inputs.soc is None
@@ -250,17 +343,43 @@ def _run(
     check_values(plan)
     checked = survey(plan, config, soc=np.full(grid.shape, 50.0) if uses_dsm else None)
     _require_cells(checked, config)
+    needs.update(space_needs(config, grid))
+    require_free_space(out, sum(needs.values()), "scratch and products of this run")
     timings["validate"] = time.perf_counter() - started
+    return grid, plan, checked
 
-    dsm_info = None
-    if config.dsm is not None:
-        started = time.perf_counter()
-        prediction, validation = _dsm_baseline(config, out, progress)
-        dsm_info = {"metrics": _metrics(validation), "output_dir": "dsm"}
-        if uses_dsm:
-            _write_baseline(prediction, grid, work / "baseline.zarr", config.run.chunk_size)
-        timings["dsm"] = time.perf_counter() - started
 
+def _map_baseline(
+    config: RunConfig,
+    grid: GridSpec,
+    staging: Staging,
+    progress: Progress | None,
+    timings: dict[str, float],
+) -> dict[str, Any] | None:
+    """Run the ``[dsm]`` section, if any; keep its maps in scratch when they are the baseline."""
+    if config.dsm is None:
+        return None
+    started = time.perf_counter()
+    prediction, validation = _dsm_baseline(config, staging.folder, staging.stage, progress)
+    if config.inputs.soc is None:
+        path = staging.work / "baseline.zarr"
+        _write_baseline(prediction, grid, path, config.run.chunk_size)
+    timings["dsm"] = time.perf_counter() - started
+    return {"metrics": _metrics(validation), "output_dir": "dsm"}
+
+
+def _simulate_windows(
+    config: RunConfig,
+    grid: GridSpec,
+    plan: InputPlan,
+    work: Path,
+    workers: int | None,
+    scheduler: str | None,
+    threads: int | None,
+    progress: Progress | None,
+    timings: dict[str, float],
+) -> tuple[PhaseSettings, list[dict[str, Any]], str]:
+    """Run every window task (inputs, phases, members) on the executor."""
     results_path = work / "results.zarr"
     tiles = windows(grid, config.run.chunk_size)
     with Executor(workers=workers, scheduler=scheduler, threads=threads) as executor:
@@ -286,73 +405,41 @@ def _run(
         if report is not None:
             report(0, len(tiles))  # the bar's clock starts with the windows
         parts = executor.map(window_task, settings, tiles, report)
-        _apportion(timings, parts, time.perf_counter() - started)
-        scheduler_name = executor.description
+        apportion(timings, parts, time.perf_counter() - started)
+        return settings, parts, executor.description
 
-    simulated = sum(p["cells"] for p in parts)
-    if simulated == 0:
-        raise InputValidationError(
-            f"no cell to simulate: of {checked['candidate_cells']:,} agricultural cells, "
-            f"every one is excluded ({_top_reasons(results_path)}); see docs/pipeline.md "
-            "(exclusion reasons) and check the masks, units and land_use settings"
-        )
 
-    uncertainty = None
-    if settings.uncertainty is not None:
-        from socseq.pipeline.uncertainty import finish_uncertainty
-
-        uncertainty = finish_uncertainty(
-            settings.uncertainty,
-            [p["members"] for p in parts if p["members"] is not None],
-            timings.get("uncertainty", 0.0),
-            scheduler_name,
-        )
-
+def _write_products(
+    config: RunConfig,
+    grid: GridSpec,
+    settings: PhaseSettings,
+    parts: list[dict[str, Any]],
+    uncertainty: Any,
+    stage: Path,
+    progress: Progress | None,
+    needs: dict[str, int],
+) -> dict[str, Any]:
+    """Write every product into the stage; return their paths and when this step started."""
     started = time.perf_counter()
     if progress is not None:
         progress("products", 0, 1)
-    stage = out / PARTIAL
-    if stage.exists():
-        shutil.rmtree(stage)
-    stage.mkdir()
+    require_free_space(stage.parent.parent, needs["products"], "products")
     warm = {
         "area_soc": np.sum([p["warm_area_soc"] for p in parts], axis=0),
         "area": float(sum(p["area"] for p in parts)),
     }
     fwd = np.sum([p["forward_area_soc"] for p in parts], axis=0)
-    results_group = zarr.open_group(str(results_path), mode="r")
+    results = zarr.open_group(settings.results, mode="r")
     written = compute_products(
-        config, grid, results_group, results_group, stage, warmup_sums=warm, forward_sums=fwd
+        config, grid, results, results, stage, warmup_sums=warm, forward_sums=fwd
     )
     if uncertainty is not None:
         from socseq.pipeline.uncertainty_products import write_uncertainty_products
 
-        written += write_uncertainty_products(
-            uncertainty, config, grid, results_group, results_group, stage
-        )
+        written += write_uncertainty_products(uncertainty, config, grid, results, results, stage)
     if progress is not None:
         progress("products", 1, 1)
-    timings["products"] = time.perf_counter() - started
-    timings["total"] = time.perf_counter() - started_all
-
-    reason = np.asarray(results_group["reason"][:])
-    inputs_info = {
-        "resampling": {
-            spec.name: spec.method for spec in [*plan.static.values(), *plan.warm.layers.values()]
-        },
-        "coastal_filled_cells": _filled(parts),
-        "threads_per_task": settings.threads,
-    }
-    manifest = _manifest(
-        config, grid, inputs_info, reason, timings, written, dsm_info, scheduler_name
-    )
-    manifest["notes"] = notes
-    if uncertainty is not None:
-        manifest["uncertainty"] = uncertainty.info
-    _publish(stage, out, written, manifest)
-    if not keep_work:
-        shutil.rmtree(work, ignore_errors=True)
-    return RunSummary(output_dir=out, manifest=manifest, timings_s=timings)
+    return {"files": written, "started": started}
 
 
 def _require_cells(checked: dict[str, Any], config: RunConfig) -> None:
@@ -373,120 +460,6 @@ def _require_cells(checked: dict[str, Any], config: RunConfig) -> None:
 
 
 def _top_reasons(results_path: Path) -> str:
-    reason = np.asarray(zarr.open_group(str(results_path), mode="r")["reason"][:])
+    reason = read_stored(zarr.open_group(str(results_path), mode="r"), "reason")
     counts = {EXCLUSION_REASONS[c]: int((reason == c).sum()) for c in EXCLUSION_REASONS}
     return ", ".join(f"{k}: {v:,}" for k, v in counts.items() if v) or "none"
-
-
-def _filled(parts: list[dict[str, Any]]) -> dict[str, int]:
-    """Candidate cells filled from the nearest climate cell, per layer (largest over months)."""
-    out: dict[str, int] = {}
-    for part in parts:
-        for name, cells in part["filled"].items():
-            out[name] = out.get(name, 0) + cells
-    return out
-
-
-def _apportion(timings: dict[str, float], parts: list[dict[str, Any]], wall: float) -> None:
-    """Split the wall time of the window tasks over their stages, by their task-seconds.
-
-    The tasks run concurrently, each through every stage, so a stage's wall time is its share
-    of the summed task-seconds; the stages then add up to the wall time of the tasks.
-    """
-    spent = {stage: sum(p["seconds"][stage] for p in parts) for stage in STAGES}
-    total = sum(spent.values())
-    for stage in STAGES:
-        if stage != "uncertainty" or spent[stage] > 0:
-            timings[stage] = timings.get(stage, 0.0) + (
-                wall * spent[stage] / total if total > 0 else 0.0
-            )
-
-
-def _manifest(
-    config: RunConfig,
-    grid: GridSpec,
-    inputs_info: dict[str, Any],
-    reason: np.ndarray,
-    timings: dict[str, float],
-    written: list[str],
-    dsm_info: dict[str, Any] | None,
-    scheduler: str,
-) -> dict[str, Any]:
-    excluded = {EXCLUSION_REASONS[c]: int((reason == c).sum()) for c in EXCLUSION_REASONS}
-    periods = config.periods
-    inputs = {
-        name: str(getattr(config.inputs, name).path)
-        for name in type(config.inputs).model_fields
-        if getattr(config.inputs, name) is not None and name != "zone_names"
-    }
-    for section in ("series", "spinup", "forward"):
-        cset = getattr(config.climate, section)
-        if cset is not None:
-            for var in ("temperature", "precipitation", "evaporation"):
-                inputs[f"climate.{section}.{var}"] = str(getattr(cset, var).path)
-    return {
-        "socseq_version": __version__,
-        "config_digest": config.digest(),
-        "created_utc": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
-        "name": config.run.name,
-        "iso": config.run.iso,
-        "config": config.model_dump(mode="json"),
-        "grid": {
-            "crs": grid.crs.to_string(),
-            "transform": list(grid.transform)[:6],
-            "width": grid.width,
-            "height": grid.height,
-        },
-        "periods": {
-            "spinup": list(periods.spinup),
-            "warmup": list(periods.warmup),
-            "forward": list(periods.forward),
-        },
-        "scenarios": [
-            {
-                "name": s.name,
-                "input_multiplier": s.input_multiplier,
-                "fym_t_ha": s.fym_t_ha,
-                "cover_factor": s.cover_factor,
-                "baseline": s.is_baseline,
-            }
-            for s in config.scenarios
-        ],
-        "method": {
-            "spinup": config.model.spinup,
-            "carbon_fraction": config.model.carbon_fraction,
-            "evaporation_kind": config.climate.evaporation_kind,
-            "cover_source": config.cover.source,
-            "paddy": config.land_use.paddy,
-            "paddy_rate_factor": config.land_use.paddy_rate_factor,
-            "constants": config.model.constants,
-            "depth_cm": config.model.depth_cm,
-            "land_use_table": config.land_use.table,
-        },
-        "timings_s": {k: round(v, 3) for k, v in timings.items()},
-        "scheduler": scheduler,
-        "cells": {
-            "grid": int(reason.size),
-            "candidate": int(((reason != NOT_AGRICULTURAL) & (reason != NO_LAND_USE)).sum()),
-            "simulated": int((reason == SIMULATED).sum()),
-            "excluded": excluded,
-            "not_agricultural": int((reason == NOT_AGRICULTURAL).sum()),
-            "no_land_use": int((reason == NO_LAND_USE).sum()),
-        },
-        "staging": inputs_info,
-        "inputs": inputs,
-        "products": sorted(written),
-        "dsm": dsm_info,
-        "notes": [],
-    }
-
-
-def _publish(stage: Path, out: Path, written: list[str], manifest: dict[str, Any]) -> None:
-    """Move the staged products into the output folder; write ``run.json`` last."""
-    (out / MANIFEST).unlink(missing_ok=True)
-    for rel in written:
-        target = out / rel
-        target.parent.mkdir(parents=True, exist_ok=True)
-        os.replace(stage / rel, target)
-    shutil.rmtree(stage, ignore_errors=True)
-    write_json_atomic(manifest, out / MANIFEST)

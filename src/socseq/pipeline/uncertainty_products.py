@@ -35,6 +35,7 @@ from socseq.atomic import write_csv_atomic
 from socseq.io.grid import GridSpec
 from socseq.io.metadata import RATE_UNITS, STOCK_UNITS, netcdf_attrs
 from socseq.io.raster import write_geotiff, write_netcdf
+from socseq.io.stores import read_stored, stored_array
 from socseq.pipeline.config import RunConfig
 from socseq.pipeline.phases import SIMULATED
 from socseq.pipeline.products import _grid_da, _provenance, _zone_names
@@ -102,7 +103,7 @@ def write_uncertainty_products(
     store = zarr.open_group(us.store, mode="r")
     folder = stage / FOLDER
     folder.mkdir(parents=True, exist_ok=True)
-    sim = np.asarray(results["reason"][:]) == SIMULATED
+    sim = read_stored(results, "reason") == SIMULATED
     iso = config.run.iso
     scen = [s.name for s in config.scenarios]
     base = us.baseline_index
@@ -115,11 +116,11 @@ def write_uncertainty_products(
     labels: dict[str, tuple[list[str], str]] = {}
 
     if us.mode == "gsocseq":
-        soc = results["soc"]
+        soc = stored_array(results, "soc")
         t0 = np.asarray(soc[0, 0])
         final = np.stack([np.asarray(soc[i, years]) for i in range(len(scen))])
-        lo_t0, hi_t0 = np.asarray(store["minmax_t0"][:])
-        lo_f, hi_f = np.asarray(store["minmax_final"][:])
+        lo_t0, hi_t0 = read_stored(store, "minmax_t0")
+        lo_f, hi_f = read_stored(store, "minmax_final")
         u_t0 = _pct(hi_t0 - lo_t0, 2 * t0)
         u_f = _pct(hi_f - lo_f, 2 * final)  # (S, y, x)
         ssm = [i for i in range(len(scen)) if i != base]
@@ -230,9 +231,9 @@ def write_uncertainty_products(
         }
         labels = {"run": (["min", "max"], "input set of the run (GSOCseq manual ch. 12)")}
     else:
-        t0s = np.asarray(store["t0_stats"][:])
-        stats = {k: np.asarray(store[k][:]) for k in ("final_stats", "asr_stats", "rsr_stats")}
-        prob = np.asarray(store["p_4p1000"][:])
+        t0s = read_stored(store, "t0_stats")
+        stats = {k: read_stored(store, k) for k in ("final_stats", "asr_stats", "rsr_stats")}
+        prob = read_stored(store, "p_4p1000")
         from socseq.pipeline.uncertainty import STATISTICS
 
         for k, stat in enumerate(STATISTICS):
@@ -332,7 +333,7 @@ def write_uncertainty_products(
     ds = ds.rio.write_crs(grid.crs).rio.write_transform(grid.transform)
     write_netcdf(ds, folder / "uncertainty.nc", complevel=1)
     written.append(f"{FOLDER}/uncertainty.nc")
-    zones = np.asarray(inputs["zones"][:]) if "zones" in inputs else None
+    zones = read_stored(inputs, "zones") if "zones" in inputs else None
     write_csv_atomic(summary_table(unc, config, zones), folder / "summary.csv")
     written.append(f"{FOLDER}/summary.csv")
     return written

@@ -2,7 +2,7 @@
 
 Three levels, each fast:
 
-1. **Metadata** (:func:`socseq.pipeline.inputs.plan_inputs`): every file opens, has a CRS,
+1. **Metadata** (:func:`socseq.pipeline.plan.plan_inputs`): every file opens, has a CRS,
    overlaps the grid, has the bands and the months the periods need; the resampling rule of
    each layer is fixed for the whole grid.
 2. **Sampled values** (:func:`check_values`): each layer's values over the grid (a regular
@@ -28,19 +28,22 @@ import xarray as xr
 from socseq.exceptions import ConfigError, InputValidationError
 from socseq.io.grid import GridSpec, cell_area_ha, clip_to_grid
 from socseq.io.raster import load_block
+from socseq.io.tables import read_zone_names
 from socseq.io.units import check_and_convert
 from socseq.pipeline.config import RunConfig
-from socseq.pipeline.inputs import (
-    NO_CLASS,
-    InputPlan,
-    class_codes,
-    plan_inputs,
-    resolve_grid,
-)
-from socseq.pipeline.landuse import esa_cci_codes
+from socseq.pipeline.inputs import NO_CLASS, class_codes
+from socseq.pipeline.landuse import esa_cci_codes, read_class_table
+from socseq.pipeline.plan import InputPlan, plan_inputs, resolve_grid
 from socseq.pipeline.sources import LayerSpec, open_layer, read_block, read_filled
 
-__all__ = ["SAMPLE_CELLS", "check_values", "run_grid", "survey", "validate_config"]
+__all__ = [
+    "SAMPLE_CELLS",
+    "check_tables",
+    "check_values",
+    "run_grid",
+    "survey",
+    "validate_config",
+]
 
 #: Source cells per layer that the value checks read at most (per month of a series).
 SAMPLE_CELLS = 250_000
@@ -59,6 +62,13 @@ def _sample(da: xr.DataArray, grid: GridSpec) -> xr.DataArray | None:
     if step > 1:
         clipped = clipped.isel(y=slice(None, None, step), x=slice(None, None, step))
     return load_block(clipped)
+
+
+def check_tables(config: RunConfig) -> None:
+    """Read the class table and the zone names now, so a bad CSV fails before any work."""
+    read_class_table(config.land_use.table)
+    if config.inputs.zone_names is not None:
+        read_zone_names(config.inputs.zone_names)
 
 
 def check_values(plan: InputPlan) -> None:
@@ -302,6 +312,7 @@ def validate_config(config: RunConfig) -> dict[str, Any]:
     SocseqError
         The first problem found, as one line that names the layer and the fix.
     """
+    check_tables(config)
     grid = run_grid(config)
     baseline = "dsm" if config.dsm is not None and config.inputs.soc is None else None
     plan = plan_inputs(config, grid, baseline=baseline)

@@ -22,7 +22,7 @@ __all__ = [
 ]
 
 _HOMES = {
-    "FIGURES_DIR": "socseq.report.html",
+    "FIGURES_DIR": "socseq.report.figure_list",
     "REPORT_FILE": "socseq.report.html",
     "build_report": "socseq.report.html",
     "RunFolder": "socseq.report.run_folder",

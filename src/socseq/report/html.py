@@ -8,34 +8,38 @@ shipped with the package.
 
 from __future__ import annotations
 
-import base64
 import datetime as dt
 import math
 import os
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
 from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
-from matplotlib.figure import Figure
 
 from socseq import __version__
 from socseq.atomic import atomic_path, write_text_atomic
 from socseq.pipeline.rates import FOUR_PER_1000_RULE
-from socseq.report.dsm_figures import plot_importance, plot_observed_vs_predicted
+from socseq.report.dsm_section import dsm_section
+from socseq.report.figure_list import FIGURES_DIR, FigureList, ReportFigure
 from socseq.report.figures import (
     diverging_style,
-    figure_png,
     flag_style,
     plot_map,
     plot_timeseries,
     sequential_style,
 )
 from socseq.report.interactive import build_interactive_map
-from socseq.report.numbers import fmt_number, fmt_share, is_missing, timing_rows
+from socseq.report.numbers import (
+    ASR_UNITS,
+    STOCK_UNITS,
+    fmt_number,
+    fmt_share,
+    is_missing,
+    timing_rows,
+)
 from socseq.report.run_folder import MapLayer, RunFolder
 
 __all__ = ["REPORT_FILE", "FIGURES_DIR", "ReportFigure", "build_report"]
@@ -43,11 +47,6 @@ __all__ = ["REPORT_FILE", "FIGURES_DIR", "ReportFigure", "build_report"]
 #: Report file name inside the run folder.
 REPORT_FILE = "report.html"
 
-#: Folder of the PNG figures inside the run folder.
-FIGURES_DIR = "figures"
-
-ASR_UNITS = "t C/ha/yr"
-STOCK_UNITS = "t C/ha"
 
 _METHOD_LABELS = {
     "spinup": "spin-up",
@@ -60,39 +59,6 @@ _METHOD_LABELS = {
     "depth_cm": "soil depth (cm)",
     "land_use_table": "land-use class table",
 }
-
-_CV_LABELS = {
-    "spatial": "spatial-block cross-validation",
-    "random": "random cross-validation",
-    "test": "independent test set",
-}
-
-
-@dataclass(frozen=True)
-class ReportFigure:
-    """One figure of the report.
-
-    Attributes
-    ----------
-    file : str
-        Path of the PNG relative to the run folder (``figures/…``).
-    title : str
-        Heading shown above the figure and its ``alt`` text.
-    caption : str
-        What the figure shows and how it was made.
-    png : bytes
-        The image.
-    """
-
-    file: str
-    title: str
-    caption: str
-    png: bytes
-
-    @property
-    def data_uri(self) -> str:
-        """The PNG as a ``data:`` URI for embedding."""
-        return "data:image/png;base64," + base64.b64encode(self.png).decode("ascii")
 
 
 def fmt(value: Any, kind: str = "stock") -> str:
@@ -108,18 +74,6 @@ def _seconds(value: Any) -> str:
     if seconds >= 120:
         return f"{fmt_number(seconds / 60, 'seconds')} min"
     return f"{fmt_number(seconds, 'seconds')} s"
-
-
-class _Figures:
-    """Collect figures in report order; each is rendered once to PNG bytes."""
-
-    def __init__(self) -> None:
-        self.items: list[ReportFigure] = []
-
-    def add(self, name: str, fig: Figure, title: str, caption: str) -> ReportFigure:
-        item = ReportFigure(f"{FIGURES_DIR}/{name}.png", title, caption, figure_png(fig))
-        self.items.append(item)
-        return item
 
 
 def _summary_rows(table: pd.DataFrame) -> list[list[str]]:
@@ -240,7 +194,7 @@ def _cropland_flags(run: RunFolder, layer: MapLayer) -> tuple[MapLayer, bool]:
     return MapLayer(values, layer.extent, layer.crs, layer.source), True
 
 
-def _map_figures(run: RunFolder, figures: _Figures) -> dict[str, list[ReportFigure]]:
+def _map_figures(run: RunFolder, figures: FigureList) -> dict[str, list[ReportFigure]]:
     """T0, ASR, RSR and 4-per-1000 maps, each quantity on one scale across scenarios."""
     first, last = run.manifest["periods"]["forward"]
     span = f"{first}–{last}"
@@ -370,140 +324,6 @@ def _note(what: str, value: float, units: str, kind: str) -> str | None:
     return None if math.isnan(value) else f"{what} {fmt(value, kind)} {units}"
 
 
-def _dsm_section(run: RunFolder, figures: _Figures) -> dict[str, Any] | None:
-    """DSM accuracy (metrics, observed vs predicted) and the baseline maps, when present."""
-    metrics = run.dsm_metrics
-    if run.dsm_dir is None and not metrics:
-        return None
-    items = _dsm_accuracy_figures(run, figures, metrics) + _dsm_map_figures(run, figures)
-    return {
-        "metrics_header": ["validation", "n", "ME", "MAE", "RMSE", "R²", "MEC", "CCC", "PICP90"],
-        "metrics": _dsm_metric_rows(metrics),
-        "figures": items,
-    }
-
-
-def _dsm_metric_rows(metrics: dict[str, dict[str, float]]) -> list[list[str]]:
-    """One table row per validation: n, errors in t C/ha, scores."""
-    keys = ["n", "ME", "MAE", "RMSE", "R2", "MEC", "CCC", "PICP90"]
-    rows = []
-    for method, values in metrics.items():
-        cells = [_CV_LABELS.get(method, f"{method} cross-validation")]
-        for key in keys:
-            kind = "area" if key == "n" else "stock" if key in ("ME", "MAE", "RMSE") else "metric"
-            cells.append(fmt(values.get(key), kind))
-        rows.append(cells)
-    return rows
-
-
-def _dsm_accuracy_figures(
-    run: RunFolder, figures: _Figures, metrics: dict[str, dict[str, float]]
-) -> list[ReportFigure]:
-    """Observed vs predicted stocks and the covariate importance, when written."""
-    items: list[ReportFigure] = []
-    predictions = run.dsm_predictions
-    if predictions is not None:
-        method, table = predictions
-        has_interval = {"q05_t_ha", "q95_t_ha"} <= set(table.columns)
-        fig = plot_observed_vs_predicted(
-            table["observed_t_ha"],
-            table["mean_t_ha"],
-            lower=table["q05_t_ha"] if has_interval else None,
-            upper=table["q95_t_ha"] if has_interval else None,
-            metrics=metrics.get(method),
-            title=f"{_CV_LABELS.get(method, method).capitalize()}, SOC stock 0–30 cm",
-        )
-        items.append(
-            figures.add(
-                "dsm_observed_vs_predicted",
-                fig,
-                "Observed vs predicted SOC stock",
-                f"Out-of-fold predictions ({_CV_LABELS.get(method, method)}) against the "
-                "observed stocks; grey bars are the 90 % prediction intervals, red points fall "
-                "outside them.",
-            )
-        )
-    importance = run.dsm_dir / "importance.csv" if run.dsm_dir is not None else None
-    if importance is not None and importance.is_file():
-        table = pd.read_csv(importance)
-        if not table.empty and "covariate" in table.columns:
-            items.append(
-                figures.add(
-                    "dsm_importance",
-                    plot_importance(table),
-                    "Covariate importance",
-                    "How much the held-out error (RMSE) of the cross-validation grows when one "
-                    "covariate is shuffled: the covariates the SOC map leans on. "
-                    "Source: dsm/importance.csv.",
-                )
-            )
-    return items
-
-
-def _dsm_map_figures(run: RunFolder, figures: _Figures) -> list[ReportFigure]:
-    """Map the baseline: mean and 90 % bounds on one scale, SD, area of applicability."""
-    items: list[ReportFigure] = []
-    mean = run.dsm_map("soc_mean_t_ha")
-    q05, q95 = run.dsm_map("soc_q05_t_ha"), run.dsm_map("soc_q95_t_ha")
-    stocks = [layer for layer in (mean, q05, q95) if layer is not None]
-    if stocks:
-        style = sequential_style(stocks, f"SOC stock 0–30 cm ({STOCK_UNITS})")
-        for name, layer, title in (
-            ("dsm_soc_mean", mean, "mean"),
-            ("dsm_soc_q05", q05, "5 % quantile (lower bound)"),
-            ("dsm_soc_q95", q95, "95 % quantile (upper bound)"),
-        ):
-            if layer is None:
-                continue
-            items.append(
-                figures.add(
-                    name,
-                    plot_map(layer, style, f"SOC baseline 0–30 cm, {title}", land=run.land),
-                    f"SOC baseline, {title}",
-                    f"Digital soil mapping of the SOC stock, {title} of the predictive "
-                    f"distribution; mean, 5 % and 95 % maps share one scale. "
-                    f"Source: {layer.source}.",
-                )
-            )
-    sd = run.dsm_map("soc_sd_t_ha")
-    if sd is not None:
-        items.append(
-            figures.add(
-                "dsm_soc_sd",
-                plot_map(
-                    sd,
-                    sequential_style([sd], f"SD ({STOCK_UNITS})", cmap="PuRd"),
-                    "SOC baseline uncertainty (standard deviation)",
-                    land=run.land,
-                ),
-                "SOC baseline uncertainty",
-                f"Standard deviation of the predictive distribution. Source: {sd.source}.",
-            )
-        )
-    aoa = run.dsm_map("aoa")
-    if aoa is not None:
-        items.append(
-            figures.add(
-                "dsm_aoa",
-                plot_map(
-                    aoa,
-                    flag_style(
-                        "outside",
-                        "inside",
-                        colors=("#d73027", "#4575b4"),
-                        label="area of\napplicability",
-                    ),
-                    "Area of applicability of the DSM model",
-                    land=run.land,
-                ),
-                "Area of applicability",
-                "Where the covariates resemble those of the training samples (Meyer & Pebesma "
-                f"2021); predictions outside are extrapolations. Source: {aoa.source}.",
-            )
-        )
-    return items
-
-
 def _environment() -> Environment:
     env = Environment(
         loader=PackageLoader("socseq.report", "templates"),
@@ -532,8 +352,8 @@ def render_report(run: RunFolder) -> tuple[str, list[ReportFigure]]:
     figures : list of ReportFigure
         The figures embedded in it, in page order.
     """
-    figures = _Figures()
-    dsm = _dsm_section(run, figures)
+    figures = FigureList()
+    dsm = dsm_section(run, figures)
     maps = _map_figures(run, figures)
     series = None
     if run.timeseries is not None and not run.timeseries.empty:

@@ -22,7 +22,9 @@ import math
 from typing import Any
 
 __all__ = [
+    "ASR_UNITS",
     "QUANTITIES",
+    "STOCK_UNITS",
     "STAGES",
     "fmt_number",
     "fmt_share",
@@ -42,6 +44,10 @@ QUANTITIES: dict[str, tuple[int, float]] = {
     "metric": (3, 1e-3),  # R², MEC, CCC, PICP
     "seconds": (3, 0.1),  # s
 }
+
+#: Units of rates and stocks as the report and the terminal show them.
+ASR_UNITS = "t C/ha/yr"
+STOCK_UNITS = "t C/ha"
 
 #: Shown for a missing value (None, NaN, empty).
 MISSING = "–"

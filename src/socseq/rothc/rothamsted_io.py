@@ -56,10 +56,11 @@ file, the line, the column, what was expected and what was found): missing value
 ``nsteps``, clay outside 0-100 % (and clay of 0 with ``opt_RMmoist`` 2 or 3, whose pedotransfer
 functions take its logarithm), depth <= 0, IOM < 0, ``nsteps`` outside 12-73000 (the Fortran
 array size), ``opt_RMmoist`` not in {1, 2, 3}, ``opt_SMDbare`` not in {1, 2}, and, with
-``opt_RMmoist`` 2 or 3, silt, bulk density or organic carbon <= 0 (silt and OC also > 100 %).
-Weather and carbon inputs are not range-checked: the official example has negative
-evaporation. ``PC`` values other than 0 and 1 are accepted, as by the Fortran, which treats
-them as "covered" in the cover factor and as "bare" in the water balance (rothc-model.md §1).
+``opt_RMmoist`` 2 or 3, silt, bulk density or organic carbon <= 0 (silt and OC also > 100 %),
+and a negative radiocarbon content (``modern``, % modern; the Fortran would run it). Weather
+and carbon inputs are not range-checked: the official example has negative evaporation.
+``PC`` values other than 0 and 1 are accepted, as by the Fortran, which treats them as
+"covered" in the cover factor and as "bare" in the water balance (rothc-model.md §1).
 
 Result tables
 -------------
@@ -471,6 +472,15 @@ def read_rothamsted_input(path: str | os.PathLike[str]) -> RothamstedInput:
             )
         for i, (name, kind) in enumerate(zip(names, kinds, strict=True)):
             columns[i].append(lines.value(tokens, i, lineno, name, kind))
+        modern = columns[names.index("modern")][-1]
+        _check(
+            lines,
+            modern >= 0,
+            lineno,
+            "modern",
+            "a radiocarbon content of at least 0 % modern",
+            tokens[names.index("modern")],
+        )
 
     def column(name: str) -> NDArray[np.float64]:
         values = np.array(columns[names.index(name)], dtype=np.float64)
