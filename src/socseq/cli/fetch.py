@@ -159,10 +159,13 @@ def fetch_command(
                 row["source"],
                 row["file"],
                 _human(row["size_bytes"], row["size_exact"]),
-                "cached" if row["cached"] else "to fetch",
+                "cached" if row["cached"] else ("to fetch" if not row["error"] else "ERROR"),
                 row["url"],
             )
         Console(width=200).print(table)
+        for row in plan.rows():
+            if row["error"]:
+                click.echo(f"error: {row['error']}", err=True)
         click.echo(f"to fetch: {_human(total, False)} ('≈': estimate of the uncompressed data)")
         return
     with _bars(quiet) as progress:
@@ -171,4 +174,10 @@ def fetch_command(
         f"fetched {len(result.fetched)} file(s), {len(result.cache_hits)} from the cache"
         + (f", {len(result.missing)} absent upstream (sea tiles)" if result.missing else "")
     )
+    if result.incomplete:
+        click.echo(
+            f"warning: {result.config} lacks {', '.join(result.incomplete)} (no fetched source "
+            "gave them); add --source NAME or fill the keys by hand",
+            err=True,
+        )
     click.echo(f"wrote {result.config}; next: socseq validate {result.config}")

@@ -38,7 +38,7 @@ from socseq.atomic import write_json_atomic, write_text_atomic
 from socseq.exceptions import ConfigError
 from socseq.fetch.cache import Cache, default_cache_dir
 from socseq.fetch.download import HttpOptions, download, head
-from socseq.fetch.errors import FetchError, SourceFormatError
+from socseq.fetch.errors import DownloadError, SourceFormatError
 from socseq.fetch.plan import (
     DEFAULT_RESOLUTION_DEG,
     FetchRequest,
@@ -85,6 +85,7 @@ class FetchPlan:
                 "size_bytes": item.size,
                 "size_exact": item.size_exact,
                 "method": item.method,
+                "error": item.meta.get("error"),
             }
             for item in self.items
         ]
@@ -100,6 +101,7 @@ class FetchResult:
     fetched: list[str] = field(default_factory=list)
     cache_hits: list[str] = field(default_factory=list)
     missing: list[str] = field(default_factory=list)
+    incomplete: list[str] = field(default_factory=list)
 
 
 def plan_fetch(
@@ -175,7 +177,11 @@ def plan_fetch(
     if sizes:
         for item in items:
             if item.method == "http" and not cached[str(item.path)] and not options.offline:
-                info = head(item.url, options)
+                try:
+                    info = head(item.url, options)
+                except DownloadError as exc:
+                    item.meta["error"] = str(exc)
+                    continue
                 if info.size is not None and item.source.kind != "ncss":
                     item.size, item.size_exact = info.size, True
     return FetchPlan(request=request, sources=chosen, items=items, cached=cached)
@@ -394,6 +400,8 @@ def _prepare_normals(
     from rasterio.warp import transform_bounds
     from rasterio.windows import Window, from_bounds
 
+    from socseq.fetch.remote import outer_window
+
     outputs = {}
     folder = request.out / "climate" / source.name
     folder.mkdir(parents=True, exist_ok=True)
@@ -406,7 +414,7 @@ def _prepare_normals(
                 crs = src.crs or "EPSG:4326"
                 bounds = transform_bounds("EPSG:4326", crs, *bbox)
                 window = from_bounds(*bounds, transform=src.transform)
-                window = window.round_offsets("floor").round_lengths("ceil")
+                window = outer_window(window)
                 window = window.intersection(Window(0, 0, src.width, src.height))
                 data = src.read(1, window=window)
                 profile = {
@@ -702,14 +710,15 @@ def _write_skeleton(
     if normals:
         lines += ["", "# Monthly normals fetched (one file per month):"]
         lines += [f'#   {var}: "{_rel(p, out)}"' for var, p in sorted(normals.items())]
-    text = "\n".join(lines) + "\n"
-    path = write_text_atomic(text, out / "socseq.toml")
     if missing:
-        raise FetchError(
-            f"{path}: written without {', '.join(missing)} (no source gave them); add the "
-            "sources (--source NAME) or fill the keys by hand before socseq validate"
+        lines.insert(
+            2,
+            f"# INCOMPLETE: no fetched source gave {', '.join(missing)}; add them (--source "
+            "NAME) or fill the keys by hand before socseq validate.",
         )
-    return path
+    result.incomplete = missing
+    text = "\n".join(lines) + "\n"
+    return write_text_atomic(text, out / "socseq.toml")
 
 
 def _role_var(key: str) -> str:

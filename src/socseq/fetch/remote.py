@@ -10,6 +10,7 @@ locally. GDAL's own retries are off: the same retry, backoff and one-line errors
 from __future__ import annotations
 
 import datetime as dt
+import math
 import os
 import time
 from collections.abc import Callable
@@ -26,7 +27,7 @@ from socseq.fetch.download import HttpOptions, file_digest, is_complete
 from socseq.fetch.errors import DownloadError, OfflineError, SourceFormatError
 from socseq.progress import Progress
 
-__all__ = ["gdal_env", "read_window", "vsicurl"]
+__all__ = ["gdal_env", "outer_window", "read_window", "vsicurl"]
 
 _ROWS = 256
 _OFFLINE_MARKS = (
@@ -89,6 +90,14 @@ def _classify(url: str, exc: Exception, options: HttpOptions) -> tuple[Exception
             True,
         )
     return DownloadError(f"{url}: reading failed ({text}); try again later"), True
+
+
+def outer_window(window: Window) -> Window:
+    """Return the smallest whole-pixel window that contains ``window``."""
+    col0, row0 = math.floor(window.col_off), math.floor(window.row_off)
+    col1 = math.ceil(window.col_off + window.width)
+    row1 = math.ceil(window.row_off + window.height)
+    return Window(col0, row0, col1 - col0, row1 - row0)
 
 
 def _meta(path: Path) -> Path:
@@ -195,7 +204,7 @@ def _read_once(
                 raise SourceFormatError(f"{url}: has no CRS; check the source table entry")
             bounds = transform_bounds("EPSG:4326", src.crs, *bbox_lonlat, densify_pts=21)
             window = from_bounds(*bounds, transform=src.transform)
-            window = window.round_offsets("floor").round_lengths("ceil")
+            window = outer_window(window)
             full_window = Window(0, 0, src.width, src.height)
             try:
                 window = window.intersection(full_window)
