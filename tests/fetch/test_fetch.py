@@ -231,3 +231,48 @@ def test_years_before_the_record_are_refused(server, tmp_path, base_urls, fast) 
 
     with pytest.raises(ConfigError, match="starts in 1958"):
         _fetch(tmp_path, base_urls, fast, years=(1950, 1960), sources=["terraclimate"])
+
+
+def _cli_args(base_urls, tmp_path: Path) -> list[str]:
+    args = [
+        "fetch",
+        "--bbox",
+        ",".join(map(str, BOX)),
+        "--years",
+        "1999-2002",
+        "--out",
+        str(tmp_path / "out"),
+        "--cache-dir",
+        str(tmp_path / "cache"),
+        "--timeout",
+        "2",
+        "--retries",
+        "1",
+        "-q",
+    ]
+    for name, url in base_urls.items():
+        args += ["--base-url", f"{name}={url}"]
+    return args
+
+
+def test_cli_fetch_then_run(server, tmp_path, base_urls, capsys) -> None:
+    from socseq.cli import main
+
+    main(_cli_args(base_urls, tmp_path))
+    out = capsys.readouterr().out
+    assert "wrote" in out and "socseq validate" in out
+    config = tmp_path / "out" / "socseq.toml"
+    main(["run", str(config), "--no-report", "-q"])
+    assert (tmp_path / "out" / "socseq-out" / "summary.csv").exists()
+
+
+def test_cli_error_is_one_line_with_status_2(server, tmp_path, base_urls, capsys) -> None:
+    from socseq.cli import main
+
+    server.files.pop("/soilgrids/latest/data/clay/clay_5-15cm_mean.vrt")
+    with pytest.raises(SystemExit) as info:
+        main(_cli_args(base_urls, tmp_path) + ["--source", "soilgrids-clay"])
+    assert info.value.code == 2
+    err = capsys.readouterr().err.strip()
+    assert err.count("\n") == 0 and err.startswith("error: ")
+    assert "clay_5-15cm_mean.vrt" in err and "HTTP 404" in err
