@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
+from socseq.exceptions import SourceFormatError
 from socseq.fetch import ChecksumError, DownloadError, HttpOptions, OfflineError
 from socseq.fetch.download import download, is_complete
-from socseq.fetch.errors import SourceFormatError
 
 ZIP = "/climate/worldclim/2_1/base/wc2.1_10m_tavg.zip"
 

@@ -5,10 +5,14 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import TYPE_CHECKING, TypedDict
 
 import click
 
 from socseq.progress import Progress
+
+if TYPE_CHECKING:  # the fetch package is imported when the command runs
+    from socseq.fetch import FetchPlan, HttpOptions
 
 
 def _human(size: int | None, exact: bool) -> str:
@@ -47,6 +51,46 @@ def _bars(quiet: bool) -> Iterator[Progress | None]:
             bar.update(tasks[label], completed=done, total=total or None)
 
         yield update
+
+
+class _Common(TypedDict):
+    """The keyword arguments that ``plan_fetch`` and ``fetch`` share, typed for both calls."""
+
+    boundary: Path | None
+    years: str
+    out: Path
+    sources: tuple[str, ...] | None
+    sources_file: Path | None
+    base_urls: dict[str, str]
+    resolution: float
+    cache_dir: Path | None
+    options: HttpOptions
+
+
+def _print_plan(plan: FetchPlan) -> None:
+    """``--dry-run``: a table of the files, their sizes and cache state, then the total."""
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title=f"socseq fetch --dry-run: {len(plan.items)} files", show_edge=False)
+    for column in ("source", "file", "size", "cache", "URL"):
+        table.add_column(column, overflow="fold")
+    total = 0
+    for row in plan.rows():
+        size = None if row["cached"] else row["size_bytes"]
+        total += size or 0
+        table.add_row(
+            row["source"],
+            row["file"],
+            _human(row["size_bytes"], row["size_exact"]),
+            "cached" if row["cached"] else ("to fetch" if not row["error"] else "ERROR"),
+            row["url"],
+        )
+    Console(width=200).print(table)
+    for row in plan.rows():
+        if row["error"]:
+            click.echo(f"error: {row['error']}", err=True)
+    click.echo(f"to fetch: {_human(total, False)} ('≈': estimate of the uncompressed data)")
 
 
 def _pairs(values: tuple[str, ...]) -> dict[str, str]:
@@ -131,8 +175,7 @@ def fetch_command(
     """
     from socseq.fetch import HttpOptions, fetch, plan_fetch
 
-    options = HttpOptions(timeout_s=timeout, retries=retries, offline=offline)
-    kwargs = {
+    common: _Common = {
         "boundary": boundary,
         "years": years,
         "out": out_dir,
@@ -141,35 +184,13 @@ def fetch_command(
         "base_urls": _pairs(base_url),
         "resolution": resolution / 3600.0,
         "cache_dir": cache_dir,
-        "options": options,
+        "options": HttpOptions(timeout_s=timeout, retries=retries, offline=offline),
     }
     if dry_run:
-        from rich.console import Console
-        from rich.table import Table
-
-        plan = plan_fetch(bbox, sizes=not offline, **kwargs)
-        table = Table(title=f"socseq fetch --dry-run: {len(plan.items)} files", show_edge=False)
-        for column in ("source", "file", "size", "cache", "URL"):
-            table.add_column(column, overflow="fold")
-        total = 0
-        for row in plan.rows():
-            size = None if row["cached"] else row["size_bytes"]
-            total += size or 0
-            table.add_row(
-                row["source"],
-                row["file"],
-                _human(row["size_bytes"], row["size_exact"]),
-                "cached" if row["cached"] else ("to fetch" if not row["error"] else "ERROR"),
-                row["url"],
-            )
-        Console(width=200).print(table)
-        for row in plan.rows():
-            if row["error"]:
-                click.echo(f"error: {row['error']}", err=True)
-        click.echo(f"to fetch: {_human(total, False)} ('≈': estimate of the uncompressed data)")
+        _print_plan(plan_fetch(bbox, sizes=not offline, **common))
         return
     with _bars(quiet) as progress:
-        result = fetch(bbox, iso=iso, progress=progress, **kwargs)
+        result = fetch(bbox, iso=iso, progress=progress, **common)
     click.echo(
         f"fetched {len(result.fetched)} file(s), {len(result.cache_hits)} from the cache"
         + (f", {len(result.missing)} absent upstream (sea tiles)" if result.missing else "")

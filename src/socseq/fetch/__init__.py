@@ -9,15 +9,15 @@ See :mod:`socseq.fetch.api` for what is written, :mod:`socseq.fetch.sources` for
 table and ``docs/data-sources.md`` for the providers, their licences and citations.
 """
 
-from socseq.fetch.api import FetchPlan, FetchResult, fetch, plan_fetch
-from socseq.fetch.download import HttpOptions
-from socseq.fetch.errors import (
+from socseq.exceptions import (
     ChecksumError,
     DownloadError,
     FetchError,
     OfflineError,
     SourceFormatError,
 )
+from socseq.fetch.api import FetchPlan, FetchResult, fetch, plan_fetch
+from socseq.fetch.download import HttpOptions
 from socseq.fetch.sources import BUILTIN_SOURCES, Source, load_sources
 
 __all__ = [

@@ -35,10 +35,9 @@ import numpy as np
 
 from socseq import __version__
 from socseq.atomic import write_json_atomic, write_text_atomic
-from socseq.exceptions import ConfigError
+from socseq.exceptions import ConfigError, DownloadError, SourceFormatError
 from socseq.fetch.cache import Cache, default_cache_dir
 from socseq.fetch.download import HttpOptions, download, head
-from socseq.fetch.errors import DownloadError, SourceFormatError
 from socseq.fetch.plan import (
     DEFAULT_RESOLUTION_DEG,
     FetchRequest,

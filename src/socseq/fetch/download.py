@@ -31,11 +31,18 @@ import urllib.request
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit
 
 from socseq import __version__
 from socseq.atomic import write_json_atomic
-from socseq.fetch.errors import ChecksumError, DownloadError, OfflineError, SourceFormatError
+from socseq.exceptions import (
+    ChecksumError,
+    DownloadError,
+    OfflineError,
+    SourceFormatError,
+    TransientDownloadError,
+)
 from socseq.progress import Progress
 
 __all__ = [
@@ -87,14 +94,6 @@ class RemoteInfo:
     last_modified: str | None
 
 
-class _RetryableError(Exception):
-    """An attempt failed in a way worth retrying; ``message`` is the final error text."""
-
-    def __init__(self, message: str) -> None:
-        super().__init__(message)
-        self.message = message
-
-
 def _request(url: str, headers: dict[str, str] | None = None, method: str = "GET"):
     req = urllib.request.Request(url, method=method)  # noqa: S310  (http(s) URLs)
     req.add_header("User-Agent", f"socseq/{__version__}")
@@ -113,7 +112,7 @@ def describe_network_error(url: str, exc: BaseException, options: HttpOptions) -
         code = exc.code
         text = f"{url}: HTTP {code} {exc.reason}"
         if code in _RETRY_STATUS:
-            return _RetryableError(f"{text}; the server has trouble, try again later")
+            return TransientDownloadError(f"{text}; the server has trouble, try again later")
         if code == 404:
             return DownloadError(
                 f"{text}: the file is not there; check the source's base URL (--base-url "
@@ -127,7 +126,7 @@ def describe_network_error(url: str, exc: BaseException, options: HttpOptions) -
         return DownloadError(f"{text}; check the URL and the request parameters")
     reason = exc.reason if isinstance(exc, urllib.error.URLError) else exc
     if isinstance(reason, TimeoutError | socket.timeout):
-        return _RetryableError(
+        return TransientDownloadError(
             f"{url}: no answer within {options.timeout_s:g} s; try again later or raise --timeout"
         )
     if isinstance(reason, socket.gaierror | ConnectionRefusedError) or (
@@ -138,7 +137,7 @@ def describe_network_error(url: str, exc: BaseException, options: HttpOptions) -
             "(files already in the cache are used without it: see --offline)"
         )
     if isinstance(reason, ConnectionError | http.client.HTTPException | OSError):
-        return _RetryableError(f"{url}: the connection broke ({reason}); try again later")
+        return TransientDownloadError(f"{url}: the connection broke ({reason}); try again later")
     return DownloadError(f"{url}: {reason}")
 
 
@@ -157,10 +156,7 @@ def head(url: str, options: HttpOptions) -> RemoteInfo:
                 last_modified=resp.headers.get("Last-Modified"),
             )
     except (urllib.error.URLError, OSError, http.client.HTTPException) as exc:
-        error = describe_network_error(url, exc, options)
-        if isinstance(error, _RetryableError):
-            raise DownloadError(error.message) from exc
-        raise error from exc
+        raise describe_network_error(url, exc, options) from exc
 
 
 def file_digest(path: Path, algorithm: str) -> str:
@@ -192,6 +188,72 @@ def _parse_content_range(value: str | None) -> tuple[int, int | None] | None:
     return int(start), (int(total) if total.isdigit() else None)
 
 
+def _resume_point(url: str, part: Path) -> tuple[int, str | None]:
+    """Bytes already in ``part`` for ``url`` and the server validator they were fetched under.
+
+    A partial file of another URL, or one without its record, starts again from byte 0.
+    """
+    part_meta = _meta_path(part)
+    if part.exists() and part_meta.exists():
+        try:
+            record = json.loads(part_meta.read_text())
+        except (OSError, ValueError):
+            record = {}
+        if record.get("url") == url:
+            return part.stat().st_size, record.get("etag") or record.get("last_modified")
+    part.unlink(missing_ok=True)
+    return 0, None
+
+
+def _open(url: str, part: Path, offset: int, validator: str | None, options: HttpOptions) -> Any:
+    """Send the GET (a ``Range`` request from ``offset`` when resuming)."""
+    headers = {}
+    if offset:
+        headers["Range"] = f"bytes={offset}-"
+        if validator:
+            headers["If-Range"] = validator
+    try:
+        return urllib.request.urlopen(  # noqa: S310  (http(s) URLs of the source table)
+            _request(url, headers), timeout=options.timeout_s
+        )
+    except urllib.error.HTTPError as exc:
+        if exc.code == 416 and offset:  # nothing after offset: start again from scratch
+            part.unlink(missing_ok=True)
+            _meta_path(part).unlink(missing_ok=True)
+            raise TransientDownloadError(f"{url}: the server refused to resume; try again") from exc
+        raise
+
+
+def _start_and_total(url: str, resp: Any, offset: int, part: Path) -> tuple[int, int | None]:
+    """Where the response's bytes go in ``part`` and the file's full size, if announced.
+
+    A 206 must resume exactly at ``offset`` (RFC 9110 §14.4); a 200 is the whole file again
+    (a server that ignores ranges, or an ``If-Range`` that no longer matches).
+    """
+    if resp.status == 206:
+        parsed = _parse_content_range(resp.headers.get("Content-Range"))
+        if parsed is None or parsed[0] != offset:
+            part.unlink(missing_ok=True)
+            raise TransientDownloadError(f"{url}: the server resumed at the wrong byte; try again")
+        return offset, parsed[1]
+    length = resp.headers.get("Content-Length")
+    return 0, (int(length) if length is not None else None)
+
+
+def _copy(
+    resp: Any, part: Path, offset: int, total: int | None, progress: Progress | None, label: str
+) -> int:
+    """Append the response body to ``part`` from ``offset``; return the bytes now in it."""
+    done = offset
+    with open(part, "ab" if offset else "wb") as handle:
+        while block := resp.read(_CHUNK):
+            handle.write(block)
+            done += len(block)
+            if progress is not None:
+                progress(label, done, total or 0)
+    return done
+
+
 def _attempt(
     url: str,
     part: Path,
@@ -200,70 +262,76 @@ def _attempt(
     label: str,
 ) -> int | None:
     """One GET into ``part`` (resuming it); return the expected total size if known."""
-    part_meta = _meta_path(part)
-    offset = 0
-    validator = None
-    if part.exists() and part_meta.exists():
-        try:
-            record = json.loads(part_meta.read_text())
-        except (OSError, ValueError):
-            record = {}
-        if record.get("url") == url:
-            offset = part.stat().st_size
-            validator = record.get("etag") or record.get("last_modified")
-    if offset == 0:
-        part.unlink(missing_ok=True)
-    headers = {}
-    if offset:
-        headers["Range"] = f"bytes={offset}-"
-        if validator:
-            headers["If-Range"] = validator
-    try:
-        resp = urllib.request.urlopen(  # noqa: S310  (http(s) URLs of the source table)
-            _request(url, headers), timeout=options.timeout_s
-        )
-    except urllib.error.HTTPError as exc:
-        if exc.code == 416 and offset:  # nothing after offset: start again from scratch
-            part.unlink(missing_ok=True)
-            part_meta.unlink(missing_ok=True)
-            raise _RetryableError(f"{url}: the server refused to resume; try again") from exc
-        raise
-    with resp:
-        total: int | None
-        length = resp.headers.get("Content-Length")
-        if resp.status == 206:
-            parsed = _parse_content_range(resp.headers.get("Content-Range"))
-            if parsed is None or parsed[0] != offset:
-                offset, total = 0, None
-                part.unlink(missing_ok=True)
-                raise _RetryableError(f"{url}: the server resumed at the wrong byte; try again")
-            total = parsed[1]
-        else:  # a full response: start over
-            offset = 0
-            total = int(length) if length is not None else None
+    offset, validator = _resume_point(url, part)
+    with _open(url, part, offset, validator, options) as resp:
+        offset, total = _start_and_total(url, resp, offset, part)
         write_json_atomic(
             {
                 "url": url,
                 "etag": resp.headers.get("ETag"),
                 "last_modified": resp.headers.get("Last-Modified"),
             },
-            part_meta,
+            _meta_path(part),
         )
-        done = offset
-        with open(part, "ab" if offset else "wb") as handle:
-            while True:
-                block = resp.read(_CHUNK)
-                if not block:
-                    break
-                handle.write(block)
-                done += len(block)
-                if progress is not None:
-                    progress(label, done, total or 0)
+        done = _copy(resp, part, offset, total, progress, label)
     if total is not None and done < total:
-        raise _RetryableError(
+        raise TransientDownloadError(
             f"{url}: the connection closed after {done} of {total} bytes; try again later"
         )
     return total
+
+
+def _attempts(
+    url: str,
+    part: Path,
+    options: HttpOptions,
+    progress: Progress | None,
+    label: str,
+    sleep: Callable[[float], None],
+) -> int | None:
+    """Run :func:`_attempt` until it succeeds, retrying transient failures with backoff."""
+    last = ""
+    for attempt in range(options.retries + 1):
+        if attempt:
+            sleep(options.delay(attempt))
+        try:
+            return _attempt(url, part, options, progress, label)
+        except TransientDownloadError as exc:
+            last = str(exc)
+        except (urllib.error.URLError, OSError, http.client.HTTPException) as exc:
+            error = describe_network_error(url, exc, options)
+            if not isinstance(error, TransientDownloadError):
+                raise error from exc
+            last = str(error)
+    raise DownloadError(f"{last} (gave up after {options.retries + 1} attempts)")
+
+
+def _verify(
+    url: str,
+    part: Path,
+    total: int | None,
+    checksum: str | None,
+    validate: Callable[[Path], None] | None,
+) -> str:
+    """Check size, published checksum and format of a finished ``part``; return its SHA-256."""
+    size = part.stat().st_size
+    if total is not None and size != total:
+        raise SourceFormatError(
+            f"{url}: downloaded {size} bytes but the server announced {total}; run again"
+        )
+    sha256 = file_digest(part, "sha256")
+    if checksum:
+        algorithm, _, expected = checksum.partition(":")
+        got = sha256 if algorithm == "sha256" else file_digest(part, algorithm)
+        if got.lower() != expected.lower():
+            raise ChecksumError(
+                f"{url}: {algorithm} {got} differs from the published {expected}; the "
+                "download was deleted: run again, and if it repeats the file changed "
+                "upstream (update the checksum in the source table)"
+            )
+    if validate is not None:
+        validate(part)
+    return sha256
 
 
 def download(
@@ -291,7 +359,7 @@ def download(
         ``"sha256:HEX"`` or ``"md5:HEX"`` published by the provider.
     validate : callable, optional
         Format check on the finished temporary file; raises
-        :class:`~socseq.fetch.errors.SourceFormatError` (or any ``SocseqError``) if the
+        :class:`~socseq.exceptions.SourceFormatError` (or any ``SocseqError``) if the
         file is corrupt.
     progress : callable, optional
         ``progress(label, bytes_done, bytes_total)``; ``bytes_total`` is 0 when unknown.
@@ -321,46 +389,14 @@ def download(
         )
     dest.parent.mkdir(parents=True, exist_ok=True)
     part = dest.with_name(dest.name + ".part")
-    label = label or dest.name
-    last = ""
-    total: int | None = None
-    for attempt in range(options.retries + 1):
-        if attempt:
-            sleep(options.delay(attempt))
-        try:
-            total = _attempt(url, part, options, progress, label)
-            break
-        except _RetryableError as exc:
-            last = exc.message
-        except (urllib.error.URLError, OSError, http.client.HTTPException) as exc:
-            error = describe_network_error(url, exc, options)
-            if not isinstance(error, _RetryableError):
-                raise error from exc
-            last = error.message
-    else:
-        raise DownloadError(f"{last} (gave up after {options.retries + 1} attempts)")
-    size = part.stat().st_size
+    total = _attempts(url, part, options, progress, label or dest.name, sleep)
     try:
-        if total is not None and size != total:
-            raise SourceFormatError(
-                f"{url}: downloaded {size} bytes but the server announced {total}; run again"
-            )
-        sha256 = file_digest(part, "sha256")
-        if checksum:
-            algorithm, _, expected = checksum.partition(":")
-            got = sha256 if algorithm == "sha256" else file_digest(part, algorithm)
-            if got.lower() != expected.lower():
-                raise ChecksumError(
-                    f"{url}: {algorithm} {got} differs from the published {expected}; the "
-                    "download was deleted: run again, and if it repeats the file changed "
-                    "upstream (update the checksum in the source table)"
-                )
-        if validate is not None:
-            validate(part)
+        sha256 = _verify(url, part, total, checksum, validate)
     except BaseException:
         part.unlink(missing_ok=True)
         _meta_path(part).unlink(missing_ok=True)
         raise
+    size = part.stat().st_size
     os.replace(part, dest)
     _meta_path(part).unlink(missing_ok=True)
     write_json_atomic(

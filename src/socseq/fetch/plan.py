@@ -13,10 +13,10 @@ from typing import Any
 
 import numpy as np
 from affine import Affine
+from pyproj import CRS
 
-from socseq.exceptions import ConfigError
+from socseq.exceptions import ConfigError, SourceFormatError
 from socseq.fetch.cache import Cache
-from socseq.fetch.errors import SourceFormatError
 from socseq.fetch.sources import Source
 from socseq.io.grid import GridSpec
 
@@ -84,7 +84,9 @@ def target_grid(
     north = math.ceil(bbox[3] / resolution - eps) * resolution
     width = round((east - west) / resolution)
     height = round((north - south) / resolution)
-    return GridSpec("EPSG:4326", Affine(resolution, 0, west, 0, -resolution, north), width, height)
+    return GridSpec(
+        CRS.from_epsg(4326), Affine(resolution, 0, west, 0, -resolution, north), width, height
+    )
 
 
 def _grid_bbox(grid: GridSpec, margin: float) -> tuple[float, float, float, float]:
@@ -221,137 +223,162 @@ def _box_cells(bbox: tuple[float, float, float, float], res_deg: float) -> int:
     )
 
 
-def plan_items(source: Source, request: FetchRequest, cache: Cache) -> list[Item]:
-    """List the files one source needs for a request, with cache paths and sizes."""
+def _plan_ncss(source: Source, request: FetchRequest, cache: Cache) -> list[Item]:
+    """THREDDS NetCDF Subset Service: one request per variable and block of years."""
     native = _native_deg(source)
     first, last = request.years
+    if source.first_year and first < source.first_year:
+        raise ConfigError(
+            f"--years {first}-{last}: {source.name} starts in {source.first_year}; choose "
+            "later years"
+        )
+    bbox = request.source_bbox(native)
     items: list[Item] = []
-    if source.kind == "ncss":
-        if source.first_year and first < source.first_year:
-            raise ConfigError(
-                f"--years {first}-{last}: {source.name} starts in {source.first_year}; choose "
-                "later years"
-            )
-        bbox = request.source_bbox(native)
-        for var in source.variables:
-            for y0 in range(first, last + 1, NCSS_BLOCK_YEARS):
-                y1 = min(last, y0 + NCSS_BLOCK_YEARS - 1)
-                query = {
-                    "var": var,
-                    "north": f"{bbox[3]:.6f}",
-                    "west": f"{bbox[0]:.6f}",
-                    "east": f"{bbox[2]:.6f}",
-                    "south": f"{bbox[1]:.6f}",
-                    "disableProjSubset": "on",
-                    "horizStride": "1",
-                    "time_start": f"{y0}-01-01T00:00:00Z",
-                    "time_end": f"{y1}-12-31T23:59:59Z",
-                    "timeStride": "1",
-                    "accept": "netcdf",
-                }
-                url = source.url(var=var) + "?" + urllib.parse.urlencode(query)
-                months = 12 * (y1 - y0 + 1)
-                items.append(
-                    Item(
-                        source=source,
-                        label=f"{source.name} {var} {y0}-{y1}",
-                        url=url,
-                        path=cache.path(
-                            source.name, source.version, var, f"{y0}-{y1}", bbox, f"{var}.nc"
-                        ),
-                        method="http",
-                        size=_box_cells(bbox, native) * months * 4,
-                        bbox=bbox,
-                        checksum=source.checksums.get(url),
-                        validate=_validate_netcdf(var, months, url),
-                        meta={"variable": var, "years": (y0, y1)},
-                    )
-                )
-    elif source.kind == "zip_monthly":
-        for var in source.variables:
-            url = source.url(var=var, res=source.resolution)
-            members = [
-                source.member.format(res=source.resolution, var=var, month=m) for m in range(1, 13)
-            ]
+    for var in source.variables:
+        for y0 in range(first, last + 1, NCSS_BLOCK_YEARS):
+            y1 = min(last, y0 + NCSS_BLOCK_YEARS - 1)
+            query = {
+                "var": var,
+                "north": f"{bbox[3]:.6f}",
+                "west": f"{bbox[0]:.6f}",
+                "east": f"{bbox[2]:.6f}",
+                "south": f"{bbox[1]:.6f}",
+                "disableProjSubset": "on",
+                "horizStride": "1",
+                "time_start": f"{y0}-01-01T00:00:00Z",
+                "time_end": f"{y1}-12-31T23:59:59Z",
+                "timeStride": "1",
+                "accept": "netcdf",
+            }
+            url = source.url(var=var) + "?" + urllib.parse.urlencode(query)
+            months = 12 * (y1 - y0 + 1)
             items.append(
                 Item(
                     source=source,
-                    label=f"{source.name} {var} {source.resolution}",
+                    label=f"{source.name} {var} {y0}-{y1}",
                     url=url,
                     path=cache.path(
-                        source.name,
-                        source.version,
-                        f"{var}-{source.resolution}",
-                        "normals",
-                        None,
-                        os.path.basename(url),
+                        source.name, source.version, var, f"{y0}-{y1}", bbox, f"{var}.nc"
                     ),
                     method="http",
+                    size=_box_cells(bbox, native) * months * 4,
+                    bbox=bbox,
                     checksum=source.checksums.get(url),
-                    validate=_validate_zip(members, url),
-                    meta={"variable": var, "members": members},
+                    validate=_validate_netcdf(var, months, url),
+                    meta={"variable": var, "years": (y0, y1)},
                 )
             )
-    elif source.kind == "cog_window":
-        bbox = request.source_bbox(native)
-        for var in source.variables:
-            for depth in source.depths or ("",):
-                url = source.url(var=var, depth=depth)
-                items.append(
-                    Item(
-                        source=source,
-                        label=f"{source.name} {depth}".strip(),
-                        url=url,
-                        path=cache.path(
-                            source.name,
-                            source.version,
-                            f"{var}-{depth}" if depth else var,
-                            "static",
-                            bbox,
-                            f"{var}_{depth or 'layer'}.tif",
-                        ),
-                        method="window",
-                        size=_box_cells(bbox, native) * 2,
-                        bbox=bbox,
-                        meta={"variable": var, "depth": depth},
-                    )
-                )
-    elif source.kind == "cog_tiles":
-        bbox = request.source_bbox(request.resolution)
-        overview = request.resolution / 10
-        read_res = max(native, overview / 2)
-        for tile in worldcover_tiles(bbox):
-            url = source.url(tile=tile)
-            tile_box = (
-                max(bbox[0], _tile_lon(tile)),
-                max(bbox[1], _tile_lat(tile)),
-                min(bbox[2], _tile_lon(tile) + 3),
-                min(bbox[3], _tile_lat(tile) + 3),
+    return items
+
+
+def _plan_zip_monthly(source: Source, request: FetchRequest, cache: Cache) -> list[Item]:
+    """One zip of 12 monthly GeoTIFFs per variable (WorldClim normals); the box is cut later."""
+    items: list[Item] = []
+    for var in source.variables:
+        url = source.url(var=var, res=source.resolution)
+        members = [
+            source.member.format(res=source.resolution, var=var, month=m) for m in range(1, 13)
+        ]
+        items.append(
+            Item(
+                source=source,
+                label=f"{source.name} {var} {source.resolution}",
+                url=url,
+                path=cache.path(
+                    source.name,
+                    source.version,
+                    f"{var}-{source.resolution}",
+                    "normals",
+                    None,
+                    os.path.basename(url),
+                ),
+                method="http",
+                checksum=source.checksums.get(url),
+                validate=_validate_zip(members, url),
+                meta={"variable": var, "members": members},
             )
+        )
+    return items
+
+
+def _plan_cog_window(source: Source, request: FetchRequest, cache: Cache) -> list[Item]:
+    """Plan a window of one cloud-optimised file per variable and depth (SoilGrids)."""
+    native = _native_deg(source)
+    bbox = request.source_bbox(native)
+    items: list[Item] = []
+    for var in source.variables:
+        for depth in source.depths or ("",):
+            url = source.url(var=var, depth=depth)
             items.append(
                 Item(
                     source=source,
-                    label=f"{source.name} {tile}",
+                    label=f"{source.name} {depth}".strip(),
                     url=url,
                     path=cache.path(
                         source.name,
                         source.version,
-                        source.variables[0],
+                        f"{var}-{depth}" if depth else var,
                         "static",
                         bbox,
-                        tile + ".tif",
+                        f"{var}_{depth or 'layer'}.tif",
                     ),
                     method="window",
-                    size=_box_cells(tile_box, read_res),
-                    bbox=tile_box,
-                    missing_ok=True,  # no tiles are published over open sea
-                    overview_res=overview,
-                    meta={"tile": tile},
+                    size=_box_cells(bbox, native) * 2,
+                    bbox=bbox,
+                    meta={"variable": var, "depth": depth},
                 )
             )
-    else:  # pragma: no cover - the table loader checks kinds
-        raise ConfigError(f"source {source.name}: unknown kind {source.kind}")
     return items
+
+
+def _plan_cog_tiles(source: Source, request: FetchRequest, cache: Cache) -> list[Item]:
+    """Plan a window of each 3-degree tile meeting the box, read at an overview (WorldCover)."""
+    native = _native_deg(source)
+    bbox = request.source_bbox(request.resolution)
+    overview = request.resolution / 10
+    read_res = max(native, overview / 2)
+    items: list[Item] = []
+    for tile in worldcover_tiles(bbox):
+        tile_box = (
+            max(bbox[0], _tile_lon(tile)),
+            max(bbox[1], _tile_lat(tile)),
+            min(bbox[2], _tile_lon(tile) + 3),
+            min(bbox[3], _tile_lat(tile) + 3),
+        )
+        items.append(
+            Item(
+                source=source,
+                label=f"{source.name} {tile}",
+                url=source.url(tile=tile),
+                path=cache.path(
+                    source.name, source.version, source.variables[0], "static", bbox, tile + ".tif"
+                ),
+                method="window",
+                size=_box_cells(tile_box, read_res),
+                bbox=tile_box,
+                missing_ok=True,  # no tiles are published over open sea
+                overview_res=overview,
+                meta={"tile": tile},
+            )
+        )
+    return items
+
+
+#: The planner of each source kind (the source table's ``kind``).
+_PLANNERS: dict[str, Callable[[Source, FetchRequest, Cache], list[Item]]] = {
+    "ncss": _plan_ncss,
+    "zip_monthly": _plan_zip_monthly,
+    "cog_window": _plan_cog_window,
+    "cog_tiles": _plan_cog_tiles,
+}
+
+
+def plan_items(source: Source, request: FetchRequest, cache: Cache) -> list[Item]:
+    """List the files one source needs for a request, with cache paths and sizes."""
+    planner = _PLANNERS.get(source.kind)
+    if planner is None:  # pragma: no cover - the table loader checks kinds
+        raise ConfigError(f"source {source.name}: unknown kind {source.kind}")
+    return planner(source, request, cache)
 
 
 def _tile_lat(tile: str) -> int:

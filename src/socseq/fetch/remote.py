@@ -23,8 +23,8 @@ from rasterio.warp import transform_bounds
 from rasterio.windows import Window, from_bounds
 
 from socseq.atomic import write_json_atomic
+from socseq.exceptions import DownloadError, OfflineError, SourceFormatError
 from socseq.fetch.download import HttpOptions, file_digest, is_complete
-from socseq.fetch.errors import DownloadError, OfflineError, SourceFormatError
 from socseq.progress import Progress
 
 __all__ = ["gdal_env", "outer_window", "read_window", "vsicurl"]
