@@ -15,14 +15,15 @@ import re
 import string
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import pandas as pd
 import xarray as xr
+from xarray.backends import BackendArray
+from xarray.core import indexing
 
 from socseq.exceptions import ConfigError, GridMismatchError
-from socseq.io.raster import RasterFileNotFoundError, open_raster
+from socseq.io.raster import RasterFileNotFoundError, load_block, open_raster
 
 __all__ = ["NORMALS_YEAR", "MonthFile", "expand_pattern", "open_monthly_pattern"]
 
@@ -122,6 +123,48 @@ def _same_grid(reference: xr.DataArray, da: xr.DataArray) -> bool:
     return bool(np.allclose(a, b, rtol=0.0, atol=1e-9))
 
 
+def _span(key: slice, n: int) -> int:
+    """Length of an axis of ``n`` cells after slicing it by ``key``."""
+    return len(range(*key.indices(n)))
+
+
+class _MonthStack(BackendArray):
+    """The months of a pattern as one lazy ``(time, y, x)`` float64 array.
+
+    Each month is a file opened lazily (:func:`~socseq.io.raster.open_raster` with
+    ``lazy=True``). Indexing composes lazily (xarray's ``LazilyIndexedArray``); loading
+    reads only the indexed rows and columns of the indexed months, and applies each file's
+    own conversions (nodata → NaN, scale) as :func:`~socseq.io.raster.load_block` does. So a
+    window task reads its window of each month it needs, as for a stacked file.
+    """
+
+    def __init__(self, months: list[xr.DataArray]) -> None:
+        self.months = months
+        self.shape = (len(months), *months[0].shape)
+        self.dtype = np.dtype(np.float64)
+
+    def __getitem__(self, key: indexing.ExplicitIndexer) -> np.ndarray:
+        return indexing.explicit_indexing_adapter(
+            key, self.shape, indexing.IndexingSupport.BASIC, self._read
+        )
+
+    def _read(self, key: tuple[int | slice, ...]) -> np.ndarray:
+        tkey, ykey, xkey = key
+        picked = self.months[tkey] if isinstance(tkey, slice) else [self.months[tkey]]
+        blocks = [
+            np.asarray(load_block(m.isel(y=ykey, x=xkey)).values, dtype=np.float64) for m in picked
+        ]
+        if not blocks:  # an empty slice of months
+            rest = [
+                _span(k, n)
+                for k, n in zip((ykey, xkey), self.shape[1:], strict=True)
+                if isinstance(k, slice)
+            ]
+            return np.empty((0, *rest))
+        out = np.stack(blocks)
+        return out if isinstance(tkey, slice) else out[0]
+
+
 def open_monthly_pattern(
     pattern: str | os.PathLike[str],
     *,
@@ -130,7 +173,7 @@ def open_monthly_pattern(
     start: str | None = None,
     variable: str | None = None,
     band: int | None = None,
-    chunks: Any = None,
+    lazy: bool = False,
 ) -> xr.DataArray:
     """Open one file per month as a ``(time, y, x)`` monthly series.
 
@@ -143,9 +186,14 @@ def open_monthly_pattern(
         Layer name for messages and the returned ``DataArray.name``.
     years, start
         See :func:`expand_pattern`.
-    variable, band, chunks
+    variable, band
         Passed to :func:`socseq.io.raster.open_raster` for every file; a multi-band file
         needs ``band``.
+    lazy : bool, default False
+        Read nothing yet: every file is opened lazily and a slice of the series (``.isel``)
+        reads only that part of the files it covers, already converted (float64, NaN), so
+        :func:`socseq.io.raster.load_block` applies nothing more. Without it the values are
+        read at once.
 
     Returns
     -------
@@ -172,29 +220,35 @@ def open_monthly_pattern(
             f"'{os.fspath(pattern)}' do not exist, the first is {missing[0]}; check the "
             "pattern and the folder"
         )
-    layers: list[xr.DataArray] = []
-    reference: xr.DataArray | None = None
+    months: list[xr.DataArray] = []
     for item in files:
-        da = open_raster(item.path, name=name, variable=variable, band=band, chunks=chunks)
+        da = open_raster(item.path, name=name, variable=variable, band=band, lazy=True)
         if da.ndim != 2:
             raise GridMismatchError(
                 f"layer '{name}' (file {item.path}): has {da.shape[0]} bands; a per-month "
                 "pattern needs one band per file, so give band = N"
             )
-        if reference is None:
-            reference = da
-        elif not _same_grid(reference, da):
+        if months and not _same_grid(months[0], da):
             raise GridMismatchError(
                 f"layer '{name}' (file {item.path}): its grid ({da.rio.crs}, {da.shape}, "
                 f"{tuple(da.rio.transform())[:6]}) differs from {files[0].path}'s; every "
                 "month must share one grid"
             )
-        layers.append(da.expand_dims(time=[item.time]))
-    out = xr.concat(layers, dim="time", combine_attrs="drop_conflicts", join="override")
-    out = out.rio.write_crs(layers[0].rio.crs)
-    out.name = name
-    out.attrs = {k: v for k, v in layers[0].attrs.items() if k in ("units", "long_name")}
+        months.append(da)
+    first = months[0]
+    data = indexing.LazilyIndexedArray(_MonthStack(months))
+    out = xr.DataArray(
+        xr.Variable(("time", "y", "x"), data),
+        coords={
+            "time": pd.DatetimeIndex([f.time for f in files]),
+            "y": first["y"].values,
+            "x": first["x"].values,
+        },
+        name=name,
+        attrs={k: v for k, v in first.attrs.items() if k in ("units", "long_name")},
+    )
+    out = out.rio.write_crs(first.rio.crs).rio.write_transform(first.rio.transform())
     out.attrs["source"] = os.fspath(pattern)
     if "year" not in _fields(os.fspath(pattern), name):
         out.attrs["climatology"] = 1
-    return out
+    return out if lazy else out.load()
