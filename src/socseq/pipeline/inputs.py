@@ -26,6 +26,7 @@ fills exactly as the whole grid would.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -36,13 +37,15 @@ import xarray as xr
 import zarr
 from zarr.codecs import BloscCodec
 
+from socseq.climate.gridded import cell_latitude_deg, monthly_pet
+from socseq.climate.pet import thornthwaite_heat_index
 from socseq.exceptions import ConfigError, InputValidationError
 from socseq.io.grid import GridSpec, cell_area_ha, choose_resampling, clip_to_grid
-from socseq.io.raster import open_monthly, open_raster
-from socseq.pipeline.config import ClimateSet, InputLayer, RunConfig
+from socseq.io.raster import open_raster
+from socseq.pipeline.config import CLIMATE_KEYS, ClimateLayer, ClimateSet, InputLayer, RunConfig
 from socseq.pipeline.landuse import ClassTable, esa_cci_to_fao, read_class_table
 from socseq.pipeline.npp import miami_npp_g_dm_m2
-from socseq.pipeline.sources import LayerSpec, read_block, read_filled, source_path
+from socseq.pipeline.sources import LayerSpec, open_spec, read_block, read_filled, source_path
 
 __all__ = [
     "CLIMATE_VARIABLES",
@@ -58,11 +61,22 @@ __all__ = [
     "windows",
 ]
 
-#: Short name → (configuration key, canonical variable of socseq.io.units).
+#: Short name → (configuration key, canonical variable of socseq.io.units) of the three
+#: variables the phases run on.
 CLIMATE_VARIABLES = {
     "tas": ("temperature", "tas_degC"),
     "pr": ("precipitation", "pr_mm"),
     "pet": ("evaporation", "pet_mm"),
+}
+
+#: Canonical variable of socseq.io.units of every climate layer (minimum and maximum
+#: temperature are temperatures, with the same units and traps).
+CLIMATE_QUANTITY = {
+    "tas": "tas_degC",
+    "pr": "pr_mm",
+    "pet": "pet_mm",
+    "tasmin": "tas_degC",
+    "tasmax": "tas_degC",
 }
 
 #: Compression of the scratch stores, which live for one run: LZ4 with byte shuffle wrote a
@@ -155,12 +169,16 @@ class ClimatePlan:
     first : dict
         Position of the period's first month in each source.
     months : int
-        Months of the period (12 for a climatology).
+        Months read from each source (12 for a climatology).
+    repeat : int
+        Times the months read are repeated: the number of warm-up years when the warm-up
+        runs on ``[climate.normals]`` (the same 12 months every year), else 1.
     """
 
     layers: dict[str, LayerSpec]
     first: dict[str, int]
     months: int
+    repeat: int = 1
 
 
 @dataclass(frozen=True)
@@ -185,6 +203,7 @@ class InputPlan:
     ndvi_threshold: float = 0.6
     uncertainty: dict[str, LayerSpec] = field(default_factory=dict)
     uncertainty_baseline: tuple[str, ...] = ()
+    pet_method: str | None = None
 
     @property
     def n_spin_years(self) -> int:
@@ -194,11 +213,11 @@ class InputPlan:
     @property
     def n_warmup_years(self) -> int:
         """Warm-up years."""
-        return self.warm.months // 12
+        return self.warm.months * self.warm.repeat // 12
 
 
 def _layer_spec(
-    layer: InputLayer,
+    layer: InputLayer | ClimateLayer,
     name: str,
     grid: GridSpec,
     *,
@@ -214,17 +233,23 @@ def _layer_spec(
             f"configuration: [{name}.units] is required; declare the units the file stores "
             '(e.g. "%", "t/ha")'
         )
-    if monthly:
-        da = open_monthly(layer.path, name=name, variable=layer.variable, start=start, lazy=True)
-    else:
-        da = open_raster(
-            layer.path,
-            name=name,
-            variable=layer.variable,
-            band=layer.band,
-            categorical=kind == "categorical",
-            lazy=True,
-        )
+    pattern = isinstance(layer, ClimateLayer) and layer.pattern is not None
+    path = layer.source if isinstance(layer, ClimateLayer) else layer.path
+    spec = LayerSpec(
+        name=name,
+        path=source_path(path),
+        variable=layer.variable,
+        band=layer.band,
+        units=layer.units,
+        quantity=quantity,
+        kind=kind,  # type: ignore[arg-type]
+        method="",
+        monthly=monthly,
+        start=start,
+        pattern=pattern,
+        years=layer.years if isinstance(layer, ClimateLayer) else None,
+    )
+    da = open_spec(spec)
     method = choose_resampling(
         da,
         grid,
@@ -236,22 +261,10 @@ def _layer_spec(
         from socseq.exceptions import GridMismatchError
 
         raise GridMismatchError(
-            f"layer '{name}' (file {layer.path}): covers 0 % of the template grid; check the "
+            f"layer '{name}' (file {path}): covers 0 % of the template grid; check the "
             "layer's CRS and that it covers the study region"
         )
-    spec = LayerSpec(
-        name=name,
-        path=source_path(layer.path),
-        variable=layer.variable,
-        band=layer.band,
-        units=layer.units,
-        quantity=quantity,
-        kind=kind,  # type: ignore[arg-type]
-        method=method,
-        monthly=monthly,
-        start=start,
-    )
-    return spec, da
+    return dataclasses.replace(spec, method=method), da
 
 
 def _single_band(spec: LayerSpec, da: xr.DataArray) -> None:
@@ -280,21 +293,21 @@ def _climate_plan(
     cset: ClimateSet, section: str, grid: GridSpec, years: tuple[int, int] | None, fix: str
 ) -> ClimatePlan:
     layers, first = {}, {}
-    for short, (attr, quantity) in CLIMATE_VARIABLES.items():
-        layer = getattr(cset, attr)
-        name = f"climate.{section}.{attr}"
+    for key, layer in cset.layers().items():
+        short = CLIMATE_KEYS[key]
+        name = f"climate.{section}.{key}"
         spec, da = _layer_spec(
-            layer, name, grid, quantity=quantity, monthly=True, start=layer.start
+            layer, name, grid, quantity=CLIMATE_QUANTITY[short], monthly=True, start=layer.start
         )
         if years is None:
             if da.sizes["time"] != 12:
                 raise InputValidationError(
-                    f"layer '{name}' (file {layer.path}): has {da.sizes['time']} months; "
+                    f"layer '{name}' (file {layer.source}): has {da.sizes['time']} months; "
                     f"[climate.{section}] takes the 12 monthly means January…December"
                 )
             first[short] = 0
         else:
-            first[short] = _year_index(da, years, name, layer.path, fix)
+            first[short] = _year_index(da, years, name, layer.source, fix)
         layers[short] = spec
     months = 12 if years is None else (years[1] - years[0] + 1) * 12
     return ClimatePlan(layers=layers, first=first, months=months)
@@ -353,19 +366,27 @@ def plan_inputs(
         static["zones"] = spec
 
     cl, periods = config.climate, config.periods
-    if cl.spinup is not None:
-        spin = _climate_plan(cl.spinup, "spinup", grid, None, "")
+    n_warm = periods.warmup[1] - periods.warmup[0] + 1
+    if cl.normals is not None:
+        # The 12 monthly means serve the spin-up and, repeated, every warm-up year.
+        spin = _climate_plan(cl.normals, "normals", grid, None, "")
+        warm = dataclasses.replace(spin, repeat=n_warm)
     else:
-        spin = _climate_plan(
-            cl.series,
-            "series",
-            grid,
-            periods.spinup,
-            "give a series that covers the spin-up years, or 12 monthly means in [climate.spinup]",
+        assert cl.series is not None  # the configuration guarantees series or normals
+        if cl.spinup is not None:
+            spin = _climate_plan(cl.spinup, "spinup", grid, None, "")
+        else:
+            spin = _climate_plan(
+                cl.series,
+                "series",
+                grid,
+                periods.spinup,
+                "give a series that covers the spin-up years, or 12 monthly means in "
+                "[climate.spinup]",
+            )
+        warm = _climate_plan(
+            cl.series, "series", grid, periods.warmup, "give a series that covers the warm-up years"
         )
-    warm = _climate_plan(
-        cl.series, "series", grid, periods.warmup, "give a series that covers the warm-up years"
-    )
     forward = None
     if cl.forward is not None:
         forward = _climate_plan(
@@ -385,18 +406,17 @@ def plan_inputs(
         table=table,
         candidate_classes=tuple(sorted({*config.land_use.simulate, *config.land_use.cropland})),
         spin=spin,
-        spin_from_series=cl.spinup is None,
+        spin_from_series=cl.spinup is None and cl.normals is None,
         warm=warm,
         forward=forward,
         fill_distance_m=cl.fill_distance_m,
+        pet_method=cl.computed_pet,
     )
     return _plan_optional(config, grid, plan)
 
 
 def _plan_optional(config: RunConfig, grid: GridSpec, plan: InputPlan) -> InputPlan:
     """Add yearly land use, the cover layer and the uncertainty layers to the plan."""
-    import dataclasses
-
     lu = config.land_use
     changes: dict[str, Any] = {}
     if lu.yearly is not None:
@@ -595,6 +615,61 @@ def _spin_reduce(n_years: int, annual: bool) -> Any:
     return reduce
 
 
+def _mean_temperature(values: dict[str, np.ndarray]) -> None:
+    """Add ``tas`` = (tmin + tmax)/2 (FAO-56) when only minimum and maximum are given.
+
+    Linear, so it holds for monthly means and annual sums alike.
+    """
+    if "tas" not in values:
+        values["tas"] = (values["tasmin"] + values["tasmax"]) / 2.0
+
+
+@dataclass
+class _PetInputs:
+    """What computing PET in a window needs: the method, cell latitudes, the heat index.
+
+    The Thornthwaite heat index I of a cell comes from its spin-up climatology (the 12
+    monthly means of the spin-up years, the ``[climate.spinup]`` means or the
+    ``[climate.normals]``), computed per cell once and used for every phase, so PET does
+    not depend on the windows or on which months are computed together.
+    """
+
+    method: str | None
+    lat: np.ndarray | None = None
+    heat: np.ndarray | None = None
+
+    @classmethod
+    def of(cls, plan: InputPlan, own: GridSpec) -> _PetInputs:
+        if plan.pet_method is None:
+            return cls(None)
+        return cls(plan.pet_method, cell_latitude_deg(own))
+
+    def add_heat_index(self, spin_tas: np.ndarray) -> None:
+        """Heat index of every cell of the window from its 12 spin-up monthly means."""
+        if self.method == "thornthwaite":
+            self.heat = thornthwaite_heat_index(spin_tas)
+
+    def add(self, values: dict[str, np.ndarray], years: int, cells: Any = None) -> None:
+        """Add ``pet`` [mm/month] to a phase's values, shape ``(12·years, ...)``.
+
+        ``cells`` picks the window's cells that the values hold (None: the whole window).
+        """
+        if self.method is None:
+            return
+        assert self.lat is not None
+        pick = (lambda a: a) if cells is None else (lambda a: a[cells])
+        heat = None if self.heat is None else pick(self.heat)
+        values["pet"] = monthly_pet(
+            self.method,  # type: ignore[arg-type]
+            np.tile(np.arange(1, 13), years),
+            pick(self.lat),
+            tas_degC=values["tas"],
+            heat_index=heat,
+            tmin_degC=values.get("tasmin"),
+            tmax_degC=values.get("tasmax"),
+        )
+
+
 def read_window(plan: InputPlan, window: Window, threads: int = 1) -> WindowData:
     """Read, convert and align every input of one window.
 
@@ -622,19 +697,30 @@ def read_window(plan: InputPlan, window: Window, threads: int = 1) -> WindowData
         layers["cold"] = np.zeros(own.shape, bool)
         return WindowData(layers, candidate, climate, None, None, {}, filled)
 
+    read: dict[tuple[LayerSpec, int, int], np.ndarray] = {}
+
     def aligned(
         spec: LayerSpec, months: slice, reduce: Any = None, group: int | None = None
     ) -> np.ndarray:
-        def read(target: GridSpec) -> xr.DataArray:
+        # [climate.normals] serve the spin-up and the warm-up: their 12 months are read once
+        # (one group of 12 fills as group=None does).
+        key = (spec, months.start, months.stop)
+        if reduce is None and key in read:
+            return read[key]
+
+        def read_grid(target: GridSpec) -> xr.DataArray:
             return read_block(spec, target, months=months, reduce=reduce, threads=threads)
 
         values, count = read_filled(
-            read, grid, window.bounds, candidate, plan.fill_distance_m, spec.name, group
+            read_grid, grid, window.bounds, candidate, plan.fill_distance_m, spec.name, group
         )
         filled[spec.name] = max(filled.get(spec.name, 0), count)
+        if reduce is None and months.stop - months.start == 12:
+            read[key] = values
         return values
 
     ok = np.ones(own.shape, bool)
+    pet = _PetInputs.of(plan, own)
 
     # Spin-up: monthly means (and annual fields for NPP) on the source grid, then resampled.
     sp = plan.spin
@@ -646,15 +732,21 @@ def read_window(plan: InputPlan, window: Window, threads: int = 1) -> WindowData
             months = slice(sp.first[short], sp.first[short] + sp.months)
             values = aligned(spec, months, _spin_reduce(n_spin, short != "pet"))
             spin[short], annual[short] = values[:12], values[12:]
+        _mean_temperature(annual)
+        _mean_temperature(spin)
         npp_years = miami_npp_g_dm_m2(annual["tas"] / 12.0, annual["pr"])
         npp_spin = npp_years.sum(axis=0) / n_spin
     else:
         for short, spec in sp.layers.items():
             spin[short] = aligned(spec, slice(sp.first[short], sp.first[short] + 12))
+        _mean_temperature(spin)
         npp_spin = miami_npp_g_dm_m2(spin["tas"].mean(axis=0), spin["pr"].sum(axis=0))
+    pet.add_heat_index(spin["tas"])
+    pet.add(spin, 1)
     for short, values in spin.items():
         ok &= np.isfinite(values).all(axis=0)
-        climate[f"spin_{short}"] = np.ascontiguousarray(values[:, candidate].T)
+        if short in CLIMATE_VARIABLES:
+            climate[f"spin_{short}"] = np.ascontiguousarray(values[:, candidate].T)
     layers["npp_spin"] = npp_spin
     layers["cold"] = np.all(spin["tas"] < -5.0, axis=0)
 
@@ -663,15 +755,20 @@ def read_window(plan: InputPlan, window: Window, threads: int = 1) -> WindowData
     wp = plan.warm
     n_warm = plan.n_warmup_years
     warm: dict[str, np.ndarray] = {}
-    fwd_means = {k: np.zeros((12, n)) for k in CLIMATE_VARIABLES}
     for short, spec in wp.layers.items():
         values = aligned(spec, slice(wp.first[short], wp.first[short] + wp.months), group=12)
         ok &= np.isfinite(values).all(axis=0)
-        cells = values[:, candidate]
-        warm[short] = np.ascontiguousarray(cells.T)
+        warm[short] = np.tile(values[:, candidate], (wp.repeat, 1))
+        del values
+    _mean_temperature(warm)
+    pet.add(warm, n_warm, candidate)
+    fwd_means = {k: np.zeros((12, n)) for k in CLIMATE_VARIABLES}
+    for short in CLIMATE_VARIABLES:
+        cells = warm.pop(short)
         for year in range(n_warm):
             fwd_means[short] += cells[12 * year : 12 * year + 12] / n_warm
-        del values, cells
+        warm[short] = np.ascontiguousarray(cells.T)
+        del cells
     npp_warm = np.empty((n, n_warm))
     for year in range(n_warm):
         months = slice(12 * year, 12 * year + 12)
@@ -686,10 +783,15 @@ def read_window(plan: InputPlan, window: Window, threads: int = 1) -> WindowData
             climate[f"fwd_{short}"] = np.ascontiguousarray(fwd_means[short].T)
     else:
         fp = plan.forward
+        fwd: dict[str, np.ndarray] = {}
         for short, spec in fp.layers.items():
             values = aligned(spec, slice(fp.first[short], fp.first[short] + fp.months), group=12)
             ok &= np.isfinite(values).all(axis=0)
-            climate[f"fwd_{short}"] = np.ascontiguousarray(values[:, candidate].T)
+            fwd[short] = values[:, candidate]
+        _mean_temperature(fwd)
+        pet.add(fwd, fp.months // 12, candidate)
+        for short in CLIMATE_VARIABLES:
+            climate[f"fwd_{short}"] = np.ascontiguousarray(fwd[short].T)
     layers["climate_ok"] = ok
 
     return WindowData(
