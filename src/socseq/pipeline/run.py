@@ -49,6 +49,7 @@ from socseq.pipeline.phases import (
     window_task,
 )
 from socseq.pipeline.products import compute_products
+from socseq.pipeline.run_notes import cited_sources, climate_method, run_notes
 from socseq.pipeline.validate import check_values, run_grid, survey, validate_config
 from socseq.progress import Progress
 
@@ -206,7 +207,9 @@ def run_pipeline(
     keep_work : bool
         Keep the scratch stores (``OUTPUT/.socseq-work``: DSM maps, results) for inspection.
     notes : list of str, optional
-        Remarks for the report (e.g. which inputs are synthetic), kept in ``run.json``.
+        Remarks for the report (e.g. which inputs are synthetic), kept in ``run.json`` after
+        those of :func:`~socseq.pipeline.run_notes.run_notes` (climate normals, computed
+        PET, ``[run] notes``).
     threads : int, optional
         Cores the run may use (default: all of this machine's, or the workers' own): window
         tasks × threads per task (numba kernel, GDAL warper) never exceed it.
@@ -218,7 +221,8 @@ def run_pipeline(
     out = Path(output_dir) if output_dir is not None else config.run.output_dir
     out.mkdir(parents=True, exist_ok=True)
     try:
-        return _run(config, out, workers, scheduler, progress, keep_work, notes or [], threads)
+        notes = [*run_notes(config), *(notes or [])]
+        return _run(config, out, workers, scheduler, progress, keep_work, notes, threads)
     except BaseException:
         # Scratch and half-staged products go; the previous run's products stay untouched.
         shutil.rmtree(out / PARTIAL, ignore_errors=True)
@@ -419,11 +423,9 @@ def _manifest(
         for name in type(config.inputs).model_fields
         if getattr(config.inputs, name) is not None and name != "zone_names"
     }
-    for section in ("series", "spinup", "forward"):
-        cset = getattr(config.climate, section)
-        if cset is not None:
-            for var in ("temperature", "precipitation", "evaporation"):
-                inputs[f"climate.{section}.{var}"] = str(getattr(cset, var).path)
+    for section, cset in config.climate.sets().items():
+        for var, layer in cset.layers().items():
+            inputs[f"climate.{section}.{var}"] = str(layer.source)
     return {
         "socseq_version": __version__,
         "config_digest": config.digest(),
@@ -462,6 +464,7 @@ def _manifest(
             "constants": config.model.constants,
             "depth_cm": config.model.depth_cm,
             "land_use_table": config.land_use.table,
+            **climate_method(config),
         },
         "timings_s": {k: round(v, 3) for k, v in timings.items()},
         "scheduler": scheduler,
@@ -478,6 +481,7 @@ def _manifest(
         "products": sorted(written),
         "dsm": dsm_info,
         "notes": [],
+        "sources": cited_sources(config),
     }
 
 

@@ -38,6 +38,7 @@ from socseq.pipeline.inputs import (
     resolve_grid,
 )
 from socseq.pipeline.landuse import esa_cci_codes
+from socseq.pipeline.run_notes import cited_sources
 from socseq.pipeline.sources import LayerSpec, open_layer, read_block, read_filled
 
 __all__ = ["SAMPLE_CELLS", "check_values", "run_grid", "survey", "validate_config"]
@@ -313,6 +314,7 @@ def validate_config(config: RunConfig) -> dict[str, Any]:
         )
         dsm_api.prepare_samples(config.dsm, stack)
     check_values(plan)
+    cited_sources(config)  # [run] sources must be readable before a run starts
     soc = np.full(grid.shape, 50.0) if baseline is not None else None
     report = survey(plan, config, soc=soc)
     if report["candidate_cells"] == 0:
