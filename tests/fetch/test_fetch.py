@@ -195,11 +195,27 @@ def test_worldclim_normals_pattern_and_series_with_pet(
 
     prec = open_monthly_pattern(pattern, name="prec")
     assert prec.sizes["time"] == 12
-    # Without TerraClimate the skeleton's series repeats the normals, PET by Hargreaves
-    # (tmin and tmax were fetched), and says that BAU is then about 0 by construction.
-    pet = xr.open_dataset(result.outputs["series:pet"])["pet"]
-    assert pet.sizes["time"] == 48 and "Hargreaves" in pet.attrs["long_name"]
-    assert "BAU is about 0 by construction" in result.config.read_text()
+    # Without TerraClimate the skeleton takes the normals as they are ([climate.normals],
+    # per-month patterns, no evaporation: the run computes PET by Hargreaves from the
+    # fetched tmin/tmax), and the run says that BAU is then about 0 by construction.
+    from socseq.pipeline.config import load_run_config
+    from socseq.pipeline.run import run_pipeline, validate_config
+
+    text = result.config.read_text()
+    assert "[climate.normals]" in text and "[climate.series]" not in text
+    assert 'precipitation = { pattern = "climate/worldclim/wc2.1_10m_prec_{month:02d}.tif"' in text
+    config = load_run_config(result.config)
+    assert config.climate.computed_pet == "hargreaves"
+    validate_config(config)
+    run = run_pipeline(config, output_dir=tmp_path / "run")
+    assert run.manifest["method"]["pet"].startswith("computed: Hargreaves")
+    assert any("BAU is about 0 by construction" in note for note in run.manifest["notes"])
+    assert {s["name"] for s in run.manifest["sources"]} == {
+        "worldclim",
+        "soilgrids-clay",
+        "soilgrids-soc",
+        "worldcover",
+    }
 
 
 def test_http_errors_and_corrupt_responses(server, tmp_path, base_urls, fast) -> None:
@@ -222,7 +238,7 @@ def test_window_read_retries_after_server_error(server, tmp_path, base_urls, fas
     assert "soc" in result.outputs
     assert sum(1 for _, p, _ in server.requests if p == vrt) >= 2
     # A partial selection still writes the skeleton, marked incomplete.
-    assert set(result.incomplete) == {"clay", "land_use", "climate series"}
+    assert set(result.incomplete) == {"clay", "land_use", "climate"}
     assert "INCOMPLETE" in result.config.read_text()
 
 
@@ -262,8 +278,13 @@ def test_cli_fetch_then_run(server, tmp_path, base_urls, capsys) -> None:
     out = capsys.readouterr().out
     assert "wrote" in out and "socseq validate" in out
     config = tmp_path / "out" / "socseq.toml"
-    main(["run", str(config), "--no-report", "-q"])
+    main(["run", str(config), "-q"])
     assert (tmp_path / "out" / "socseq-out" / "summary.csv").exists()
+    # The report cites every source the run's inputs came from, with its licence.
+    report = (tmp_path / "out" / "socseq-out" / "report.html").read_text()
+    record = json.loads((tmp_path / "out" / "sources.json").read_text())
+    for source in record["sources"].values():
+        assert source["citation"] in report and source["licence"] in report
 
 
 def test_cli_error_is_one_line_with_status_2(server, tmp_path, base_urls, capsys) -> None:

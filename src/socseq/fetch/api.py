@@ -40,7 +40,7 @@ from socseq.fetch.plan import (
     parse_years,
     plan_items,
 )
-from socseq.fetch.prepare import boundary_mask, prepare_source, series_from_normals
+from socseq.fetch.prepare import boundary_mask, prepare_source
 from socseq.fetch.records import write_provenance, write_skeleton
 from socseq.fetch.remote import read_window
 from socseq.fetch.sources import Source, load_sources
@@ -278,14 +278,6 @@ def fetch(
     for source in plan.sources.values():
         items = [i for i in plan.items if i.source.name == source.name]
         result.outputs.update(prepare_source(source, items, got, request, mask))
-    if "series" not in {_role(k) for k in result.outputs} and any(
-        _role(k) == "normals" for k in result.outputs
-    ):
-        result.outputs.update(series_from_normals(result.outputs, request))
     write_provenance(plan, result)
     result.config = write_skeleton(result, request, iso=iso, name=name)
     return result
-
-
-def _role(key: str) -> str:
-    return key.split(":", 1)[0]

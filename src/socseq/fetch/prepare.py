@@ -20,7 +20,7 @@ from socseq.exceptions import ConfigError, SourceFormatError
 from socseq.fetch.plan import FetchRequest, Item, thickness_weights
 from socseq.fetch.sources import Source
 
-__all__ = ["SERIES_NAMES", "boundary_mask", "prepare_source", "series_from_normals"]
+__all__ = ["SERIES_NAMES", "boundary_mask", "prepare_source"]
 
 #: TerraClimate names → the names and units written (CF decoding has applied the scales).
 SERIES_NAMES = {
@@ -293,48 +293,3 @@ def _prepare_classes(
     path = _write_layer(classes, folder / "land_use_fao.tif", request, "", nodata=0, dtype="uint8")
     write_text_atomic(text, folder / f"{source.name}_to_fao.csv")
     return {"land_use": path}
-
-
-def series_from_normals(outputs: dict[str, Path], request: FetchRequest) -> dict[str, Path]:
-    """Write a monthly series that repeats the normals every year, with PET from temperature."""
-    import pandas as pd
-    import xarray as xr
-
-    from socseq.climate.pet import hargreaves_monthly, thornthwaite
-    from socseq.io.raster import write_netcdf
-    from socseq.io.series import open_monthly_pattern
-
-    if "normals:tavg" not in outputs or "normals:prec" not in outputs:
-        return {}
-    tas = open_monthly_pattern(outputs["normals:tavg"], name="tavg")
-    pr = open_monthly_pattern(outputs["normals:prec"], name="prec")
-    months = np.arange(1, 13)
-    lat = tas["y"].values[:, None] * np.ones(tas.shape[1:])
-    if "normals:tmin" in outputs and "normals:tmax" in outputs:
-        tmin = open_monthly_pattern(outputs["normals:tmin"], name="tmin").values
-        tmax = open_monthly_pattern(outputs["normals:tmax"], name="tmax").values
-        pet = hargreaves_monthly(tmin, tmax, lat, months[:, None, None], tmean_degC=tas.values)
-        method = "Hargreaves (FAO-56 eq. 52) from WorldClim tmin/tmax normals"
-    else:
-        pet = thornthwaite(tas.values, lat, months)
-        method = "Thornthwaite (1948) from WorldClim tavg normals and latitude"
-    y0, y1 = request.years
-    n = y1 - y0 + 1
-    times = pd.date_range(f"{y0}-01-01", periods=12 * n, freq="MS")
-    out = {}
-    for name, values, units, long_name in (
-        ("tas", tas.values, "degC", "WorldClim 2.1 tavg normals repeated every year"),
-        ("pr", pr.values, "mm", "WorldClim 2.1 prec normals repeated every year"),
-        ("pet", pet, "mm", f"PET by {method}, repeated every year"),
-    ):
-        da = xr.DataArray(
-            np.tile(values, (n, 1, 1)),
-            dims=("time", "y", "x"),
-            coords={"time": times, "y": tas["y"].values, "x": tas["x"].values},
-            name=name,
-            attrs={"units": units, "long_name": long_name},
-        ).rio.write_crs(tas.rio.crs)
-        path = request.out / "climate" / f"normals_{name}_{y0}_{y1}.nc"
-        write_netcdf(da.to_dataset(), path)
-        out[f"series:{name}"] = path
-    return out

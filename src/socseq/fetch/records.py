@@ -67,6 +67,7 @@ def write_skeleton(
         f'name = "{name or f"socseq fetch {w:g},{s:g},{e:g},{n:g}"}"',
         f'iso = "{iso}"',
         'output_dir = "socseq-out"',
+        'sources = "sources.json"  # the report cites these sources',
         "",
         "[periods]",
         f"spinup = [{spin0}, {spin1}]",
@@ -86,37 +87,12 @@ def write_skeleton(
         missing.append("land_use")
     if "soc" not in o:
         lines.insert(lines.index("[inputs]"), '[grid]\ntemplate = "clay"\n')
-    lines += [
-        "",
-        "[land_use]",
-        'source_classes = "fao"',
-        "",
-        "[climate]",
-        'evaporation_kind = "pet"',
-    ]
-    series = {_role_var(k): v for k, v in o.items() if k.startswith("series:")}
-    if {"tas", "pr", "pet"} <= set(series):
-        if any(str(p.name).startswith("normals_") for p in series.values()):
-            lines += [
-                "# The series repeats the WorldClim normals every year, so the warm-up sees no",
-                "# year-to-year change and BAU is about 0 by construction.",
-            ]
-        lines += [
-            "",
-            "[climate.series]",
-            f'temperature = {{ path = "{_rel(series["tas"], out)}", variable = "tas", '
-            'units = "degC" }',
-            f'precipitation = {{ path = "{_rel(series["pr"], out)}", variable = "pr", '
-            'units = "mm" }',
-            f'evaporation = {{ path = "{_rel(series["pet"], out)}", variable = "pet", '
-            'units = "mm" }',
-        ]
+    lines += ["", "[land_use]", 'source_classes = "fao"', "", "[climate]"]
+    climate = _climate_lines(o, out)
+    if climate is None:
+        missing.append("climate")
     else:
-        missing.append("climate series")
-    normals = {_role_var(k): v for k, v in o.items() if k.startswith("normals:")}
-    if normals:
-        lines += ["", "# Monthly normals fetched (one file per month):"]
-        lines += [f'#   {var}: "{_rel(p, out)}"' for var, p in sorted(normals.items())]
+        lines += climate
     if missing:
         lines.insert(
             2,
@@ -130,3 +106,47 @@ def write_skeleton(
 
 def _role_var(key: str) -> str:
     return key.split(":", 1)[1]
+
+
+#: WorldClim variable → key of a ``[climate.normals]`` table and its units.
+_NORMALS_KEYS = {
+    "tavg": ("temperature", "degC"),
+    "prec": ("precipitation", "mm"),
+    "tmin": ("tmin", "degC"),
+    "tmax": ("tmax", "degC"),
+}
+
+
+def _climate_lines(o: dict[str, Path], out: Path) -> list[str] | None:
+    """``[climate.series]`` from monthly series, else ``[climate.normals]``; None if neither.
+
+    Normals are named by their per-month pattern and carry no evaporation: the run computes
+    PET (Hargreaves when tmin and tmax were fetched, else Thornthwaite) and states that its
+    warm-up used normals.
+    """
+    series = {_role_var(k): v for k, v in o.items() if k.startswith("series:")}
+    if {"tas", "pr", "pet"} <= set(series):
+        return [
+            'evaporation_kind = "pet"',
+            "",
+            "[climate.series]",
+            f'temperature = {{ path = "{_rel(series["tas"], out)}", variable = "tas", '
+            'units = "degC" }',
+            f'precipitation = {{ path = "{_rel(series["pr"], out)}", variable = "pr", '
+            'units = "mm" }',
+            f'evaporation = {{ path = "{_rel(series["pet"], out)}", variable = "pet", '
+            'units = "mm" }',
+        ]
+    normals = {_role_var(k): v for k, v in o.items() if k.startswith("normals:")}
+    if "prec" not in normals or not ({"tavg"} <= set(normals) or {"tmin", "tmax"} <= set(normals)):
+        return None
+    lines = [
+        "# 12 monthly normals: the same climate every warm-up year, so BAU is about 0 by",
+        "# construction; no evaporation, so the run computes PET (Hargreaves with tmin/tmax).",
+        "",
+        "[climate.normals]",
+    ]
+    for var, (key, units) in _NORMALS_KEYS.items():
+        if var in normals:
+            lines.append(f'{key} = {{ pattern = "{_rel(normals[var], out)}", units = "{units}" }}')
+    return lines
