@@ -80,3 +80,28 @@ def test_north_macedonia_chelsa_precipitation(shared) -> None:
     annual = float(series.sum("time").mean())
     # PROVENANCE.md: the 12 months sum to PRSCHE3, about 662 mm.
     assert 550 < annual < 800
+
+
+def test_lazy_pattern_reads_only_the_window_of_the_months_asked(
+    tmp_path: Path, monkeypatch
+) -> None:
+    """A window task reads its block of the months it needs, not whole files."""
+    import rioxarray._io
+
+    values = np.arange(12 * 40 * 50, dtype=float).reshape(12, 40, 50)
+    for m in range(12):
+        _write(tmp_path / f"p_{m + 1:02d}.tif", values[m])
+    reads: list[tuple] = []
+    original = rioxarray._io.RasterioArrayWrapper._getitem
+
+    def spy(self, key):  # noqa: ANN001, ANN202
+        reads.append(key)
+        return original(self, key)
+
+    monkeypatch.setattr(rioxarray._io.RasterioArrayWrapper, "_getitem", spy)
+    series = open_monthly_pattern(tmp_path / "p_{month:02d}.tif", name="prec", lazy=True)
+    assert reads == []  # opening reads no value
+    block = series.isel(time=slice(2, 5)).isel(y=slice(10, 20), x=slice(30, 45)).values
+    np.testing.assert_array_equal(block, values[2:5, 10:20, 30:45])
+    assert len(reads) == 3  # one read per month asked, each of the window only
+    assert all(k[1:] == (slice(10, 20, 1), slice(30, 45, 1)) for k in reads)
