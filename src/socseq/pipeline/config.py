@@ -79,7 +79,7 @@ class ClimateLayer(_Strict):
     variable: str | None = None
     band: int | None = Field(None, ge=1)
     units: str
-    resampling: Literal["bilinear", "average"] | None = None
+    resampling: Literal["bilinear", "average", "mode", "nearest"] | None = None
     start: str | None = None
 
     @model_validator(mode="after")
