@@ -16,7 +16,13 @@ Hierarchy::
     ├── GridMismatchError           rasters cannot be brought onto one grid
     │   └── MissingCRSError         a raster has no coordinate reference system
     ├── CarbonBalanceError          a run violated carbon conservation (a bug)
-    └── ConvergenceError            an iteration did not converge
+    ├── ConvergenceError            an iteration did not converge
+    └── FetchError                  ``socseq fetch`` could not fetch or prepare an input
+        ├── DownloadError           HTTP error, timeout or dropped connection for good
+        │   ├── OfflineError        the host cannot be reached (or --offline, not cached)
+        │   └── TransientDownloadError  one attempt failed in a way worth retrying
+        ├── ChecksumError           a download differs from its published checksum
+        └── SourceFormatError       a download is corrupt or truncated (also InputFormatError)
     UnitsWarning (UserWarning)      a unit trap reported as a warning (strict=False)
 """
 
@@ -65,6 +71,35 @@ class CarbonBalanceError(SocseqError):
 
 class ConvergenceError(SocseqError):
     """An iterative procedure (spin-up, periodic moisture cycle) did not converge."""
+
+
+class FetchError(SocseqError):
+    """A public input could not be fetched or prepared (``socseq fetch``)."""
+
+
+class DownloadError(FetchError):
+    """The server answered with an error, timed out, or dropped the connection for good."""
+
+
+class OfflineError(DownloadError):
+    """The host cannot be reached (no network, DNS failure, refused connection)."""
+
+
+class TransientDownloadError(DownloadError):
+    """One download attempt failed in a way worth retrying (timeout, dropped connection, 5xx).
+
+    The downloader retries it with backoff and raises a plain :class:`DownloadError` naming the
+    attempts when they are used up; a single request that is not retried (a HEAD) raises it
+    as it is, and it reads as any other download error.
+    """
+
+
+class ChecksumError(FetchError):
+    """A downloaded file does not match its published checksum."""
+
+
+class SourceFormatError(FetchError, InputFormatError):
+    """A downloaded file is not what the provider's layout promises (corrupt or truncated)."""
 
 
 class UnitsWarning(UserWarning):

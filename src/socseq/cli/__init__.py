@@ -23,6 +23,7 @@ __all__ = ["cli", "error_line", "fail", "main"]
 #: Command name → (module under socseq.cli, attribute, one-line help shown by --help).
 COMMANDS: dict[str, tuple[str, str, str]] = {
     "demo": ("demo", "demo", "Run the whole chain and the report on the embedded demo region."),
+    "fetch": ("fetch", "fetch_command", "Download public inputs for a box and write socseq.toml."),
     "dsm": ("dsm", "dsm", "Digital soil mapping of the baseline SOC stock 0–30 cm (t C/ha)."),
     "report": ("report", "report", "Rebuild the HTML report of a finished run folder."),
     "rothc": ("rothc", "rothc", "Run one site from an official RothC input file."),

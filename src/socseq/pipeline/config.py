@@ -15,6 +15,7 @@ import hashlib
 import json
 import os
 import re
+import string
 from pathlib import Path
 from typing import Any, Literal
 
@@ -24,8 +25,10 @@ from socseq._toml import read_toml, resolve_paths, validate
 from socseq.dsm.config import DSMConfig
 
 __all__ = [
+    "CLIMATE_KEYS",
     "ClimateConfig",
     "ClimateLayer",
+    "ClimateSet",
     "CoverConfig",
     "GridConfig",
     "InputLayer",
@@ -63,38 +66,220 @@ class InputLayer(_Strict):
     resampling: Literal["bilinear", "average", "mode", "nearest"] | None = None
 
 
-class ClimateLayer(InputLayer):
-    """A monthly series (NetCDF time axis, or 12·n GeoTIFF bands starting at ``start``)."""
+class ClimateLayer(_Strict):
+    """One climate variable: a monthly file, or one file per month named by a pattern.
 
+    ``path``: a NetCDF with a time axis, or a GeoTIFF of 12·n bands starting at ``start``.
+    ``pattern``: one file per month, e.g. ``"P{month:02d}CHE3.tif"`` (12 monthly means) or
+    ``"tas_{year}_{month:02d}.tif"`` with ``years = [first, last]`` (a series), read as one
+    series by :mod:`socseq.io.series`; ``band`` then picks the band of each file. ``units``
+    is required (checked and converted once, :mod:`socseq.io.units`).
+    """
+
+    path: Path | None = None
+    pattern: Path | None = None
+    years: tuple[int, int] | None = None
+    variable: str | None = None
+    band: int | None = Field(None, ge=1)
+    units: str
+    resampling: Literal["bilinear", "average", "mode", "nearest"] | None = None
     start: str | None = None
-    units: str  # climate units are never optional
+
+    @model_validator(mode="after")
+    def _one_source(self) -> ClimateLayer:
+        if (self.path is None) == (self.pattern is None):
+            raise ValueError(
+                "give path (one file) or pattern (one file per month, e.g. "
+                "'P{month:02d}.tif'), exactly one of them"
+            )
+        if self.pattern is None:
+            if self.years is not None:
+                raise ValueError("years applies to a pattern with {year}; remove it")
+            return self
+        fields = _pattern_fields(str(self.pattern))
+        if ("year" in fields) != (self.years is not None):
+            raise ValueError(
+                f"pattern '{self.pattern}' has {{year}}: give years = [first, last]"
+                if "year" in fields
+                else f"pattern '{self.pattern}' has no {{year}}, so years does not apply"
+            )
+        if self.years is not None and self.years[1] < self.years[0]:
+            raise ValueError(f"years = [{self.years[0]}, {self.years[1]}] ends before it starts")
+        return self
+
+    @property
+    def source(self) -> Path:
+        """The file, or the pattern of the files."""
+        source = self.path if self.path is not None else self.pattern
+        assert source is not None  # the validator guarantees one
+        return source
+
+    @property
+    def has_years(self) -> bool:
+        """A pattern with ``{year}``: one file per month of each year."""
+        return self.pattern is not None and "year" in _pattern_fields(str(self.pattern))
+
+
+def _pattern_fields(pattern: str) -> set[str]:
+    """Placeholders of a per-month pattern; ``{month}`` is required, ``{year}`` allowed."""
+    try:
+        found = {f for _, f, _, _ in string.Formatter().parse(pattern) if f is not None}
+    except ValueError as exc:
+        raise ValueError(f"pattern '{pattern}' is not a format string ({exc})") from exc
+    if "month" not in found or found - {"month", "year"}:
+        raise ValueError(
+            f"pattern '{pattern}' must contain {{month}} (e.g. 'P{{month:02d}}.tif') and may "
+            f"contain {{year}}; found {', '.join(sorted(found)) or 'no placeholder'}"
+        )
+    return found
+
+
+#: Configuration key of each climate variable and the short name the pipeline uses.
+CLIMATE_KEYS = {
+    "temperature": "tas",
+    "precipitation": "pr",
+    "evaporation": "pet",
+    "tmin": "tasmin",
+    "tmax": "tasmax",
+}
 
 
 class ClimateSet(_Strict):
-    """Temperature, precipitation and evaporation for one period."""
+    """The monthly climate of one period.
 
-    temperature: ClimateLayer
+    ``temperature`` (monthly mean air temperature) may be left out when ``tmin`` and ``tmax``
+    (monthly means of the daily minimum and maximum) are given: it is then (tmin + tmax)/2,
+    as FAO-56 defines the mean. ``evaporation`` may be left out: potential
+    evapotranspiration is then computed (``[climate] pet_method``).
+    """
+
+    temperature: ClimateLayer | None = None
     precipitation: ClimateLayer
-    evaporation: ClimateLayer
+    evaporation: ClimateLayer | None = None
+    tmin: ClimateLayer | None = None
+    tmax: ClimateLayer | None = None
+
+    @model_validator(mode="after")
+    def _temperatures(self) -> ClimateSet:
+        if (self.tmin is None) != (self.tmax is None):
+            raise ValueError("give tmin and tmax together (monthly mean daily minimum, maximum)")
+        if self.temperature is None and self.tmin is None:
+            raise ValueError(
+                "give temperature (monthly mean), or tmin and tmax (its mean is then "
+                "(tmin + tmax)/2)"
+            )
+        return self
+
+    def layers(self) -> dict[str, ClimateLayer]:
+        """Return configuration key → layer for the variables given."""
+        return {key: getattr(self, key) for key in CLIMATE_KEYS if getattr(self, key) is not None}
 
 
 class ClimateConfig(_Strict):
     """Monthly climate.
 
-    ``series`` must cover the warm-up years, and the spin-up years unless ``spinup`` gives
-    the 12 monthly means directly. ``forward`` is an optional future series of the forward
-    length; by default the forward climate is the mean of the warm-up years.
+    Exactly one of ``series`` and ``normals``. ``series`` must cover the warm-up years, and
+    the spin-up years unless ``spinup`` gives the 12 monthly means directly. ``normals`` holds
+    12 monthly means (January…December) per variable, used for the spin-up, for every
+    warm-up year and for the forward run (so the warm-up has no year-to-year change and BAU
+    is about 0 by construction; the run says so in ``run.json`` and the report).
+    ``forward`` is an optional future series of the forward length; by default the forward
+    climate is the mean of the warm-up years (the normals, with ``normals``).
     ``evaporation_kind``: ``"pet"`` (potential evapotranspiration, RothC evaporation
     coefficient 1.0, as GSOCseq) or ``"pan"`` (open-pan evaporation, coefficient 0.75).
-    ``fill_distance_m``: cells without climate (coarse grids at the coast) take the value
-    of the nearest cell with climate within this distance; 0 disables filling.
+    ``pet_method``: how PET is computed when no climate section gives ``evaporation``:
+    ``"thornthwaite"`` (1948; temperature and latitude), ``"hargreaves"`` (FAO-56 eq. 52;
+    needs ``tmin`` and ``tmax``) or ``"auto"`` (Hargreaves when every section gives tmin and
+    tmax, else Thornthwaite). ``fill_distance_m``: cells without climate (coarse grids at the
+    coast) take the value of the nearest cell with climate within this distance; 0 disables
+    filling.
     """
 
-    series: ClimateSet
+    series: ClimateSet | None = None
+    normals: ClimateSet | None = None
     spinup: ClimateSet | None = None
     forward: ClimateSet | None = None
     evaporation_kind: Literal["pet", "pan"] = "pet"
+    pet_method: Literal["auto", "thornthwaite", "hargreaves"] = "auto"
     fill_distance_m: float = Field(25_000.0, ge=0)
+
+    @model_validator(mode="after")
+    def _one_climate(self) -> ClimateConfig:
+        if (self.series is None) == (self.normals is None):
+            raise ValueError(
+                "give [climate.series] (a monthly series) or [climate.normals] (12 monthly "
+                "means), exactly one of them"
+            )
+        if self.normals is not None and self.spinup is not None:
+            raise ValueError("[climate.normals] are the spin-up climate; remove [climate.spinup]")
+        for section, cset in self.sets().items():
+            for key, layer in cset.layers().items():
+                _check_years(layer, section, key)
+        self._check_pet()
+        return self
+
+    def _check_pet(self) -> None:
+        """Evaporation in every section or none; the PET options only when it is computed."""
+        given = {name: cset.evaporation is not None for name, cset in self.sets().items()}
+        if len(set(given.values())) > 1:
+            lacking = ", ".join(f"climate.{k}" for k, v in given.items() if not v)
+            raise ValueError(
+                f"{lacking} gives no evaporation but another section does; give evaporation "
+                "in every climate section, or in none (PET is then computed for all)"
+            )
+        if any(given.values()):
+            if "pet_method" in self.model_fields_set:
+                raise ValueError(
+                    "pet_method applies only when no evaporation layer is given; remove "
+                    "pet_method or the evaporation layers"
+                )
+        elif self.evaporation_kind == "pan":
+            raise ValueError(
+                "computed PET is potential evapotranspiration: evaporation_kind must be "
+                "'pet' (or give pan evaporation layers)"
+            )
+        if self.pet_method == "hargreaves":
+            without = [k for k, c in self.sets().items() if c.tmin is None]
+            if without:
+                raise ValueError(
+                    f"pet_method = 'hargreaves' needs tmin and tmax; climate.{without[0]} "
+                    "has none (or use 'thornthwaite')"
+                )
+
+    def sets(self) -> dict[str, ClimateSet]:
+        """Section name → climate set, for the sections given."""
+        return {
+            name: cset
+            for name in ("series", "normals", "spinup", "forward")
+            if (cset := getattr(self, name)) is not None
+        }
+
+    @property
+    def computed_pet(self) -> Literal["thornthwaite", "hargreaves"] | None:
+        """The PET method the run computes, or None when evaporation layers are given."""
+        sets = self.sets().values()
+        if any(c.evaporation is not None for c in sets):
+            return None
+        if self.pet_method != "auto":
+            return self.pet_method
+        return "hargreaves" if all(c.tmin is not None for c in sets) else "thornthwaite"
+
+
+def _check_years(layer: ClimateLayer, section: str, key: str) -> None:
+    """Check a pattern's ``{year}`` fits its section: series have years, 12 means none."""
+    if layer.pattern is None:
+        return
+    where = f"the pattern of {section}.{key}"
+    if section in ("normals", "spinup") and layer.has_years:
+        raise ValueError(
+            f"{where} has {{year}}, but climate.{section} takes 12 monthly means; give a "
+            "pattern with {month} only"
+        )
+    if section in ("series", "forward") and not layer.has_years:
+        raise ValueError(
+            f"{where} has no {{year}}, so it names 12 files, not a series; add {{year}} and "
+            "years = [first, last], or put 12 monthly means in [climate.normals]"
+        )
 
 
 class InputsConfig(_Strict):
@@ -441,12 +626,26 @@ class UncertaintyConfig(_Strict):
 
 
 class RunSection(_Strict):
-    """Name, product prefix, output folder and execution settings."""
+    """Name, product prefix, output folder and execution settings.
+
+    ``notes``: lines shown in the report and kept in ``run.json`` (caveats about the inputs).
+    ``sources``: the ``sources.json`` that ``socseq fetch`` wrote beside its layers; the report
+    then cites each source (title, licence, citation) the run used.
+    """
 
     name: str = "socseq run"
     iso: str = "XXX"
     output_dir: Path = Path("socseq-out")
     chunk_size: int = Field(256, ge=8, le=8192)
+    notes: tuple[str, ...] = ()
+    sources: Path | None = None
+
+    @field_validator("notes")
+    @classmethod
+    def _notes(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        if any(not note.strip() for note in value):
+            raise ValueError("notes are lines of text; remove the empty one")
+        return tuple(note.strip() for note in value)
 
     @field_validator("iso")
     @classmethod

@@ -34,6 +34,8 @@ import xarray as xr
 import zarr
 from zarr.codecs import BloscCodec
 
+from socseq.climate.gridded import cell_latitude_deg, monthly_pet
+from socseq.climate.pet import thornthwaite_heat_index
 from socseq.io.grid import GridSpec, cell_area_ha
 from socseq.io.stores import stored_array
 from socseq.pipeline.landuse import ClassTable, esa_cci_to_fao
@@ -169,6 +171,61 @@ def _spin_reduce(n_years: int, annual: bool) -> Any:
     return reduce
 
 
+def _mean_temperature(values: dict[str, np.ndarray]) -> None:
+    """Add ``tas`` = (tmin + tmax)/2 (FAO-56) when only minimum and maximum are given.
+
+    Linear, so it holds for monthly means and annual sums alike.
+    """
+    if "tas" not in values:
+        values["tas"] = (values["tasmin"] + values["tasmax"]) / 2.0
+
+
+@dataclass
+class _PetInputs:
+    """What computing PET in a window needs: the method, cell latitudes, the heat index.
+
+    The Thornthwaite heat index I of a cell comes from its spin-up climatology (the 12
+    monthly means of the spin-up years, the ``[climate.spinup]`` means or the
+    ``[climate.normals]``), computed per cell once and used for every phase, so PET does
+    not depend on the windows or on which months are computed together.
+    """
+
+    method: str | None
+    lat: np.ndarray | None = None
+    heat: np.ndarray | None = None
+
+    @classmethod
+    def of(cls, plan: InputPlan, own: GridSpec) -> _PetInputs:
+        if plan.pet_method is None:
+            return cls(None)
+        return cls(plan.pet_method, cell_latitude_deg(own))
+
+    def add_heat_index(self, spin_tas: np.ndarray) -> None:
+        """Heat index of every cell of the window from its 12 spin-up monthly means."""
+        if self.method == "thornthwaite":
+            self.heat = thornthwaite_heat_index(spin_tas)
+
+    def add(self, values: dict[str, np.ndarray], years: int, cells: Any = None) -> None:
+        """Add ``pet`` [mm/month] to a phase's values, shape ``(12·years, ...)``.
+
+        ``cells`` picks the window's cells that the values hold (None: the whole window).
+        """
+        if self.method is None:
+            return
+        assert self.lat is not None
+        pick = (lambda a: a) if cells is None else (lambda a: a[cells])
+        heat = None if self.heat is None else pick(self.heat)
+        values["pet"] = monthly_pet(
+            self.method,  # type: ignore[arg-type]
+            np.tile(np.arange(1, 13), years),
+            pick(self.lat),
+            tas_degC=values["tas"],
+            heat_index=heat,
+            tmin_degC=values.get("tasmin"),
+            tmax_degC=values.get("tasmax"),
+        )
+
+
 def read_window(plan: InputPlan, window: Window, threads: int = 1) -> WindowData:
     """Read, convert and align every input of one window.
 
@@ -192,16 +249,24 @@ def read_window(plan: InputPlan, window: Window, threads: int = 1) -> WindowData
         layers["cold"] = np.zeros(own.shape, bool)
         return WindowData(layers, candidate, {}, None, None, {}, {})
     read = _ClimateReader(plan, window, candidate, threads)
-    climate = _read_spinup(plan, read, candidate, layers)
-    fwd_means = _read_warmup(plan, read, candidate, climate)
+    pet = _PetInputs.of(plan, own)
+    climate = _read_spinup(plan, read, candidate, layers, pet)
+    fwd_means = _read_warmup(plan, read, candidate, climate, pet)
     if plan.forward is None:
         for short in CLIMATE_VARIABLES:
             climate[f"fwd_{short}"] = np.ascontiguousarray(fwd_means[short].T)
     else:
         fp = plan.forward
-        for short, spec in fp.layers.items():
-            values = read(spec, slice(fp.first[short], fp.first[short] + fp.months), group=12)
-            climate[f"fwd_{short}"] = np.ascontiguousarray(values[:, candidate].T)
+        fwd = {
+            short: read(spec, slice(fp.first[short], fp.first[short] + fp.months), group=12)[
+                :, candidate
+            ]
+            for short, spec in fp.layers.items()
+        }
+        _mean_temperature(fwd)
+        pet.add(fwd, fp.months // 12, candidate)
+        for short in CLIMATE_VARIABLES:
+            climate[f"fwd_{short}"] = np.ascontiguousarray(fwd[short].T)
     layers["climate_ok"] = read.ok
     return WindowData(
         layers=layers,
@@ -218,17 +283,25 @@ class _ClimateReader:
     """Reads months of a climate layer onto a window, filling coastal candidate cells.
 
     Keeps, over every call, which cells had climate in every month (``ok``) and the largest
-    number of cells filled per layer (``filled``).
+    number of cells filled per layer (``filled``). ``[climate.normals]`` serve the spin-up and
+    the warm-up: a 12-month read is kept and not read again (one group of 12 fills as
+    ``group=None`` does).
     """
 
     def __init__(self, plan: InputPlan, window: Window, candidate: np.ndarray, threads: int):
         self.plan, self.window, self.candidate, self.threads = plan, window, candidate, threads
         self.ok = np.ones(candidate.shape, bool)
         self.filled: dict[str, int] = {}
+        self._twelve: dict[tuple[LayerSpec, int], np.ndarray] = {}
 
     def __call__(
         self, spec: LayerSpec, months: slice, reduce: Any = None, group: int | None = None
     ) -> np.ndarray:
+        key = (spec, months.start)
+        twelve = reduce is None and months.stop - months.start == 12
+        if twelve and key in self._twelve:
+            return self._twelve[key]
+
         def read(target: GridSpec) -> xr.DataArray:
             return read_block(spec, target, months=months, reduce=reduce, threads=self.threads)
 
@@ -243,11 +316,17 @@ class _ClimateReader:
         )
         self.filled[spec.name] = max(self.filled.get(spec.name, 0), count)
         self.ok &= np.isfinite(values).all(axis=0)
+        if twelve:
+            self._twelve[key] = values
         return values
 
 
 def _read_spinup(
-    plan: InputPlan, read: _ClimateReader, candidate: np.ndarray, layers: dict[str, np.ndarray]
+    plan: InputPlan,
+    read: _ClimateReader,
+    candidate: np.ndarray,
+    layers: dict[str, np.ndarray],
+    pet: _PetInputs,
 ) -> dict[str, np.ndarray]:
     """Spin-up climate of the candidate cells, and the ``npp_spin`` and ``cold`` layers.
 
@@ -263,18 +342,27 @@ def _read_spinup(
             months = slice(sp.first[short], sp.first[short] + sp.months)
             values = read(spec, months, _spin_reduce(n_spin, short != "pet"))
             spin[short], annual[short] = values[:12], values[12:]
+        _mean_temperature(annual)
+        _mean_temperature(spin)
         npp_years = miami_npp_g_dm_m2(annual["tas"] / 12.0, annual["pr"])
         layers["npp_spin"] = npp_years.sum(axis=0) / n_spin
     else:
         for short, spec in sp.layers.items():
             spin[short] = read(spec, slice(sp.first[short], sp.first[short] + 12))
+        _mean_temperature(spin)
         layers["npp_spin"] = miami_npp_g_dm_m2(spin["tas"].mean(axis=0), spin["pr"].sum(axis=0))
     layers["cold"] = np.all(spin["tas"] < -5.0, axis=0)
-    return {f"spin_{k}": np.ascontiguousarray(v[:, candidate].T) for k, v in spin.items()}
+    pet.add_heat_index(spin["tas"])
+    pet.add(spin, 1)
+    return {f"spin_{k}": np.ascontiguousarray(spin[k][:, candidate].T) for k in CLIMATE_VARIABLES}
 
 
 def _read_warmup(
-    plan: InputPlan, read: _ClimateReader, candidate: np.ndarray, climate: dict[str, np.ndarray]
+    plan: InputPlan,
+    read: _ClimateReader,
+    candidate: np.ndarray,
+    climate: dict[str, np.ndarray],
+    pet: _PetInputs,
 ) -> dict[str, np.ndarray]:
     """Add the warm-up months and yearly NPP to ``climate``; return the forward climatology.
 
@@ -284,14 +372,20 @@ def _read_warmup(
     wp = plan.warm
     n_warm = plan.n_warmup_years
     n = int(candidate.sum())
-    fwd_means = {k: np.zeros((12, n)) for k in CLIMATE_VARIABLES}
+    warm: dict[str, np.ndarray] = {}
     for short, spec in wp.layers.items():
         values = read(spec, slice(wp.first[short], wp.first[short] + wp.months), group=12)
-        cells = values[:, candidate]
-        climate[f"warm_{short}"] = np.ascontiguousarray(cells.T)
+        warm[short] = np.tile(values[:, candidate], (wp.repeat, 1))
+        del values
+    _mean_temperature(warm)
+    pet.add(warm, n_warm, candidate)
+    fwd_means = {k: np.zeros((12, n)) for k in CLIMATE_VARIABLES}
+    for short in CLIMATE_VARIABLES:
+        cells = warm.pop(short)
         for year in range(n_warm):
             fwd_means[short] += cells[12 * year : 12 * year + 12] / n_warm
-        del values, cells
+        climate[f"warm_{short}"] = np.ascontiguousarray(cells.T)
+        del cells
     npp_warm = np.empty((n, n_warm))
     for year in range(n_warm):
         months = slice(12 * year, 12 * year + 12)

@@ -22,6 +22,7 @@ from socseq.pipeline.phases import (
     SIMULATED,
     STAGES,
 )
+from socseq.pipeline.run_notes import cited_sources, climate_method
 
 __all__ = ["apportion", "filled_cells", "run_manifest", "space_needs"]
 
@@ -93,11 +94,9 @@ def run_manifest(
         for name in type(config.inputs).model_fields
         if getattr(config.inputs, name) is not None and name != "zone_names"
     }
-    for section in ("series", "spinup", "forward"):
-        cset = getattr(config.climate, section)
-        if cset is not None:
-            for var in ("temperature", "precipitation", "evaporation"):
-                inputs[f"climate.{section}.{var}"] = str(getattr(cset, var).path)
+    for section, cset in config.climate.sets().items():
+        for var, layer in cset.layers().items():
+            inputs[f"climate.{section}.{var}"] = str(layer.source)
     return {
         "socseq_version": __version__,
         "config_digest": config.digest(),
@@ -136,6 +135,7 @@ def run_manifest(
             "constants": config.model.constants,
             "depth_cm": config.model.depth_cm,
             "land_use_table": config.land_use.table,
+            **climate_method(config),
         },
         "timings_s": {k: round(v, 3) for k, v in timings.items()},
         "scheduler": scheduler,
@@ -152,6 +152,7 @@ def run_manifest(
         "products": sorted(written),
         "dsm": dsm_info,
         "notes": [],
+        "sources": cited_sources(config),
     }
 
 

@@ -16,15 +16,16 @@ from typing import Any
 
 import xarray as xr
 
-from socseq.exceptions import ConfigError, InputValidationError
+from socseq.exceptions import ConfigError, GridMismatchError, InputValidationError
 from socseq.io.grid import GridSpec, choose_resampling, clip_to_grid
-from socseq.io.raster import open_monthly, open_raster
-from socseq.pipeline.config import ClimateSet, InputLayer, RunConfig
+from socseq.io.raster import open_raster
+from socseq.pipeline.config import CLIMATE_KEYS, ClimateLayer, ClimateSet, InputLayer, RunConfig
 from socseq.pipeline.landuse import ClassTable, read_class_table
-from socseq.pipeline.sources import LayerSpec, source_path
+from socseq.pipeline.sources import LayerSpec, open_spec, source_path
 
 __all__ = [
     "BASELINE_MAPS",
+    "CLIMATE_QUANTITY",
     "CLIMATE_VARIABLES",
     "ClimatePlan",
     "InputPlan",
@@ -35,11 +36,22 @@ __all__ = [
     "windows",
 ]
 
-#: Short name → (configuration key, canonical variable of socseq.io.units).
+#: Short name → (configuration key, canonical variable of socseq.io.units) of the three
+#: variables the phases run on.
 CLIMATE_VARIABLES = {
     "tas": ("temperature", "tas_degC"),
     "pr": ("precipitation", "pr_mm"),
     "pet": ("evaporation", "pet_mm"),
+}
+
+#: Canonical variable of socseq.io.units of every climate layer (minimum and maximum
+#: temperature are temperatures, with the same units and traps).
+CLIMATE_QUANTITY = {
+    "tas": "tas_degC",
+    "pr": "pr_mm",
+    "pet": "pet_mm",
+    "tasmin": "tas_degC",
+    "tasmax": "tas_degC",
 }
 
 #: Maps of the ``[dsm]`` baseline that a run keeps in scratch for its windows.
@@ -125,12 +137,16 @@ class ClimatePlan:
     first : dict
         Position of the period's first month in each source.
     months : int
-        Months of the period (12 for a climatology).
+        Months read from each source (12 for a climatology).
+    repeat : int
+        Times the months read are repeated: the number of warm-up years when the warm-up
+        runs on ``[climate.normals]`` (the same 12 months every year), else 1.
     """
 
     layers: dict[str, LayerSpec]
     first: dict[str, int]
     months: int
+    repeat: int = 1
 
 
 @dataclass(frozen=True)
@@ -155,6 +171,7 @@ class InputPlan:
     ndvi_threshold: float = 0.6
     uncertainty: dict[str, LayerSpec] = field(default_factory=dict)
     uncertainty_baseline: tuple[str, ...] = ()
+    pet_method: str | None = None
 
     @property
     def n_spin_years(self) -> int:
@@ -164,11 +181,11 @@ class InputPlan:
     @property
     def n_warmup_years(self) -> int:
         """Warm-up years."""
-        return self.warm.months // 12
+        return self.warm.months * self.warm.repeat // 12
 
 
 def _layer_spec(
-    layer: InputLayer,
+    layer: InputLayer | ClimateLayer,
     name: str,
     grid: GridSpec,
     *,
@@ -184,17 +201,23 @@ def _layer_spec(
             f"configuration: [{name}.units] is required; declare the units the file stores "
             '(e.g. "%", "t/ha")'
         )
-    if monthly:
-        da = open_monthly(layer.path, name=name, variable=layer.variable, start=start, lazy=True)
-    else:
-        da = open_raster(
-            layer.path,
-            name=name,
-            variable=layer.variable,
-            band=layer.band,
-            categorical=kind == "categorical",
-            lazy=True,
-        )
+    pattern = isinstance(layer, ClimateLayer) and layer.pattern is not None
+    path = layer.source if isinstance(layer, ClimateLayer) else layer.path
+    spec = LayerSpec(
+        name=name,
+        path=source_path(path),
+        variable=layer.variable,
+        band=layer.band,
+        units=layer.units,
+        quantity=quantity,
+        kind=kind,  # type: ignore[arg-type]
+        method="",
+        monthly=monthly,
+        start=start,
+        pattern=pattern,
+        years=layer.years if isinstance(layer, ClimateLayer) else None,
+    )
+    da = open_spec(spec)
     method = choose_resampling(
         da,
         grid,
@@ -203,25 +226,11 @@ def _layer_spec(
         name=name,
     )
     if clip_to_grid(da, grid) is None:
-        from socseq.exceptions import GridMismatchError
-
         raise GridMismatchError(
-            f"layer '{name}' (file {layer.path}): covers 0 % of the template grid; check the "
+            f"layer '{name}' (file {path}): covers 0 % of the template grid; check the "
             "layer's CRS and that it covers the study region"
         )
-    spec = LayerSpec(
-        name=name,
-        path=source_path(layer.path),
-        variable=layer.variable,
-        band=layer.band,
-        units=layer.units,
-        quantity=quantity,
-        kind=kind,  # type: ignore[arg-type]
-        method=method,
-        monthly=monthly,
-        start=start,
-    )
-    return spec, da
+    return dataclasses.replace(spec, method=method), da
 
 
 def _single_band(spec: LayerSpec, da: xr.DataArray) -> None:
@@ -250,21 +259,21 @@ def _climate_plan(
     cset: ClimateSet, section: str, grid: GridSpec, years: tuple[int, int] | None, fix: str
 ) -> ClimatePlan:
     layers, first = {}, {}
-    for short, (attr, quantity) in CLIMATE_VARIABLES.items():
-        layer = getattr(cset, attr)
-        name = f"climate.{section}.{attr}"
+    for key, layer in cset.layers().items():
+        short = CLIMATE_KEYS[key]
+        name = f"climate.{section}.{key}"
         spec, da = _layer_spec(
-            layer, name, grid, quantity=quantity, monthly=True, start=layer.start
+            layer, name, grid, quantity=CLIMATE_QUANTITY[short], monthly=True, start=layer.start
         )
         if years is None:
             if da.sizes["time"] != 12:
                 raise InputValidationError(
-                    f"layer '{name}' (file {layer.path}): has {da.sizes['time']} months; "
+                    f"layer '{name}' (file {layer.source}): has {da.sizes['time']} months; "
                     f"[climate.{section}] takes the 12 monthly means January…December"
                 )
             first[short] = 0
         else:
-            first[short] = _year_index(da, years, name, layer.path, fix)
+            first[short] = _year_index(da, years, name, layer.source, fix)
         layers[short] = spec
     months = 12 if years is None else (years[1] - years[0] + 1) * 12
     return ClimatePlan(layers=layers, first=first, months=months)
@@ -323,19 +332,27 @@ def plan_inputs(
         static["zones"] = spec
 
     cl, periods = config.climate, config.periods
-    if cl.spinup is not None:
-        spin = _climate_plan(cl.spinup, "spinup", grid, None, "")
+    n_warm = periods.warmup[1] - periods.warmup[0] + 1
+    if cl.normals is not None:
+        # The 12 monthly means serve the spin-up and, repeated, every warm-up year.
+        spin = _climate_plan(cl.normals, "normals", grid, None, "")
+        warm = dataclasses.replace(spin, repeat=n_warm)
     else:
-        spin = _climate_plan(
-            cl.series,
-            "series",
-            grid,
-            periods.spinup,
-            "give a series that covers the spin-up years, or 12 monthly means in [climate.spinup]",
+        assert cl.series is not None  # the configuration guarantees series or normals
+        if cl.spinup is not None:
+            spin = _climate_plan(cl.spinup, "spinup", grid, None, "")
+        else:
+            spin = _climate_plan(
+                cl.series,
+                "series",
+                grid,
+                periods.spinup,
+                "give a series that covers the spin-up years, or 12 monthly means in "
+                "[climate.spinup]",
+            )
+        warm = _climate_plan(
+            cl.series, "series", grid, periods.warmup, "give a series that covers the warm-up years"
         )
-    warm = _climate_plan(
-        cl.series, "series", grid, periods.warmup, "give a series that covers the warm-up years"
-    )
     forward = None
     if cl.forward is not None:
         forward = _climate_plan(
@@ -355,10 +372,11 @@ def plan_inputs(
         table=table,
         candidate_classes=tuple(sorted({*config.land_use.simulate, *config.land_use.cropland})),
         spin=spin,
-        spin_from_series=cl.spinup is None,
+        spin_from_series=cl.spinup is None and cl.normals is None,
         warm=warm,
         forward=forward,
         fill_distance_m=cl.fill_distance_m,
+        pet_method=cl.computed_pet,
     )
     return _plan_optional(config, grid, plan)
 

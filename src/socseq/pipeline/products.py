@@ -49,6 +49,7 @@ from socseq.pipeline.rates import (
     reaches_four_per_1000,
     relative_rate,
 )
+from socseq.pipeline.run_notes import netcdf_climate_attrs
 
 __all__ = [
     "FLAG_FILL",
@@ -554,6 +555,7 @@ def _cube(
             "the GSOCseq sequestration rates and the 4-per-1000 flag (docs/pipeline.md)",
             references="FAO (2020) GSOCseq Technical Manual; Coleman & Jenkinson (1996) RothC",
             forward_years=products.years,
+            **netcdf_climate_attrs(config),
         ),
     )
     if config.outputs.warmup_stocks:

@@ -49,6 +49,7 @@ from socseq.pipeline.phases import (
 )
 from socseq.pipeline.plan import BASELINE_MAPS, InputPlan, plan_inputs, windows
 from socseq.pipeline.products import compute_products
+from socseq.pipeline.run_notes import run_notes
 from socseq.pipeline.validate import (
     check_tables,
     check_values,
@@ -222,7 +223,9 @@ def run_pipeline(
     keep_work : bool
         Keep the scratch stores (DSM maps, results) in ``OUTPUT/.socseq-work`` for inspection.
     notes : list of str, optional
-        Remarks for the report (e.g. which inputs are synthetic), kept in ``run.json``.
+        Remarks for the report (e.g. which inputs are synthetic), kept in ``run.json`` after
+        those of :func:`~socseq.pipeline.run_notes.run_notes` (climate normals, computed
+        PET, ``[run] notes``).
     threads : int, optional
         Cores the run may use (default: all of this machine's, or the workers' own): window
         tasks × threads per task (numba kernel, GDAL warper) never exceed it.
@@ -257,7 +260,7 @@ def run_pipeline(
             workers,
             scheduler,
             progress,
-            notes or [],
+            [*run_notes(config), *(notes or [])],
             threads,
             needs,
             before_publish,

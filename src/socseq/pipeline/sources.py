@@ -21,9 +21,10 @@ import xarray as xr
 
 from socseq.io.grid import GridSpec, clip_to_grid, fill_from_nearest, resample_to
 from socseq.io.raster import load_block, open_monthly, open_raster
+from socseq.io.series import open_monthly_pattern
 from socseq.io.units import convert_units
 
-__all__ = ["LayerSpec", "halo_cells", "open_layer", "read_block", "read_filled"]
+__all__ = ["LayerSpec", "halo_cells", "open_layer", "open_spec", "read_block", "read_filled"]
 
 Kind = Literal["continuous", "categorical"]
 
@@ -53,6 +54,12 @@ class LayerSpec:
         A monthly series (opened with :func:`~socseq.io.raster.open_monthly`).
     start : str or None
         First month of a series without a time axis.
+    pattern : bool
+        ``path`` is a per-month pattern (``"P{month:02d}.tif"``), opened with
+        :func:`~socseq.io.series.open_monthly_pattern`: each month's file lazily, so a window
+        reads only its block of the months it needs.
+    years : (int, int) or None
+        First and last year of a pattern with ``{year}``.
     """
 
     name: str
@@ -65,6 +72,34 @@ class LayerSpec:
     method: str
     monthly: bool = False
     start: str | None = None
+    pattern: bool = False
+    years: tuple[int, int] | None = None
+
+
+def open_spec(spec: LayerSpec) -> xr.DataArray:
+    """Open the layer of ``spec`` lazily (nothing is read until a block is loaded)."""
+    if spec.pattern:
+        return open_monthly_pattern(
+            spec.path,
+            name=spec.name,
+            years=spec.years,
+            start=spec.start,
+            variable=spec.variable,
+            band=spec.band,
+            lazy=True,
+        )
+    if spec.monthly:
+        return open_monthly(
+            spec.path, name=spec.name, variable=spec.variable, start=spec.start, lazy=True
+        )
+    return open_raster(
+        spec.path,
+        name=spec.name,
+        variable=spec.variable,
+        band=spec.band,
+        categorical=spec.kind == "categorical",
+        lazy=True,
+    )
 
 
 _OPEN = threading.local()
@@ -75,19 +110,7 @@ def open_layer(spec: LayerSpec) -> xr.DataArray:
     cache: dict[LayerSpec, xr.DataArray] = getattr(_OPEN, "layers", None) or {}
     _OPEN.layers = cache
     if spec not in cache:
-        if spec.monthly:
-            cache[spec] = open_monthly(
-                spec.path, name=spec.name, variable=spec.variable, start=spec.start, lazy=True
-            )
-        else:
-            cache[spec] = open_raster(
-                spec.path,
-                name=spec.name,
-                variable=spec.variable,
-                band=spec.band,
-                categorical=spec.kind == "categorical",
-                lazy=True,
-            )
+        cache[spec] = open_spec(spec)
     return cache[spec]
 
 

@@ -34,6 +34,7 @@ from socseq.pipeline.config import RunConfig
 from socseq.pipeline.inputs import NO_CLASS, class_codes
 from socseq.pipeline.landuse import esa_cci_codes, read_class_table
 from socseq.pipeline.plan import InputPlan, plan_inputs, resolve_grid
+from socseq.pipeline.run_notes import cited_sources
 from socseq.pipeline.sources import LayerSpec, open_layer, read_block, read_filled
 
 __all__ = [
@@ -65,10 +66,11 @@ def _sample(da: xr.DataArray, grid: GridSpec) -> xr.DataArray | None:
 
 
 def check_tables(config: RunConfig) -> None:
-    """Read the class table and the zone names now, so a bad CSV fails before any work."""
+    """Read the class table, the zone names and ``[run] sources`` now, before any work."""
     read_class_table(config.land_use.table)
     if config.inputs.zone_names is not None:
         read_zone_names(config.inputs.zone_names)
+    cited_sources(config)
 
 
 def check_values(plan: InputPlan) -> None:

@@ -58,6 +58,8 @@ _METHOD_LABELS = {
     "constants": "RothC constants",
     "depth_cm": "soil depth (cm)",
     "land_use_table": "land-use class table",
+    "climate": "climate input",
+    "pet": "potential evapotranspiration",
 }
 
 
@@ -146,6 +148,14 @@ def _cells(run: RunFolder) -> dict[str, Any]:
         "excluded_total": sum(int(v) for v in excluded.values()) if excluded else None,
         "rows": rows,
     }
+
+
+def _warmup_climate(run: RunFolder) -> str:
+    """Name what the warm-up ran on: historical climate, or the normals every year."""
+    method = run.manifest.get("method") or {}
+    if str(method.get("climate", "")).startswith("monthly normals"):
+        return "the 12 monthly climate normals repeated every year (no historical climate)"
+    return "historical climate"
 
 
 def _inputs(run: RunFolder) -> list[list[str]]:
@@ -363,7 +373,7 @@ def render_report(run: RunFolder) -> tuple[str, list[ReportFigure]]:
             plot_timeseries(run.timeseries, run.scenarios, baseline=run.baseline, t0_year=t0_year),
             "Yearly mean SOC stock",
             "Area-weighted mean SOC stock 0–30 cm of the simulated cells at the end of each "
-            "year: the warm-up with historical climate, then every scenario from T0.",
+            f"year: the warm-up with {_warmup_climate(run)}, then every scenario from T0.",
         )
     manifest = run.manifest
     periods = manifest["periods"]
@@ -395,6 +405,9 @@ def render_report(run: RunFolder) -> tuple[str, list[ReportFigure]]:
         "cells": _cells(run),
         "inputs": _inputs(run),
         "notes": run.notes,
+        "warmup_climate": _warmup_climate(run),
+        "normals": _warmup_climate(run) != "historical climate",
+        "sources": [s for s in manifest.get("sources") or [] if isinstance(s, dict)],
         "dsm": dsm,
         "maps": maps,
         "series": series,
