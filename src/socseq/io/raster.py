@@ -618,7 +618,10 @@ def write_geotiff(
     with atomic_path(path) as tmp:
         # The COG driver only copies a finished dataset: write a plain tiled GeoTIFF beside
         # the target, with every band attribute set, then copy it into the COG layout.
+        # The plain file lives for a moment: left uncompressed, only the COG is deflated.
         plain = tmp.with_name(tmp.stem + ".plain.tif") if cog and has_cog else tmp
+        if plain != tmp:
+            profile.pop("compress")
         try:
             _write_plain(plain, profile, values, {**attrs, **(tags or {})}, units, description)
             if plain != tmp:
@@ -787,7 +790,7 @@ def write_netcdf(
     path = Path(path)
     ds = _prepare_dataset(ds, path)
     enc: dict[str, dict[str, Any]] = {
-        str(name): {"zlib": True, "complevel": complevel}
+        str(name): {"zlib": True, "complevel": complevel, "shuffle": True, **_nc_chunks(var)}
         for name, var in ds.data_vars.items()
         if var.ndim >= 1 and var.dtype.kind in "iuf"
     }
@@ -798,6 +801,19 @@ def write_netcdf(
     with atomic_path(path) as tmp:
         ds.to_netcdf(tmp, engine="h5netcdf", encoding=enc)
     return path
+
+
+def _nc_chunks(var: xr.DataArray) -> dict[str, tuple[int, ...]]:
+    """HDF5 chunks of a map variable: one map tile (``COG_BLOCKSIZE`` cells square) per chunk.
+
+    h5py otherwise guesses chunks of 63–125 cells. Measured on three variables of a 10^6-cell
+    cube (760 MB raw, zlib level 1): guessed chunks 17.3 s, 364 MB; these tiles 14.1 s; these
+    tiles with the shuffle filter 8.0 s, 317 MB.
+    """
+    if var.ndim < 2 or var.dims[-2:] != ("y", "x"):
+        return {}
+    lead = (1,) * (var.ndim - 2)
+    return {"chunksizes": (*lead, *(min(n, COG_BLOCKSIZE) for n in var.shape[-2:]))}
 
 
 def write_zarr(ds: xr.Dataset | xr.DataArray, path: str | os.PathLike[str]) -> Path:
