@@ -375,25 +375,22 @@ def _read_warmup(
     warm: dict[str, np.ndarray] = {}
     for short, spec in wp.layers.items():
         values = read(spec, slice(wp.first[short], wp.first[short] + wp.months), group=12)
-        warm[short] = np.tile(values[:, candidate], (wp.repeat, 1))
-        del values
+        cells = values[:, candidate]
+        warm[short] = np.tile(cells, (wp.repeat, 1)) if wp.repeat > 1 else cells
+        del values, cells
     _mean_temperature(warm)
     pet.add(warm, n_warm, candidate)
-    fwd_means = {k: np.zeros((12, n)) for k in CLIMATE_VARIABLES}
+    fwd_means = {}
     for short in CLIMATE_VARIABLES:
         cells = warm.pop(short)
-        for year in range(n_warm):
-            fwd_means[short] += cells[12 * year : 12 * year + 12] / n_warm
+        # Along the outer axis numpy adds the years one after the other, in year order.
+        fwd_means[short] = np.add.reduce(cells.reshape(n_warm, 12, n) / n_warm, axis=0)
         climate[f"warm_{short}"] = np.ascontiguousarray(cells.T)
         del cells
-    npp_warm = np.empty((n, n_warm))
-    for year in range(n_warm):
-        months = slice(12 * year, 12 * year + 12)
-        npp_warm[:, year] = miami_npp_g_dm_m2(
-            climate["warm_tas"][:, months].T.sum(axis=0) / 12.0,
-            climate["warm_pr"][:, months].T.sum(axis=0),
-        )
-    climate["npp_warm"] = npp_warm
+    by_year = {k: climate[f"warm_{k}"].reshape(n, n_warm, 12) for k in ("tas", "pr")}
+    climate["npp_warm"] = miami_npp_g_dm_m2(
+        by_year["tas"].sum(axis=2) / 12.0, by_year["pr"].sum(axis=2)
+    )
     return fwd_means
 
 

@@ -177,7 +177,8 @@ def window_inputs(settings: PhaseSettings, window: Window) -> WindowInputs:
         warm_cover, fwd_cover = cover, cover
     else:
         cover, warm_cover, fwd_cover = table.cover[classes], None, table.cover[fwd_classes]
-    climate = {k: v[sub] for k, v in data.climate.items()}
+    # Copy the climate rows only when some candidate cells are not simulated.
+    climate = data.climate if sub.all() else {k: v[sub] for k, v in data.climate.items()}
     cell_inputs = CellInputs(
         classes=classes,
         soc=np.ascontiguousarray(layers["soc"][cells], dtype=np.float64),
