@@ -145,7 +145,7 @@ def test_failed_rerun_keeps_the_previous_products(tmp_path, monkeypatch, capsys)
     import socseq.pipeline.run as run_module
 
     def broken(*args, **kwargs):
-        stage = args[4]
+        stage = args[3]
         (stage / "maps").mkdir(parents=True)
         (stage / "maps" / "XTS_GSOCseq_T0_Map030.tif").write_bytes(b"half")
         raise OSError("disk full")

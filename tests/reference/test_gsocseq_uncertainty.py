@@ -115,7 +115,6 @@ def products(tmp_path_factory: pytest.TempPathFactory) -> Path:
     for i, name in enumerate(SCENARIOS):
         final[0, i, 0, 0], final[1, i, 0, 0] = FINAL[name][1], FINAL[name][2]
     store["minmax_final"] = final
-    inputs = zarr.open_group(str(root / "inputs.zarr"), mode="w")
     config = SimpleNamespace(
         run=SimpleNamespace(iso="XTS", name="hand-worked uncertainty"),
         scenarios=[SimpleNamespace(name=s) for s in SCENARIOS],
@@ -139,7 +138,7 @@ def products(tmp_path_factory: pytest.TempPathFactory) -> Path:
     }
     unc = SimpleNamespace(settings=settings, zone_sums=zone_sums)
     stage = root / "stage"
-    written = write_uncertainty_products(unc, config, grid, inputs, results, stage)
+    written = write_uncertainty_products(unc, config, grid, results, stage)
     assert "uncertainty/uncertainty.nc" in written
     return stage / "uncertainty"
 

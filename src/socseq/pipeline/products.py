@@ -17,6 +17,8 @@ Definitions (GSOCseq Technical Manual ch. 2 and Annex II; ``docs/pipeline.md``):
 from __future__ import annotations
 
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import nullcontext
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -90,6 +92,24 @@ def four_per_1000_name(iso: str, scenario: str) -> str:
     return f"{iso}_socseq_4p1000_{scenario}_Map030.tif"
 
 
+def _ends(soc: zarr.Array, years: int) -> tuple[np.ndarray, np.ndarray]:
+    """Read the final stocks ``(S, y, x)`` and T0 ``(y, x)`` of the stocks ``(S, years + 1, y, x)``.
+
+    Read one stored chunk at a time: a chunk holds every scenario and year of a window, so
+    reading T0 and each final year separately decompressed every chunk S + 1 times.
+    """
+    n_scen, _, ny, nx = soc.shape
+    finals = np.empty((n_scen, ny, nx))
+    t0 = np.empty((ny, nx))
+    cy, cx = soc.chunks[2:]
+    for y0 in range(0, ny, cy):
+        for x0 in range(0, nx, cx):
+            block = np.asarray(soc[:, :, y0 : y0 + cy, x0 : x0 + cx])
+            finals[:, y0 : y0 + cy, x0 : x0 + cx] = block[:, years]
+            t0[y0 : y0 + cy, x0 : x0 + cx] = block[0, 0]
+    return finals, t0
+
+
 class ProductSet:
     """Maps of one run as float64 arrays (``(y, x)``), computed from the results store.
 
@@ -97,25 +117,23 @@ class ProductSet:
     ----------
     config : RunConfig
     grid : GridSpec
-    inputs, results : zarr.Group
-        The staged inputs and the phase results.
+    results : zarr.Group
+        The window tasks' results (``results.zarr``: stocks, reasons, areas, classes).
     """
 
-    def __init__(
-        self, config: RunConfig, grid: GridSpec, inputs: zarr.Group, results: zarr.Group
-    ) -> None:
+    def __init__(self, config: RunConfig, grid: GridSpec, results: zarr.Group) -> None:
         self.config = config
         self.grid = grid
         self.scenarios = [s.name for s in config.scenarios]
         self.baseline = config.baseline.name
         self.years = config.periods.forward_years
-        soc = stored_array(results, "soc")
-        self.t0 = np.asarray(soc[0, 0])
-        self.final = {name: np.asarray(soc[i, self.years]) for i, name in enumerate(self.scenarios)}
+        #: ``(S, y, x)`` SOC after the forward years of every scenario [t C/ha].
+        self.finals, self.t0 = _ends(stored_array(results, "soc"), self.years)
+        self.final = {name: self.finals[i] for i, name in enumerate(self.scenarios)}
         self.reason = read_stored(results, "reason")
-        self.area = read_stored(inputs, "area_ha")
-        self.land_use = read_stored(inputs, "land_use")
-        self.zones = read_stored(inputs, "zones") if "zones" in inputs else None
+        self.area = read_stored(results, "area_ha")
+        self.land_use = read_stored(results, "land_use")
+        self.zones = read_stored(results, "zones") if "zones" in results else None
         self.simulated = self.reason == SIMULATED
         #: The soil layer of the stocks, for labels (``0-30 cm``).
         self.layer = f"0-{config.model.depth_cm:g} cm"
@@ -240,110 +258,40 @@ def _provenance(config: RunConfig) -> dict[str, str]:
 def compute_products(
     config: RunConfig,
     grid: GridSpec,
-    inputs: zarr.Group,
     results: zarr.Group,
     stage: Path,
     *,
     warmup_sums: dict[str, Any],
     forward_sums: np.ndarray,
+    threads: int = 1,
 ) -> list[str]:
     """Write every product of the run into ``stage`` (a folder published afterwards).
+
+    Parameters
+    ----------
+    threads : int
+        Cores this step may use: with two or more, the GeoTIFF maps are written while the
+        NetCDF cube is (each is compressed on one core; GDAL and HDF5 work outside Python).
 
     Returns
     -------
     list of str
         Paths of the written products, relative to ``stage``.
     """
-    products = ProductSet(config, grid, inputs, results)
-    tags = _provenance(config)
-    iso = config.run.iso
+    products = ProductSet(config, grid, results)
     written: list[str] = []
-    sim = products.simulated
-
-    def masked(values: np.ndarray) -> np.ndarray:
-        return np.where(sim, values, np.nan)
-
-    if config.outputs.geotiff:
-        maps = stage / "maps"
-        maps.mkdir(parents=True, exist_ok=True)
-        # Each layer is computed when it is written: holding all of them (4 S + 1 full maps)
-        # at once was the largest memory of a 10^7-cell run.
-        layers: list[tuple[str, Callable[[], np.ndarray], str, str]] = [
-            (
-                product_name(iso, "T0"),
-                lambda: products.t0,
-                STOCK_UNITS,
-                f"SOC stock {products.layer} at T0 (t C/ha)",
+    with ThreadPoolExecutor(max_workers=1) if threads >= 2 else nullcontext() as pool:
+        cube = None
+        if config.outputs.netcdf and pool is not None:
+            cube = pool.submit(_write_cube, config, grid, products, results, stage)
+        if config.outputs.geotiff:
+            written += _write_maps(config, grid, products, stage)
+        if config.outputs.netcdf:
+            written += (
+                cube.result()
+                if cube is not None
+                else _write_cube(config, grid, products, results, stage)
             )
-        ]
-        for name in products.scenarios:
-            layers += [
-                (
-                    product_name(iso, "finalSOC", name),
-                    partial(products.final.__getitem__, name),
-                    STOCK_UNITS,
-                    f"SOC stock {products.layer} after {products.years} years, {name} (t C/ha)",
-                ),
-                (
-                    product_name(iso, "AbsDiff", name),
-                    partial(products.abs_diff, name),
-                    STOCK_UNITS,
-                    f"SOC change from T0 after {products.years} years, {name} (t C/ha)",
-                ),
-                (
-                    product_name(iso, "ASR", name),
-                    partial(products.asr, name),
-                    RATE_UNITS,
-                    f"absolute sequestration rate, {name} (t C/ha/yr)",
-                ),
-            ]
-            if name != products.baseline:
-                layers += [
-                    (
-                        product_name(iso, "RelDiff", name),
-                        partial(products.rel_diff, name),
-                        STOCK_UNITS,
-                        f"SOC difference to {products.baseline}, {name} (t C/ha)",
-                    ),
-                    (
-                        product_name(iso, "RSR", name),
-                        partial(products.rsr, name),
-                        RATE_UNITS,
-                        f"relative sequestration rate vs {products.baseline}, {name} (t C/ha/yr)",
-                    ),
-                ]
-        for file, compute, units, long_name in layers:
-            write_geotiff(
-                _grid_da(grid, masked(compute()), file[:-4], units, long_name),
-                maps / file,
-                tags=tags,
-                dtype="float32",
-            )
-            written.append(f"maps/{file}")
-        for name in products.scenarios:
-            flag = np.where(sim, products.reaches_4p1000(name), FLAG_FILL).astype(np.uint8)
-            file = four_per_1000_name(iso, name)
-            write_geotiff(
-                _grid_da(
-                    grid,
-                    flag,
-                    file[:-4],
-                    "1",
-                    f"4 per 1000 reached (1) or not (0), {FOUR_PER_1000_RULE}, {name}; "
-                    f"{FLAG_FILL} not simulated",
-                ),
-                maps / file,
-                tags=tags,
-                nodata=FLAG_FILL,
-                dtype="uint8",
-            )
-            written.append(f"maps/{file}")
-
-    if config.outputs.netcdf:
-        # The cube is the largest product: light deflate keeps writing it quick.
-        cube, encoding = _cube(config, grid, products, inputs, results)
-        write_netcdf(cube, stage / "soc_stocks.nc", encoding=encoding, complevel=1)
-        written.append("soc_stocks.nc")
 
     summary = products.summary()
     write_csv_atomic(summary, stage / "summary.csv")
@@ -355,6 +303,109 @@ def compute_products(
     series = _timeseries(config, warmup_sums, forward_sums)
     write_csv_atomic(series, stage / "timeseries.csv")
     written += ["summary.csv", "summary.json", "exclusions.csv", "timeseries.csv"]
+    return written
+
+
+def _write_cube(
+    config: RunConfig,
+    grid: GridSpec,
+    products: ProductSet,
+    results: zarr.Group,
+    stage: Path,
+) -> list[str]:
+    """Write the CF cube ``soc_stocks.nc``; the largest product, so deflated lightly."""
+    cube, encoding = _cube(config, grid, products, results)
+    write_netcdf(cube, stage / "soc_stocks.nc", encoding=encoding, complevel=1)
+    return ["soc_stocks.nc"]
+
+
+def _map_layers(
+    products: ProductSet, iso: str
+) -> list[tuple[str, Callable[[], np.ndarray], str, str]]:
+    """List the GSOCseq maps (file, how to compute it, units, long name) in GSOCseq order."""
+    layers: list[tuple[str, Callable[[], np.ndarray], str, str]] = [
+        (
+            product_name(iso, "T0"),
+            lambda: products.t0,
+            STOCK_UNITS,
+            f"SOC stock {products.layer} at T0 (t C/ha)",
+        )
+    ]
+    for name in products.scenarios:
+        layers += [
+            (
+                product_name(iso, "finalSOC", name),
+                partial(products.final.__getitem__, name),
+                STOCK_UNITS,
+                f"SOC stock {products.layer} after {products.years} years, {name} (t C/ha)",
+            ),
+            (
+                product_name(iso, "AbsDiff", name),
+                partial(products.abs_diff, name),
+                STOCK_UNITS,
+                f"SOC change from T0 after {products.years} years, {name} (t C/ha)",
+            ),
+            (
+                product_name(iso, "ASR", name),
+                partial(products.asr, name),
+                RATE_UNITS,
+                f"absolute sequestration rate, {name} (t C/ha/yr)",
+            ),
+        ]
+        if name != products.baseline:
+            layers += [
+                (
+                    product_name(iso, "RelDiff", name),
+                    partial(products.rel_diff, name),
+                    STOCK_UNITS,
+                    f"SOC difference to {products.baseline}, {name} (t C/ha)",
+                ),
+                (
+                    product_name(iso, "RSR", name),
+                    partial(products.rsr, name),
+                    RATE_UNITS,
+                    f"relative sequestration rate vs {products.baseline}, {name} (t C/ha/yr)",
+                ),
+            ]
+    return layers
+
+
+def _write_maps(config: RunConfig, grid: GridSpec, products: ProductSet, stage: Path) -> list[str]:
+    """Write the GSOCseq maps and the 4-per-1000 maps as COGs into ``stage/maps``."""
+    tags = _provenance(config)
+    iso = config.run.iso
+    sim = products.simulated
+    maps = stage / "maps"
+    maps.mkdir(parents=True, exist_ok=True)
+    written = []
+    # Each layer is computed when it is written: holding all of them (4 S + 1 full maps) at
+    # once was the largest memory of a 10^7-cell run.
+    for file, compute, units, long_name in _map_layers(products, iso):
+        write_geotiff(
+            _grid_da(grid, np.where(sim, compute(), np.nan), file[:-4], units, long_name),
+            maps / file,
+            tags=tags,
+            dtype="float32",
+        )
+        written.append(f"maps/{file}")
+    for name in products.scenarios:
+        flag = np.where(sim, products.reaches_4p1000(name), FLAG_FILL).astype(np.uint8)
+        file = four_per_1000_name(iso, name)
+        write_geotiff(
+            _grid_da(
+                grid,
+                flag,
+                file[:-4],
+                "1",
+                f"4 per 1000 reached (1) or not (0), {FOUR_PER_1000_RULE}, {name}; "
+                f"{FLAG_FILL} not simulated",
+            ),
+            maps / file,
+            tags=tags,
+            nodata=FLAG_FILL,
+            dtype="uint8",
+        )
+        written.append(f"maps/{file}")
     return written
 
 
@@ -390,14 +441,14 @@ def _timeseries(
     return pd.DataFrame(rows)
 
 
-def _npp_carbon(config: RunConfig, inputs: zarr.Group, land_use: np.ndarray) -> np.ndarray:
+def _npp_carbon(config: RunConfig, results: zarr.Group, land_use: np.ndarray) -> np.ndarray:
     """Spin-up MIAMI NPP as soil carbon input [t C/ha/yr] (manual eqs. 6.9–6.12)."""
     factor = read_class_table(config.land_use.table).npp_factor[np.clip(land_use, 0, 255)]
-    return npp_t_c_ha(read_stored(inputs, "npp_spin"), config.model.carbon_fraction) * factor
+    return npp_t_c_ha(read_stored(results, "npp_spin"), config.model.carbon_fraction) * factor
 
 
 def _cube(
-    config: RunConfig, grid: GridSpec, products: ProductSet, inputs: zarr.Group, results: zarr.Group
+    config: RunConfig, grid: GridSpec, products: ProductSet, results: zarr.Group
 ) -> tuple[xr.Dataset, dict[str, dict[str, Any]]]:
     """CF dataset: yearly stocks (scenario × year × y × x) and the 2-D/3-D products.
 
@@ -418,9 +469,12 @@ def _cube(
     sim = products.simulated
     scen = products.scenarios
     # The 3-D rates stay lazy (computed window by window while the file is written), so
-    # writing the cube holds a few chunks, not S full float64 maps per variable.
-    mask = dsa.from_array(sim, chunks=stocks.chunksize[2:])
-    t0, final = stocks[0, 0], stocks[:, -1]
+    # writing the cube holds a few chunks, not S full float64 maps per variable; they come from
+    # the final and T0 maps already in memory, not from the stored stocks read again.
+    tile = stocks.chunksize[2:]
+    mask = dsa.from_array(sim, chunks=tile)
+    t0 = dsa.from_array(products.t0, chunks=tile)
+    final = dsa.from_array(products.finals, chunks=(1, *tile))
     base = scen.index(products.baseline)
     asr = dsa.where(mask, absolute_rate(final, t0, products.years), np.nan)
     rsr = dsa.where(mask, relative_rate(final, final[base], products.years), np.nan)
@@ -504,7 +558,7 @@ def _cube(
             ),
             "npp_spinup_t_c_ha_yr": (
                 ("y", "x"),
-                np.where(sim, _npp_carbon(config, inputs, products.land_use), np.nan),
+                np.where(sim, _npp_carbon(config, results, products.land_use), np.nan),
                 {
                     "units": RATE_UNITS,
                     "long_name": "MIAMI NPP of the spin-up years entering the soil (t C/ha/yr; "

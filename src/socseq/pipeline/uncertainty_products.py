@@ -77,7 +77,6 @@ def write_uncertainty_products(
     unc: UncertaintyRun,
     config: RunConfig,
     grid: GridSpec,
-    inputs: zarr.Group,
     results: zarr.Group,
     stage: Path,
 ) -> list[str]:
@@ -89,8 +88,8 @@ def write_uncertainty_products(
         Outcome of :func:`socseq.pipeline.uncertainty.run_uncertainty`.
     config : RunConfig
     grid : GridSpec
-    inputs, results : zarr.Group
-        Staged inputs and the deterministic results.
+    results : zarr.Group
+        The deterministic results (``results.zarr``).
     stage : pathlib.Path
         Folder published with the run's other products.
 
@@ -333,7 +332,7 @@ def write_uncertainty_products(
     ds = ds.rio.write_crs(grid.crs).rio.write_transform(grid.transform)
     write_netcdf(ds, folder / "uncertainty.nc", complevel=1)
     written.append(f"{FOLDER}/uncertainty.nc")
-    zones = read_stored(inputs, "zones") if "zones" in inputs else None
+    zones = read_stored(results, "zones") if "zones" in results else None
     write_csv_atomic(summary_table(unc, config, zones), folder / "summary.csv")
     written.append(f"{FOLDER}/summary.csv")
     return written
