@@ -19,7 +19,7 @@ import numpy as np
 
 from socseq.dsm import load_config, predict, train
 from socseq.dsm.api import open_covariates, prediction_mask
-from socseq.dsm.predict import predict_grid, write_prediction
+from socseq.dsm.prediction import predict_grid, write_prediction
 
 REPO = Path(__file__).resolve().parents[1]
 CONFIG = REPO / "examples" / "mkd_cookbook" / "dsm.toml"

@@ -10,7 +10,7 @@ from socseq.dsm.aoa import AreaOfApplicability
 from socseq.dsm.covariates import CovariateLayer, CovariateStack
 from socseq.dsm.geometry import PlanarFrame
 from socseq.dsm.model import SOCStockModel
-from socseq.dsm.predict import OUTPUT_VARIABLES, predict_grid, write_prediction
+from socseq.dsm.prediction import OUTPUT_VARIABLES, predict_grid, write_prediction
 from socseq.io.raster import open_raster
 
 from .conftest import SHAPE

@@ -9,48 +9,29 @@
   regression forest, random forest, gradient boosting; optional residual kriging).
 - :mod:`socseq.dsm.validation`: spatially blocked and k-fold cross-validation, metrics.
 - :mod:`socseq.dsm.aoa`: the area of applicability (Meyer & Pebesma 2021).
-- :mod:`socseq.dsm.predict`: windowed prediction over the grid and COG/NetCDF outputs.
+- :mod:`socseq.dsm.prediction`: windowed prediction over the grid and COG/NetCDF outputs.
 - :mod:`socseq.dsm.api`: :func:`run_cv`, :func:`train`, :func:`predict` from a
   :class:`DSMConfig` (the ``[dsm]`` section of the run configuration).
+
+The names are imported on first use, so that the run configuration (which embeds
+:class:`DSMConfig`) does not pull in scikit-learn and scipy for commands that map nothing.
 """
 
-from socseq.dsm.aoa import AreaOfApplicability
-from socseq.dsm.api import (
-    TrainedDSM,
-    ValidationResult,
-    load_trained,
-    predict,
-    prepare_samples,
-    run_cv,
-    train,
-)
-from socseq.dsm.config import DSMConfig, load_config, parse_config
-from socseq.dsm.covariates import CovariateLayer, CovariateStack, FeatureEncoder
-from socseq.dsm.kriging import ResidualKriging
-from socseq.dsm.model import SOCStockModel
-from socseq.dsm.predict import predict_grid, write_prediction
-from socseq.dsm.ptf import BD_PTFS, bulk_density_ptf
-from socseq.dsm.qa import SampleReport
-from socseq.dsm.spline import EqualAreaSpline
-from socseq.dsm.stocks import compute_stocks, soc_stock_t_ha
-from socseq.dsm.validation import (
-    METRICS,
-    CVResult,
-    SpatialBlockKFold,
-    cross_validate,
-    evaluate,
-)
+from __future__ import annotations
+
+from importlib import import_module
+from typing import Any
 
 __all__ = [
-    "BD_PTFS",
-    "METRICS",
     "AreaOfApplicability",
+    "BD_PTFS",
     "CVResult",
     "CovariateLayer",
     "CovariateStack",
     "DSMConfig",
     "EqualAreaSpline",
     "FeatureEncoder",
+    "METRICS",
     "ResidualKriging",
     "SOCStockModel",
     "SampleReport",
@@ -72,3 +53,45 @@ __all__ = [
     "train",
     "write_prediction",
 ]
+
+_HOMES = {
+    "AreaOfApplicability": "socseq.dsm.aoa",
+    "BD_PTFS": "socseq.dsm.ptf",
+    "CVResult": "socseq.dsm.validation",
+    "CovariateLayer": "socseq.dsm.covariates",
+    "CovariateStack": "socseq.dsm.covariates",
+    "DSMConfig": "socseq.dsm.config",
+    "EqualAreaSpline": "socseq.dsm.spline",
+    "FeatureEncoder": "socseq.dsm.covariates",
+    "METRICS": "socseq.dsm.validation",
+    "ResidualKriging": "socseq.dsm.kriging",
+    "SOCStockModel": "socseq.dsm.model",
+    "SampleReport": "socseq.dsm.qa",
+    "SpatialBlockKFold": "socseq.dsm.validation",
+    "TrainedDSM": "socseq.dsm.api",
+    "ValidationResult": "socseq.dsm.api",
+    "bulk_density_ptf": "socseq.dsm.ptf",
+    "compute_stocks": "socseq.dsm.stocks",
+    "cross_validate": "socseq.dsm.validation",
+    "evaluate": "socseq.dsm.validation",
+    "load_config": "socseq.dsm.config",
+    "load_trained": "socseq.dsm.api",
+    "parse_config": "socseq.dsm.config",
+    "predict": "socseq.dsm.api",
+    "predict_grid": "socseq.dsm.prediction",
+    "prepare_samples": "socseq.dsm.api",
+    "run_cv": "socseq.dsm.api",
+    "soc_stock_t_ha": "socseq.dsm.stocks",
+    "train": "socseq.dsm.api",
+    "write_prediction": "socseq.dsm.prediction",
+}
+
+
+def __getattr__(name: str) -> Any:
+    if name in _HOMES:
+        return getattr(import_module(_HOMES[name]), name)
+    raise AttributeError(f"module 'socseq.dsm' has no attribute '{name}'")
+
+
+def __dir__() -> list[str]:
+    return sorted(__all__)

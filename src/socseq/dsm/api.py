@@ -49,7 +49,7 @@ from socseq.dsm.config import DSMConfig, SamplesConfig, StocksConfig
 from socseq.dsm.covariates import CovariateLayer, CovariateStack
 from socseq.dsm.geometry import PlanarFrame
 from socseq.dsm.model import SOCStockModel
-from socseq.dsm.predict import predict_grid, write_prediction
+from socseq.dsm.prediction import predict_grid, write_prediction
 from socseq.dsm.qa import SampleReport
 from socseq.dsm.stocks import compute_stocks
 from socseq.dsm.validation import CVResult, SpatialBlockKFold, cross_validate, evaluate
