@@ -351,12 +351,17 @@ def simulate(
     t_off = members.t_offset[:, which]
     p_fac = members.p_factor[:, which]
 
+    unperturbed = bool(np.all(t_fac == 1.0) and np.all(t_off == 0.0) and np.all(p_fac == 1.0))
+
     def member_npp(tas: np.ndarray, pr: np.ndarray) -> np.ndarray:
         """Member over cell MIAMI NPP of the cells' 12 months ``(b, 12)`` → rows.
 
         A member's annual mean temperature is its cell's times its factor plus its offset,
-        its rain the cell's total times its factor.
+        its rain the cell's total times its factor. Unperturbed members (the deterministic
+        run) have the ratio 1 exactly, which :func:`_npp_ratio` would compute at length.
         """
+        if unperturbed:
+            return np.ones(b * k)
         t_mean = tas.mean(axis=-1)[:, None]
         p_total = pr.sum(axis=-1)[:, None]
         member = miami_npp_g_dm_m2(t_mean * t_fac + t_off, p_total * p_fac)
