@@ -35,6 +35,13 @@ def bilinear_bands(
     n, sy, sx = values.shape
     m = fx.shape[0]
     done = np.zeros(m, np.bool_)
+    inside = np.zeros(m, np.bool_)
+    ia = np.zeros(m, np.int64)
+    ib = np.zeros(m, np.int64)
+    ja = np.zeros(m, np.int64)
+    jb = np.zeros(m, np.int64)
+    rx = np.zeros(m)
+    ry = np.zeros(m)
     for k in range(m):
         x, y = fx[k], fy[k]
         if not (x == x and y == y):
@@ -44,24 +51,31 @@ def bilinear_bands(
             continue
         j0 = int(np.floor(x))
         i0 = int(np.floor(y))
-        ja, jb = max(j0, 0), min(j0 + 1, sx - 1)
-        ia, ib = max(i0, 0), min(i0 + 1, sy - 1)
-        ok = True
-        for b in range(n):
-            v00 = values[b, ia, ja]
-            v01 = values[b, ia, jb]
-            v10 = values[b, ib, ja]
-            v11 = values[b, ib, jb]
+        ja[k], jb[k] = max(j0, 0), min(j0 + 1, sx - 1)
+        ia[k], ib[k] = max(i0, 0), min(i0 + 1, sy - 1)
+        rx[k] = 1.0 - (x - j0)
+        ry[k] = 1.0 - (y - i0)
+        inside[k] = True
+    # Band by band, so that each band's small source plane stays in cache and the output is
+    # written in order; a cell found next to a missing value is left to GDAL for every band
+    # (the caller overwrites what was written for it here).
+    missing = np.zeros(m, np.bool_)
+    for b in range(n):
+        plane = values[b]
+        row = out[b]
+        for k in range(m):
+            if not inside[k] or missing[k]:
+                continue
+            v00 = plane[ia[k], ja[k]]
+            v01 = plane[ia[k], jb[k]]
+            v10 = plane[ib[k], ja[k]]
+            v11 = plane[ib[k], jb[k]]
             if not (v00 == v00 and v01 == v01 and v10 == v10 and v11 == v11):
-                ok = False
-                break
-        if not ok:
-            continue
-        rx = 1.0 - (x - j0)
-        ry = 1.0 - (y - i0)
-        for b in range(n):
-            out[b, k] = (values[b, ia, ja] * rx + values[b, ia, jb] * (1.0 - rx)) * ry + (
-                values[b, ib, ja] * rx + values[b, ib, jb] * (1.0 - rx)
-            ) * (1.0 - ry)
-        done[k] = True
+                missing[k] = True
+                continue
+            wx, wy = rx[k], ry[k]
+            row[k] = (v00 * wx + v01 * (1.0 - wx)) * wy + (v10 * wx + v11 * (1.0 - wx)) * (1.0 - wy)
+    for k in range(m):
+        if inside[k] and not missing[k]:
+            done[k] = True
     return done
