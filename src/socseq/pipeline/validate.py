@@ -28,7 +28,7 @@ import xarray as xr
 from socseq.exceptions import ConfigError, InputValidationError
 from socseq.io.grid import GridSpec, cell_area_ha, clip_to_grid
 from socseq.io.raster import load_block
-from socseq.io.tables import read_zone_names
+from socseq.io.tables import check_zone_codes, read_zone_names
 from socseq.io.units import check_and_convert
 from socseq.pipeline.config import RunConfig
 from socseq.pipeline.inputs import NO_CLASS, class_codes
@@ -224,6 +224,7 @@ def survey(plan: InputPlan, config: RunConfig, soc: np.ndarray | None = None) ->
     lu = read_block(plan.static["land_use"], grid)
     classes = class_codes(lu.values, lu.rio.nodata, plan.source_classes, plan.table)
     candidate = np.isin(classes, plan.candidate_classes)
+    _check_zone_names(plan, config, grid, candidate)
     area = np.asarray(cell_area_ha(grid).values)
     by_class = {
         int(c): {
@@ -288,6 +289,21 @@ def survey(plan: InputPlan, config: RunConfig, soc: np.ndarray | None = None) ->
         "coastal_filled_cells": filled,
         "soc_median_t_ha": float(np.nanmedian(soc_v[undecided])) if undecided.any() else None,
     }
+
+
+def _check_zone_names(
+    plan: InputPlan, config: RunConfig, grid: GridSpec, cells: np.ndarray
+) -> None:
+    """Every zone code of the agricultural cells must have a row in ``inputs.zone_names``."""
+    path = config.inputs.zone_names
+    if path is None or "zones" not in plan.static:
+        return
+    zones = read_block(plan.static["zones"], grid)
+    values = np.asarray(zones.values, dtype=np.float64)
+    valid = cells & np.isfinite(values)
+    if zones.rio.nodata is not None:
+        valid &= values != zones.rio.nodata
+    check_zone_codes(values[valid], read_zone_names(path), path)
 
 
 def run_grid(config: RunConfig) -> GridSpec:
