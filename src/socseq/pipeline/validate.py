@@ -322,7 +322,8 @@ def validate_config(config: RunConfig) -> dict[str, Any]:
     Returns
     -------
     dict
-        ``grid`` (CRS, size, resolution), ``periods``, ``resampling`` per layer and the
+        ``grid`` (CRS, size, resolution), ``periods``, ``resampling`` per layer, ``samples``
+        (the :class:`~socseq.dsm.qa.SampleReport` of the ``[dsm]`` samples, or None) and the
         :func:`survey` of the grid.
 
     Raises
@@ -334,13 +335,14 @@ def validate_config(config: RunConfig) -> dict[str, Any]:
     grid = run_grid(config)
     baseline = "dsm" if config.dsm is not None and config.inputs.soc is None else None
     plan = plan_inputs(config, grid, baseline=baseline)
+    samples = None
     if config.dsm is not None:
         from socseq.dsm import api as dsm_api
 
         stack = dsm_api.open_covariates(
             config.dsm, grid if config.grid.crs is not None or config.inputs.soc else None
         )
-        dsm_api.prepare_samples(config.dsm, stack)
+        samples = dsm_api.prepare_samples(config.dsm, stack).report
     check_values(plan)
     soc = np.full(grid.shape, 50.0) if baseline is not None else None
     report = survey(plan, config, soc=soc)
@@ -361,6 +363,7 @@ def validate_config(config: RunConfig) -> dict[str, Any]:
         "periods": config.periods.model_dump(),
         "resampling": layers,
         "baseline": "the [dsm] map" if baseline is not None else "inputs.soc",
+        "samples": samples,
         **report,
     }
 
