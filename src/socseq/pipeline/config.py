@@ -205,6 +205,17 @@ class ClimateConfig(_Strict):
     pet_method: Literal["auto", "thornthwaite", "hargreaves"] = "auto"
     fill_distance_m: float = Field(25_000.0, ge=0)
 
+    @model_validator(mode="before")
+    @classmethod
+    def _not_both(cls, data: Any) -> Any:
+        # Before the fields: else an incomplete second section is reported, not the choice.
+        if isinstance(data, dict) and "series" in data and "normals" in data:
+            raise ValueError(
+                "give [climate.series] (a monthly series) or [climate.normals] (12 monthly "
+                "means), not both"
+            )
+        return data
+
     @model_validator(mode="after")
     def _one_climate(self) -> ClimateConfig:
         if (self.series is None) == (self.normals is None):
