@@ -344,7 +344,7 @@ CASES: list[Case] = [
     Case("range-band-beyond-file", _edit('path = "clay.tif"', 'path = "clay.tif", band = 3'), ("inputs.clay", "clay.tif", "band 3 requested but the file has 1 band(s)")),  # noqa: E501
     Case("range-grid-unknown-crs", _add('[grid]\ncrs = "EPSG:99999"\nresolution = 1000\nbounds = [200000, 2596000, 205000, 2600000]'), ("[grid.crs] crs 'EPSG:99999' is not a coordinate reference system",)),  # noqa: E501
     Case("range-grid-elsewhere", _add('[grid]\ncrs = "EPSG:3826"\nresolution = 1000\nbounds = [500000, 2000000, 505000, 2004000]'), ("covers 0 % of the template grid",)),  # noqa: E501
-    Case("range-series-and-normals", _edit("[climate.series]", '[climate.normals]\ntemperature = { path = "tas.nc", units = "degC" }\n[climate.series]'), ("[climate] give [climate.series] (a monthly series) or [climate.normals] (12 monthly means), not both",)),  # noqa: E501
+    Case("range-series-and-normals", _edit("[climate.series]", '[climate.normals]\ntemperature = { path = "tas.nc", units = "degC" }\n[climate.series]'), ("[climate] give [climate.series] (a monthly series) or [climate.normals] (12 monthly means), exactly one of them, not both",)),  # noqa: E501
     # --- missing files (each named with the configuration key and the path)
     Case("missing-soc", _delete("soc.tif"), ("inputs.soc", "{root}/soc.tif", "does not exist")),
     Case("missing-land-use", _delete("landuse.tif"), ("inputs.land_use", "{root}/landuse.tif", "does not exist")),  # noqa: E501

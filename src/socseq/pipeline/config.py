@@ -212,7 +212,7 @@ class ClimateConfig(_Strict):
         if isinstance(data, dict) and "series" in data and "normals" in data:
             raise ValueError(
                 "give [climate.series] (a monthly series) or [climate.normals] (12 monthly "
-                "means), not both"
+                "means), exactly one of them, not both"
             )
         return data
 
