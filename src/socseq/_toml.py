@@ -158,7 +158,9 @@ def format_errors(
             hint = f"did you mean '{known[0]}'? " if known else ""
         messages.append(f"[{where}] unknown key, {hint}check its spelling against {docs}")
     for where, found in values.items():
-        if len(found) == 1:
+        if len(found) == 1 and found[0].startswith("Input is not a valid path"):
+            messages.append(f"[{where}] should be a file path in quotes")
+        elif len(found) == 1:
             messages.append(f"[{where}] {found[0]}")
         else:
             options = list(dict.fromkeys(_short(m) for m in found))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
+from typing import Any
 
 import click
 import pandas as pd
@@ -160,6 +161,8 @@ def validate_command(config_path: Path, quiet: bool) -> None:
     """Check CONFIG and every input (files, CRS, units, legend, overlap) without running."""
     config = load_run_config(config_path)
     info = validate_config(config)
+    for line in sample_warnings(info.get("samples")):
+        click.echo(line, err=True)  # even with -q: a warning is not progress
     grid = info["grid"]
     res = " × ".join(f"{r:g}" for r in grid["resolution"])
     say = _say
@@ -194,6 +197,28 @@ def validate_command(config_path: Path, quiet: bool) -> None:
             say(f"{name}: {cells:,} coastal cells filled from the nearest climate cell")
     methods = ", ".join(f"{k} {v}" for k, v in info["resampling"].items())
     say(f"resampling: {methods}")
+
+
+def sample_warnings(report: Any) -> list[str]:
+    """One warning line when checks will drop ``[dsm]`` samples (docs/dsm.md, sample QA).
+
+    Rows with an impossible value (negative SOC, bottom not below top...) are valid input for
+    the DSM, which drops and lists them in ``samples_qa.csv``; ``socseq validate`` says so
+    before any training.
+    """
+    if report is None:
+        return []
+    counts = report.counts()
+    dropped = counts[counts["action"] == "dropped"]
+    if dropped.empty:
+        return []
+    reasons = ", ".join(f"{int(r.samples)} {r.issue}" for r in dropped.itertuples())
+    first = report.issues[report.issues["action"] == "dropped"].iloc[0]
+    return [
+        f"warning: samples file {report.source}: {int(dropped['samples'].sum())} of "
+        f"{report.n_read} rows are dropped ({reasons}; first: data row {first['row']}, "
+        f"{first['column']} {first['value']:g}); socseq dsm cv lists them in samples_qa.csv"
+    ]
 
 
 def _say(text: str) -> None:

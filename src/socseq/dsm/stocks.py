@@ -144,6 +144,8 @@ def _harmonise(
 ) -> pd.DataFrame:
     """One row per profile with the stock and the harmonised SOC, BD and CF over ``interval``."""
     thickness = interval[1] - interval[0]
+    if horizons.empty:  # every row was dropped: compute_stocks says so in one line
+        return pd.DataFrame(columns=["sample_id", "row", "x", "y", "stock_t_ha"])
     # Plain arrays sorted by profile (in order of first appearance) then depth: a pandas
     # groupby costs more than the arithmetic for thousands of small profiles.
     codes, keys = pd.factorize(horizons["_profile"], sort=False)
@@ -342,9 +344,12 @@ def compute_stocks(
     samples = _merge_duplicates(samples.reset_index(drop=True), report)
     report.n_used = len(samples)
     if samples.empty:
+        issues = ", ".join(
+            f"{int(row.samples)} {row.issue} ({row.action})" for row in report.counts().itertuples()
+        )
         raise InputValidationError(
-            f"{what}: no sample is left after the checks ({report.counts().to_dict('records')});"
-            " see the issues and correct the columns or units"
+            f"{what}: no sample is left after the checks ({issues or 'no rows'}); correct the "
+            "columns, units or depths (docs/dsm.md, sample quality report)"
         )
     return samples.reset_index(drop=True), report
 

@@ -26,21 +26,27 @@ import rasterio.shutil
 import rioxarray
 import xarray as xr
 from pyproj import CRS
+from rasterio._err import CPLE_BaseError
 from rasterio.errors import RasterioError
 
 from socseq.atomic import atomic_path
 from socseq.exceptions import (
     ConfigError,
+    GridMismatchError,
     InputFormatError,
     InputValidationError,
     MissingCRSError,
     RasterFileNotFoundError,
+    SocseqError,
 )
 
 __all__ = [
+    "READ_ERRORS",
     "load_block",
     "open_monthly",
     "open_raster",
+    "read_failure",
+    "root_cause",
     "write_geotiff",
     "write_netcdf",
     "write_zarr",
@@ -53,8 +59,41 @@ _SPATIAL_NAMES = {"y": ("y", "lat", "latitude"), "x": ("x", "lon", "long", "long
 _ENCODING_ATTRS = ("scale_factor", "add_offset", "_FillValue", "missing_value", "_Unsigned")
 
 
+#: What reading a lazily opened file can raise when the file is truncated or corrupt: GDAL's
+#: errors through rasterio (``RasterioIOError "Read failed"`` over the ``CPLE_*`` cause), and
+#: HDF5's through h5py (``OSError "Can't synchronously read data"``).
+READ_ERRORS: tuple[type[BaseException], ...] = (RasterioError, CPLE_BaseError, OSError)
+
+
 def _what(name: str, path: Path) -> str:
     return f"layer '{name}' (file {path})"
+
+
+def root_cause(exc: BaseException) -> str:
+    """Return the first line of the innermost error of a chain (GDAL's words, not "Read failed")."""
+    seen: list[BaseException] = []
+    current: BaseException | None = exc
+    while current is not None and current not in seen:
+        seen.append(current)
+        current = current.__cause__ or current.__context__
+    for error in reversed(seen):
+        text = str(error).strip()
+        if text:
+            return text.splitlines()[0]
+    return type(exc).__name__
+
+
+def read_failure(name: str, path: str | os.PathLike[str], exc: BaseException) -> SocseqError:
+    """Return the one-line error for a layer whose values cannot be read: layer, file, cause, fix.
+
+    A socseq error (raised by a nested read, e.g. one month of a pattern) is returned as it is.
+    """
+    if isinstance(exc, SocseqError):
+        return exc
+    return InputValidationError(
+        f"{_what(name, Path(path))}: reading its values failed ({root_cause(exc)}); the file "
+        "is truncated or corrupt: copy, download or export it again"
+    )
 
 
 def _detect_format(path: Path) -> str:
@@ -169,9 +208,19 @@ def load_block(da: xr.DataArray) -> xr.DataArray:
     """Read a (sliced) layer opened with ``lazy=True`` and apply its pending conversions.
 
     Returns the same values :func:`open_raster` without ``lazy`` gives for that block.
+
+    Raises
+    ------
+    InputValidationError
+        The file cannot be read (truncated or corrupt): one line naming the layer, the file
+        and GDAL's or HDF5's reason.
     """
     pending = da.encoding.get("socseq_pending", [])
-    out = _apply_pending(da.load(), pending)
+    try:
+        loaded = da.load()
+    except READ_ERRORS as exc:
+        raise read_failure(str(da.name), da.attrs.get("source", "?"), exc) from exc
+    out = _apply_pending(loaded, pending)
     out.encoding.pop("socseq_pending", None)
     return out
 
@@ -288,6 +337,27 @@ def _looks_lonlat(da: xr.DataArray, lonlat_named: bool) -> bool:
     return bool(np.all(np.abs(y) <= 90) and np.all((x >= -180) & (x <= 360)))
 
 
+def _check_degrees(da: xr.DataArray, name: str, path: Path) -> None:
+    """Refuse a geographic CRS whose coordinates are not degrees (the file's CRS is wrong).
+
+    GDAL would otherwise fail only when the layer is warped, with PROJ's "Invalid latitude".
+    A cell of margin keeps grids whose centres sit half a cell beyond ±90°/±180° readable.
+    """
+    crs = CRS.from_user_input(da.rio.crs)
+    if not crs.is_geographic or da.sizes["y"] == 0 or da.sizes["x"] == 0:
+        return
+    y, x = da["y"].values.astype(float), da["x"].values.astype(float)
+    margin = max(np.ptp(y) / max(len(y) - 1, 1), np.ptp(x) / max(len(x) - 1, 1), 1e-9)
+    if np.all(np.abs(y) <= 90 + margin) and np.all((x >= -180 - margin) & (x <= 360 + margin)):
+        return
+    raise GridMismatchError(
+        f"{_what(name, path)}: its CRS {crs.to_string()} is geographic but its coordinates "
+        f"(x {x.min():.6g}…{x.max():.6g}, y {y.min():.6g}…{y.max():.6g}) are not degrees; the "
+        "CRS written in the file is wrong: write the right one (gdal_edit.py -a_srs EPSG:XXXX "
+        "FILE)"
+    )
+
+
 def _north_up(da: xr.DataArray) -> xr.DataArray:
     """Order y decreasing and x increasing, and shift 0–360° longitudes to −180–180°."""
     crs = da.rio.crs
@@ -395,6 +465,7 @@ def open_raster(
                 "grid_mapping"
             )
         da = da.rio.write_crs("EPSG:4326")
+    _check_degrees(da, name, path)
     da = _north_up(da)
     if band is not None:
         da = _select_band(da, band, name, path)

@@ -16,6 +16,7 @@ dropped later by :mod:`socseq.dsm.stocks`, which knows the soil physics.
 
 from __future__ import annotations
 
+import csv
 import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -99,10 +100,19 @@ def _what(path: Path) -> str:
 
 def _read_table(path: Path) -> pd.DataFrame:
     sep = "\t" if path.suffix.lower() == ".tsv" else None
+    if path.is_file() and path.stat().st_size <= 4096 and not path.read_bytes().strip():
+        raise InputFormatError(
+            f"{_what(path)}: is empty; give a header row and one row per sample (UTF-8 CSV)"
+        )
     try:
         # sep=None sniffs "," or ";" (European spreadsheets export ";").
         return pd.read_csv(path, sep=sep, engine="python")
-    except (pd.errors.ParserError, UnicodeDecodeError, pd.errors.EmptyDataError) as exc:
+    except (
+        pd.errors.ParserError,
+        UnicodeDecodeError,
+        pd.errors.EmptyDataError,
+        csv.Error,  # the sniffer finds no delimiter
+    ) as exc:
         first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         raise InputFormatError(
             f"{_what(path)}: cannot be read as a table ({first}); save it as UTF-8 CSV with "

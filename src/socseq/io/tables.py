@@ -16,7 +16,7 @@ import pandas as pd
 
 from socseq.exceptions import ConfigError
 
-__all__ = ["read_csv_table", "read_zone_names"]
+__all__ = ["check_zone_codes", "read_csv_table", "read_zone_names"]
 
 
 def read_csv_table(
@@ -82,6 +82,11 @@ def _read_frame(path: Path, what: str, columns: Sequence[str]) -> pd.DataFrame:
         raise ConfigError(f"{what} {path}: is not a readable CSV table ({reason})") from exc
     frame.columns = [str(c).strip() for c in frame.columns]
     missing = [c for c in columns if c not in frame.columns]
+    if missing and len(frame.columns) == 1 and ";" in frame.columns[0]:
+        raise ConfigError(
+            f"{what} {path}: is separated by ';', not ','; save it as comma-separated CSV with "
+            f"the header {expected}"
+        )
     if missing:
         raise ConfigError(
             f"{what} {path}: lacks column(s) {', '.join(missing)}; the columns are {expected}"
@@ -135,3 +140,36 @@ def read_zone_names(path: str | os.PathLike[str]) -> dict[int, str]:
         row = int(np.flatnonzero(empty.to_numpy())[0])
         raise ConfigError(f"{what} {path} line {row + 2}, column 'name': is empty; name the zone")
     return dict(zip(codes.astype(int).tolist(), names.astype(str).str.strip(), strict=True))
+
+
+def check_zone_codes(
+    codes: np.ndarray, names: dict[int, str], path: str | os.PathLike[str]
+) -> None:
+    """Refuse zone codes of the ``inputs.zones`` raster that ``inputs.zone_names`` lacks.
+
+    Parameters
+    ----------
+    codes : numpy.ndarray
+        Zone codes of the cells that will be summarised (no nodata).
+    names : dict
+        The zone names (:func:`read_zone_names`).
+    path : path-like
+        The zone-names CSV, for the message.
+
+    Raises
+    ------
+    ConfigError
+        One line naming the missing codes (with their cells, the most frequent first) and the
+        CSV, so the gap shows in ``socseq validate``, not as bare numbers in ``summary.csv``.
+    """
+    values, counts = np.unique(np.asarray(codes, dtype=np.int64), return_counts=True)
+    absent = [(int(v), int(c)) for v, c in zip(values, counts, strict=True) if int(v) not in names]
+    if not absent:
+        return
+    absent.sort(key=lambda vc: -vc[1])
+    listed = ", ".join(f"{v} ({c:,} cells)" for v, c in absent[:6])
+    more = f" and {len(absent) - 6} more" if len(absent) > 6 else ""
+    raise ConfigError(
+        f"inputs.zone_names {path}: has no name for zone code(s) {listed}{more} of inputs.zones; "
+        "add a row code,name for each"
+    )

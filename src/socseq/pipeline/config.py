@@ -19,7 +19,9 @@ import string
 from pathlib import Path
 from typing import Any, Literal
 
+import pyproj
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pyproj.exceptions import CRSError
 
 from socseq._toml import read_toml, resolve_paths, validate
 from socseq.dsm.config import DSMConfig
@@ -203,6 +205,17 @@ class ClimateConfig(_Strict):
     pet_method: Literal["auto", "thornthwaite", "hargreaves"] = "auto"
     fill_distance_m: float = Field(25_000.0, ge=0)
 
+    @model_validator(mode="before")
+    @classmethod
+    def _not_both(cls, data: Any) -> Any:
+        # Before the fields: else an incomplete second section is reported, not the choice.
+        if isinstance(data, dict) and "series" in data and "normals" in data:
+            raise ValueError(
+                "give [climate.series] (a monthly series) or [climate.normals] (12 monthly "
+                "means), exactly one of them, not both"
+            )
+        return data
+
     @model_validator(mode="after")
     def _one_climate(self) -> ClimateConfig:
         if (self.series is None) == (self.normals is None):
@@ -299,6 +312,12 @@ class InputsConfig(_Strict):
     zones: InputLayer | None = None
     zone_names: Path | None = None
 
+    @model_validator(mode="after")
+    def _named_zones(self) -> InputsConfig:
+        if self.zone_names is not None and self.zones is None:
+            raise ValueError("zone_names names the codes of inputs.zones; give zones too")
+        return self
+
 
 class GridConfig(_Strict):
     """The template grid: an input's grid (default ``soc``), or CRS, resolution and bounds."""
@@ -307,6 +326,18 @@ class GridConfig(_Strict):
     crs: str | None = None
     resolution: float | None = Field(None, gt=0)
     bounds: tuple[float, float, float, float] | None = None
+
+    @field_validator("crs")
+    @classmethod
+    def _known_crs(cls, value: str | None) -> str | None:
+        if value is not None:
+            try:
+                pyproj.CRS.from_user_input(value)
+            except CRSError as exc:
+                raise ValueError(
+                    f"crs '{value}' is not a coordinate reference system; give e.g. 'EPSG:3826'"
+                ) from exc
+        return value
 
     @model_validator(mode="after")
     def _one_way(self) -> GridConfig:
@@ -334,8 +365,17 @@ class PeriodsConfig(_Strict):
     @model_validator(mode="after")
     def _ordered(self) -> PeriodsConfig:
         for label, (first, last) in (("spinup", self.spinup), ("warmup", self.warmup)):
+            if first < 1:
+                raise ValueError(
+                    f"{label} = [{first}, {last}]: years are calendar years AD, e.g. [1981, 2000]"
+                )
             if last < first:
                 raise ValueError(f"{label} = [{first}, {last}] ends before it starts")
+        if self.spinup[0] > self.warmup[0]:
+            raise ValueError(
+                f"spinup = {list(self.spinup)} starts after warmup = {list(self.warmup)}: the "
+                "spin-up climate is that of the years before (or of) the warm-up; swap them"
+            )
         return self
 
     @property

@@ -19,8 +19,16 @@ from typing import Any, Literal
 import numpy as np
 import xarray as xr
 
+from socseq.exceptions import GridMismatchError
 from socseq.io.grid import GridSpec, clip_to_grid, fill_from_nearest, resample_to
-from socseq.io.raster import load_block, open_monthly, open_raster
+from socseq.io.raster import (
+    READ_ERRORS,
+    load_block,
+    open_monthly,
+    open_raster,
+    read_failure,
+    root_cause,
+)
 from socseq.io.series import open_monthly_pattern
 from socseq.io.units import convert_units
 
@@ -106,11 +114,20 @@ _OPEN = threading.local()
 
 
 def open_layer(spec: LayerSpec) -> xr.DataArray:
-    """Open a layer lazily; the opened file is kept for the thread's next windows."""
+    """Open a layer lazily; the opened file is kept for the thread's next windows.
+
+    Raises
+    ------
+    InputValidationError
+        The file cannot be read (truncated or corrupt), naming the layer and the file.
+    """
     cache: dict[LayerSpec, xr.DataArray] = getattr(_OPEN, "layers", None) or {}
     _OPEN.layers = cache
     if spec not in cache:
-        cache[spec] = open_spec(spec)
+        try:
+            cache[spec] = open_spec(spec)
+        except READ_ERRORS as exc:
+            raise read_failure(spec.name, spec.path, exc) from exc
     return cache[spec]
 
 
@@ -143,6 +160,14 @@ def read_block(
     xarray.DataArray
         ``(y, x)`` or ``(lead, y, x)`` on ``grid``; float64 with NaN, or the class codes with
         their nodata value.
+
+    Raises
+    ------
+    InputValidationError
+        The file cannot be read (truncated or corrupt): one line naming the layer, the file,
+        GDAL's or HDF5's reason and the fix.
+    GridMismatchError
+        The block cannot be warped onto the grid (a CRS GDAL cannot project there).
     """
     da = open_layer(spec)
     if months is not None:
@@ -152,12 +177,18 @@ def read_block(
         # The source does not reach the window: a one-cell NaN block of the same lead axes
         # goes through the same reduction, then covers the window.
         return _nothing(da, grid, reduce, spec.kind)
-    block = load_block(clipped)
+    block = load_block(clipped)  # a truncated or corrupt file: one line naming layer and file
     if spec.quantity is not None and spec.units is not None:
         block = convert_units(block, variable=spec.quantity, units=spec.units, name=spec.name)
     if reduce is not None:
         block = reduce(block)
-    return resample_to(block, grid, method=spec.method, kind=spec.kind, num_threads=threads)
+    try:
+        return resample_to(block, grid, method=spec.method, kind=spec.kind, num_threads=threads)
+    except READ_ERRORS as exc:
+        raise GridMismatchError(
+            f"layer '{spec.name}' (file {spec.path}): cannot be warped onto the run's grid "
+            f"({root_cause(exc)}); check the CRS written in the file (gdalinfo FILE)"
+        ) from exc
 
 
 def _nothing(da: xr.DataArray, grid: GridSpec, reduce: Any, kind: Kind) -> xr.DataArray:

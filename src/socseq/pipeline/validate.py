@@ -28,7 +28,7 @@ import xarray as xr
 from socseq.exceptions import ConfigError, InputValidationError
 from socseq.io.grid import GridSpec, cell_area_ha, clip_to_grid
 from socseq.io.raster import load_block
-from socseq.io.tables import read_zone_names
+from socseq.io.tables import check_zone_codes, read_zone_names
 from socseq.io.units import check_and_convert
 from socseq.pipeline.config import RunConfig
 from socseq.pipeline.inputs import NO_CLASS, class_codes
@@ -224,6 +224,7 @@ def survey(plan: InputPlan, config: RunConfig, soc: np.ndarray | None = None) ->
     lu = read_block(plan.static["land_use"], grid)
     classes = class_codes(lu.values, lu.rio.nodata, plan.source_classes, plan.table)
     candidate = np.isin(classes, plan.candidate_classes)
+    _check_zone_names(plan, config, grid, candidate)
     area = np.asarray(cell_area_ha(grid).values)
     by_class = {
         int(c): {
@@ -290,6 +291,21 @@ def survey(plan: InputPlan, config: RunConfig, soc: np.ndarray | None = None) ->
     }
 
 
+def _check_zone_names(
+    plan: InputPlan, config: RunConfig, grid: GridSpec, cells: np.ndarray
+) -> None:
+    """Every zone code of the agricultural cells must have a row in ``inputs.zone_names``."""
+    path = config.inputs.zone_names
+    if path is None or "zones" not in plan.static:
+        return
+    zones = read_block(plan.static["zones"], grid)
+    values = np.asarray(zones.values, dtype=np.float64)
+    valid = cells & np.isfinite(values)
+    if zones.rio.nodata is not None:
+        valid &= values != zones.rio.nodata
+    check_zone_codes(values[valid], read_zone_names(path), path)
+
+
 def run_grid(config: RunConfig) -> GridSpec:
     """Return the template grid without running the DSM (the covariates' grid for [dsm])."""
     if config.dsm is not None and config.grid.crs is None and config.inputs.soc is None:
@@ -306,7 +322,8 @@ def validate_config(config: RunConfig) -> dict[str, Any]:
     Returns
     -------
     dict
-        ``grid`` (CRS, size, resolution), ``periods``, ``resampling`` per layer and the
+        ``grid`` (CRS, size, resolution), ``periods``, ``resampling`` per layer, ``samples``
+        (the :class:`~socseq.dsm.qa.SampleReport` of the ``[dsm]`` samples, or None) and the
         :func:`survey` of the grid.
 
     Raises
@@ -318,13 +335,14 @@ def validate_config(config: RunConfig) -> dict[str, Any]:
     grid = run_grid(config)
     baseline = "dsm" if config.dsm is not None and config.inputs.soc is None else None
     plan = plan_inputs(config, grid, baseline=baseline)
+    samples = None
     if config.dsm is not None:
         from socseq.dsm import api as dsm_api
 
         stack = dsm_api.open_covariates(
             config.dsm, grid if config.grid.crs is not None or config.inputs.soc else None
         )
-        dsm_api.prepare_samples(config.dsm, stack)
+        samples = dsm_api.prepare_samples(config.dsm, stack).report
     check_values(plan)
     soc = np.full(grid.shape, 50.0) if baseline is not None else None
     report = survey(plan, config, soc=soc)
@@ -345,6 +363,7 @@ def validate_config(config: RunConfig) -> dict[str, Any]:
         "periods": config.periods.model_dump(),
         "resampling": layers,
         "baseline": "the [dsm] map" if baseline is not None else "inputs.soc",
+        "samples": samples,
         **report,
     }
 

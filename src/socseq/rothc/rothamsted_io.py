@@ -232,9 +232,17 @@ def _text_lines(path: Path) -> list[str]:
     Universal newlines turn CRLF into LF. The text is split on LF only, because
     :meth:`str.splitlines` also splits on form feeds and other characters Fortran does not
     treat as line ends, which would shift the line numbers the v2 layout depends on. Bytes that
-    are not UTF-8 (a Latin-1 degree sign in a header) are replaced, not fatal.
+    are not UTF-8 (a Latin-1 degree sign in a header) are replaced, not fatal; NUL bytes (a
+    UTF-16 or binary file, whose lines would all look empty) are refused in one line.
     """
-    lines = path.read_text(encoding="utf-8-sig", errors="replace").split("\n")
+    raw = path.read_bytes()
+    if b"\x00" in raw:
+        raise InputFormatError(
+            f"{path}: is not a text file (it holds NUL bytes: UTF-16 or binary); save it as "
+            "plain text (ASCII or UTF-8), as RothC_input.dat"
+        )
+    text = raw.decode("utf-8-sig", errors="replace")
+    lines = text.replace("\r\n", "\n").replace("\r", "\n").split("\n")
     if lines[-1] == "":
         lines.pop()
     return lines
