@@ -63,6 +63,8 @@ def _error(exc: pytest.ExceptionInfo) -> str:
         ("tas_degC", "°C", 21.5, 21.5),
         ("tas_degC", "K", 294.65, 21.5),
         ("tas_degC", "0.1 degC", 215.0, 21.5),
+        ("tas_degC", "degF", 70.7, 21.5),  # (70.7 − 32) · 5/9 = 21.5
+        ("tas_degC", "°F", 50.0, 10.0),
         ("ndvi", "1", 0.7, 0.7),
         ("ndvi", "0.0001", 7000.0, 0.7),
         ("ec_dS_m", "dS/m", 1.2, 1.2),
@@ -127,6 +129,8 @@ TRAPS = [
     ("tas_degC", "degC", (265.0, 305.0), ("Kelvin",), "K"),
     ("tas_degC", "degC", (-300.0, 350.0), ("tenths of °C", "TerraClimate"), "0.1 degC"),
     ("tas_degC", "K", (5.0, 30.0), ("°C already",), "degC"),
+    # A hot region in °F (Taiwan's monthly means, 59–86 °F).
+    ("tas_degC", "degC", (59.0, 86.0), ("°F", "tenths of °C"), "degF"),
     ("pr_mm", "mm", (0.5, 12.0), ("mm/day",), "mm/day"),
     ("pet_mm", "mm", (1.0, 7.0), ("mm/day",), "mm/day"),
     ("pet_mm", "mm/day", (40.0, 180.0), ("monthly totals",), "mm"),

@@ -253,6 +253,12 @@ VARIABLES: dict[str, VariableUnits] = {
                 )
             ),
             "K": Conversion(("K", "kelvin", "degK"), offset=-273.15),
+            # (F − 32) · 5/9
+            "degF": Conversion(
+                ("degF", "°F", "F", "fahrenheit", "degrees_Fahrenheit", "deg F"),
+                scale=5.0 / 9.0,
+                offset=-160.0 / 9.0,
+            ),
             "0.1 degC": Conversion(
                 ("0.1 degC", "0.1 °C", "degC/10", "degC*0.1", "0.1 C"), scale=0.1
             ),
@@ -265,6 +271,15 @@ VARIABLES: dict[str, VariableUnits] = {
                 "Kelvin",
                 "K",
                 ' (or TerraClimate tenths of °C in a warm region: units = "0.1 degC")',
+            ),
+            # Monthly means in °F lie within −40…125 (hottest month on record about 108 °F);
+            # tenths of °C of a mild climate can look the same, so the note names both.
+            Trap(
+                ("degC",),
+                lambda s: 60 < s.max <= 125 and s.min >= -40 and s.median < 95,
+                "°F",
+                "degF",
+                ' (or TerraClimate tenths of °C in a mild climate: units = "0.1 degC")',
             ),
             Trap(
                 ("degC",),
