@@ -26,10 +26,12 @@ from socseq.dsm.config import DSMConfig
 
 __all__ = [
     "CLIMATE_KEYS",
+    "VECTOR_SUFFIXES",
     "ClimateConfig",
     "ClimateLayer",
     "ClimateSet",
     "CoverConfig",
+    "DomainConfig",
     "GridConfig",
     "InputLayer",
     "InputsConfig",
@@ -455,6 +457,49 @@ class MasksConfig(_Strict):
         return self
 
 
+#: File suffixes read as polygons (GeoPackage, Shapefile, GeoJSON, FlatGeobuf) by ``[domain]``.
+VECTOR_SUFFIXES = (".gpkg", ".shp", ".geojson", ".json", ".fgb")
+
+
+class DomainConfig(_Strict):
+    """The study area (``[domain]``): only its cells are modelled, summed and mapped.
+
+    ``path``: a raster (cells with a valid, non-zero value are inside; resampled to the grid
+    by ``resampling``, default nearest, with ``band``/``variable`` as for any layer) or a
+    polygon file (GeoPackage, Shapefile, GeoJSON, FlatGeobuf: a cell is inside when its centre
+    is inside a polygon; ``layer`` picks the layer of a multi-layer GeoPackage; needs the
+    ``vector`` extra). Cells of the agricultural classes outside it are counted under the
+    exclusion reason "outside the domain".
+    """
+
+    path: Path
+    layer: str | None = None
+    band: int | None = Field(None, ge=1)
+    variable: str | None = None
+    resampling: Literal["nearest", "mode"] | None = None
+
+    @property
+    def is_vector(self) -> bool:
+        """Whether ``path`` is a polygon file (by its suffix)."""
+        return self.path.suffix.lower() in VECTOR_SUFFIXES
+
+    @model_validator(mode="after")
+    def _kind_keys(self) -> DomainConfig:
+        if self.is_vector:
+            given = [k for k in ("band", "variable", "resampling") if getattr(self, k) is not None]
+            if given:
+                raise ValueError(
+                    f"{', '.join(given)} applies to a raster domain, not to the polygons of "
+                    f"{self.path.name}; remove it (layer picks a GeoPackage layer)"
+                )
+        elif self.layer is not None:
+            raise ValueError(
+                f"layer applies to a polygon file ({', '.join(VECTOR_SUFFIXES)}), not to the "
+                f"raster {self.path.name}; use band or variable"
+            )
+        return self
+
+
 class ScenarioConfig(_Strict):
     """A forward scenario, declared as data.
 
@@ -671,6 +716,7 @@ class RunConfig(_Strict):
     outputs: OutputsConfig = OutputsConfig()
     dsm: DSMConfig | None = None
     uncertainty: UncertaintyConfig | None = None
+    domain: DomainConfig | None = None
 
     @model_validator(mode="after")
     def _consistent(self) -> RunConfig:

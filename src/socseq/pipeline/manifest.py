@@ -135,6 +135,7 @@ def run_manifest(
             "constants": config.model.constants,
             "depth_cm": config.model.depth_cm,
             "land_use_table": config.land_use.table,
+            "domain": None if config.domain is None else str(config.domain.path),
             **climate_method(config),
         },
         "timings_s": {k: round(v, 3) for k, v in timings.items()},
