@@ -7,15 +7,18 @@ rasterio), never with socseq's own classification.
 
 from __future__ import annotations
 
+import csv
 import json
+import re
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pytest
 import rasterio
 
 from .conftest import Region, write_region
-from .test_bad_inputs import _invoke
+from .test_bad_inputs import _invoke, _replace
 
 ROOT = Path(__file__).resolve().parents[2]
 CANDIDATE = [2, 3, 5, 12, 13]  # land_use.simulate ∪ cropland (defaults)
@@ -74,7 +77,247 @@ def _validates(region: Region, monkeypatch, capsys) -> str:
 
 
 # --------------------------------------------------------------------------------------------
-# [domain]: polygons restrict every area
+# 1. Land-use codes outside the declared legend
+
+
+def _esa_region(tmp_path: Path, extra: str = "") -> tuple[Region, np.ndarray]:
+    region = write_region(tmp_path / "r", ny=8, nx=10, extra=extra)
+    fao = _read(region.root / "landuse.tif").astype(int)
+    esa = np.vectorize(FAO_TO_ESA.get)(fao)
+    _rewrite(region.root / "landuse.tif", esa)
+    return region, esa
+
+
+def test_esa_codes_declared_as_fao_are_named_with_the_legend_they_fit(
+    tmp_path, monkeypatch, capsys
+):
+    region, esa = _esa_region(tmp_path)
+    line = _fails(region, tmp_path, monkeypatch, capsys)
+    # ESA 10 and 12 are FAO codes too (snow, tree crops); every other code is unknown.
+    unknown = ~np.isin(esa, np.arange(1, 14))
+    share = unknown.sum() / esa.size
+    assert f"{100 * share:.3g} % of {esa.size} sampled cells" in line
+    assert "layer 'inputs.land_use'" in line and "landuse.tif" in line
+    for code in np.unique(esa[unknown]):
+        assert f"{code} ({(esa == code).sum():,})" in line, code
+    assert 'they look like ESA CCI codes: set land_use.source_classes = "esa_cci"' in line
+    assert "[checks] unknown_code_share_max (now 0.01)" in line
+
+
+def test_the_unknown_code_share_can_be_relaxed(tmp_path, monkeypatch, capsys):
+    region, _ = _esa_region(tmp_path, extra="[checks]\nunknown_code_share_max = 1\n")
+    _validates(region, monkeypatch, capsys)
+
+
+# --------------------------------------------------------------------------------------------
+# 2. land_use.simulate / cropland naming classes the class table lacks
+
+
+def _table_classes() -> str:
+    with open(ROOT / "src/socseq/pipeline/data/fao_classes.csv", newline="") as f:
+        return ", ".join(f"{row['code']} {row['name']}" for row in csv.DictReader(f))
+
+
+@pytest.mark.parametrize(
+    ("settings", "needle"),
+    [
+        ("simulate = [2, 3, 14]", "land_use.simulate names class 14, not in the class table"),
+        ("cropland = [2, 99, 98]", "land_use.cropland names classes 98, 99, not in the class"),
+    ],
+)
+def test_a_class_missing_from_the_table_is_named_with_the_known_ones(
+    settings, needle, tmp_path, monkeypatch, capsys
+):
+    region = write_region(tmp_path / "r", ny=8, nx=10, extra=f"[land_use]\n{settings}\n")
+    line = _fails(region, tmp_path, monkeypatch, capsys)
+    assert needle in line
+    assert f"(fao: {_table_classes()})" in line
+
+
+# --------------------------------------------------------------------------------------------
+# 3. Nothing left to simulate
+
+
+def test_no_cell_to_simulate_names_the_cells_of_each_reason(tmp_path, monkeypatch, capsys):
+    region = write_region(tmp_path / "r", ny=8, nx=10, extra="[masks]\nmax_soc_t_ha = 1\n")
+    land = _read(region.root / "landuse.tif")
+    soc = _read(region.root / "soc.tif")
+    candidate = np.isin(land, CANDIDATE)
+    paddy = candidate & (land == 13)
+    no_soc = candidate & ~paddy & np.isnan(soc)
+    above = candidate & ~paddy & ~np.isnan(soc)  # every stock is above 1 t C/ha
+    line = _fails(region, tmp_path, monkeypatch, capsys)
+    assert f"all {candidate.sum():,} agricultural cells are excluded" in line
+    assert f"paddy (excluded by configuration): {paddy.sum():,}" in line
+    assert f"no SOC baseline: {no_soc.sum():,}" in line
+    assert f"SOC above the mask limit: {above.sum():,}" in line
+
+
+# --------------------------------------------------------------------------------------------
+# 4. The median SOC stock of the agricultural cells
+
+
+def _soc_on_candidates(region: Region, low: float, high: float, other: float) -> np.ndarray:
+    """Stocks in [low, high] on the agricultural cells, ``other`` elsewhere (NaN kept)."""
+    land = _read(region.root / "landuse.tif")
+    soc = _read(region.root / "soc.tif")
+    rng = np.random.default_rng(5)
+    values = np.where(np.isin(land, CANDIDATE), rng.uniform(low, high, soc.shape), other)
+    values[np.isnan(soc)] = np.nan
+    _rewrite(region.root / "soc.tif", np.where(np.isnan(values), -999.0, values))
+    return np.where(np.isin(land, CANDIDATE), values, np.nan)
+
+
+@pytest.mark.parametrize(
+    ("low", "high", "other", "side", "likely"),
+    [
+        # Other land at 80 t C/ha keeps the whole map clear of the kg/m² unit trap (max ≥ 60).
+        (2.0, 4.5, 80.0, "below 5", "stocks in kg/m² declared as t/ha gives stocks 10× too low"),
+        # Other land at 50 t C/ha keeps the map's median below the g/m² trap (500).
+        (
+            420.0,
+            480.0,
+            50.0,
+            "above 400",
+            "stocks in t/ha declared as kg/m² gives stocks 10× too high",
+        ),
+    ],
+)
+def test_an_implausible_median_soc_stops_validate_and_run(
+    low, high, other, side, likely, tmp_path, monkeypatch, capsys
+):
+    region = write_region(tmp_path / "r", ny=8, nx=10)
+    stocks = _soc_on_candidates(region, low, high, other)
+    finite = stocks[np.isfinite(stocks)]
+    line = _fails(region, tmp_path, monkeypatch, capsys)
+    assert f"median {np.median(finite):.3g} t C/ha on {finite.size} agricultural cells" in line
+    assert side in line and likely in line
+    assert "(inputs.soc, file" in line and "check inputs.soc.units" in line
+    assert "[checks] soc_median_range_t_ha" in line
+
+
+@pytest.mark.parametrize(
+    ("median", "kind", "likely"),
+    [
+        (3.1, "concentration", "SOC in % declared as g/kg gives stocks 10× too low"),
+        (610.0, "concentration", "SOC in g/kg declared as % gives stocks 10× too high"),
+        (0.045, "concentration", "SOC as a fraction (kg/kg) declared as g/kg gives stocks 1000×"),
+        (0.41, "stock", "stocks in t/ha declared as g/m² gives stocks 100× too low"),
+        (4400.0, "stock", "stocks in g/m² declared as t/ha gives stocks 100× too high"),
+        (20.0, "stock", None),
+    ],
+)
+def test_the_soc_guard_names_the_unit_mixup_of_the_factor(median, kind, likely):
+    from socseq.exceptions import InputValidationError
+    from socseq.pipeline.config import ChecksConfig
+    from socseq.pipeline.guards import SocSource, check_soc_median
+
+    source = SocSource("(samples.csv)", "samples", "the units", kind)
+    if likely is None:  # inside 5–400 t C/ha
+        check_soc_median(median, 12, ChecksConfig(), source)
+        return
+    with pytest.raises(InputValidationError) as err:
+        check_soc_median(median, 12, ChecksConfig(), source)
+    assert f"median {median:.3g} t C/ha on 12 samples" in str(err.value)
+    assert likely in str(err.value)
+
+
+@pytest.mark.parametrize("relaxed", ["[1, 400]", "false"])
+def test_the_soc_range_can_be_relaxed(relaxed, tmp_path, monkeypatch, capsys):
+    region = write_region(
+        tmp_path / "r", ny=8, nx=10, extra=f"[checks]\nsoc_median_range_t_ha = {relaxed}\n"
+    )
+    _soc_on_candidates(region, 2.0, 4.5, 80.0)
+    _validates(region, monkeypatch, capsys)
+
+
+def _dsm_region(tmp_path: Path, extra: str = "") -> tuple[Region, np.ndarray]:
+    """The region with a [dsm] baseline from 40 samples whose t/ha stocks are declared kg/m²."""
+    region = write_region(tmp_path / "r", ny=8, nx=10)
+    rng = np.random.default_rng(3)
+    cells = rng.choice(80, 40, replace=False)  # one sample per cell: none is merged
+    rows, cols = cells // 10, cells % 10
+    stock = 55.0 + rng.normal(0, 5, 40)
+    pd.DataFrame(
+        {
+            "x": 200_000.0 + (cols + 0.5) * 1000.0,
+            "y": 2_600_000.0 - (rows + 0.5) * 1000.0,
+            "stock": stock,
+        }
+    ).to_csv(region.root / "samples.csv", index=False)
+    _replace(region.config, 'soc = { path = "soc.tif", units = "t/ha" }\n', "")
+    region.config.write_text(
+        region.config.read_text()
+        + f"""
+[dsm.samples]
+path = "samples.csv"
+x = "x"
+y = "y"
+crs = "EPSG:3826"
+interval_cm = [0, 30]
+stock = {{ column = "stock", units = "kg/m2" }}
+check_units = false
+
+[[dsm.covariates]]
+name = "clay"
+path = "clay.tif"
+
+[[dsm.covariates]]
+name = "landuse"
+path = "landuse.tif"
+categorical = true
+
+[dsm.model]
+n_estimators = 10
+n_jobs = 1
+seed = 1
+
+[dsm.cv]
+methods = ["kfold"]
+n_splits = 2
+importance = false
+
+[dsm.aoa]
+enabled = false
+
+[dsm.output]
+plots = false
+{extra}
+"""
+    )
+    return region, stock * 10.0  # kg/m² → t/ha: what socseq reads
+
+
+def test_dsm_samples_and_map_with_an_implausible_median_stop(tmp_path, monkeypatch, capsys):
+    region, read = _dsm_region(tmp_path)
+    out = tmp_path / "out"
+    # validate: the samples (before any model is fitted).
+    code, err = _invoke(["validate", str(region.config), "-q"], monkeypatch, capsys)
+    assert code == 2 and len(err.strip().splitlines()) == 1, err
+    assert f"median {np.median(read):.3g} t C/ha on 40 samples is above 400" in err
+    assert "stocks in t/ha declared as kg/m² gives stocks 10× too high" in err
+    assert "check dsm.samples.stock.units ('kg/m2')" in err
+    # run: the predicted map on the agricultural cells, before any phase.
+    args = ["run", str(region.config), "--out", str(out), "-q", "--no-report"]
+    code, err = _invoke(args, monkeypatch, capsys)
+    assert code == 2 and len(err.strip().splitlines()) == 1, err
+    land = _read(region.root / "landuse.tif")
+    found = re.search(r"median ([0-9.]+) t C/ha on ([0-9,]+) agricultural cells", err)
+    assert found is not None, err
+    assert int(found[2].replace(",", "")) == np.isin(land, CANDIDATE).sum()
+    # A forest's mean prediction lies within the range of the values it was trained on.
+    assert read.min() <= float(found[1]) <= read.max()
+    assert "(the [dsm] map of the samples" in err and "above 400" in err
+    assert [p for p in out.rglob("*") if p.is_file()] == []
+
+
+def test_the_dsm_samples_check_can_be_relaxed(tmp_path, monkeypatch, capsys):
+    region, _ = _dsm_region(tmp_path, extra="[checks]\nsoc_median_range_t_ha = [5, 1000]\n")
+    _validates(region, monkeypatch, capsys)
+
+
+# --------------------------------------------------------------------------------------------
+# 5. [domain]: a raster or polygons restrict every area; SOC coverage warning
 
 NY, NX = 16, 20
 BLOCK = (slice(5, 13), slice(6, 16))  # rows 5–12, columns 6–15: 80 cells across 4 windows
@@ -126,3 +369,55 @@ def test_a_polygon_domain_bounds_every_area_and_count(tmp_path, monkeypatch, cap
         np.testing.assert_array_equal(src.read(1) != src.nodata, simulated)
     manifest = json.loads((out / "run.json").read_text())
     assert manifest["method"]["domain"] == str(region.root / "domain.gpkg")
+
+
+def test_validate_reports_the_domain_share_for_a_raster_and_polygons(tmp_path, monkeypatch, capsys):
+    region = write_region(tmp_path / "r", ny=NY, nx=NX)
+    land = _read(region.root / "landuse.tif")
+    inside = np.zeros((NY, NX), bool)
+    inside[BLOCK] = True
+    with rasterio.open(region.root / "clay.tif") as src:
+        profile = {**src.profile, "dtype": "uint8", "nodata": 255}
+    with rasterio.open(region.root / "domain.tif", "w", **profile) as dst:
+        dst.write(inside.astype(np.uint8), 1)
+    _block_polygon(region.root / "domain.gpkg", (5, 13), (6, 16))
+    crop = np.isin(land, CROPLAND)
+    outside = (np.isin(land, CANDIDATE) & ~inside).sum()
+    config = region.config.read_text()
+    for name in ("domain.tif", "domain.gpkg"):
+        region.config.write_text(config + f'[domain]\npath = "{name}"\n')
+        text = _validates(region, monkeypatch, capsys)
+        assert f"{inside.sum()} of {NY * NX} grid cells inside (25 %)" in text, text
+        share = 100 * (crop & inside).sum() / crop.sum()
+        assert (
+            f"cropland inside: {(crop & inside).sum()} of {crop.sum()} cells, "
+            f"{CELL_HA * (crop & inside).sum():,.0f} of {CELL_HA * crop.sum():,.0f} ha "
+            f"({share:.3g} %)"
+        ) in text, text
+        assert f"  outside the domain: {outside:,}" in text
+
+
+def test_a_domain_without_agricultural_cells_leaves_nothing_to_simulate(
+    tmp_path, monkeypatch, capsys
+):
+    region = write_region(tmp_path / "r", ny=8, nx=10, extra='[domain]\npath = "sea.geojson"\n')
+    _block_polygon(region.root / "sea.geojson", (7, 8), (0, 10))  # the water row
+    land = _read(region.root / "landuse.tif")
+    line = _fails(region, tmp_path, monkeypatch, capsys)
+    n = np.isin(land, CANDIDATE).sum()
+    assert f"all {n:,} agricultural cells are excluded (outside the domain: {n:,})" in line
+
+
+def test_validate_warns_about_cropland_beyond_the_soc_data(tmp_path, monkeypatch, capsys):
+    region = write_region(tmp_path / "r", ny=8, nx=10)
+    land = _read(region.root / "landuse.tif")
+    soc = _read(region.root / "soc.tif")
+    crop = np.isin(land, CROPLAND)
+    missing = crop & np.isnan(soc)
+    assert missing.any()  # the region has no SOC in three cells of its first row
+    text = _validates(region, monkeypatch, capsys)
+    assert (
+        f"warning: {100 * missing.sum() / crop.sum():.3g} % of the cropland on the grid "
+        f"({missing.sum()} of {crop.sum()} cells, {CELL_HA * missing.sum():,.0f} ha) lies "
+        "outside the SOC data"
+    ) in text

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
+from typing import Any
 
 import click
 import pandas as pd
@@ -175,6 +176,8 @@ def validate_command(config_path: Path, quiet: bool) -> None:
         f"{periods['warmup'][0]}–{periods['warmup'][1]}, forward {periods['forward_years']} "
         f"years; SOC baseline from {info['baseline']}"
     )
+    if info["domain"] is not None:
+        say(_domain_line(info["domain"]))
     table = Table(title="Agricultural and other classes on the grid", show_edge=False)
     for column in ("code", "class", "cells", "area (ha)"):
         table.add_column(column, justify="right" if column != "class" else "left")
@@ -194,6 +197,23 @@ def validate_command(config_path: Path, quiet: bool) -> None:
             say(f"{name}: {cells:,} coastal cells filled from the nearest climate cell")
     methods = ", ".join(f"{k} {v}" for k, v in info["resampling"].items())
     say(f"resampling: {methods}")
+    for warning in info["warnings"]:
+        say(f"warning: {warning}")
+
+
+def _domain_line(domain: dict[str, Any]) -> str:
+    """Say how much of the grid and of the cropland lies inside the ``[domain]``."""
+
+    def share(part: float, whole: float) -> str:
+        return f"{100 * part / whole:.3g} %" if whole > 0 else "–"
+
+    return (
+        f"domain {domain['path']}: {domain['cells']:,} of {domain['grid_cells']:,} grid cells "
+        f"inside ({share(domain['cells'], domain['grid_cells'])}); cropland inside: "
+        f"{domain['cropland_cells']:,} of {domain['cropland_cells_all']:,} cells, "
+        f"{domain['cropland_area_ha']:,.0f} of {domain['cropland_area_ha_all']:,.0f} ha "
+        f"({share(domain['cropland_area_ha'], domain['cropland_area_ha_all'])})"
+    )
 
 
 def _say(text: str) -> None:

@@ -27,6 +27,7 @@ from socseq.dsm.config import DSMConfig
 __all__ = [
     "CLIMATE_KEYS",
     "VECTOR_SUFFIXES",
+    "ChecksConfig",
     "ClimateConfig",
     "ClimateLayer",
     "ClimateSet",
@@ -500,6 +501,37 @@ class DomainConfig(_Strict):
         return self
 
 
+class ChecksConfig(_Strict):
+    """Plausibility guards that stop a run giving silently wrong answers (``[checks]``).
+
+    Each guard stops ``validate`` and ``run`` with one line naming the numbers seen; these keys
+    relax them when the inputs really are so. ``unknown_code_share_max``: largest share (0–1) of
+    the sampled land-use cells whose codes are outside the declared legend (they count as no
+    land use). ``soc_median_range_t_ha``: plausible range [t C/ha] of the median SOC stock of the
+    agricultural cells (0–30 cm; a given map, or the ``[dsm]`` map and samples); ``false``
+    switches the check off.
+    """
+
+    unknown_code_share_max: float = Field(0.01, ge=0, le=1)
+    soc_median_range_t_ha: tuple[float, float] | None = (5.0, 400.0)
+
+    @field_validator("soc_median_range_t_ha", mode="before")
+    @classmethod
+    def _off(cls, value: Any) -> Any:
+        if value is False:
+            return None
+        if value is True:
+            raise ValueError("give [low, high] in t C/ha, or false to switch this check off")
+        return value
+
+    @field_validator("soc_median_range_t_ha")
+    @classmethod
+    def _ordered(cls, value: tuple[float, float] | None) -> tuple[float, float] | None:
+        if value is not None and not 0 <= value[0] < value[1]:
+            raise ValueError(f"give [low, high] with 0 ≤ low < high, not {list(value)}")
+        return value
+
+
 class ScenarioConfig(_Strict):
     """A forward scenario, declared as data.
 
@@ -717,6 +749,7 @@ class RunConfig(_Strict):
     dsm: DSMConfig | None = None
     uncertainty: UncertaintyConfig | None = None
     domain: DomainConfig | None = None
+    checks: ChecksConfig = ChecksConfig()
 
     @model_validator(mode="after")
     def _consistent(self) -> RunConfig:
