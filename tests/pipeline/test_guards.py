@@ -8,6 +8,7 @@ rasterio), never with socseq's own classification.
 from __future__ import annotations
 
 import csv
+import html
 import json
 import re
 from pathlib import Path
@@ -16,6 +17,8 @@ import numpy as np
 import pandas as pd
 import pytest
 import rasterio
+
+from socseq.pipeline.landuse import LEGEND_DOC
 
 from .conftest import Region, write_region
 from .test_bad_inputs import _invoke, _replace
@@ -421,3 +424,60 @@ def test_validate_warns_about_cropland_beyond_the_soc_data(tmp_path, monkeypatch
         f"({missing.sum()} of {crop.sum()} cells, {CELL_HA * missing.sum():,.0f} ha) lies "
         "outside the SOC data"
     ) in text
+
+
+# --------------------------------------------------------------------------------------------
+# 6. ESA CCI → FAO table and paddy: documented, stated by validate and by the report
+
+
+def test_validate_states_the_esa_mapping_and_the_paddy_choice(tmp_path, monkeypatch, capsys):
+    region, _ = _esa_region(
+        tmp_path, extra='[land_use]\nsource_classes = "esa_cci"\npaddy = "simulate"\n'
+    )
+    text = _validates(region, monkeypatch, capsys)
+    assert (
+        f"land use: ESA CCI codes mapped to FAO classes ({LEGEND_DOC}); class 20 (irrigated "
+        "or post-flooding cropland) → FAO 13 paddy fields: simulated with the paddy rate "
+        'factor (land_use.paddy = "simulate")'
+    ) in text
+
+
+def test_the_documented_esa_table_is_the_one_the_code_reads():
+    doc = (ROOT / "docs/configuration.md").read_text(encoding="utf-8")
+    heading = LEGEND_DOC.split("#")[1]
+    sections = {
+        # GitHub's anchor of a heading: lower case, spaces to hyphens, punctuation dropped.
+        re.sub(r"[^a-z0-9 -]", "", part.split("\n", 1)[0].lower()).replace(" ", "-"): part
+        for part in doc.split("\n## ")[1:]
+    }
+    section = sections[heading]
+    documented = {
+        int(m[1]): (int(m[3]) if m[3].strip() != "–" else 0, m[2].strip())
+        for m in re.finditer(r"^\| (\d+) \| ([^|]+) \| ([^|]+) \|", section, re.M)
+    }
+    with open(ROOT / "src/socseq/pipeline/data/esa_cci_to_fao.csv", newline="") as f:
+        table = {int(r["esa_cci"]): (int(r["fao"]), r["esa_cci_name"]) for r in csv.DictReader(f)}
+    assert documented == table
+
+
+def test_the_report_states_the_legend_and_the_paddy_choice(tmp_path):
+    from report.conftest import make_run_folder  # tests/ is on sys.path (rootdir packages)
+    from socseq.report import build_report
+
+    folder = make_run_folder(tmp_path / "run")
+    manifest = json.loads((folder / "run.json").read_text())
+    manifest["method"].update(
+        land_use_codes="esa_cci",
+        land_use_table="fao",
+        domain="/data/study_area.gpkg",
+        checks_relaxed="soc_median_range_t_ha = [1, 400]",
+    )
+    (folder / "run.json").write_text(json.dumps(manifest))
+    text = html.unescape(build_report(folder).read_text(encoding="utf-8"))
+    assert (
+        f"<th>land-use codes</th><td>ESA CCI codes mapped to FAO classes ({LEGEND_DOC}); class "
+        "20 (irrigated or post-flooding cropland) → FAO 13 paddy fields: excluded "
+        '(land_use.paddy = "exclude")</td>'
+    ) in text
+    assert "<th>study area ([domain])</th><td>/data/study_area.gpkg</td>" in text
+    assert "soc_median_range_t_ha = [1, 400]" in text

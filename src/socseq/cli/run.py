@@ -176,6 +176,7 @@ def validate_command(config_path: Path, quiet: bool) -> None:
         f"{periods['warmup'][0]}–{periods['warmup'][1]}, forward {periods['forward_years']} "
         f"years; SOC baseline from {info['baseline']}"
     )
+    say(f"land use: {info['land_use']}")
     if info["domain"] is not None:
         say(_domain_line(info["domain"]))
     table = Table(title="Agricultural and other classes on the grid", show_edge=False)

@@ -524,12 +524,31 @@ class ChecksConfig(_Strict):
             raise ValueError("give [low, high] in t C/ha, or false to switch this check off")
         return value
 
+    def relaxed(self) -> str | None:
+        """Return the keys set away from their defaults as ``key = value; ...`` (or None)."""
+        default = ChecksConfig()
+        changed = [
+            f"{key} = {_toml_value(getattr(self, key))}"
+            for key in type(self).model_fields
+            if getattr(self, key) != getattr(default, key)
+        ]
+        return "; ".join(changed) or None
+
     @field_validator("soc_median_range_t_ha")
     @classmethod
     def _ordered(cls, value: tuple[float, float] | None) -> tuple[float, float] | None:
         if value is not None and not 0 <= value[0] < value[1]:
             raise ValueError(f"give [low, high] with 0 ≤ low < high, not {list(value)}")
         return value
+
+
+def _toml_value(value: Any) -> str:
+    """Write a setting as TOML does (``false`` for a check switched off)."""
+    if value is None:
+        return "false"
+    if isinstance(value, tuple):
+        return "[" + ", ".join(f"{v:g}" for v in value) + "]"
+    return f"{value:g}" if isinstance(value, float) else str(value)
 
 
 class ScenarioConfig(_Strict):

@@ -25,13 +25,22 @@ from socseq.exceptions import ConfigError, InputValidationError
 from socseq.io.tables import read_csv_table
 
 __all__ = [
+    "ESA_CCI_PADDY",
+    "LEGEND_DOC",
     "WORLDCOVER_CODES",
     "ClassTable",
     "esa_cci_codes",
     "esa_cci_to_fao",
     "legend_fixes",
+    "legend_summary",
     "read_class_table",
 ]
+
+#: Where the legends, the ESA CCI → FAO table and the paddy choice are documented.
+LEGEND_DOC = "docs/configuration.md#land-use-codes-and-the-esa-cci-table"
+
+#: The ESA CCI class that the FAO matrix maps to paddy fields (13).
+ESA_CCI_PADDY = 20
 
 #: ESA WorldCover 2020/2021 class codes (recognised in the legend check's hint only: a
 #: WorldCover map must be reclassified to FAO classes, as ``socseq fetch`` does).
@@ -151,7 +160,7 @@ def read_class_table(table: str | os.PathLike[str] = "fao") -> ClassTable:
 
 @functools.cache
 def _esa_matrix() -> pd.DataFrame:
-    """Read the ESA CCI → FAO matrix: ``esa_cci``, ``fao`` (0: no class)."""
+    """Read the ESA CCI → FAO matrix: ``esa_cci``, ``fao`` (0: no class), ``esa_cci_name``."""
     with resources.as_file(resources.files("socseq.pipeline.data") / "esa_cci_to_fao.csv") as p:
         return pd.read_csv(p)
 
@@ -205,13 +214,42 @@ def legend_fixes(codes: NDArray[np.integer], declared: str, table: ClassTable) -
     ]
 
 
+def legend_summary(source_classes: str, table: str, paddy: str) -> str:
+    """One line on how land-use codes become classes and what happens to paddy.
+
+    Parameters
+    ----------
+    source_classes : {"fao", "esa_cci"}
+    table : str
+        ``land_use.table`` (``"fao"`` or a CSV path).
+    paddy : {"exclude", "simulate"}
+
+    Returns
+    -------
+    str
+        E.g. ``ESA CCI codes mapped to FAO classes (docs/...); class 20 → paddy: excluded
+        (land_use.paddy = "exclude")``.
+    """
+    treated = {"exclude": "excluded", "simulate": "simulated with the paddy rate factor"}
+    choice = f'{treated.get(paddy, paddy)} (land_use.paddy = "{paddy}")'
+    builtin = str(table) == "fao"
+    classes = "FAO 13 paddy fields" if builtin else f"the paddy classes of {table}"
+    if source_classes == "esa_cci":
+        return (
+            f"ESA CCI codes mapped to FAO classes ({LEGEND_DOC}); class {ESA_CCI_PADDY} "
+            f"(irrigated or post-flooding cropland) → {classes}: {choice}"
+        )
+    where = "the built-in FAO class table" if builtin else f"the class table {table}"
+    return f"FAO class codes of {where}; {classes}: {choice}"
+
+
 def esa_cci_to_fao(codes: NDArray[np.integer]) -> NDArray[np.int16]:
     """Reclassify ESA CCI / C3S LCCS codes to the GSOCseq FAO classes.
 
     The matrix is that of the FAO script ``6_Land_Use_ESA_to_FAO_classes_LUsim.R``
     (e.g. 10, 11, 30, 40 → 2 croplands; 20 → 13 paddy; 12 → 12 tree crops; 130 → 3
     grassland; 140 lichens and mosses has no class). Codes outside the matrix become 0 (no
-    data). The table is ``pipeline/data/esa_cci_to_fao.csv``.
+    data). The table is ``pipeline/data/esa_cci_to_fao.csv``, shown in ``docs/configuration.md``.
 
     Raises
     ------

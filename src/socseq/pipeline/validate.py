@@ -41,7 +41,7 @@ from socseq.pipeline.guards import (
     require_cells,
     soc_median,
 )
-from socseq.pipeline.landuse import esa_cci_codes, legend_fixes, read_class_table
+from socseq.pipeline.landuse import esa_cci_codes, legend_fixes, legend_summary, read_class_table
 from socseq.pipeline.plan import InputPlan, plan_inputs, resolve_grid
 from socseq.pipeline.run_notes import cited_sources
 from socseq.pipeline.sources import LayerSpec, open_layer
@@ -245,8 +245,8 @@ def validate_config(config: RunConfig) -> dict[str, Any]:
     Returns
     -------
     dict
-        ``grid`` (CRS, size, resolution), ``periods``, ``resampling`` per layer, ``baseline``
-        and the :func:`survey` of the grid.
+        ``grid`` (CRS, size, resolution), ``periods``, ``resampling`` per layer, ``baseline``,
+        ``land_use`` (how codes become classes, and paddy) and the :func:`survey` of the grid.
 
     Raises
     ------
@@ -269,6 +269,7 @@ def validate_config(config: RunConfig) -> dict[str, Any]:
     check_values(plan, config.checks)
     report = check_grid(plan, config)
     layers = {spec.name: spec.method for spec in _all_layers(plan)}
+    lu = config.land_use
     return {
         "grid": {
             "crs": grid.crs.to_string(),
@@ -279,6 +280,7 @@ def validate_config(config: RunConfig) -> dict[str, Any]:
         "periods": config.periods.model_dump(),
         "resampling": layers,
         "baseline": "the [dsm] map" if baseline is not None else "inputs.soc",
+        "land_use": legend_summary(lu.source_classes, str(lu.table), lu.paddy),
         **report,
     }
 
