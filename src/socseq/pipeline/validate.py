@@ -50,9 +50,9 @@ from socseq.pipeline.survey import agricultural_cells, survey
 __all__ = [
     "SAMPLE_CELLS",
     "check_baseline",
+    "check_grid",
     "check_tables",
     "check_values",
-    "check_grid",
     "run_grid",
     "survey",
     "validate_config",
