@@ -234,41 +234,19 @@ def test_the_soc_range_can_be_relaxed(relaxed, tmp_path, monkeypatch, capsys):
     _validates(region, monkeypatch, capsys)
 
 
-def _dsm_region(tmp_path: Path, extra: str = "") -> tuple[Region, np.ndarray]:
-    """The region with a [dsm] baseline from 40 samples whose t/ha stocks are declared kg/m²."""
-    region = write_region(tmp_path / "r", ny=8, nx=10)
-    rng = np.random.default_rng(3)
-    cells = rng.choice(80, 40, replace=False)  # one sample per cell: none is merged
-    rows, cols = cells // 10, cells % 10
-    stock = 55.0 + rng.normal(0, 5, 40)
-    pd.DataFrame(
-        {
-            "x": 200_000.0 + (cols + 0.5) * 1000.0,
-            "y": 2_600_000.0 - (rows + 0.5) * 1000.0,
-            "stock": stock,
-        }
-    ).to_csv(region.root / "samples.csv", index=False)
-    _replace(region.config, 'soc = { path = "soc.tif", units = "t/ha" }\n', "")
-    region.config.write_text(
-        region.config.read_text()
-        + f"""
+_DSM_TOML = """
 [dsm.samples]
 path = "samples.csv"
 x = "x"
 y = "y"
 crs = "EPSG:3826"
 interval_cm = [0, 30]
-stock = {{ column = "stock", units = "kg/m2" }}
+stock = {{ column = "stock", units = "{units}" }}
 check_units = false
 
 [[dsm.covariates]]
 name = "clay"
 path = "clay.tif"
-
-[[dsm.covariates]]
-name = "landuse"
-path = "landuse.tif"
-categorical = true
 
 [dsm.model]
 n_estimators = 10
@@ -285,37 +263,82 @@ enabled = false
 
 [dsm.output]
 plots = false
-{extra}
 """
-    )
+
+
+def _dsm_region(
+    tmp_path: Path, cells: np.ndarray, stock: np.ndarray, units: str, extra: str = ""
+) -> Region:
+    """The region with a [dsm] baseline from one sample per cell in ``cells`` (flat indices)."""
+    region = write_region(tmp_path / "r", ny=8, nx=10)
+    rows, cols = cells // 10, cells % 10
+    pd.DataFrame(
+        {
+            "x": 200_000.0 + (cols + 0.5) * 1000.0,
+            "y": 2_600_000.0 - (rows + 0.5) * 1000.0,
+            "stock": stock,
+        }
+    ).to_csv(region.root / "samples.csv", index=False)
+    _replace(region.config, 'soc = { path = "soc.tif", units = "t/ha" }\n', "")
+    region.config.write_text(region.config.read_text() + _DSM_TOML.format(units=units) + extra)
+    return region
+
+
+def _mislabelled_samples(tmp_path: Path, extra: str = "") -> tuple[Region, np.ndarray]:
+    """40 samples of about 55 t C/ha declared kg/m² (the unit trap switched off)."""
+    rng = np.random.default_rng(3)
+    cells = rng.choice(80, 40, replace=False)  # one sample per cell: none is merged
+    stock = 55.0 + rng.normal(0, 5, 40)
+    region = _dsm_region(tmp_path, cells, stock, "kg/m2", extra)
     return region, stock * 10.0  # kg/m² → t/ha: what socseq reads
 
 
-def test_dsm_samples_and_map_with_an_implausible_median_stop(tmp_path, monkeypatch, capsys):
-    region, read = _dsm_region(tmp_path)
+def test_dsm_samples_with_an_implausible_median_stop_before_the_dsm(tmp_path, monkeypatch, capsys):
+    region, read = _mislabelled_samples(tmp_path)
+    line = _fails(region, tmp_path, monkeypatch, capsys)
+    assert f"median {np.median(read):.3g} t C/ha on 40 samples is above 400" in line
+    assert "(the [dsm] samples in" in line
+    assert "stocks in t/ha declared as kg/m² gives stocks 10× too high" in line
+    assert "check dsm.samples.stock.units ('kg/m2')" in line
+
+
+def test_a_dsm_map_with_an_implausible_median_on_the_farmland_stops_the_run(
+    tmp_path, monkeypatch, capsys
+):
+    # Plausible samples (median 340–390 t C/ha), but those on the agricultural cells hold
+    # 440–480: only the map on those cells shows the implausible median. Clay separates the
+    # two groups, so the forest maps the farmland from the farmland's samples.
+    land = _read(write_region(tmp_path / "r", ny=8, nx=10).root / "landuse.tif")  # seed 1
+    farm = np.isin(land, CANDIDATE)
+    rng = np.random.default_rng(4)
+    other_cells = np.flatnonzero(~farm.ravel())
+    farm_cells = rng.choice(np.flatnonzero(farm.ravel()), 15, replace=False)
+    cells = np.concatenate([other_cells, farm_cells])
+    stock = np.concatenate(
+        [rng.uniform(340, 390, other_cells.size), rng.uniform(440, 480, farm_cells.size)]
+    )
+    assert np.median(stock) < 400 and other_cells.size > farm_cells.size
+    region = _dsm_region(tmp_path, cells, stock, "t/ha")
+    _rewrite(region.root / "clay.tif", np.where(farm, 45.0, 15.0) + rng.uniform(-3, 3, land.shape))
+    code, _ = _invoke(["validate", str(region.config), "-q"], monkeypatch, capsys)
+    assert code == 0  # validate cannot see the map; the samples are plausible
     out = tmp_path / "out"
-    # validate: the samples (before any model is fitted).
-    code, err = _invoke(["validate", str(region.config), "-q"], monkeypatch, capsys)
-    assert code == 2 and len(err.strip().splitlines()) == 1, err
-    assert f"median {np.median(read):.3g} t C/ha on 40 samples is above 400" in err
-    assert "stocks in t/ha declared as kg/m² gives stocks 10× too high" in err
-    assert "check dsm.samples.stock.units ('kg/m2')" in err
-    # run: the predicted map on the agricultural cells, before any phase.
     args = ["run", str(region.config), "--out", str(out), "-q", "--no-report"]
     code, err = _invoke(args, monkeypatch, capsys)
     assert code == 2 and len(err.strip().splitlines()) == 1, err
-    land = _read(region.root / "landuse.tif")
     found = re.search(r"median ([0-9.]+) t C/ha on ([0-9,]+) agricultural cells", err)
     assert found is not None, err
-    assert int(found[2].replace(",", "")) == np.isin(land, CANDIDATE).sum()
-    # A forest's mean prediction lies within the range of the values it was trained on.
-    assert read.min() <= float(found[1]) <= read.max()
+    assert int(found[2].replace(",", "")) == farm.sum()
+    # A forest's mean prediction lies within the values of the samples it was trained on.
+    assert 400 < float(found[1]) <= stock.max()
     assert "(the [dsm] map of the samples" in err and "above 400" in err
     assert [p for p in out.rglob("*") if p.is_file()] == []
 
 
 def test_the_dsm_samples_check_can_be_relaxed(tmp_path, monkeypatch, capsys):
-    region, _ = _dsm_region(tmp_path, extra="[checks]\nsoc_median_range_t_ha = [5, 1000]\n")
+    region, _ = _mislabelled_samples(
+        tmp_path, extra="[checks]\nsoc_median_range_t_ha = [5, 1000]\n"
+    )
     _validates(region, monkeypatch, capsys)
 
 

@@ -3,10 +3,10 @@
 Every guard raises one line that names the numbers seen, the likely cause and the fix, and,
 where a user may really mean it, the ``[checks]`` key that relaxes it
 (:class:`socseq.pipeline.config.ChecksConfig`). :mod:`socseq.pipeline.validate` runs them
-for ``socseq validate`` and before every run; ``socseq run`` checks the ``[dsm]`` baseline
-map once it is predicted, before any phase. The land-use legend guard is
-:func:`socseq.pipeline.validate.check_values` (its threshold is
-``[checks] unknown_code_share_max``).
+for ``socseq validate`` and before every run (the ``[dsm]`` samples before the DSM);
+``socseq run`` checks the ``[dsm]`` baseline map once it is predicted, before any phase.
+The land-use legend guard is :func:`socseq.pipeline.validate.check_values` (its threshold
+is ``[checks] unknown_code_share_max``).
 
 The guards here:
 
@@ -14,8 +14,9 @@ The guards here:
   the class table (not relaxable: a class without properties cannot be modelled).
 - :func:`require_cells`: some cell is left to simulate (not relaxable: nothing to compute),
   with the cells each exclusion reason removed.
-- :func:`check_soc_median`: the median SOC stock of the agricultural cells lies in a plausible
-  0–30 cm range (``[checks] soc_median_range_t_ha``, default 5–400 t C/ha).
+- :func:`check_soc_median`: the median SOC stock of the agricultural cells (or of the ``[dsm]``
+  samples) lies in a plausible 0–30 cm range (``[checks] soc_median_range_t_ha``, default
+  5–400 t C/ha).
 """
 
 from __future__ import annotations

@@ -52,6 +52,7 @@ from socseq.pipeline.products import compute_products
 from socseq.pipeline.run_notes import run_notes
 from socseq.pipeline.validate import (
     check_baseline,
+    check_dsm_samples,
     check_grid,
     check_tables,
     check_values,
@@ -341,13 +342,16 @@ def _check_inputs(
 ) -> tuple[GridSpec, InputPlan, dict[str, Any]]:
     """Check every input before anything is computed: metadata, sampled values, survey, disk.
 
-    The survey's guards (:func:`~socseq.pipeline.validate.check_grid`) stop a run that would
-    simulate no cell or whose SOC map has an implausible median stock.
+    The guards stop a run whose ``[dsm]`` samples
+    (:func:`~socseq.pipeline.validate.check_dsm_samples`) or SOC map
+    (:func:`~socseq.pipeline.validate.check_grid`) have an implausible median stock, or that
+    would simulate no cell.
     """
     started = time.perf_counter()
     grid = run_grid(config)
     uses_dsm = config.dsm is not None and config.inputs.soc is None
     plan = plan_inputs(config, grid, baseline=work / "baseline.zarr" if uses_dsm else None)
+    check_dsm_samples(config, grid)
     check_values(plan, config.checks)
     checked = check_grid(plan, config)
     needs.update(space_needs(config, grid))

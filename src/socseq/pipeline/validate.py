@@ -50,6 +50,7 @@ from socseq.pipeline.survey import agricultural_cells, survey
 __all__ = [
     "SAMPLE_CELLS",
     "check_baseline",
+    "check_dsm_samples",
     "check_grid",
     "check_tables",
     "check_values",
@@ -257,15 +258,7 @@ def validate_config(config: RunConfig) -> dict[str, Any]:
     grid = run_grid(config)
     baseline = "dsm" if config.dsm is not None and config.inputs.soc is None else None
     plan = plan_inputs(config, grid, baseline=baseline)
-    if config.dsm is not None:
-        from socseq.dsm import api as dsm_api
-
-        stack = dsm_api.open_covariates(
-            config.dsm, grid if config.grid.crs is not None or config.inputs.soc else None
-        )
-        samples = dsm_api.prepare_samples(config.dsm, stack)
-        median, n = soc_median(samples.samples["stock_t_ha"].to_numpy())
-        check_soc_median(median, n, config.checks, _samples_source(config))
+    check_dsm_samples(config, grid)
     check_values(plan, config.checks)
     report = check_grid(plan, config)
     layers = {spec.name: spec.method for spec in _all_layers(plan)}
@@ -283,6 +276,27 @@ def validate_config(config: RunConfig) -> dict[str, Any]:
         "land_use": legend_summary(lu.source_classes, str(lu.table), lu.paddy),
         **report,
     }
+
+
+def check_dsm_samples(config: RunConfig, grid: GridSpec) -> None:
+    """Read the ``[dsm]`` samples as the DSM will, and check their median stock (if any).
+
+    Raises
+    ------
+    SocseqError
+        The samples cannot be read or placed on the covariates, or their median stock is
+        outside ``[checks] soc_median_range_t_ha``.
+    """
+    if config.dsm is None:
+        return
+    from socseq.dsm import api as dsm_api
+
+    stack = dsm_api.open_covariates(
+        config.dsm, grid if config.grid.crs is not None or config.inputs.soc else None
+    )
+    samples = dsm_api.prepare_samples(config.dsm, stack)
+    median, n = soc_median(samples.samples["stock_t_ha"].to_numpy())
+    check_soc_median(median, n, config.checks, _samples_source(config))
 
 
 def check_grid(plan: InputPlan, config: RunConfig) -> dict[str, Any]:
