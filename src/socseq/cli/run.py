@@ -161,8 +161,8 @@ def validate_command(config_path: Path, quiet: bool) -> None:
     """Check CONFIG and every input (files, CRS, units, legend, overlap) without running."""
     config = load_run_config(config_path)
     info = validate_config(config)
-    for line in sample_warnings(info.get("samples")):
-        click.echo(line, err=True)  # even with -q: a warning is not progress
+    for warning in info["warnings"]:
+        click.echo(f"warning: {warning}", err=True)  # even with -q: a warning is not progress
     grid = info["grid"]
     res = " × ".join(f"{r:g}" for r in grid["resolution"])
     say = _say
@@ -178,6 +178,9 @@ def validate_command(config_path: Path, quiet: bool) -> None:
         f"{periods['warmup'][0]}–{periods['warmup'][1]}, forward {periods['forward_years']} "
         f"years; SOC baseline from {info['baseline']}"
     )
+    say(f"land use: {info['land_use']}")
+    if info["domain"] is not None:
+        say(_domain_line(info["domain"]))
     table = Table(title="Agricultural and other classes on the grid", show_edge=False)
     for column in ("code", "class", "cells", "area (ha)"):
         table.add_column(column, justify="right" if column != "class" else "left")
@@ -199,26 +202,19 @@ def validate_command(config_path: Path, quiet: bool) -> None:
     say(f"resampling: {methods}")
 
 
-def sample_warnings(report: Any) -> list[str]:
-    """One warning line when checks will drop ``[dsm]`` samples (docs/dsm.md, sample QA).
+def _domain_line(domain: dict[str, Any]) -> str:
+    """Say how much of the grid and of the cropland lies inside the ``[domain]``."""
 
-    Rows with an impossible value (negative SOC, bottom not below top...) are valid input for
-    the DSM, which drops and lists them in ``samples_qa.csv``; ``socseq validate`` says so
-    before any training.
-    """
-    if report is None:
-        return []
-    counts = report.counts()
-    dropped = counts[counts["action"] == "dropped"]
-    if dropped.empty:
-        return []
-    reasons = ", ".join(f"{int(r.samples)} {r.issue}" for r in dropped.itertuples())
-    first = report.issues[report.issues["action"] == "dropped"].iloc[0]
-    return [
-        f"warning: samples file {report.source}: {int(dropped['samples'].sum())} of "
-        f"{report.n_read} rows are dropped ({reasons}; first: data row {first['row']}, "
-        f"{first['column']} {first['value']:g}); socseq dsm cv lists them in samples_qa.csv"
-    ]
+    def share(part: float, whole: float) -> str:
+        return f"{100 * part / whole:.3g} %" if whole > 0 else "–"
+
+    return (
+        f"domain {domain['path']}: {domain['cells']:,} of {domain['grid_cells']:,} grid cells "
+        f"inside ({share(domain['cells'], domain['grid_cells'])}); cropland inside: "
+        f"{domain['cropland_cells']:,} of {domain['cropland_cells_all']:,} cells, "
+        f"{domain['cropland_area_ha']:,.0f} of {domain['cropland_area_ha_all']:,.0f} ha "
+        f"({share(domain['cropland_area_ha'], domain['cropland_area_ha_all'])})"
+    )
 
 
 def _say(text: str) -> None:

@@ -28,10 +28,13 @@ from socseq.dsm.config import DSMConfig
 
 __all__ = [
     "CLIMATE_KEYS",
+    "VECTOR_SUFFIXES",
+    "ChecksConfig",
     "ClimateConfig",
     "ClimateLayer",
     "ClimateSet",
     "CoverConfig",
+    "DomainConfig",
     "GridConfig",
     "InputLayer",
     "InputsConfig",
@@ -495,6 +498,99 @@ class MasksConfig(_Strict):
         return self
 
 
+#: File suffixes read as polygons (GeoPackage, Shapefile, GeoJSON, FlatGeobuf) by ``[domain]``.
+VECTOR_SUFFIXES = (".gpkg", ".shp", ".geojson", ".json", ".fgb")
+
+
+class DomainConfig(_Strict):
+    """The study area (``[domain]``): only its cells are modelled, summed and mapped.
+
+    ``path``: a raster (cells with a valid, non-zero value are inside; resampled to the grid
+    by ``resampling``, default nearest, with ``band``/``variable`` as for any layer) or a
+    polygon file (GeoPackage, Shapefile, GeoJSON, FlatGeobuf: a cell is inside when its centre
+    is inside a polygon; ``layer`` picks the layer of a multi-layer GeoPackage; needs the
+    ``vector`` extra). Cells of the agricultural classes outside it are counted under the
+    exclusion reason "outside the domain".
+    """
+
+    path: Path
+    layer: str | None = None
+    band: int | None = Field(None, ge=1)
+    variable: str | None = None
+    resampling: Literal["nearest", "mode"] | None = None
+
+    @property
+    def is_vector(self) -> bool:
+        """Whether ``path`` is a polygon file (by its suffix)."""
+        return self.path.suffix.lower() in VECTOR_SUFFIXES
+
+    @model_validator(mode="after")
+    def _kind_keys(self) -> DomainConfig:
+        if self.is_vector:
+            given = [k for k in ("band", "variable", "resampling") if getattr(self, k) is not None]
+            if given:
+                raise ValueError(
+                    f"{', '.join(given)} applies to a raster domain, not to the polygons of "
+                    f"{self.path.name}; remove it (layer picks a GeoPackage layer)"
+                )
+        elif self.layer is not None:
+            raise ValueError(
+                f"layer applies to a polygon file ({', '.join(VECTOR_SUFFIXES)}), not to the "
+                f"raster {self.path.name}; use band or variable"
+            )
+        return self
+
+
+class ChecksConfig(_Strict):
+    """Plausibility guards that stop a run giving silently wrong answers (``[checks]``).
+
+    Each guard stops ``validate`` and ``run`` with one line naming the numbers seen; these keys
+    relax them when the inputs really are so. ``unknown_code_share_max``: largest share (0–1) of
+    the sampled land-use cells whose codes are outside the declared legend (they count as no
+    land use). ``soc_median_range_t_ha``: plausible range [t C/ha] of the median SOC stock of the
+    agricultural cells (0–30 cm; a given map, or the ``[dsm]`` map and samples); ``false``
+    switches the check off.
+    """
+
+    unknown_code_share_max: float = Field(0.01, ge=0, le=1)
+    soc_median_range_t_ha: tuple[float, float] | None = (5.0, 400.0)
+
+    @field_validator("soc_median_range_t_ha", mode="before")
+    @classmethod
+    def _off(cls, value: Any) -> Any:
+        if value is False:
+            return None
+        if value is True:
+            raise ValueError("give [low, high] in t C/ha, or false to switch this check off")
+        return value
+
+    def relaxed(self) -> str | None:
+        """Return the keys set away from their defaults as ``key = value; ...`` (or None)."""
+        default = ChecksConfig()
+        changed = [
+            f"{key} = {_toml_value(getattr(self, key))}"
+            for key in type(self).model_fields
+            if getattr(self, key) != getattr(default, key)
+        ]
+        return "; ".join(changed) or None
+
+    @field_validator("soc_median_range_t_ha")
+    @classmethod
+    def _ordered(cls, value: tuple[float, float] | None) -> tuple[float, float] | None:
+        if value is not None and not 0 <= value[0] < value[1]:
+            raise ValueError(f"give [low, high] with 0 ≤ low < high, not {list(value)}")
+        return value
+
+
+def _toml_value(value: Any) -> str:
+    """Write a setting as TOML does (``false`` for a check switched off)."""
+    if value is None:
+        return "false"
+    if isinstance(value, tuple):
+        return "[" + ", ".join(f"{v:g}" for v in value) + "]"
+    return f"{value:g}" if isinstance(value, float) else str(value)
+
+
 class ScenarioConfig(_Strict):
     """A forward scenario, declared as data.
 
@@ -711,6 +807,8 @@ class RunConfig(_Strict):
     outputs: OutputsConfig = OutputsConfig()
     dsm: DSMConfig | None = None
     uncertainty: UncertaintyConfig | None = None
+    domain: DomainConfig | None = None
+    checks: ChecksConfig = ChecksConfig()
 
     @model_validator(mode="after")
     def _consistent(self) -> RunConfig:

@@ -38,6 +38,7 @@ from socseq.climate.gridded import cell_latitude_deg, monthly_pet
 from socseq.climate.pet import thornthwaite_heat_index
 from socseq.io.grid import GridSpec, cell_area_ha
 from socseq.io.stores import stored_array
+from socseq.pipeline.domain import domain_cells
 from socseq.pipeline.landuse import ClassTable, esa_cci_to_fao
 from socseq.pipeline.npp import miami_npp_g_dm_m2
 from socseq.pipeline.plan import CLIMATE_VARIABLES, InputPlan, Window
@@ -70,12 +71,14 @@ class WindowData:
     Attributes
     ----------
     layers : dict of str to numpy.ndarray
-        ``(rows, cols)``: ``land_use`` (FAO class, ``NO_CLASS`` without one), ``soc`` [t C/ha],
-        ``clay`` [%], ``sand``, ``ec`` (if configured), ``area_ha``, ``zones`` (−1 without),
-        ``npp_spin`` [g DM/m2/yr], ``climate_ok`` (every month of every phase has climate),
-        ``cold`` (every spin-up month below −5 °C).
+        ``(rows, cols)``: ``land_use`` (FAO class, ``NO_CLASS`` without one), ``domain``
+        (inside the ``[domain]``; every cell without one), ``soc`` [t C/ha], ``clay`` [%],
+        ``sand``, ``ec`` (if configured), ``area_ha``, ``zones`` (−1 without), ``npp_spin``
+        [g DM/m2/yr], ``climate_ok`` (every month of every phase has climate), ``cold``
+        (every spin-up month below −5 °C).
     candidate : numpy.ndarray
-        ``(rows, cols)`` bool: cells of an agricultural class.
+        ``(rows, cols)`` bool: cells of an agricultural class inside the domain (the cells
+        whose climate is read).
     climate : dict of str to numpy.ndarray
         Over the candidate cells: ``spin_tas`` … ``(n, 12)``, ``warm_tas`` … ``(n, 12·years)``,
         ``fwd_tas`` … ``(n, period)``, ``npp_warm`` ``(n, years)``.
@@ -242,7 +245,9 @@ def read_window(plan: InputPlan, window: Window, threads: int = 1) -> WindowData
     """
     own = plan.grid.window(*window.bounds)
     layers = _read_static(plan, window, own, threads)
-    candidate = np.isin(layers["land_use"], plan.candidate_classes)
+    layers["domain"] = domain_cells(plan.domain, own, threads)
+    # Cells outside the domain are excluded before anything else: no climate is read for them.
+    candidate = np.isin(layers["land_use"], plan.candidate_classes) & layers["domain"]
     if not candidate.any():
         layers["npp_spin"] = np.full(own.shape, np.nan)
         layers["climate_ok"] = np.zeros(own.shape, bool)

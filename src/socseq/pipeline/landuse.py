@@ -24,7 +24,27 @@ from numpy.typing import NDArray
 from socseq.exceptions import ConfigError, InputValidationError
 from socseq.io.tables import read_csv_table
 
-__all__ = ["ClassTable", "esa_cci_to_fao", "read_class_table"]
+__all__ = [
+    "ESA_CCI_PADDY",
+    "LEGEND_DOC",
+    "WORLDCOVER_CODES",
+    "ClassTable",
+    "esa_cci_codes",
+    "esa_cci_to_fao",
+    "legend_fixes",
+    "legend_summary",
+    "read_class_table",
+]
+
+#: Where the legends, the ESA CCI → FAO table and the paddy choice are documented.
+LEGEND_DOC = "docs/configuration.md#land-use-codes-and-the-esa-cci-table"
+
+#: The ESA CCI class that the FAO matrix maps to paddy fields (13).
+ESA_CCI_PADDY = 20
+
+#: ESA WorldCover 2020/2021 class codes (recognised in the legend check's hint only: a
+#: WorldCover map must be reclassified to FAO classes, as ``socseq fetch`` does).
+WORLDCOVER_CODES = (10, 20, 30, 40, 50, 60, 70, 80, 90, 95, 100)
 
 _COVER_COLUMNS = [f"cover_{m}" for m in range(1, 13)]
 _COLUMNS = ["code", "name", "dpm_rpm", "npp_factor", "paddy", *_COVER_COLUMNS]
@@ -139,10 +159,88 @@ def read_class_table(table: str | os.PathLike[str] = "fao") -> ClassTable:
 
 
 @functools.cache
-def esa_cci_codes() -> NDArray[np.int64]:
-    """Return the ESA CCI / C3S LCCS codes of the reclassification matrix."""
+def _esa_matrix() -> pd.DataFrame:
+    """Read the ESA CCI → FAO matrix: ``esa_cci``, ``fao`` (0: no class), ``esa_cci_name``."""
     with resources.as_file(resources.files("socseq.pipeline.data") / "esa_cci_to_fao.csv") as p:
-        return pd.read_csv(p)["esa_cci"].to_numpy(np.int64)
+        return pd.read_csv(p)
+
+
+def esa_cci_codes() -> NDArray[np.int64]:
+    """Return the ESA CCI / C3S LCCS codes of the reclassification matrix (its whole legend)."""
+    return _esa_matrix()["esa_cci"].to_numpy(np.int64)
+
+
+def legend_fixes(codes: NDArray[np.integer], declared: str, table: ClassTable) -> list[str]:
+    """Say what to declare when land-use codes fit another legend than the declared one.
+
+    A legend fits when it holds at least 95 % of the codes (0, no data, left out); the
+    legends tried are the FAO class table, ESA CCI and ESA WorldCover.
+
+    Parameters
+    ----------
+    codes : numpy.ndarray
+        Sampled land-use codes (integers).
+    declared : {"fao", "esa_cci"}
+        ``land_use.source_classes``.
+    table : ClassTable
+        The class table of the run.
+
+    Returns
+    -------
+    list of str
+        One fix per fitting legend, e.g. ``'ESA CCI codes: set land_use.source_classes =
+        "esa_cci"'``; empty when none fits.
+    """
+    values = np.asarray(codes)
+    values = values[values != 0]
+    legends = {
+        "fao": (
+            table.codes,
+            f'codes of the class table ({table.source}): set land_use.source_classes = "fao"',
+        ),
+        "esa_cci": (esa_cci_codes(), 'ESA CCI codes: set land_use.source_classes = "esa_cci"'),
+        "worldcover": (
+            np.array(WORLDCOVER_CODES),
+            "ESA WorldCover codes: reclassify them to the FAO classes (socseq fetch's "
+            "worldcover_to_fao.csv, docs/data-sources.md)",
+        ),
+    }
+    if values.size == 0:
+        return []
+    return [
+        fix
+        for name, (legend, fix) in legends.items()
+        if name != declared and np.isin(values, legend).mean() >= 0.95
+    ]
+
+
+def legend_summary(source_classes: str, table: str, paddy: str) -> str:
+    """One line on how land-use codes become classes and what happens to paddy.
+
+    Parameters
+    ----------
+    source_classes : {"fao", "esa_cci"}
+    table : str
+        ``land_use.table`` (``"fao"`` or a CSV path).
+    paddy : {"exclude", "simulate"}
+
+    Returns
+    -------
+    str
+        E.g. ``ESA CCI codes mapped to FAO classes (docs/...); class 20 → paddy: excluded
+        (land_use.paddy = "exclude")``.
+    """
+    treated = {"exclude": "excluded", "simulate": "simulated with the paddy rate factor"}
+    choice = f'{treated.get(paddy, paddy)} (land_use.paddy = "{paddy}")'
+    builtin = str(table) == "fao"
+    classes = "FAO 13 paddy fields" if builtin else f"the paddy classes of {table}"
+    if source_classes == "esa_cci":
+        return (
+            f"ESA CCI codes mapped to FAO classes ({LEGEND_DOC}); class {ESA_CCI_PADDY} "
+            f"(irrigated or post-flooding cropland) → {classes}: {choice}"
+        )
+    where = "the built-in FAO class table" if builtin else f"the class table {table}"
+    return f"FAO class codes of {where}; {classes}: {choice}"
 
 
 def esa_cci_to_fao(codes: NDArray[np.integer]) -> NDArray[np.int16]:
@@ -150,15 +248,15 @@ def esa_cci_to_fao(codes: NDArray[np.integer]) -> NDArray[np.int16]:
 
     The matrix is that of the FAO script ``6_Land_Use_ESA_to_FAO_classes_LUsim.R``
     (e.g. 10, 11, 30, 40 → 2 croplands; 20 → 13 paddy; 12 → 12 tree crops; 130 → 3
-    grassland). Codes outside the matrix become 0 (no data).
+    grassland; 140 lichens and mosses has no class). Codes outside the matrix become 0 (no
+    data). The table is ``pipeline/data/esa_cci_to_fao.csv``, shown in ``docs/configuration.md``.
 
     Raises
     ------
     InputValidationError
         The layer holds values that are not LCCS codes (negative or above 255).
     """
-    with resources.as_file(resources.files("socseq.pipeline.data") / "esa_cci_to_fao.csv") as p:
-        matrix = pd.read_csv(p)
+    matrix = _esa_matrix()
     lut = np.zeros(256, np.int16)
     lut[matrix["esa_cci"].to_numpy()] = matrix["fao"].to_numpy()
     values = np.asarray(codes)

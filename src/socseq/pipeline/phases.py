@@ -30,6 +30,7 @@ __all__ = [
     "EXCLUSION_REASONS",
     "NOT_AGRICULTURAL",
     "NO_LAND_USE",
+    "OUTSIDE_DOMAIN",
     "SIMULATED",
     "PhaseSettings",
     "create_results",
@@ -37,9 +38,13 @@ __all__ = [
 ]
 
 SIMULATED = 0
+#: Agricultural cells outside the ``[domain]``: tested first, so the domain bounds every area.
+OUTSIDE_DOMAIN = 11
 #: Exclusion reasons of candidate cells (agricultural classes), in the order they are tested;
-#: the first that applies is recorded.
+#: the first that applies is recorded. (Codes are stable across versions: the domain, added
+#: last, has the next free code but is tested first.)
 EXCLUSION_REASONS = {
+    OUTSIDE_DOMAIN: "outside the domain",
     1: "land-use class not simulated",
     2: "paddy (excluded by configuration)",
     3: "no SOC baseline",
@@ -104,9 +109,10 @@ def _usable_class(settings: PhaseSettings, codes: np.ndarray) -> np.ndarray:
 
 
 def classify(settings: PhaseSettings, layers: dict[str, np.ndarray]) -> np.ndarray:
-    """Reason of every cell of a window: 0 simulated, 1–10 excluded, 254/255 not candidates.
+    """Reason of every cell of a window: 0 simulated, 1–11 excluded, 254/255 not candidates.
 
-    ``layers`` holds the window's ``land_use`` (class codes), ``soc``, ``clay``, ``npp_spin``,
+    ``layers`` holds the window's ``land_use`` (class codes), ``domain`` (inside the
+    ``[domain]``; all cells when absent), ``soc``, ``clay``, ``npp_spin``,
     ``climate_ok`` (every month of every phase has climate), ``cold`` (every spin-up month
     below −5 °C) and, where configured, ``sand`` and ``ec``.
     """
@@ -117,6 +123,7 @@ def classify(settings: PhaseSettings, layers: dict[str, np.ndarray]) -> np.ndarr
     candidate = np.isin(classes, list({*settings.simulate, *settings.cropland}))
     paddy = settings.engine.table.paddy[np.clip(classes, 0, 255)]
     tests = [
+        (OUTSIDE_DOMAIN, ~np.asarray(layers.get("domain", True), bool)),
         (1, ~np.isin(classes, settings.simulate)),
         (2, paddy & (settings.paddy == "exclude")),
         (3, ~np.isfinite(soc)),

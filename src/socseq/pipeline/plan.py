@@ -20,6 +20,7 @@ from socseq.exceptions import ConfigError, GridMismatchError, InputValidationErr
 from socseq.io.grid import GridSpec, choose_resampling, clip_to_grid
 from socseq.io.raster import open_raster
 from socseq.pipeline.config import CLIMATE_KEYS, ClimateLayer, ClimateSet, InputLayer, RunConfig
+from socseq.pipeline.domain import DOMAIN_KEY, DomainSpec, polygon_domain
 from socseq.pipeline.landuse import ClassTable, read_class_table
 from socseq.pipeline.sources import LayerSpec, open_spec, source_path
 
@@ -172,6 +173,7 @@ class InputPlan:
     uncertainty: dict[str, LayerSpec] = field(default_factory=dict)
     uncertainty_baseline: tuple[str, ...] = ()
     pet_method: str | None = None
+    domain: DomainSpec | None = None
 
     @property
     def n_spin_years(self) -> int:
@@ -382,11 +384,12 @@ def plan_inputs(
 
 
 def _plan_optional(config: RunConfig, grid: GridSpec, plan: InputPlan) -> InputPlan:
-    """Add yearly land use, the cover layer and the uncertainty layers to the plan."""
+    """Add yearly land use, the cover layer, the uncertainty layers and the domain."""
     changes: dict[str, Any] = {
         **_plan_yearly(config, grid, plan.n_warmup_years),
         **_plan_cover(config, grid),
         **_plan_uncertainty(config, grid),
+        **_plan_domain(config, grid),
     }
     return dataclasses.replace(plan, **changes) if changes else plan
 
@@ -441,6 +444,21 @@ def _plan_cover(config: RunConfig, grid: GridSpec) -> dict[str, Any]:
                 f"{missing[0]}; give a series covering every calendar month"
             )
     return {"cover_source": cover.source, "cover": spec, "ndvi_threshold": cover.ndvi_threshold}
+
+
+def _plan_domain(config: RunConfig, grid: GridSpec) -> dict[str, Any]:
+    """Plan the ``[domain]``: a class raster (mode or nearest), or polygons over the grid."""
+    domain = config.domain
+    if domain is None:
+        return {}
+    if domain.is_vector:
+        return {"domain": polygon_domain(domain.path, domain.layer, grid)}
+    layer = InputLayer(
+        path=domain.path, band=domain.band, variable=domain.variable, resampling=domain.resampling
+    )
+    spec, da = _layer_spec(layer, DOMAIN_KEY, grid, quantity=None, kind="categorical")
+    _single_band(spec, da)
+    return {"domain": DomainSpec(path=spec.path, raster=spec)}
 
 
 #: SOC uncertainty source → the ``[dsm]`` baseline maps it reads.

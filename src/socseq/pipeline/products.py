@@ -44,7 +44,13 @@ from socseq.io.tables import read_zone_names
 from socseq.pipeline.config import RunConfig
 from socseq.pipeline.landuse import read_class_table
 from socseq.pipeline.npp import npp_t_c_ha
-from socseq.pipeline.phases import EXCLUSION_REASONS, NO_LAND_USE, NOT_AGRICULTURAL, SIMULATED
+from socseq.pipeline.phases import (
+    EXCLUSION_REASONS,
+    NO_LAND_USE,
+    NOT_AGRICULTURAL,
+    OUTSIDE_DOMAIN,
+    SIMULATED,
+)
 from socseq.pipeline.rates import (
     FOUR_PER_1000_RULE,
     absolute_rate,
@@ -171,7 +177,8 @@ class ProductSet:
                 (zone_names.get(int(z), str(int(z))), self.zones == z)
                 for z in np.unique(self.zones[self.zones >= 0])
             ]
-        crop = self.cropland()
+        # The cropland of the domain: cells outside it count in no area (exclusions.csv has them).
+        crop = self.cropland() & (self.reason != OUTSIDE_DOMAIN)
         rows = []
         for zone, in_zone in groups:
             sim = self.simulated & in_zone

@@ -51,10 +51,12 @@ from socseq.pipeline.plan import BASELINE_MAPS, InputPlan, plan_inputs, windows
 from socseq.pipeline.products import compute_products
 from socseq.pipeline.run_notes import run_notes
 from socseq.pipeline.validate import (
+    check_baseline,
+    check_dsm_samples,
+    check_grid,
     check_tables,
     check_values,
     run_grid,
-    survey,
     validate_config,
 )
 from socseq.progress import Progress
@@ -282,7 +284,7 @@ def _run(
     started_all = time.perf_counter()
     timings: dict[str, float] = {}
     grid, plan, checked = _check_inputs(config, work, needs, out, timings)
-    dsm_info = _map_baseline(config, grid, staging, progress, timings)
+    dsm_info = _map_baseline(config, grid, plan, staging, progress, timings)
     settings, parts, scheduler_name = _simulate_windows(
         config, grid, plan, work, workers, scheduler, threads, progress, timings
     )
@@ -340,14 +342,20 @@ def _run(
 def _check_inputs(
     config: RunConfig, work: Path, needs: dict[str, int], out: Path, timings: dict[str, float]
 ) -> tuple[GridSpec, InputPlan, dict[str, Any]]:
-    """Check every input before anything is computed: metadata, sampled values, survey, disk."""
+    """Check every input before anything is computed: metadata, sampled values, survey, disk.
+
+    The guards stop a run whose ``[dsm]`` samples
+    (:func:`~socseq.pipeline.validate.check_dsm_samples`) or SOC map
+    (:func:`~socseq.pipeline.validate.check_grid`) have an implausible median stock, or that
+    would simulate no cell.
+    """
     started = time.perf_counter()
     grid = run_grid(config)
     uses_dsm = config.dsm is not None and config.inputs.soc is None
     plan = plan_inputs(config, grid, baseline=work / "baseline.zarr" if uses_dsm else None)
-    check_values(plan)
-    checked = survey(plan, config, soc=np.full(grid.shape, 50.0) if uses_dsm else None)
-    _require_cells(checked, config)
+    check_dsm_samples(config, grid)
+    check_values(plan, config.checks)
+    checked = check_grid(plan, config)
     needs.update(space_needs(config, grid))
     require_free_space(out, sum(needs.values()), "scratch and products of this run")
     timings["validate"] = time.perf_counter() - started
@@ -357,11 +365,16 @@ def _check_inputs(
 def _map_baseline(
     config: RunConfig,
     grid: GridSpec,
+    plan: InputPlan,
     staging: Staging,
     progress: Progress | None,
     timings: dict[str, float],
 ) -> dict[str, Any] | None:
-    """Run the ``[dsm]`` section, if any; keep its maps in scratch when they are the baseline."""
+    """Run the ``[dsm]`` section, if any; keep its maps in scratch when they are the baseline.
+
+    The baseline map's median stock on the agricultural cells is checked before any phase
+    (:func:`~socseq.pipeline.validate.check_baseline`).
+    """
     if config.dsm is None:
         return None
     started = time.perf_counter()
@@ -369,6 +382,7 @@ def _map_baseline(
     if config.inputs.soc is None:
         path = staging.work / "baseline.zarr"
         _write_baseline(prediction, grid, path, config.run.chunk_size)
+        check_baseline(plan, config, np.asarray(prediction["soc_mean_t_ha"].values))
     timings["dsm"] = time.perf_counter() - started
     return {"metrics": _metrics(validation), "output_dir": "dsm"}
 
@@ -455,23 +469,6 @@ def _write_products(
     if progress is not None:
         progress("products", 1, 1)
     return {"files": written, "started": started}
-
-
-def _require_cells(checked: dict[str, Any], config: RunConfig) -> None:
-    """Stop before computing when the survey leaves no cell to simulate."""
-    if checked["candidate_cells"] == 0:
-        raise InputValidationError(
-            f"layer 'inputs.land_use' (file {config.inputs.land_use.path}): no cell of the "
-            f"classes {sorted({*config.land_use.simulate, *config.land_use.cropland})} on the "
-            "grid; check land_use.simulate and land_use.source_classes"
-        )
-    if checked["survey_cells"] == 0:
-        reasons = ", ".join(f"{k}: {v:,}" for k, v in checked["excluded"].items() if v)
-        raise InputValidationError(
-            f"no cell to simulate: all {checked['candidate_cells']:,} agricultural cells are "
-            f"excluded ({reasons}); check the masks, the units of the SOC and clay layers, "
-            "the climate's extent and land_use.simulate"
-        )
 
 
 def _top_reasons(results_path: Path) -> str:

@@ -8,11 +8,14 @@ Three levels, each fast:
 2. **Sampled values** (:func:`check_values`): each layer's values over the grid (a regular
    sample of at most :data:`SAMPLE_CELLS` source cells, one year of each climate series) go
    through the unit traps of :mod:`socseq.io.units`; land-use codes must belong to the
-   declared legend; shares, cover factors and NDVI must be in range.
-3. **A survey of the grid** (:func:`survey`): the static layers and the first month of each
-   climate series aligned to the whole grid give the cells of each class and the cells that
-   each exclusion rule would remove (climate is known in every month only once a run reads
-   it), so a configuration that would simulate nothing stops here.
+   declared legend (up to ``[checks] unknown_code_share_max``); shares, cover factors and
+   NDVI must be in range.
+3. **A survey of the grid** (:func:`socseq.pipeline.survey.survey`): the static layers, the
+   ``[domain]`` and the first month of each climate series aligned to the whole grid give the
+   cells of each class and the cells that each exclusion rule would remove (climate is known
+   in every month only once a run reads it), so a configuration that would simulate nothing
+   stops here, and so does a SOC map whose median stock over the agricultural cells is
+   implausible (:mod:`socseq.pipeline.guards`).
 
 Nothing of the climate is staged: ``validate`` takes seconds, whatever the series' length.
 """
@@ -20,25 +23,38 @@ Nothing of the climate is staged: ``validate`` takes seconds, whatever the serie
 from __future__ import annotations
 
 import math
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import xarray as xr
 
 from socseq.exceptions import ConfigError, InputValidationError
-from socseq.io.grid import GridSpec, cell_area_ha, clip_to_grid
+from socseq.io.grid import GridSpec, clip_to_grid
 from socseq.io.raster import load_block
-from socseq.io.tables import check_zone_codes, read_zone_names
+from socseq.io.tables import read_zone_names
 from socseq.io.units import check_and_convert
-from socseq.pipeline.config import RunConfig
-from socseq.pipeline.inputs import NO_CLASS, class_codes
-from socseq.pipeline.landuse import esa_cci_codes, read_class_table
+from socseq.pipeline.config import ChecksConfig, RunConfig
+from socseq.pipeline.guards import (
+    SocSource,
+    check_class_names,
+    check_soc_median,
+    require_cells,
+    soc_median,
+)
+from socseq.pipeline.landuse import esa_cci_codes, legend_fixes, legend_summary, read_class_table
 from socseq.pipeline.plan import InputPlan, plan_inputs, resolve_grid
 from socseq.pipeline.run_notes import cited_sources
-from socseq.pipeline.sources import LayerSpec, open_layer, read_block, read_filled
+from socseq.pipeline.sources import LayerSpec, open_layer
+from socseq.pipeline.survey import agricultural_cells, survey
+
+if TYPE_CHECKING:
+    from socseq.dsm.qa import SampleReport
 
 __all__ = [
     "SAMPLE_CELLS",
+    "check_baseline",
+    "check_dsm_samples",
+    "check_grid",
     "check_tables",
     "check_values",
     "run_grid",
@@ -49,8 +65,9 @@ __all__ = [
 #: Source cells per layer that the value checks read at most (per month of a series).
 SAMPLE_CELLS = 250_000
 
-#: Share of land-use cells with codes outside the declared legend that is an error.
-UNKNOWN_CODE_SHARE = 0.01
+#: Default share of land-use cells with codes outside the declared legend that is an error
+#: (``[checks] unknown_code_share_max`` sets it per run).
+UNKNOWN_CODE_SHARE = ChecksConfig().unknown_code_share_max
 
 
 def _sample(da: xr.DataArray, grid: GridSpec) -> xr.DataArray | None:
@@ -66,15 +83,24 @@ def _sample(da: xr.DataArray, grid: GridSpec) -> xr.DataArray | None:
 
 
 def check_tables(config: RunConfig) -> None:
-    """Read the class table, the zone names and ``[run] sources`` now, before any work."""
-    read_class_table(config.land_use.table)
+    """Read the class table, the zone names and ``[run] sources`` now, before any work.
+
+    The classes of ``land_use.simulate`` and ``land_use.cropland`` must be in the class table.
+    """
+    check_class_names(config.land_use, read_class_table(config.land_use.table))
     if config.inputs.zone_names is not None:
         read_zone_names(config.inputs.zone_names)
     cited_sources(config)
 
 
-def check_values(plan: InputPlan) -> None:
+def check_values(plan: InputPlan, checks: ChecksConfig | None = None) -> None:
     """Check the values of every layer on a sample (units, legend, ranges); raise on the first.
+
+    Parameters
+    ----------
+    plan : InputPlan
+    checks : ChecksConfig, optional
+        The run's ``[checks]`` (default: the defaults).
 
     Raises
     ------
@@ -83,10 +109,11 @@ def check_values(plan: InputPlan) -> None:
     """
     _check_climate(plan)
     grid = plan.grid
+    share_max = (checks or ChecksConfig()).unknown_code_share_max
     for name, spec in plan.static.items():
         block = _sample(open_layer(spec), grid)
         if name == "land_use":
-            _check_legend(spec, block, plan)
+            _check_legend(spec, block, plan, share_max)
         elif name == "area_fraction":
             _check_share(spec, block)
         else:
@@ -98,7 +125,7 @@ def check_values(plan: InputPlan) -> None:
         check = _check_cover if plan.cover_source == "raster" else _check_quantity
         check(plan.cover, block)
     if plan.yearly is not None:
-        _check_legend(plan.yearly, _sample(open_layer(plan.yearly), grid), plan)
+        _check_legend(plan.yearly, _sample(open_layer(plan.yearly), grid), plan, share_max)
 
 
 def _check_climate(plan: InputPlan) -> None:
@@ -151,10 +178,8 @@ def _check_cover(spec: LayerSpec, block: xr.DataArray | None) -> None:
         )
 
 
-def _check_legend(spec: LayerSpec, block: xr.DataArray | None, plan: InputPlan) -> None:
-    """Land-use codes must be integers of the declared legend (a few strays are tolerated)."""
-    if block is None:
-        return
+def _legend_codes(spec: LayerSpec, block: xr.DataArray) -> np.ndarray:
+    """Return a sample's valid land-use codes as integers; raise if none or not integers."""
     raw = np.asarray(block.values)
     valid = np.isfinite(raw) if raw.dtype.kind == "f" else np.ones(raw.shape, bool)
     nodata = block.rio.nodata
@@ -171,139 +196,41 @@ def _check_legend(spec: LayerSpec, block: xr.DataArray | None, plan: InputPlan) 
             f"{where}: holds fractional values, not class codes; give a class raster "
             "(resampled with mode or nearest)"
         )
-    codes = codes.astype(np.int64)
-    if plan.source_classes == "esa_cci":
-        known = np.isin(codes, esa_cci_codes()) | (codes == 0)
-        legend, other = "ESA CCI", 'the FAO classes: set land_use.source_classes = "fao"'
-        looks_other = np.all(codes[~known] <= 13) if (~known).any() else False
-    else:
-        known = np.isin(codes, plan.table.codes) | (codes == 0)
-        legend = f"the class table ({plan.table.source})"
-        other = 'ESA CCI codes: set land_use.source_classes = "esa_cci"'
-        looks_other = (
-            bool(np.isin(codes[~known], esa_cci_codes()).mean() > 0.5) if (~known).any() else False
-        )
-    share = float((~known).mean())
-    if share > UNKNOWN_CODE_SHARE:
-        values, counts = np.unique(codes[~known], return_counts=True)
-        top = ", ".join(
-            f"{v} ({c:,})"
-            for v, c in sorted(zip(values, counts, strict=True), key=lambda vc: -vc[1])[:6]
-        )
-        hint = (
-            f"they look like {other}"
-            if looks_other
-            else ("map them to the legend or declare the right land_use.source_classes / table")
-        )
-        raise InputValidationError(
-            f"{where}: {share:.0%} of the sampled cells carry codes outside {legend}: {top}; {hint}"
-        )
+    return codes.astype(np.int64)
 
 
-def survey(plan: InputPlan, config: RunConfig, soc: np.ndarray | None = None) -> dict[str, Any]:
-    """Classify the whole grid from the static layers and each climate series' first month.
-
-    Parameters
-    ----------
-    plan : InputPlan
-    config : RunConfig
-    soc : numpy.ndarray, optional
-        The baseline SOC on the grid when a ``[dsm]`` section maps it.
-
-    Returns
-    -------
-    dict
-        ``cells`` of the grid, ``candidate_cells``, ``by_class`` (cells and hectares per
-        class), ``excluded`` (cells per exclusion rule that the survey can test) and
-        ``survey_cells`` (cells that pass every tested rule).
-    """
-    from socseq.pipeline.phases import EXCLUSION_REASONS
-
-    grid = plan.grid
-    whole = (0, grid.height, 0, grid.width)
-    lu = read_block(plan.static["land_use"], grid)
-    classes = class_codes(lu.values, lu.rio.nodata, plan.source_classes, plan.table)
-    candidate = np.isin(classes, plan.candidate_classes)
-    _check_zone_names(plan, config, grid, candidate)
-    area = np.asarray(cell_area_ha(grid).values)
-    by_class = {
-        int(c): {
-            "name": plan.table.names.get(int(c), str(c)),
-            "cells": int((classes == c).sum()),
-            "area_ha": float(area[classes == c].sum()),
-        }
-        for c in np.unique(classes[classes != NO_CLASS])
-    }
-    layers = {
-        name: np.asarray(read_block(spec, grid).values)
-        for name, spec in plan.static.items()
-        if name in ("soc", "clay", "sand", "ec")
-    }
-    if soc is not None:
-        layers["soc"] = soc
-    climate_ok = np.ones(grid.shape, bool)
-    filled: dict[str, int] = {}
-    for cp in [plan.spin, plan.warm] + ([plan.forward] if plan.forward else []):
-        for short, spec in cp.layers.items():
-
-            def read(target: GridSpec, s: LayerSpec = spec, m: int = cp.first[short]) -> Any:
-                return read_block(s, target, months=slice(m, m + 1))
-
-            values, count = read_filled(
-                read, grid, whole, candidate, plan.fill_distance_m, spec.name
-            )
-            filled[spec.name] = max(filled.get(spec.name, 0), count)
-            climate_ok &= np.isfinite(values).all(axis=0)
-    lu_config = config.land_use
-    masks = config.masks
-    simulate = np.isin(classes, lu_config.simulate)
-    paddy = plan.table.paddy[np.clip(classes, 0, 255)] & (lu_config.paddy == "exclude")
-    soc_v, clay_v = layers["soc"], layers["clay"]
-    tests = [
-        (1, ~simulate),
-        (2, paddy),
-        (3, ~np.isfinite(soc_v)),
-        (4, ~np.isfinite(clay_v)),
-        (5, ~climate_ok),
-    ]
-    with np.errstate(invalid="ignore"):
-        if masks.max_soc_t_ha is not None:
-            tests.append((6, soc_v > masks.max_soc_t_ha))
-        for code, name, limit in ((7, "sand", masks.max_sand_pct), (8, "ec", masks.max_ec_dS_m)):
-            if limit is not None and name in layers:
-                tests.append((code, layers[name] > limit))
-        tests.append((9, (soc_v <= 0) | (clay_v < 0) | (clay_v > 100)))
-    undecided = candidate.copy()
-    excluded = {}
-    for code, failed in tests:
-        hit = undecided & failed
-        excluded[EXCLUSION_REASONS[code]] = int(hit.sum())
-        undecided &= ~hit
-    return {
-        "cells": int(grid.width * grid.height),
-        "candidate_cells": int(candidate.sum()),
-        "by_class": by_class,
-        "excluded": excluded,
-        "survey_cells": int(undecided.sum()),
-        "survey_area_ha": float(area[undecided].sum()),
-        "coastal_filled_cells": filled,
-        "soc_median_t_ha": float(np.nanmedian(soc_v[undecided])) if undecided.any() else None,
-    }
-
-
-def _check_zone_names(
-    plan: InputPlan, config: RunConfig, grid: GridSpec, cells: np.ndarray
+def _check_legend(
+    spec: LayerSpec, block: xr.DataArray | None, plan: InputPlan, share_max: float
 ) -> None:
-    """Every zone code of the agricultural cells must have a row in ``inputs.zone_names``."""
-    path = config.inputs.zone_names
-    if path is None or "zones" not in plan.static:
+    """Land-use codes must be of the declared legend; up to ``share_max`` of strays pass.
+
+    Codes outside the legend count as no land use in a run. The message names the most
+    frequent ones and the legend they fit (ESA CCI codes declared as FAO classes, ...).
+    """
+    if block is None:
         return
-    zones = read_block(plan.static["zones"], grid)
-    values = np.asarray(zones.values, dtype=np.float64)
-    valid = cells & np.isfinite(values)
-    if zones.rio.nodata is not None:
-        valid &= values != zones.rio.nodata
-    check_zone_codes(values[valid], read_zone_names(path), path)
+    codes = _legend_codes(spec, block)
+    esa = plan.source_classes == "esa_cci"
+    legend = esa_cci_codes() if esa else plan.table.codes
+    unknown = ~(np.isin(codes, legend) | (codes == 0))
+    share = float(unknown.mean())
+    if share <= share_max:
+        return
+    values, counts = np.unique(codes[unknown], return_counts=True)
+    top = ", ".join(f"{values[i]} ({counts[i]:,})" for i in np.argsort(-counts, kind="stable")[:6])
+    declared = "the ESA CCI legend" if esa else f"the class table {plan.table.source}"
+    fixes = legend_fixes(codes, plan.source_classes, plan.table)
+    hint = (
+        "they look like " + " or like ".join(fixes)
+        if fixes
+        else "map them to the legend or declare the right land_use.source_classes / table"
+    )
+    raise InputValidationError(
+        f"layer '{spec.name}' (file {spec.path}): {100 * share:.3g} % of {codes.size:,} "
+        f"sampled cells carry codes outside {declared} (land_use.source_classes = "
+        f'"{plan.source_classes}"), most often (cells): {top}; {hint}; if they really mean no '
+        f"land use, relax with [checks] unknown_code_share_max (now {share_max:g})"
+    )
 
 
 def run_grid(config: RunConfig) -> GridSpec:
@@ -322,8 +249,9 @@ def validate_config(config: RunConfig) -> dict[str, Any]:
     Returns
     -------
     dict
-        ``grid`` (CRS, size, resolution), ``periods``, ``resampling`` per layer, ``samples``
-        (the :class:`~socseq.dsm.qa.SampleReport` of the ``[dsm]`` samples, or None) and the
+        ``grid`` (CRS, size, resolution), ``periods``, ``resampling`` per layer, ``baseline``,
+        ``land_use`` (how codes become classes, and paddy), ``samples`` (the
+        :class:`~socseq.dsm.qa.SampleReport` of the ``[dsm]`` samples, or None) and the
         :func:`survey` of the grid.
 
     Raises
@@ -335,24 +263,11 @@ def validate_config(config: RunConfig) -> dict[str, Any]:
     grid = run_grid(config)
     baseline = "dsm" if config.dsm is not None and config.inputs.soc is None else None
     plan = plan_inputs(config, grid, baseline=baseline)
-    samples = None
-    if config.dsm is not None:
-        from socseq.dsm import api as dsm_api
-
-        stack = dsm_api.open_covariates(
-            config.dsm, grid if config.grid.crs is not None or config.inputs.soc else None
-        )
-        samples = dsm_api.prepare_samples(config.dsm, stack).report
-    check_values(plan)
-    soc = np.full(grid.shape, 50.0) if baseline is not None else None
-    report = survey(plan, config, soc=soc)
-    if report["candidate_cells"] == 0:
-        raise InputValidationError(
-            f"layer 'inputs.land_use' (file {config.inputs.land_use.path}): no cell of the "
-            f"classes {list(plan.candidate_classes)} on the grid; check land_use.simulate and "
-            "land_use.source_classes"
-        )
+    samples = check_dsm_samples(config, grid)
+    check_values(plan, config.checks)
+    report = check_grid(plan, config)
     layers = {spec.name: spec.method for spec in _all_layers(plan)}
+    lu = config.land_use
     return {
         "grid": {
             "crs": grid.crs.to_string(),
@@ -363,9 +278,144 @@ def validate_config(config: RunConfig) -> dict[str, Any]:
         "periods": config.periods.model_dump(),
         "resampling": layers,
         "baseline": "the [dsm] map" if baseline is not None else "inputs.soc",
+        "land_use": legend_summary(lu.source_classes, str(lu.table), lu.paddy),
         "samples": samples,
         **report,
+        "warnings": _sample_warnings(samples) + report["warnings"],
     }
+
+
+def _sample_warnings(report: SampleReport | None) -> list[str]:
+    """One warning line when checks will drop ``[dsm]`` samples (docs/dsm.md, sample QA).
+
+    Rows with an impossible value (negative SOC, bottom not below top...) are valid input for
+    the DSM, which drops and lists them in ``samples_qa.csv``; ``socseq validate`` says so
+    before any training.
+    """
+    if report is None:
+        return []
+    counts = report.counts()
+    dropped = counts[counts["action"] == "dropped"]
+    if dropped.empty:
+        return []
+    reasons = ", ".join(f"{int(r.samples)} {r.issue}" for r in dropped.itertuples())
+    first = report.issues[report.issues["action"] == "dropped"].iloc[0]
+    return [
+        f"samples file {report.source}: {int(dropped['samples'].sum())} of "
+        f"{report.n_read} rows are dropped ({reasons}; first: data row {first['row']}, "
+        f"{first['column']} {first['value']:g}); socseq dsm cv lists them in samples_qa.csv"
+    ]
+
+
+def check_dsm_samples(config: RunConfig, grid: GridSpec) -> SampleReport | None:
+    """Read the ``[dsm]`` samples as the DSM will, and check their median stock (if any).
+
+    Returns
+    -------
+    SampleReport or None
+        What happened to the sample rows (read, dropped and why), without ``[dsm]`` None.
+
+    Raises
+    ------
+    SocseqError
+        The samples cannot be read or placed on the covariates, or their median stock is
+        outside ``[checks] soc_median_range_t_ha``.
+    """
+    if config.dsm is None:
+        return None
+    from socseq.dsm import api as dsm_api
+
+    stack = dsm_api.open_covariates(
+        config.dsm, grid if config.grid.crs is not None or config.inputs.soc else None
+    )
+    samples = dsm_api.prepare_samples(config.dsm, stack)
+    median, n = soc_median(samples.samples["stock_t_ha"].to_numpy())
+    check_soc_median(median, n, config.checks, _samples_source(config))
+    return samples.report
+
+
+def check_grid(plan: InputPlan, config: RunConfig) -> dict[str, Any]:
+    """Survey the grid and stop when nothing would be simulated or the SOC map is implausible.
+
+    With ``[dsm]`` the baseline is not known yet: the survey stands 50 t C/ha in for it, and
+    :func:`check_baseline` checks the map once it is predicted.
+
+    Returns
+    -------
+    dict
+        The :func:`survey`.
+
+    Raises
+    ------
+    InputValidationError
+        No cell left to simulate (cells per exclusion reason), or a median SOC stock of the
+        agricultural cells outside ``[checks] soc_median_range_t_ha``.
+    """
+    stand_in = np.full(plan.grid.shape, 50.0) if "soc" not in plan.static else None
+    report = survey(plan, config, soc=stand_in)
+    if stand_in is None:
+        # Before the masks: stocks in the wrong units would otherwise show as masked cells.
+        layer = config.inputs.soc
+        assert layer is not None  # a run without [dsm] has inputs.soc
+        source = SocSource(
+            f"(inputs.soc, file {layer.path}, units '{layer.units}')",
+            _CELLS,
+            "inputs.soc.units",
+        )
+        median = report["soc_median_t_ha"]
+        median = math.nan if median is None else median
+        check_soc_median(median, report["soc_median_cells"], config.checks, source)
+    require_cells(report, config.inputs.land_use.path, plan.candidate_classes)
+    return report
+
+
+#: The cells the SOC guard takes the median of (docs/configuration.md, [checks]).
+_CELLS = "agricultural cells (land_use.simulate and cropland classes, in the domain)"
+
+
+def check_baseline(plan: InputPlan, config: RunConfig, soc: np.ndarray) -> float:
+    """Check the ``[dsm]`` baseline map on the grid's agricultural cells, before any phase.
+
+    Parameters
+    ----------
+    plan : InputPlan
+    config : RunConfig
+    soc : numpy.ndarray
+        The predicted mean SOC stock on the grid [t C/ha].
+
+    Returns
+    -------
+    float
+        The median stock of the agricultural cells [t C/ha].
+
+    Raises
+    ------
+    InputValidationError
+        The median is outside ``[checks] soc_median_range_t_ha``.
+    """
+    median, n = soc_median(np.asarray(soc)[agricultural_cells(plan)])
+    check_soc_median(median, n, config.checks, _samples_source(config, mapped=True))
+    return median
+
+
+def _samples_source(config: RunConfig, *, mapped: bool = False) -> SocSource:
+    """Name the ``[dsm]`` samples (or the map predicted from them) for the SOC guard."""
+    assert config.dsm is not None
+    samples = config.dsm.samples
+    column = samples.stock if samples.stock is not None else samples.soc
+    assert column is not None  # the DSM configuration requires stock or soc
+    key = "stock" if samples.stock is not None else "soc"
+    fix = f"dsm.samples.{key}.units ('{column.units}')" + (
+        "" if key == "stock" else ", the bulk density and depth units"
+    )
+    what = (
+        f"(the [dsm] map of the samples in {samples.path})"
+        if mapped
+        else f"(the [dsm] samples in {samples.path}, column {column.column})"
+    )
+    return SocSource(
+        what, _CELLS if mapped else "samples", fix, "stock" if key == "stock" else "concentration"
+    )
 
 
 def _all_layers(plan: InputPlan) -> list[LayerSpec]:

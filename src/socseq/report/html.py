@@ -21,6 +21,7 @@ from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescap
 
 from socseq import __version__
 from socseq.atomic import atomic_path, write_text_atomic
+from socseq.pipeline.landuse import legend_summary
 from socseq.pipeline.rates import FOUR_PER_1000_RULE
 from socseq.report.dsm_section import dsm_section
 from socseq.report.figure_list import FIGURES_DIR, FigureList, ReportFigure
@@ -58,9 +59,28 @@ _METHOD_LABELS = {
     "constants": "RothC constants",
     "depth_cm": "soil depth (cm)",
     "land_use_table": "land-use class table",
+    "land_use_codes": "land-use codes",
+    "domain": "study area ([domain])",
+    "checks_relaxed": "plausibility checks relaxed ([checks])",
     "climate": "climate input",
     "pet": "potential evapotranspiration",
 }
+
+
+def _method_rows(method: dict[str, Any]) -> list[list[str]]:
+    """Label and value of each method choice of ``run.json``; the land-use codes in words."""
+    rows = []
+    for key, value in method.items():
+        if value is None:
+            continue
+        text = str(value)
+        if key == "land_use_codes":
+            # How codes became classes and what happened to paddy, as socseq validate says it.
+            text = legend_summary(
+                text, str(method.get("land_use_table", "fao")), str(method.get("paddy"))
+            )
+        rows.append([_METHOD_LABELS.get(key, key.replace("_", " ")), text])
+    return rows
 
 
 def fmt(value: Any, kind: str = "stock") -> str:
@@ -395,11 +415,7 @@ def render_report(run: RunFolder) -> tuple[str, list[ReportFigure]]:
         "forward_years": run.forward_years,
         "baseline": run.baseline,
         "scenarios": _scenario_rows(run),
-        "method": [
-            [_METHOD_LABELS.get(k, k.replace("_", " ")), str(v)]
-            for k, v in (manifest.get("method") or {}).items()
-            if v is not None
-        ],
+        "method": _method_rows(manifest.get("method") or {}),
         "timings": [[label, _seconds(v)] for label, v in timing_rows(manifest.get("timings_s"))],
         "interactive": build_interactive_map(run),
         "cells": _cells(run),
