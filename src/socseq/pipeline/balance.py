@@ -30,10 +30,12 @@ names the worst row's grid cell (and member), the phase, and the terms.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
+from numba import njit
 
 from socseq.exceptions import CarbonBalanceError
 from socseq.rothc.modifiers import co2_partition
@@ -102,13 +104,25 @@ def relative_residual(
     numpy.ndarray
         ``(n, r)`` relative residual [-]; ``inf`` where a term is not finite.
     """
-    s0 = start[:, None]
-    residual = (end - s0) - (inputs - co2 + surplus[:, None] * co2)
-    scale = np.maximum(np.maximum(np.abs(s0), np.abs(end)), np.maximum(np.abs(inputs), np.abs(co2)))
-    with np.errstate(divide="ignore", invalid="ignore"):
-        rel = np.where(scale > 0.0, np.abs(residual) / scale, np.abs(residual))
-    out: FloatArray = np.where(np.isfinite(rel), rel, np.inf)
-    return out
+    s0, e, added, released, s = (
+        np.ascontiguousarray(a, dtype=np.float64) for a in (start, end, inputs, co2, surplus)
+    )
+    rel: FloatArray = np.empty(e.shape)
+    _relative_residual(s0, e, added, released, s, rel)
+    return rel
+
+
+@njit(cache=True)
+def _relative_residual(start, end, inputs, co2, surplus, out):  # pragma: no cover - compiled
+    """One pass over ``(rows, records)`` (numpy needed a dozen over window-sized arrays)."""
+    for i in range(end.shape[0]):
+        s0 = start[i]
+        for j in range(end.shape[1]):
+            e, added, released = end[i, j], inputs[i, j], co2[i, j]
+            residual = abs((e - s0) - (added - released + surplus[i] * released))
+            scale = max(abs(s0), abs(e), abs(added), abs(released))
+            rel = residual / scale if scale > 0.0 else residual
+            out[i, j] = rel if math.isfinite(rel) else math.inf
 
 
 @dataclass

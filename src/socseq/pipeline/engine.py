@@ -544,6 +544,8 @@ def _check_forward(
     The inputs of scenario ``i`` follow from its definition (``m · C_BAU`` and its manure),
     not from the runs that computed it, so a wrong combination of runs fails the check.
     """
+    if not ledger.enabled:
+        return
     years = ts.forward_years
     per_year = np.arange(1, years + 1)[None, :]
     total_share = float(np.sum(ts.monthly_shares))
