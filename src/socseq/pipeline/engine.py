@@ -420,8 +420,6 @@ def simulate(
     f_spin = rows(ts.table.npp_factor[cells.classes])
     f_year = ts.table.npp_factor[rows(cells.yearly)]
     annual = np.empty((b * k, n_years))
-    warm_soc = np.empty((b * k, n_years))
-    warm_co2 = np.empty((b * k, n_years))
     for year in range(n_years):
         months = slice(12 * year, 12 * year + 12)
         year_tas, year_pr = cells.warm["tas"][:, months], cells.warm["pr"][:, months]
@@ -429,26 +427,21 @@ def simulate(
         with np.errstate(divide="ignore", invalid="ignore"):
             year_input = ceq * (npp_year * f_year[:, year]) / (npp_spin * f_spin)
         annual[:, year] = np.where(np.isfinite(year_input), year_input, ceq)
-        cover = (
-            cells.warm_cover
-            if cells.warm_cover is not None
-            else ts.table.cover[cells.yearly[:, year]]
-        )
-        forcing = MonthlyForcing(
-            tmp_degC=year_tas,
-            rain_mm=year_pr,
-            evap_mm=cells.warm["pet"][:, months],
-            plant_cover=plant_cover(cover, ts.bare_threshold),
-            c_inp_t_ha=annual[:, year : year + 1] * shares[None, :],
-            dpm_rpm=ts.table.dpm_rpm[cells.yearly[:, year]][:, None],
-            cover_factor=cover,
-        )
+    warm_soc = np.empty((b * k, n_years))
+    warm_co2 = np.empty((b * k, n_years))
+    for first, last in _year_blocks(n_years, b * k):
         result = run(
-            soil, forcing, 12, state=state, record="end", options=member_options, params=params
+            soil,
+            _warmup_forcing(ts, cells, annual, first, last),
+            12 * (last - first),
+            state=state,
+            record="year",
+            options=member_options,
+            params=params,
         )
         state = result.state
-        warm_soc[:, year] = result.soc[:, 0]
-        warm_co2[:, year] = result.co2[:, 0]
+        warm_soc[:, first:last] = result.soc
+        warm_co2[:, first:last] = result.co2
     ledger.check(
         "warm-up",
         eq.state.soc,
@@ -471,6 +464,48 @@ def simulate(
         t0=t0.reshape(b, k),
         forward=forward.reshape(len(ts.scenarios), b, k, ts.forward_years),
         balance=ledger.worst,
+    )
+
+
+#: Rows × months of forcing one warm-up kernel call may hold per variable (32 MB of float64):
+#: whole years per call spare the per-call set-up, and the bound keeps a window's memory
+#: independent of the length of the warm-up and of the ensemble size.
+WARMUP_BLOCK_ROW_MONTHS = 4 * 2**20
+
+
+def _year_blocks(n_years: int, n_rows: int) -> list[tuple[int, int]]:
+    """Consecutive ``(first, last)`` warm-up years (last excluded) run by one kernel call."""
+    per_call = max(1, min(n_years, WARMUP_BLOCK_ROW_MONTHS // (12 * max(n_rows, 1))))
+    return [(y, min(y + per_call, n_years)) for y in range(0, n_years, per_call)]
+
+
+def _warmup_forcing(
+    ts: EngineSettings, cells: CellInputs, annual: FloatArray, first: int, last: int
+) -> MonthlyForcing:
+    """Return the forcing of warm-up years ``first`` to ``last`` (excluded), month by month.
+
+    Climate rows serve their cell's members (grouped rows); the carbon input is per row:
+    each year's input spread over the months by the monthly shares. The class of each year
+    sets its DPM/RPM ratio and, without a cover raster or NDVI, its cover.
+    """
+    months = slice(12 * first, 12 * last)
+    years = cells.yearly[:, first:last]
+    shares = np.asarray(ts.monthly_shares)
+    cover = (
+        cells.warm_cover
+        if cells.warm_cover is not None
+        else ts.table.cover[years].reshape(years.shape[0], -1)
+    )
+    return MonthlyForcing(
+        tmp_degC=cells.warm["tas"][:, months],
+        rain_mm=cells.warm["pr"][:, months],
+        evap_mm=cells.warm["pet"][:, months],
+        plant_cover=plant_cover(cover, ts.bare_threshold),
+        c_inp_t_ha=(annual[:, first:last, None] * shares[None, None, :]).reshape(
+            annual.shape[0], -1
+        ),
+        dpm_rpm=np.repeat(ts.table.dpm_rpm[years], 12, axis=1),
+        cover_factor=cover,
     )
 
 
