@@ -1,6 +1,7 @@
 """End-to-end throughput of ``socseq run``: GeoTIFF/NetCDF inputs in, written products out.
 
 Run:  python benchmarks/bench_pipeline.py --side 1000 [--workers 2] [--work DIR]
+      python benchmarks/bench_pipeline.py --side 316 --check-cost --repeat 5
 
 Writes a synthetic square domain of ``side × side`` 1 km cells (EPSG:3826): SOC, clay and land
 use as GeoTIFF (every cell cropland, so every cell is simulated), and a 1981–2020 monthly
@@ -9,6 +10,14 @@ it from TerraClimate or CRU; the pipeline aligns it to 1 km (bilinear). Then run
 ``socseq run`` in a child process under GNU time and prints wall time, the phase timings of
 ``run.json`` and the child's peak resident memory. Four scenarios, 20-year warm-up and
 20-year forward run, exact spin-up.
+
+``--check-cost`` measures what the runtime carbon-balance check costs: the same inputs are run
+``--repeat`` times with the check and as often without it, alternating (ABBA), after one
+unmeasured run that fills the numba cache, and the medians are printed. Runs without the check
+exist only here: the child process clears the private switch of
+:mod:`socseq.pipeline.balance` before it starts ``socseq run``, which no configuration, option
+or environment variable can do (threaded scheduler only: ``--workers`` processes would not
+see the switch).
 """
 
 from __future__ import annotations
@@ -102,7 +111,15 @@ report = false
     return config
 
 
-def timed_run(config: Path, workers: int | None = None) -> tuple[list[str], float, float, dict]:
+#: The child's entry point without the carbon-balance check (``--check-cost`` only).
+WITHOUT_BALANCE_CHECK = (
+    "import socseq.pipeline.balance as b; b._ENABLED = False; from socseq.cli import main; main()"
+)
+
+
+def timed_run(
+    config: Path, workers: int | None = None, balance_check: bool = True
+) -> tuple[list[str], float, float, dict]:
     """Run ``socseq run CONFIG`` in a child process under GNU time.
 
     Returns
@@ -111,7 +128,10 @@ def timed_run(config: Path, workers: int | None = None) -> tuple[list[str], floa
     """
     out = config.parent / "out"
     shutil.rmtree(out, ignore_errors=True)
-    command = [str(Path(sys.executable).parent / "socseq"), "run", str(config), "-q"]
+    socseq = [str(Path(sys.executable).parent / "socseq")]
+    if not balance_check:
+        socseq = [sys.executable, "-c", WITHOUT_BALANCE_CHECK]
+    command = [*socseq, "run", str(config), "-q"]
     if workers:
         command += ["--workers", str(workers)]
     started = time.perf_counter()
@@ -138,12 +158,34 @@ def print_timings(wall: float, peak_gib: float, manifest: dict) -> None:
     print("phases (s): " + ", ".join(f"{k} {v:.1f}" for k, v in manifest["timings_s"].items()))
 
 
+def check_cost(config: Path, repeat: int) -> None:
+    """Run with and without the carbon-balance check, alternating; print the medians."""
+    timed_run(config)  # fills the numba cache; not measured
+    phases = ("spin-up", "warm-up", "forward")
+    rows: dict[bool, list[list[float]]] = {True: [], False: []}
+    for r in range(repeat):
+        for check in (True, False) if r % 2 == 0 else (False, True):
+            _, wall, _, manifest = timed_run(config, balance_check=check)
+            timings = manifest["timings_s"]
+            figures = [wall, *(timings[p] for p in phases), sum(timings[p] for p in phases)]
+            rows[check].append(figures)
+            print(f"check {'on ' if check else 'off'}: " + " / ".join(f"{v:.2f}" for v in figures))
+    print("medians (s): wall / spin-up / warm-up / forward / the three phases")
+    for check in (True, False):
+        medians = np.median(np.array(rows[check]), axis=0)
+        print(f"check {'on ' if check else 'off'}: " + " / ".join(f"{v:.2f}" for v in medians))
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--side", type=int, default=1000, help="cells per side")
     parser.add_argument("--workers", type=int, help="LocalCluster worker processes")
     parser.add_argument("--work", type=Path, default=Path("bench-pipeline-work"))
     parser.add_argument("--keep", action="store_true", help="keep the work folder")
+    parser.add_argument(
+        "--check-cost", action="store_true", help="time runs with and without the balance check"
+    )
+    parser.add_argument("--repeat", type=int, default=5, help="runs of each kind (--check-cost)")
     args = parser.parse_args()
     started = time.perf_counter()
     config = write_inputs(args.work, args.side)
@@ -151,9 +193,12 @@ def main() -> None:
         f"inputs written in {time.perf_counter() - started:.1f} s "
         f"({args.side}x{args.side} = {args.side**2:,} cells)"
     )
-    _, wall, peak, manifest = timed_run(config, args.workers)
-    print(f"simulated cells: {manifest['cells']['simulated']:,}")
-    print_timings(wall, peak, manifest)
+    if args.check_cost:
+        check_cost(config, args.repeat)
+    else:
+        _, wall, peak, manifest = timed_run(config, args.workers)
+        print(f"simulated cells: {manifest['cells']['simulated']:,}")
+        print_timings(wall, peak, manifest)
     if not args.keep:
         shutil.rmtree(args.work, ignore_errors=True)
 

@@ -34,14 +34,15 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, field, fields, replace
 from typing import Any
 
 import numpy as np
 
+from socseq.pipeline.balance import CarbonLedger
 from socseq.pipeline.landuse import ClassTable
 from socseq.pipeline.npp import miami_npp_g_dm_m2
-from socseq.rothc.equilibrium import equilibrium
+from socseq.rothc.equilibrium import Equilibrium, equilibrium
 from socseq.rothc.model import MonthlyForcing, RothCState, RunOptions, Soil, run
 from socseq.rothc.parameters import RothCParameters
 
@@ -164,6 +165,9 @@ class CellInputs:
         ``(b, years)`` land-use class of each warm-up year.
     fwd_classes : numpy.ndarray
         ``(b,)`` land-use class of the forward runs (the last warm-up year's).
+    grid_rc : numpy.ndarray or None
+        ``(b, 2)`` grid row and column of each cell, to name it in a carbon-balance error
+        (None: the cell's index in the batch is named instead).
     """
 
     classes: np.ndarray
@@ -179,6 +183,7 @@ class CellInputs:
     fwd_cover: FloatArray
     yearly: np.ndarray
     fwd_classes: np.ndarray
+    grid_rc: np.ndarray | None = None
 
     @property
     def n_cells(self) -> int:
@@ -266,6 +271,9 @@ class Trajectories:
         ``(b, k)`` SOC at T0, the end of the warm-up [t C/ha].
     forward : numpy.ndarray
         ``(S, b, k, forward_years)`` SOC at the end of each forward year [t C/ha].
+    balance : dict of str to float
+        Worst relative residual of the carbon balance per phase (``"spin-up"``, ``"warm-up"``,
+        ``"forward"``; :mod:`socseq.pipeline.balance`); empty when the check was off.
     """
 
     ceq: FloatArray
@@ -273,6 +281,7 @@ class Trajectories:
     warmup: FloatArray
     t0: FloatArray
     forward: FloatArray
+    balance: dict[str, float] = field(default_factory=dict)
 
 
 def rate_factor(settings: EngineSettings, classes: np.ndarray) -> FloatArray:
@@ -404,6 +413,10 @@ def simulate(
     )
     state = eq.state
     ceq = eq.annual_input_t_ha
+    ledger = CarbonLedger.for_rows(
+        per_member(members.clay), params, _locator(cells, members, which)
+    )
+    _check_spinup(ledger, ts, soil, forcing, eq, member_options, params)
     clock.lap("spin-up")
 
     # Warm-up: NPP of the member's climate, normalised by its own spin-up NPP.
@@ -412,7 +425,6 @@ def simulate(
     f_spin = rows(ts.table.npp_factor[cells.classes])
     f_year = ts.table.npp_factor[rows(cells.yearly)]
     annual = np.empty((b * k, n_years))
-    warm_soc = np.empty((b * k, n_years))
     for year in range(n_years):
         months = slice(12 * year, 12 * year + 12)
         year_tas, year_pr = cells.warm["tas"][:, months], cells.warm["pr"][:, months]
@@ -420,30 +432,35 @@ def simulate(
         with np.errstate(divide="ignore", invalid="ignore"):
             year_input = ceq * (npp_year * f_year[:, year]) / (npp_spin * f_spin)
         annual[:, year] = np.where(np.isfinite(year_input), year_input, ceq)
-        cover = (
-            cells.warm_cover
-            if cells.warm_cover is not None
-            else ts.table.cover[cells.yearly[:, year]]
-        )
-        forcing = MonthlyForcing(
-            tmp_degC=year_tas,
-            rain_mm=year_pr,
-            evap_mm=cells.warm["pet"][:, months],
-            plant_cover=plant_cover(cover, ts.bare_threshold),
-            c_inp_t_ha=annual[:, year : year + 1] * shares[None, :],
-            dpm_rpm=ts.table.dpm_rpm[cells.yearly[:, year]][:, None],
-            cover_factor=cover,
-        )
+    warm_soc = np.empty((b * k, n_years))
+    warm_co2 = np.empty((b * k, n_years))
+    for first, last in _year_blocks(n_years, b * k):
         result = run(
-            soil, forcing, 12, state=state, record="end", options=member_options, params=params
+            soil,
+            _warmup_forcing(ts, cells, annual, first, last),
+            12 * (last - first),
+            state=state,
+            record="year",
+            options=member_options,
+            params=params,
         )
         state = result.state
-        warm_soc[:, year] = result.soc[:, 0]
+        warm_soc[:, first:last] = result.soc
+        warm_co2[:, first:last] = result.co2
+    ledger.check(
+        "warm-up",
+        eq.state.soc,
+        warm_soc,
+        np.cumsum(annual * shares.sum(), axis=1),
+        warm_co2 - eq.state.co2[:, None],
+        [f"year {y + 1} of {n_years}" for y in range(n_years)],
+    )
     t0 = state.soc
     c_bau = annual.mean(axis=1) * per_member(members.input_factor)
     clock.lap("warm-up")
 
-    forward = _forward(ts, cells, members, which, state, c_bau, options, params)
+    forward, forward_co2 = _forward(ts, cells, members, which, state, c_bau, options, params)
+    _check_forward(ledger, ts, members.multipliers[:, :, which], t0, c_bau, forward, forward_co2)
     clock.lap("forward")
     return Trajectories(
         ceq=ceq.reshape(b, k),
@@ -451,7 +468,139 @@ def simulate(
         warmup=warm_soc.reshape(b, k, n_years),
         t0=t0.reshape(b, k),
         forward=forward.reshape(len(ts.scenarios), b, k, ts.forward_years),
+        balance=ledger.worst,
     )
+
+
+#: Rows × months of forcing one warm-up kernel call may hold per variable (32 MB of float64):
+#: whole years per call spare the per-call set-up, and the bound keeps a window's memory
+#: independent of the length of the warm-up and of the ensemble size.
+WARMUP_BLOCK_ROW_MONTHS = 4 * 2**20
+
+
+def _year_blocks(n_years: int, n_rows: int) -> list[tuple[int, int]]:
+    """Consecutive ``(first, last)`` warm-up years (last excluded) run by one kernel call."""
+    per_call = max(1, min(n_years, WARMUP_BLOCK_ROW_MONTHS // (12 * max(n_rows, 1))))
+    return [(y, min(y + per_call, n_years)) for y in range(0, n_years, per_call)]
+
+
+def _warmup_forcing(
+    ts: EngineSettings, cells: CellInputs, annual: FloatArray, first: int, last: int
+) -> MonthlyForcing:
+    """Return the forcing of warm-up years ``first`` to ``last`` (excluded), month by month.
+
+    Climate rows serve their cell's members (grouped rows); the carbon input is per row:
+    each year's input spread over the months by the monthly shares. The class of each year
+    sets its DPM/RPM ratio and, without a cover raster or NDVI, its cover.
+    """
+    months = slice(12 * first, 12 * last)
+    years = cells.yearly[:, first:last]
+    shares = np.asarray(ts.monthly_shares)
+    cover = (
+        cells.warm_cover
+        if cells.warm_cover is not None
+        else ts.table.cover[years].reshape(years.shape[0], -1)
+    )
+    return MonthlyForcing(
+        tmp_degC=cells.warm["tas"][:, months],
+        rain_mm=cells.warm["pr"][:, months],
+        evap_mm=cells.warm["pet"][:, months],
+        plant_cover=plant_cover(cover, ts.bare_threshold),
+        c_inp_t_ha=(annual[:, first:last, None] * shares[None, None, :]).reshape(
+            annual.shape[0], -1
+        ),
+        dpm_rpm=np.repeat(ts.table.dpm_rpm[years], 12, axis=1),
+        cover_factor=cover,
+    )
+
+
+def _locator(cells: CellInputs, members: Members, which: np.ndarray) -> Callable[[int], str]:
+    """Row (``i·k + j``) → its grid cell and, in an ensemble, its member (for error messages)."""
+    k = which.size
+    ensemble = members.soc.shape[1] > 1
+
+    def locate(row: int) -> str:
+        i, j = divmod(row, k)
+        where = (
+            f"cell {i} of the batch"
+            if cells.grid_rc is None
+            else f"grid row {cells.grid_rc[i, 0]}, col {cells.grid_rc[i, 1]}"
+        )
+        return f"{where}, member {which[j]}" if ensemble else where
+
+    return locate
+
+
+def _check_spinup(
+    ledger: CarbonLedger,
+    ts: EngineSettings,
+    soil: Soil,
+    forcing: MonthlyForcing,
+    eq: Equilibrium,
+    options: RunOptions,
+    params: RothCParameters,
+) -> None:
+    """Run one year from the exact periodic equilibrium and check its carbon balance.
+
+    The year must close its balance like any other (the kernel's CO2 accounting), and, the
+    state being periodic, release as CO2 exactly the carbon it receives (the equilibrium
+    solve). The Rothamsted iteration stops at a yearly change below 1e-6 t C/ha and the Dechow
+    solution is the equilibrium of annual-mean rates, so neither is periodic to 1e-9; their
+    state is the start of the warm-up, whose balance is checked from it at every year end.
+    """
+    if not ledger.enabled or ts.spinup_method != "exact":
+        return
+    shares = np.asarray(ts.monthly_shares)
+    # The equilibrium is fitted per unit of the pattern's total (equilibrium_response).
+    c_inp = eq.annual_input_t_ha[:, None] * (shares / shares.sum())[None, :]
+    year = run(
+        soil,
+        replace(forcing, c_inp_t_ha=c_inp),
+        12,
+        state=eq.state,
+        record="end",
+        options=options,
+        params=params,
+    )
+    start, inputs = eq.state.soc, c_inp.sum(axis=1)
+    co2 = year.co2[:, 0] - eq.state.co2
+    ledger.check("spin-up (a year from the exact equilibrium)", start, year.soc, inputs, co2)
+    ledger.check(
+        "spin-up (the exact equilibrium: a year's CO2 = its input)", start, start, inputs, co2
+    )
+
+
+def _check_forward(
+    ledger: CarbonLedger,
+    ts: EngineSettings,
+    multipliers: FloatArray,
+    t0: FloatArray,
+    c_bau: FloatArray,
+    forward: FloatArray,
+    co2: FloatArray,
+) -> None:
+    """Check every reported forward trajectory, combined ones included, from T0.
+
+    The inputs of scenario ``i`` follow from its definition (``m · C_BAU`` and its manure),
+    not from the runs that computed it, so a wrong combination of runs fails the check.
+    """
+    if not ledger.enabled:
+        return
+    years = ts.forward_years
+    per_year = np.arange(1, years + 1)[None, :]
+    total_share = float(np.sum(ts.monthly_shares))
+    labels = [f"year {y} of {years}" for y in range(1, years + 1)]
+    for i, s in enumerate(ts.scenarios):
+        annual = multipliers[i].reshape(-1) * c_bau * total_share
+        annual = annual + s.fym_t_ha * total_share * ledger.fym_share
+        ledger.check(
+            f"forward scenario '{s.name}'",
+            t0,
+            forward[i],
+            annual[:, None] * per_year,
+            co2[i],
+            labels,
+        )
 
 
 def _forward(
@@ -463,8 +612,8 @@ def _forward(
     c_bau: FloatArray,
     options: Callable[[int], RunOptions],
     params: RothCParameters,
-) -> FloatArray:
-    """``(S, rows, forward_years)`` SOC at the end of each forward year.
+) -> tuple[FloatArray, FloatArray]:
+    """``(S, rows, forward_years)`` SOC and CO2 released since T0 at the end of each year.
 
     Kernel runs are stacked run-major: run 0 at the BAU input, run 1 without plant input, then
     one run per scenario with manure or its own cover; the per-cell forcing is stacked as often.
@@ -523,7 +672,7 @@ def _forward(
     years = ts.forward_years
     if cells.fwd["tas"].shape[1] == 12:
         # One climatology cycled over the whole forward run: one kernel call.
-        stocks = run(
+        whole = run(
             soil,
             forcing(slice(0, 12)),
             12 * years,
@@ -531,10 +680,12 @@ def _forward(
             record="year",
             options=run_options,
             params=params,
-        ).soc
+        )
+        stocks, released = whole.soc, whole.co2
     else:
         # A future series: year by year, so memory holds 12 months of forcing.
         stocks = np.empty((n_rows * n_run, years))
+        released = np.empty((n_rows * n_run, years))
         for year in range(years):
             result = run(
                 soil,
@@ -547,13 +698,19 @@ def _forward(
             )
             big = result.state
             stocks[:, year] = result.soc[:, 0]
+            released[:, year] = result.co2[:, 0]
     stocks = stocks.reshape(n_run, n_rows, years)
-    one, zero = stocks[0], stocks[1]
+    released = released.reshape(n_run, n_rows, years)
     out = np.empty((len(ts.scenarios), n_rows, years))
+    out_co2 = np.empty((len(ts.scenarios), n_rows, years))
     for i in range(len(ts.scenarios)):
         if i in explicit:
             out[i] = stocks[explicit[i]]
+            out_co2[i] = released[explicit[i]]
         else:
+            # CO2 is linear in the input like the pools: the released carbon of the reported
+            # trajectory is the same combination of the two runs' CO2.
             m = mult[i][:, None]
-            out[i] = m * one + (1.0 - m) * zero
-    return out
+            out[i] = m * stocks[0] + (1.0 - m) * stocks[1]
+            out_co2[i] = m * released[0] + (1.0 - m) * released[1]
+    return out, out_co2

@@ -200,6 +200,9 @@ def window_inputs(settings: PhaseSettings, window: Window) -> WindowInputs:
         fwd_cover=fwd_cover,
         yearly=yearly,
         fwd_classes=fwd_classes,
+        # Grid row and column of each simulated cell (row-major, like the selections above),
+        # so that a carbon-balance error names the cell on the grid.
+        grid_rc=np.argwhere(cells) + np.array([window.y0, window.x0]),
     )
     unc = {k: v[sub] for k, v in data.uncertainty.items()}
     return WindowInputs(reason, cells, cell_inputs, layers, unc, data.filled)
