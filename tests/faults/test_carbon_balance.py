@@ -41,6 +41,7 @@ def test_a_broken_balance_fails_the_run_and_publishes_nothing(
         return result
 
     monkeypatch.setattr(engine, "run", corrupted)
+    monkeypatch.setattr(engine, "WARMUP_BLOCK_ROW_MONTHS", 1)  # one warm-up year per call
     folder = copy_set(fault_region.clean_a, tmp_path / "out")
     code, err = invoke(
         ["run", str(fault_region.config_b), "--out", str(folder), "-q", "--no-report"], capsys

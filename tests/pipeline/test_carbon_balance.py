@@ -185,7 +185,11 @@ def test_relative_residual_is_relative_to_the_largest_term_and_flags_nan() -> No
 def _corrupting_run(
     call: int, row: int, what: str, delta: float = 1e-6
 ) -> tuple[Any, dict[str, int]]:
-    """A :func:`socseq.rothc.model.run` whose ``call``-th call corrupts one row's output."""
+    """A :func:`socseq.rothc.model.run` whose ``call``-th call corrupts one row's output.
+
+    Callers also set ``engine.WARMUP_BLOCK_ROW_MONTHS`` to 1 (:func:`_one_year_per_call`), so
+    that call ``1 + y`` is warm-up year ``y``.
+    """
     real = engine.run
     seen = {"calls": 0}
 
@@ -202,6 +206,12 @@ def _corrupting_run(
     return wrapped, seen
 
 
+@pytest.fixture
+def _one_year_per_call(monkeypatch: pytest.MonkeyPatch) -> None:
+    """One warm-up year per kernel call, so that a call number names a year."""
+    monkeypatch.setattr(engine, "WARMUP_BLOCK_ROW_MONTHS", 1)
+
+
 @pytest.mark.parametrize(
     ("call", "what", "phase"),
     [
@@ -211,6 +221,7 @@ def _corrupting_run(
         (2 + WARM_YEARS, "co2", "forward scenario 'BAU', year "),
     ],
 )
+@pytest.mark.usefixtures("_one_year_per_call")
 def test_one_corrupted_cell_fails_naming_its_grid_cell(
     monkeypatch: pytest.MonkeyPatch, call: int, what: str, phase: str
 ) -> None:
@@ -229,6 +240,7 @@ def test_one_corrupted_cell_fails_naming_its_grid_cell(
     assert seen["calls"] >= call
 
 
+@pytest.mark.usefixtures("_one_year_per_call")
 def test_a_fault_far_below_any_output_precision_is_caught(monkeypatch: pytest.MonkeyPatch) -> None:
     """1e-7 t C/ha on one cell: below the float32 resolution of the maps, still a failure.
 
@@ -390,3 +402,33 @@ def test_the_fortran_reference_closes_the_balance_at_its_printed_precision() -> 
     residual = (soc[2:] - soc[1]) - (added - co2[2:])
     assert np.abs(residual).max() <= 1e-4 + 1e-12
     assert added[-1] > 50 and co2[-1] > 50  # a real balance: decades of inputs and CO2
+
+
+# --------------------------------------------------------------------------------------------
+# Warm-up blocks: how many years one kernel call holds changes no bit
+
+
+@pytest.mark.parametrize("block_row_months", [12 * 5 * 2, 10**9])
+def test_warmup_blocks_change_no_bit(
+    monkeypatch: pytest.MonkeyPatch, block_row_months: int
+) -> None:
+    """Two years per kernel call, or all of them, equal one year per call bit for bit.
+
+    One year per call is the loop the engine ran before blocks; the equality fixtures
+    (``test_equality_fixtures.py``, made before) check the values themselves. Yearly classes
+    change from year to year here, so each block must carry each year's DPM/RPM and cover.
+    """
+    settings = _settings()
+    cells = _cells()
+    rng = np.random.default_rng(11)
+    yearly = rng.choice([2, 3, 4], size=cells.yearly.shape)  # cropland, grassland, tree crops
+    cells = replace(cells, yearly=yearly)
+    members = Members.identity(cells, settings)
+    monkeypatch.setattr(engine, "WARMUP_BLOCK_ROW_MONTHS", 1)
+    year_by_year = simulate(settings, cells, members)
+    monkeypatch.setattr(engine, "WARMUP_BLOCK_ROW_MONTHS", block_row_months)
+    blocked = simulate(settings, cells, members)
+    np.testing.assert_array_equal(blocked.warmup, year_by_year.warmup)
+    np.testing.assert_array_equal(blocked.forward, year_by_year.forward)
+    steady = replace(cells, yearly=np.repeat(cells.classes[:, None], WARM_YEARS, axis=1))
+    assert not np.array_equal(simulate(settings, steady, members).warmup, blocked.warmup)
