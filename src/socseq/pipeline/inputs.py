@@ -388,8 +388,11 @@ def _read_warmup(
     fwd_means = {}
     for short in CLIMATE_VARIABLES:
         cells = warm.pop(short)
-        # Along the outer axis numpy adds the years one after the other, in year order.
-        fwd_means[short] = np.add.reduce(cells.reshape(n_warm, 12, n) / n_warm, axis=0)
+        # Year after year, in year order, with a temporary of one year instead of the phase.
+        total = cells[0:12] / n_warm
+        for year in range(1, n_warm):
+            total += cells[12 * year : 12 * year + 12] / n_warm
+        fwd_means[short] = total
         climate[f"warm_{short}"] = np.ascontiguousarray(cells.T)
         del cells
     by_year = {k: climate[f"warm_{k}"].reshape(n, n_warm, 12) for k in ("tas", "pr")}
