@@ -432,3 +432,16 @@ def test_warmup_blocks_change_no_bit(
     np.testing.assert_array_equal(blocked.forward, year_by_year.forward)
     steady = replace(cells, yearly=np.repeat(cells.classes[:, None], WARM_YEARS, axis=1))
     assert not np.array_equal(simulate(settings, steady, members).warmup, blocked.warmup)
+
+
+@pytest.mark.parametrize("forward_period", [12, 12 * FORWARD_YEARS])
+def test_recording_only_the_last_forward_year_changes_no_bit(forward_period: int) -> None:
+    """Members keep only the final forward stocks; they equal the last of the yearly records."""
+    settings = _settings()
+    cells = _cells(forward_period=forward_period)
+    members = _ensemble(cells, settings, k=3)
+    yearly = simulate(settings, cells, members)
+    last = simulate(settings, cells, members, forward_record="end")
+    assert last.forward.shape == (*yearly.forward.shape[:3], 1)
+    np.testing.assert_array_equal(last.forward[..., 0], yearly.forward[..., -1])
+    np.testing.assert_array_equal(last.t0, yearly.t0)

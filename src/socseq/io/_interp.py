@@ -13,7 +13,7 @@ import numpy as np
 from numba import njit
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def bilinear_bands(
     values: np.ndarray, fx: np.ndarray, fy: np.ndarray, out: np.ndarray
 ) -> np.ndarray:  # pragma: no cover - compiled

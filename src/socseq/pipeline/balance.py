@@ -112,7 +112,7 @@ def relative_residual(
     return rel
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def _relative_residual(start, end, inputs, co2, surplus, out):  # pragma: no cover - compiled
     """One pass over ``(rows, records)`` (numpy needed a dozen over window-sized arrays)."""
     for i in range(end.shape[0]):

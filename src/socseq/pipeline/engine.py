@@ -11,10 +11,11 @@ Method (GSOCseq Technical Manual ch. 5–6 with the numerical defects of the FAO
 - **Spin-up**: 12 monthly means of the spin-up climate, the cell's class DPM/RPM and cover;
   the exact periodic equilibrium whose SOC equals the member's baseline (IOM = 0.049·SOC^1.139,
   Falloon et al. 1998), fitting the annual plant input Ceq in one linear step.
-- **Warm-up**: year by year with the monthly climate of each year; the input of year w is
+- **Warm-up**: month by month with the monthly climate of each year; the input of year w is
   C_w = Ceq · (NPP_w · f_w) / (NPP_spin · f_spin) with MIAMI NPP (Lieth 1975) and the class NPP
   factor f of the year's land use. T0 is the state at the end of the warm-up; the moisture
-  deficit carries over from phase to phase.
+  deficit carries over from phase to phase. One kernel call runs as many whole years as
+  :data:`WARMUP_BLOCK_ROW_MONTHS` allows (the same bits as one call per year).
 - **Forward**: from T0 with the forward climate (mean of the warm-up years, or a future
   series). The BAU input is the mean warm-up input. RothC is affine in pools and inputs from a
   common state and the moisture deficit depends on neither, so a scenario that only scales the
@@ -35,7 +36,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field, fields, replace
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 
@@ -270,7 +271,8 @@ class Trajectories:
     t0 : numpy.ndarray
         ``(b, k)`` SOC at T0, the end of the warm-up [t C/ha].
     forward : numpy.ndarray
-        ``(S, b, k, forward_years)`` SOC at the end of each forward year [t C/ha].
+        ``(S, b, k, forward_years)`` SOC at the end of each forward year, or ``(S, b, k, 1)``
+        at the end of the last (``forward_record="end"``) [t C/ha].
     balance : dict of str to float
         Worst relative residual of the carbon balance per phase (``"spin-up"``, ``"warm-up"``,
         ``"forward"``; :mod:`socseq.pipeline.balance`); empty when the check was off.
@@ -322,6 +324,7 @@ def simulate(
     members: Members,
     which: np.ndarray | None = None,
     timings: dict[str, float] | None = None,
+    forward_record: Literal["year", "end"] = "year",
 ) -> Trajectories:
     """Spin-up, warm-up and forward scenarios of ``cells`` × the members ``which``.
 
@@ -336,11 +339,15 @@ def simulate(
         Indices of the members to run (they must share their constants); default all.
     timings : dict, optional
         Seconds spent in ``"spin-up"``, ``"warm-up"`` and ``"forward"`` are added to it.
+    forward_record : {"year", "end"}
+        Keep the forward stocks of every year, or of the last only (uncertainty members, whose
+        products use the final stocks: a fifth of an ensemble's time went to the yearly
+        records of the stacked forward runs and their combination).
 
     Returns
     -------
     Trajectories
-        Arrays over ``(b, k)`` with ``k = len(which)``.
+        Arrays over ``(b, k)`` with ``k = len(which)``; ``forward`` has one year per record.
     """
     which = np.arange(members.soc.shape[1]) if which is None else np.asarray(which)
     clock = _Clock(timings)
@@ -459,7 +466,9 @@ def simulate(
     c_bau = annual.mean(axis=1) * per_member(members.input_factor)
     clock.lap("warm-up")
 
-    forward, forward_co2 = _forward(ts, cells, members, which, state, c_bau, options, params)
+    forward, forward_co2 = _forward(
+        ts, cells, members, which, state, c_bau, options, params, forward_record
+    )
     _check_forward(ledger, ts, members.multipliers[:, :, which], t0, c_bau, forward, forward_co2)
     clock.lap("forward")
     return Trajectories(
@@ -467,15 +476,15 @@ def simulate(
         c_bau=c_bau.reshape(b, k),
         warmup=warm_soc.reshape(b, k, n_years),
         t0=t0.reshape(b, k),
-        forward=forward.reshape(len(ts.scenarios), b, k, ts.forward_years),
+        forward=forward.reshape(len(ts.scenarios), b, k, -1),
         balance=ledger.worst,
     )
 
 
-#: Rows × months of forcing one warm-up kernel call may hold per variable (32 MB of float64):
-#: whole years per call spare the per-call set-up, and the bound keeps a window's memory
-#: independent of the length of the warm-up and of the ensemble size.
-WARMUP_BLOCK_ROW_MONTHS = 4 * 2**20
+#: Rows × months of forcing one warm-up kernel call may hold per variable (8 MB of float64):
+#: small batches run several years per call, which spares the per-call set-up, while a
+#: window's forcing copies stay bounded whatever the warm-up length or the ensemble size.
+WARMUP_BLOCK_ROW_MONTHS = 2**20
 
 
 def _year_blocks(n_years: int, n_rows: int) -> list[tuple[int, int]]:
@@ -587,9 +596,10 @@ def _check_forward(
     if not ledger.enabled:
         return
     years = ts.forward_years
-    per_year = np.arange(1, years + 1)[None, :]
+    recorded = np.arange(years - forward.shape[-1] + 1, years + 1)  # every year, or the last
+    per_year = recorded[None, :]
     total_share = float(np.sum(ts.monthly_shares))
-    labels = [f"year {y} of {years}" for y in range(1, years + 1)]
+    labels = [f"year {y} of {years}" for y in recorded]
     for i, s in enumerate(ts.scenarios):
         annual = multipliers[i].reshape(-1) * c_bau * total_share
         annual = annual + s.fym_t_ha * total_share * ledger.fym_share
@@ -612,8 +622,9 @@ def _forward(
     c_bau: FloatArray,
     options: Callable[[int], RunOptions],
     params: RothCParameters,
+    record: Literal["year", "end"] = "year",
 ) -> tuple[FloatArray, FloatArray]:
-    """``(S, rows, forward_years)`` SOC and CO2 released since T0 at the end of each year.
+    """``(S, rows, records)`` SOC and CO2 released since T0 at the end of each year (or the last).
 
     Kernel runs are stacked run-major: run 0 at the BAU input, run 1 without plant input, then
     one run per scenario with manure or its own cover; the per-cell forcing is stacked as often.
@@ -677,15 +688,16 @@ def _forward(
             forcing(slice(0, 12)),
             12 * years,
             state=big,
-            record="year",
+            record=record,
             options=run_options,
             params=params,
         )
         stocks, released = whole.soc, whole.co2
     else:
         # A future series: year by year, so memory holds 12 months of forcing.
-        stocks = np.empty((n_rows * n_run, years))
-        released = np.empty((n_rows * n_run, years))
+        kept = range(years) if record == "year" else range(years - 1, years)
+        stocks = np.empty((n_rows * n_run, len(kept)))
+        released = np.empty((n_rows * n_run, len(kept)))
         for year in range(years):
             result = run(
                 soil,
@@ -697,12 +709,13 @@ def _forward(
                 params=params,
             )
             big = result.state
-            stocks[:, year] = result.soc[:, 0]
-            released[:, year] = result.co2[:, 0]
-    stocks = stocks.reshape(n_run, n_rows, years)
-    released = released.reshape(n_run, n_rows, years)
-    out = np.empty((len(ts.scenarios), n_rows, years))
-    out_co2 = np.empty((len(ts.scenarios), n_rows, years))
+            if year in kept:
+                stocks[:, year - kept[0]] = result.soc[:, 0]
+                released[:, year - kept[0]] = result.co2[:, 0]
+    stocks = stocks.reshape(n_run, n_rows, -1)
+    released = released.reshape(n_run, n_rows, -1)
+    out = np.empty((len(ts.scenarios), *stocks.shape[1:]))
+    out_co2 = np.empty_like(out)
     for i in range(len(ts.scenarios)):
         if i in explicit:
             out[i] = stocks[explicit[i]]

@@ -106,7 +106,7 @@ def run_members(
         part_layers = {k: v[sel] for k, v in layers.items()}
         members = member_draws(us, global_index[sel], part.soc, part.clay, part_layers, params)
         for idx in members.parameter_groups():
-            result = simulate(us.engine, part, members, idx)
+            result = simulate(us.engine, part, members, idx, forward_record="end")
             t0_all[sel][:, idx] = result.t0
             final_all[:, sel][:, :, idx] = result.forward[..., -1]
     return t0_all, final_all

@@ -84,7 +84,7 @@ def _rm_tmp(t, a, b, c, tmin):
     return a / (math.exp(b / (t + c)) + 1.0)
 
 
-@njit(cache=True, error_model="numpy")
+@njit(cache=True, error_model="numpy", nogil=True)
 def temperature_modifier_array(t, a, b, c, tmin):  # pragma: no cover - compiled
     """RM_TMP for a flat array of temperatures [degC]."""
     out = np.empty(t.shape[0])
@@ -112,7 +112,7 @@ def _rm_moist(smd, smd_wilt, smd_1bar, min_rm):
     return min_rm + ((1.0 - min_rm) * (smd_wilt - smd)) / (smd_wilt - smd_1bar)
 
 
-@njit(cache=True, error_model="numpy")
+@njit(cache=True, error_model="numpy", nogil=True)
 def moisture_modifier_array(smd, smd_wilt, smd_1bar, min_rm):  # pragma: no cover - compiled
     """RM_Moist for flat arrays of equal length: deficit and limits [mm], minimum [-]."""
     out = np.empty(smd.shape[0])
@@ -141,7 +141,7 @@ def _decay_factors(rate_m, consts):
     )
 
 
-@njit(cache=True, error_model="numpy", parallel=True)
+@njit(cache=True, error_model="numpy", parallel=True, nogil=True)
 def run_cells(
     state,
     ages,
@@ -422,7 +422,7 @@ def _next_month(cols, periods):
             cols[v] = 0
 
 
-@njit(cache=True, error_model="numpy", parallel=True)
+@njit(cache=True, error_model="numpy", parallel=True, nogil=True)
 def spinup_iterative(
     state,
     ages,
@@ -522,7 +522,7 @@ def _at(a, c, m, n_cells):
     return a[_row(a, c, n_cells), m % a.shape[1]]
 
 
-@njit(cache=True, error_model="numpy")
+@njit(cache=True, error_model="numpy", nogil=True)
 def _total_age(cell_state, cell_ages, iom_c, consts):
     conr = consts[CONR]
     act = iom_c * math.exp(-conr * consts[IOM_AGE])
@@ -539,7 +539,7 @@ def _total_age(cell_state, cell_ages, iom_c, consts):
 _run_one = njit(cache=True, error_model="numpy")(run_cells.py_func)
 
 
-@njit(cache=True, error_model="numpy", parallel=True)
+@njit(cache=True, error_model="numpy", parallel=True, nogil=True)
 def periodic_cycle(
     water,
     cell_consts,
@@ -653,7 +653,7 @@ def _solve_fixed_point(phi, beta, out):
     out[3] = (a11 * rhs_h - a21 * rhs_b) / det
 
 
-@njit(cache=True, error_model="numpy", parallel=True)
+@njit(cache=True, error_model="numpy", parallel=True, nogil=True)
 def equilibrium_response(
     rate,
     fractions,

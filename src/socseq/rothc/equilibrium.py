@@ -42,6 +42,7 @@ from numpy.typing import ArrayLike, NDArray
 
 from socseq.exceptions import ConvergenceError, InputValidationError
 from socseq.rothc import _kernel
+from socseq.rothc._launch import kernel_launch
 from socseq.rothc.model import (
     MonthlyForcing,
     PreparedCells,
@@ -117,17 +118,18 @@ def periodic_rate_modifiers(
     rate = np.empty((n, 12))
     smd_end = np.empty(n)
     start = np.atleast_1d(np.asarray(smd_start, dtype=np.float64))
-    _kernel.periodic_cycle(
-        prepared.water,
-        prepared.cell_consts,
-        prepared.forcing,
-        prepared.use_cover_factor,
-        start,
-        MAX_MOISTURE_CYCLES,
-        rate,
-        smd_end,
-        prepared.consts,
-    )
+    with kernel_launch():
+        _kernel.periodic_cycle(
+            prepared.water,
+            prepared.cell_consts,
+            prepared.forcing,
+            prepared.use_cover_factor,
+            start,
+            MAX_MOISTURE_CYCLES,
+            rate,
+            smd_end,
+            prepared.consts,
+        )
     if np.any(np.isneginf(smd_end)):
         cell = int(np.flatnonzero(np.isneginf(smd_end))[0])
         raise ConvergenceError(
@@ -256,17 +258,18 @@ def _exact(
     fym = np.empty((n, 4))
     act_unit = np.empty((n, 4) if options.radiocarbon else (0, 4))
     act_fym = np.empty((n, 4) if options.radiocarbon else (0, 4))
-    _kernel.equilibrium_response(
-        rate,
-        prepared.fractions,
-        prepared.forcing,
-        options.radiocarbon,
-        unit,
-        fym,
-        act_unit,
-        act_fym,
-        prepared.consts,
-    )
+    with kernel_launch():
+        _kernel.equilibrium_response(
+            rate,
+            prepared.fractions,
+            prepared.forcing,
+            options.radiocarbon,
+            unit,
+            fym,
+            act_unit,
+            act_fym,
+            prepared.consts,
+        )
     annual, iom = _fit_scale(
         target_soc,
         prepared.iom,
@@ -348,20 +351,21 @@ def _iterate(
     ages = state.ages if state.ages is not None else np.empty((0, 4))
     months = np.empty(n, dtype=np.int64)
     total_age = np.zeros(n)
-    _kernel.spinup_iterative(
-        packed,
-        ages,
-        prepared.iom,
-        prepared.fractions,
-        prepared.water,
-        prepared.cell_consts,
-        forcing,
-        prepared.use_cover_factor,
-        max_years,
-        total_age,
-        months,
-        prepared.consts,
-    )
+    with kernel_launch():
+        _kernel.spinup_iterative(
+            packed,
+            ages,
+            prepared.iom,
+            prepared.fractions,
+            prepared.water,
+            prepared.cell_consts,
+            forcing,
+            prepared.use_cover_factor,
+            max_years,
+            total_age,
+            months,
+            prepared.consts,
+        )
     if np.any(months < 0):
         cell = int(np.flatnonzero(months < 0)[0])
         raise ConvergenceError(

@@ -24,6 +24,7 @@ from numpy.typing import ArrayLike, NDArray
 
 from socseq.exceptions import InputValidationError
 from socseq.rothc import _kernel
+from socseq.rothc._launch import kernel_launch
 from socseq.rothc.modifiers import SoilWaterLimits, co2_partition, soil_water_limits
 from socseq.rothc.parameters import DEFAULT_PARAMETERS, RothCParameters
 
@@ -657,23 +658,24 @@ def run(
         else np.empty((0, 4))
     )
     iom = np.ascontiguousarray(state.iom, dtype=np.float64)
-    _kernel.run_cells(
-        packed,
-        ages,
-        iom,
-        prepared.fractions,
-        prepared.water,
-        prepared.cell_consts,
-        prepared.forcing,
-        prepared.use_cover_factor,
-        n_months,
-        months,
-        out_pools,
-        out_co2,
-        out_diag,
-        out_age,
-        prepared.consts,
-    )
+    with kernel_launch():
+        _kernel.run_cells(
+            packed,
+            ages,
+            iom,
+            prepared.fractions,
+            prepared.water,
+            prepared.cell_consts,
+            prepared.forcing,
+            prepared.use_cover_factor,
+            n_months,
+            months,
+            out_pools,
+            out_co2,
+            out_diag,
+            out_age,
+            prepared.consts,
+        )
     state.unpack(packed)
     if options.radiocarbon:
         state.ages = ages
