@@ -43,6 +43,7 @@ LAYERS: dict[str, int] = {
     "exceptions": 0,
     "progress": 0,
     "atomic": 0,
+    "_heap": 0,
     "outputs": 0,
     "_toml": 0,
     "data": 0,

@@ -17,8 +17,6 @@ Definitions (GSOCseq Technical Manual ch. 2 and Annex II; ``docs/pipeline.md``):
 from __future__ import annotations
 
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
-from contextlib import nullcontext
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -270,15 +268,12 @@ def compute_products(
     *,
     warmup_sums: dict[str, Any],
     forward_sums: np.ndarray,
-    threads: int = 1,
 ) -> list[str]:
     """Write every product of the run into ``stage`` (a folder published afterwards).
 
-    Parameters
-    ----------
-    threads : int
-        Cores this step may use: with two or more, the GeoTIFF maps are written while the
-        NetCDF cube is (each is compressed on one core; GDAL and HDF5 work outside Python).
+    The GeoTIFF maps, then the NetCDF cube: one after the other, because writing them at once
+    saved no time on two cores and added both writers' buffers to the peak memory of a 10^7-cell
+    run.
 
     Returns
     -------
@@ -287,18 +282,10 @@ def compute_products(
     """
     products = ProductSet(config, grid, results)
     written: list[str] = []
-    with ThreadPoolExecutor(max_workers=1) if threads >= 2 else nullcontext() as pool:
-        cube = None
-        if config.outputs.netcdf and pool is not None:
-            cube = pool.submit(_write_cube, config, grid, products, results, stage)
-        if config.outputs.geotiff:
-            written += _write_maps(config, grid, products, stage)
-        if config.outputs.netcdf:
-            written += (
-                cube.result()
-                if cube is not None
-                else _write_cube(config, grid, products, results, stage)
-            )
+    if config.outputs.geotiff:
+        written += _write_maps(config, grid, products, stage)
+    if config.outputs.netcdf:
+        written += _write_cube(config, grid, products, results, stage)
 
     summary = products.summary()
     write_csv_atomic(summary, stage / "summary.csv")

@@ -23,6 +23,7 @@ from typing import Any
 import numpy as np
 import zarr
 
+from socseq._heap import release_free_heap
 from socseq.atomic import write_json_atomic
 from socseq.exceptions import InputValidationError
 from socseq.io.grid import GridSpec
@@ -304,9 +305,7 @@ def _run(
             timings.get("uncertainty", 0.0),
             scheduler_name,
         )
-    written = _write_products(
-        config, grid, settings, parts, uncertainty, stage, progress, needs, threads
-    )
+    written = _write_products(config, grid, settings, parts, uncertainty, stage, progress, needs)
     timings["products"] = time.perf_counter() - written.pop("started")
     timings["total"] = time.perf_counter() - started_all
 
@@ -437,13 +436,14 @@ def _write_products(
     stage: Path,
     progress: Progress | None,
     needs: dict[str, int],
-    threads: int | None,
 ) -> dict[str, Any]:
     """Write every product into the stage; return their paths and when this step started.
 
-    The products run after the windows, in this process, on the run's whole thread budget.
+    The products run after the windows, in this process; the memory the windows freed is
+    given back first, so that the products' peak does not stack on it.
     """
     started = time.perf_counter()
+    release_free_heap()
     if progress is not None:
         progress("products", 0, 1)
     require_free_space(stage.parent.parent, needs["products"], "products")
@@ -460,7 +460,6 @@ def _write_products(
         stage,
         warmup_sums=warm,
         forward_sums=fwd,
-        threads=threads or os.cpu_count() or 1,
     )
     if uncertainty is not None:
         from socseq.pipeline.uncertainty_products import write_uncertainty_products
