@@ -16,7 +16,6 @@ from typing import Any, NoReturn
 import click
 
 from socseq import __version__
-from socseq._heap import map_large_arrays
 from socseq.exceptions import SocseqError
 from socseq.outputs import exit_after_hdf5_failure
 
@@ -96,7 +95,6 @@ def main(args: Any = None) -> None:
     # run read and wrote, though windows rarely read a block twice: 256 MB keeps the peak of a
     # 10^7-cell run under 4 GB. A GDAL_CACHEMAX set by the user wins.
     os.environ.setdefault("GDAL_CACHEMAX", "256")
-    map_large_arrays()
     try:
         cli.main(args=args, standalone_mode=False)
     except click.exceptions.Abort:
