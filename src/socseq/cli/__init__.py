@@ -92,8 +92,8 @@ def error_line(exc: SocseqError | OSError) -> str:
 def main(args: Any = None) -> None:
     """Entry point: run the CLI and turn socseq errors into one line and exit status 2."""
     # GDAL's block cache defaults to 5 % of the machine's memory (1.2 GB here) and keeps what a
-    # run read and wrote, though windows rarely read a block twice: 256 MB keeps the peak of a
-    # 10^7-cell run under 4 GB. A GDAL_CACHEMAX set by the user wins.
+    # run read and wrote, though windows rarely read a block twice: 256 MB lowers the peak of a
+    # 10^7-cell run. A GDAL_CACHEMAX set by the user wins.
     os.environ.setdefault("GDAL_CACHEMAX", "256")
     try:
         cli.main(args=args, standalone_mode=False)
