@@ -271,9 +271,10 @@ def compute_products(
 ) -> list[str]:
     """Write every product of the run into ``stage`` (a folder published afterwards).
 
-    The GeoTIFF maps, then the NetCDF cube: one after the other, because writing them at once
-    saved no time on two cores and added both writers' buffers to the peak memory of a 10^7-cell
-    run.
+    The GeoTIFF maps, then the NetCDF cube: one after the other. Writing them at once saved no
+    time at 10^6 cells and about a fifth of this step at 10^7 (112-119 s against 130-146 s),
+    but stacked both writers' buffers on the peak memory of the 10^7 run (6.2-6.9 GiB against
+    4.75-4.86 GiB, docs/benchmarks.md).
 
     Returns
     -------
