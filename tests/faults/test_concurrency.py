@@ -10,6 +10,8 @@ import subprocess
 import sys
 import textwrap
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -32,6 +34,29 @@ def _wait_for_lock(folder: Path, proc: subprocess.Popen[str], timeout: float = 1
             pass
         time.sleep(0.05)
     raise AssertionError("the first run never took the lock")
+
+
+@contextmanager
+def _lock_held(folder: Path) -> Iterator[subprocess.Popen[str]]:
+    """Another process holds ``folder``'s lock, as a running ``socseq run`` does, until exit."""
+    holder = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            "import sys, time\nfrom socseq.outputs import lock_output\n"
+            "with lock_output(sys.argv[1], 'run'):\n    print('locked', flush=True)\n"
+            "    time.sleep(60)\n",
+            str(folder),
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert holder.stdout is not None and holder.stdout.readline().strip() == "locked"
+        yield holder
+    finally:
+        holder.kill()
+        holder.wait()
 
 
 def test_a_second_run_is_refused_at_once_and_the_first_completes(
@@ -69,25 +94,9 @@ def test_the_validate_command_needs_no_lock(
     fault_region: FaultRegion, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     folder = copy_set(fault_region.clean_a, tmp_path / "out")
-    holder = subprocess.Popen(
-        [
-            sys.executable,
-            "-c",
-            "import sys, time\nfrom socseq.outputs import lock_output\n"
-            "with lock_output(sys.argv[1], 'run'):\n    print('locked', flush=True)\n"
-            "    time.sleep(60)\n",
-            str(folder),
-        ],
-        stdout=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        assert holder.stdout is not None and holder.stdout.readline().strip() == "locked"
+    with _lock_held(folder):
         code, err = invoke(["validate", str(fault_region.config_b), "-q"], capsys)
         assert code == 0, err
-    finally:
-        holder.kill()
-        holder.wait()
 
 
 def test_a_stale_lock_and_a_dead_runs_leftovers_are_taken_over(
@@ -129,25 +138,9 @@ def test_socseq_report_is_refused_while_a_run_holds_the_folder(
     fault_region: FaultRegion, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     folder = copy_set(fault_region.clean_a, tmp_path / "out")
-    holder = subprocess.Popen(
-        [
-            sys.executable,
-            "-c",
-            "import sys, time\nfrom socseq.outputs import lock_output\n"
-            "with lock_output(sys.argv[1], 'run'):\n    print('locked', flush=True)\n"
-            "    time.sleep(60)\n",
-            str(folder),
-        ],
-        stdout=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        assert holder.stdout is not None and holder.stdout.readline().strip() == "locked"
+    with _lock_held(folder) as holder:
         code, err = invoke(["report", str(folder)], capsys)
         assert code == 2 and err.count("\n") == 1, err
         assert f"is in use by socseq run (PID {holder.pid}" in err
-    finally:
-        holder.kill()
-        holder.wait()
     assert not (folder / "report.html").exists()
     assert which_set(folder, fault_region) == "A"
