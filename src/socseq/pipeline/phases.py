@@ -19,6 +19,7 @@ import numba
 import numpy as np
 import zarr
 
+from socseq._heap import collect_cycles
 from socseq.io.stores import stored_array
 from socseq.pipeline.engine import CellInputs, EngineSettings, Members, simulate
 from socseq.pipeline.inputs import NO_CLASS, SCRATCH_CODEC, read_window
@@ -233,6 +234,7 @@ def window_task(settings: PhaseSettings, window: Window) -> dict[str, Any]:
     started = time.perf_counter()
     numba.set_num_threads(min(settings.threads, numba.config.NUMBA_NUM_THREADS))  # type: ignore[attr-defined]
     inputs = window_inputs(settings, window)
+    collect_cycles()  # the read blocks of the window, held by xarray cycles (socseq._heap)
     seconds["inputs"] = time.perf_counter() - started
     out = zarr.open_group(settings.results, mode="r+")
     ys, xs = window.slices

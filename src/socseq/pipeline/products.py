@@ -27,6 +27,7 @@ import pandas as pd
 import xarray as xr
 import zarr
 
+from socseq._heap import collect_cycles
 from socseq.atomic import write_csv_atomic, write_json_atomic
 from socseq.io.grid import GridSpec
 from socseq.io.metadata import (
@@ -382,6 +383,7 @@ def _write_maps(config: RunConfig, grid: GridSpec, products: ProductSet, stage: 
             tags=tags,
             dtype="float32",
         )
+        collect_cycles()  # the map just written, held by its xarray cycle (socseq._heap)
         written.append(f"maps/{file}")
     for name in products.scenarios:
         flag = np.where(sim, products.reaches_4p1000(name), FLAG_FILL).astype(np.uint8)
@@ -400,6 +402,7 @@ def _write_maps(config: RunConfig, grid: GridSpec, products: ProductSet, stage: 
             nodata=FLAG_FILL,
             dtype="uint8",
         )
+        collect_cycles()
         written.append(f"maps/{file}")
     return written
 

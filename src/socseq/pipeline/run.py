@@ -23,7 +23,7 @@ from typing import Any
 import numpy as np
 import zarr
 
-from socseq._heap import release_free_heap
+from socseq._heap import collect_cycles, long_lived_objects_frozen, release_free_heap
 from socseq.atomic import write_json_atomic
 from socseq.exceptions import InputValidationError
 from socseq.io.grid import GridSpec
@@ -256,6 +256,7 @@ def run_pipeline(
     with (
         disk_full_guard(out, need=lambda: sum(needs.values())),
         output_transaction(out, "run", keep_work=keep_work) as staging,
+        long_lived_objects_frozen(),
     ):
         return _run(
             config,
@@ -443,6 +444,7 @@ def _write_products(
     given back first, so that the products' peak does not stack on it.
     """
     started = time.perf_counter()
+    collect_cycles()
     release_free_heap()
     if progress is not None:
         progress("products", 0, 1)
