@@ -42,7 +42,7 @@ from socseq.pipeline.domain import domain_cells
 from socseq.pipeline.landuse import ClassTable, esa_cci_to_fao
 from socseq.pipeline.npp import miami_npp_g_dm_m2
 from socseq.pipeline.plan import CLIMATE_VARIABLES, InputPlan, Window
-from socseq.pipeline.sources import LayerSpec, read_block, read_filled
+from socseq.pipeline.sources import BlockReader, LayerSpec, read_block, read_filled
 
 __all__ = [
     "NO_CLASS",
@@ -307,11 +307,8 @@ class _ClimateReader:
         if twelve and key in self._twelve:
             return self._twelve[key]
 
-        def read(target: GridSpec) -> xr.DataArray:
-            return read_block(spec, target, months=months, reduce=reduce, threads=self.threads)
-
         values, count = read_filled(
-            read,
+            BlockReader(spec, months, reduce, self.threads),
             self.plan.grid,
             self.window.bounds,
             self.candidate,

@@ -32,7 +32,15 @@ from socseq.io.raster import (
 from socseq.io.series import open_monthly_pattern
 from socseq.io.units import convert_units
 
-__all__ = ["LayerSpec", "halo_cells", "open_layer", "open_spec", "read_block", "read_filled"]
+__all__ = [
+    "BlockReader",
+    "LayerSpec",
+    "halo_cells",
+    "open_layer",
+    "open_spec",
+    "read_block",
+    "read_filled",
+]
 
 Kind = Literal["continuous", "categorical"]
 
@@ -131,6 +139,89 @@ def open_layer(spec: LayerSpec) -> xr.DataArray:
     return cache[spec]
 
 
+@dataclass(frozen=True)
+class BlockReader:
+    """Reads months of one layer onto grids: the source part once, placed on any grid within it.
+
+    ``reader(grid)`` is :meth:`load` then :meth:`place`; :func:`read_filled` loads the source
+    over a window and its margin once, then places it on the window alone or with the margin.
+
+    Attributes
+    ----------
+    spec : LayerSpec
+    months : slice, optional
+        Months of a series to read (positions along its time axis).
+    reduce : callable, optional
+        ``reduce(block) -> block`` applied on the source grid after the unit conversion and
+        before resampling (e.g. monthly means): bilinear and average resampling are linear, so
+        reducing first gives the resampled reduction to rounding at a fraction of the cost.
+    threads : int, optional
+        GDAL warper threads.
+    """
+
+    spec: LayerSpec
+    months: slice | None = None
+    reduce: Any = None
+    threads: int | None = None
+
+    def __call__(self, grid: GridSpec) -> xr.DataArray:
+        """Read the layer onto ``grid``: :meth:`load` it, then :meth:`place` it."""
+        return self.place(self.load(grid), grid)
+
+    def _opened(self) -> xr.DataArray:
+        da = open_layer(self.spec)
+        return da if self.months is None else da.isel(time=self.months)
+
+    def load(self, grid: GridSpec) -> xr.DataArray | None:
+        """Source cells over ``grid`` plus the resampling margin, converted and reduced.
+
+        Returns None when the source does not reach ``grid``.
+
+        Raises
+        ------
+        InputValidationError
+            The file cannot be read (truncated or corrupt): one line naming the layer, the
+            file, GDAL's or HDF5's reason and the fix.
+        """
+        spec = self.spec
+        clipped = clip_to_grid(self._opened(), grid)
+        if clipped is None:
+            return None
+        block = load_block(clipped)  # a truncated or corrupt file: one line naming layer and file
+        if spec.quantity is not None and spec.units is not None:
+            block = convert_units(block, variable=spec.quantity, units=spec.units, name=spec.name)
+        return block if self.reduce is None else self.reduce(block)
+
+    def place(self, block: xr.DataArray | None, grid: GridSpec) -> xr.DataArray:
+        """Put a :meth:`load`-ed block onto ``grid`` (which its load covered).
+
+        Returns
+        -------
+        xarray.DataArray
+            ``(y, x)`` or ``(lead, y, x)`` on ``grid``; float64 with NaN, or the class codes
+            with their nodata value.
+
+        Raises
+        ------
+        GridMismatchError
+            The block cannot be warped onto the grid (a CRS GDAL cannot project there).
+        """
+        if block is None:
+            # The source does not reach the grid: a one-cell NaN block of the same lead axes
+            # goes through the same reduction, then covers the grid.
+            return _nothing(self._opened(), grid, self.reduce, self.spec.kind)
+        spec = self.spec
+        try:
+            return resample_to(
+                block, grid, method=spec.method, kind=spec.kind, num_threads=self.threads
+            )
+        except READ_ERRORS as exc:
+            raise GridMismatchError(
+                f"layer '{spec.name}' (file {spec.path}): cannot be warped onto the run's grid "
+                f"({root_cause(exc)}); check the CRS written in the file (gdalinfo FILE)"
+            ) from exc
+
+
 def read_block(
     spec: LayerSpec,
     grid: GridSpec,
@@ -141,54 +232,10 @@ def read_block(
 ) -> xr.DataArray:
     """Read ``spec`` onto ``grid`` (a window of the run's grid), in canonical units.
 
-    Parameters
-    ----------
-    spec : LayerSpec
-    grid : GridSpec
-        Target cells.
-    months : slice, optional
-        Months of a series to read (positions along its time axis).
-    reduce : callable, optional
-        ``reduce(block) -> block`` applied on the source grid after the unit conversion and
-        before resampling (e.g. monthly means): bilinear and average resampling are linear, so
-        reducing first gives the resampled reduction to rounding at a fraction of the cost.
-    threads : int, optional
-        GDAL warper threads.
-
-    Returns
-    -------
-    xarray.DataArray
-        ``(y, x)`` or ``(lead, y, x)`` on ``grid``; float64 with NaN, or the class codes with
-        their nodata value.
-
-    Raises
-    ------
-    InputValidationError
-        The file cannot be read (truncated or corrupt): one line naming the layer, the file,
-        GDAL's or HDF5's reason and the fix.
-    GridMismatchError
-        The block cannot be warped onto the grid (a CRS GDAL cannot project there).
+    The arguments are those of :class:`BlockReader`, whose :meth:`~BlockReader.place` tells
+    what is returned and raised.
     """
-    da = open_layer(spec)
-    if months is not None:
-        da = da.isel(time=months)
-    clipped = clip_to_grid(da, grid)
-    if clipped is None:
-        # The source does not reach the window: a one-cell NaN block of the same lead axes
-        # goes through the same reduction, then covers the window.
-        return _nothing(da, grid, reduce, spec.kind)
-    block = load_block(clipped)  # a truncated or corrupt file: one line naming layer and file
-    if spec.quantity is not None and spec.units is not None:
-        block = convert_units(block, variable=spec.quantity, units=spec.units, name=spec.name)
-    if reduce is not None:
-        block = reduce(block)
-    try:
-        return resample_to(block, grid, method=spec.method, kind=spec.kind, num_threads=threads)
-    except READ_ERRORS as exc:
-        raise GridMismatchError(
-            f"layer '{spec.name}' (file {spec.path}): cannot be warped onto the run's grid "
-            f"({root_cause(exc)}); check the CRS written in the file (gdalinfo FILE)"
-        ) from exc
+    return BlockReader(spec, months, reduce, threads)(grid)
 
 
 def _nothing(da: xr.DataArray, grid: GridSpec, reduce: Any, kind: Kind) -> xr.DataArray:
@@ -239,7 +286,7 @@ def halo_cells(grid: GridSpec, distance_m: float) -> tuple[int, int]:
 
 
 def read_filled(
-    read: Any,
+    reader: BlockReader,
     grid: GridSpec,
     window: tuple[int, int, int, int],
     target: np.ndarray,
@@ -251,9 +298,8 @@ def read_filled(
 
     Parameters
     ----------
-    read : callable
-        ``read(grid) -> xarray.DataArray`` of the values on a grid (e.g. a partial
-        :func:`read_block`).
+    reader : BlockReader
+        The layer and months to read.
     grid : GridSpec
         The run's grid.
     window : (y0, y1, x0, x1)
@@ -280,6 +326,12 @@ def read_filled(
     With filling on, the values are read on the window plus a margin of :func:`halo_cells`:
     every source cell within the fill distance of the window is then in view, and the
     nearest-cell rule (ties broken by position) picks exactly the cell a whole-grid fill picks.
+    The source is loaded once for the window and its margin. When that part of the source has
+    no missing value (inland windows), it is placed on the window alone, and on the margin
+    too only if some target cell still lacks a value (a window beyond the source's edge): the
+    margin is then not resampled for nothing (it was 40 % of the cells placed per window at
+    the default fill distance). A warp of a window is the window of the whole grid's warp
+    (:func:`~socseq.io.grid.resample_to`), so both ways give the same values.
     """
     y0, y1, x0, x1 = window
     own = grid.window(y0, y1, x0, x1)
@@ -287,8 +339,12 @@ def read_filled(
     wide = grid.window(y0 - hy, y1 + hy, x0 - hx, x1 + hx)
     oy, ox = y0 - max(0, y0 - hy), x0 - max(0, x0 - hx)
     crop = (slice(oy, oy + target.shape[0]), slice(ox, ox + target.shape[1]))
-    da = read(wide)
-    values = np.asarray(da.values, dtype=np.float64)
+    block = reader.load(wide)
+    if distance_m > 0 and block is not None and not np.isnan(block.values).any():
+        values = np.asarray(reader.place(block, own).values, dtype=np.float64)
+        if not np.isnan(values[..., target]).any():
+            return values, 0
+    values = np.asarray(reader.place(block, wide).values, dtype=np.float64)
     filled = 0
     if distance_m > 0:
         lead = values.shape[:-2]

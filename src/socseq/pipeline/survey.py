@@ -20,7 +20,7 @@ from socseq.pipeline.domain import domain_cells
 from socseq.pipeline.guards import soc_median
 from socseq.pipeline.inputs import NO_CLASS, class_codes
 from socseq.pipeline.plan import InputPlan
-from socseq.pipeline.sources import LayerSpec, read_block, read_filled
+from socseq.pipeline.sources import BlockReader, read_block, read_filled
 
 __all__ = ["agricultural_cells", "grid_classes", "survey"]
 
@@ -131,11 +131,10 @@ def _survey_climate(plan: InputPlan, target: np.ndarray) -> tuple[np.ndarray, di
     filled: dict[str, int] = {}
     for cp in [plan.spin, plan.warm] + ([plan.forward] if plan.forward else []):
         for short, spec in cp.layers.items():
-
-            def read(target: GridSpec, s: LayerSpec = spec, m: int = cp.first[short]) -> Any:
-                return read_block(s, target, months=slice(m, m + 1))
-
-            values, count = read_filled(read, grid, whole, target, plan.fill_distance_m, spec.name)
+            first = slice(cp.first[short], cp.first[short] + 1)
+            values, count = read_filled(
+                BlockReader(spec, first), grid, whole, target, plan.fill_distance_m, spec.name
+            )
             filled[spec.name] = max(filled.get(spec.name, 0), count)
             climate_ok &= np.isfinite(values).all(axis=0)
     return climate_ok, filled
