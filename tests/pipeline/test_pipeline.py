@@ -59,6 +59,20 @@ def test_results_do_not_depend_on_chunks_or_scheduler(reference_run, tmp_path):
     assert "LocalCluster, 2 worker processes" in manifest["scheduler"]
 
 
+def test_cluster_workers_keep_glibc_adaptive_trim_and_one_thread_libraries() -> None:
+    """The worker processes lack dask's 64 KiB ``MALLOC_TRIM_THRESHOLD_`` (socseq.pipeline.execute)
+    and keep dask's other settings (one OpenMP/BLAS thread)."""
+    import os
+
+    from socseq.pipeline.execute import Executor
+
+    with Executor(workers=1, threads=1) as executor:
+        environ = executor.client.run(lambda: dict(os.environ))
+    (worker,) = environ.values()
+    assert "MALLOC_TRIM_THRESHOLD_" not in worker
+    assert worker["OMP_NUM_THREADS"] == "1"
+
+
 def _file_inputs(region: Region, row: int, col: int) -> dict[str, np.ndarray | float]:
     """The cell's inputs read straight from the source files (not from the staged store)."""
     out: dict[str, np.ndarray | float] = {}

@@ -48,6 +48,24 @@ class _Counter(Callback):
                 self.progress(self.done, self.total)
 
 
+#: dask configuration of the environment its nannies give the worker processes they start.
+_SPAWN_ENVIRON = "distributed.nanny.pre-spawn-environ"
+
+
+def _worker_environ() -> dict[str, Any]:
+    """Return the environment of dask's worker processes without ``MALLOC_TRIM_THRESHOLD_``.
+
+    dask sets glibc's trim threshold to 64 KiB in its workers, so that freed memory goes back
+    to the system at once. A window task frees and allocates hundreds of MB of arrays, which
+    then fault their pages in again: four 10^6-cell windows run in turn took 9.1–9.3 s of
+    system time with it against 5.4–5.7 s without. glibc's own (adaptive) threshold applies
+    instead.
+    """
+    environ = dict(dask.config.get(_SPAWN_ENVIRON, default={}))
+    environ.pop("MALLOC_TRIM_THRESHOLD_", None)
+    return environ
+
+
 class Executor(AbstractContextManager["Executor"]):
     """Runs lists of independent tasks and reports progress.
 
@@ -104,12 +122,13 @@ class Executor(AbstractContextManager["Executor"]):
             if self.scheduler is not None:
                 self.client = Client(self.scheduler)
             else:
-                self.cluster = LocalCluster(
-                    n_workers=self.workers,
-                    threads_per_worker=1,
-                    processes=True,
-                    dashboard_address=None,
-                )
+                with dask.config.set({_SPAWN_ENVIRON: _worker_environ()}):
+                    self.cluster = LocalCluster(
+                        n_workers=self.workers,
+                        threads_per_worker=1,
+                        processes=True,
+                        dashboard_address=None,
+                    )
                 self.client = Client(self.cluster)
         return self
 
