@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import pickle
+
 import numpy as np
 import pandas as pd
 import pytest
 import xarray as xr
 from affine import Affine
 
-from socseq.dsm.covariates import CovariateLayer, CovariateStack, FeatureEncoder
+from socseq.dsm.covariates import CovariateLayer, CovariateStack
+from socseq.dsm.encoding import FeatureEncoder
 from socseq.exceptions import InputValidationError
 from socseq.io.grid import GridSpec
 
@@ -105,3 +108,18 @@ def test_encoder_one_hot_with_unknown_and_missing_classes():
     assert encoder.source_.tolist() == [0, 1, 1]
     with pytest.raises(InputValidationError, match="differ from those the model"):
         encoder.transform(pd.DataFrame({"lc": [1.0], "z": [1.0]}))
+
+
+def test_an_encoder_pickled_under_its_former_module_still_loads():
+    # Models saved before FeatureEncoder moved to socseq.dsm.encoding name the class under
+    # socseq.dsm.covariates; socseq dsm predict must still load (and reuse) them.
+    X = pd.DataFrame({"z": [1.0, 2.0], "lc": [10.0, 20.0]})
+    encoder = FeatureEncoder(["lc"]).fit(X)
+    saved = pickle.dumps(encoder, protocol=0)  # text protocol: the class is "module\nname"
+    old = saved.replace(
+        b"socseq.dsm.encoding\nFeatureEncoder", b"socseq.dsm.covariates\nFeatureEncoder"
+    )
+    assert old != saved
+    loaded = pickle.loads(old)
+    assert type(loaded) is FeatureEncoder
+    np.testing.assert_array_equal(loaded.transform(X), encoder.transform(X))

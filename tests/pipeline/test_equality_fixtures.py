@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from socseq.pipeline.phases import OUTSIDE_DOMAIN
+from socseq.pipeline.exclusions import OUTSIDE_DOMAIN
 
 from .equality_cases import CASES, run_case
 

@@ -39,7 +39,7 @@ import zarr
 from affine import Affine
 
 from socseq.io.grid import GridSpec
-from socseq.pipeline.phases import SIMULATED
+from socseq.pipeline.exclusions import SIMULATED
 from socseq.pipeline.uncertainty_products import write_uncertainty_products
 
 SCENARIOS = ("BAU", "SSM1", "SSM2")

@@ -2,7 +2,9 @@
 
 - No module imports a module of a higher layer, lazily or under ``TYPE_CHECKING`` included.
 - The model layer (``socseq.rothc``) imports no raster I/O, and ``socseq rothc`` never loads
-  xarray, dask, scikit-learn or matplotlib (checked in a fresh interpreter).
+  xarray, dask, scikit-learn or matplotlib (checked in a fresh interpreter); ``socseq
+  validate`` never loads scikit-learn, quantile-forest, joblib, numba or zarr, even with a
+  ``[dsm]`` section.
 - Exceptions and warnings are defined in ``socseq.exceptions`` only.
 - The package cites no file outside the repository, and every ``docs/*.md`` it cites exists.
 """
@@ -153,16 +155,16 @@ def test_the_model_layer_imports_no_raster_io() -> None:
     assert not found, "\n".join(found)
 
 
-def test_rothc_command_never_loads_the_geospatial_and_learning_stack(tmp_path: Path) -> None:
-    heavy = ["xarray", "dask", "sklearn", "matplotlib", "rasterio", "rioxarray", "zarr"]
+def _loaded_by_command(args: list[str], modules: list[str]) -> list[str]:
+    """Run ``socseq ARGS`` in a fresh interpreter; return which of ``modules`` it imported."""
     script = (
         "import json, sys\n"
         "from socseq.cli import main\n"
         "try:\n"
-        f"    main(['rothc', '--example', '--out', {str(tmp_path / 'out')!r}])\n"
+        f"    main({args!r})\n"
         "except SystemExit as exc:\n"
         "    assert not exc.code, exc.code\n"
-        f"print(json.dumps(sorted(m for m in {heavy!r} if m in sys.modules)))\n"
+        f"print(json.dumps(sorted(m for m in {modules!r} if m in sys.modules)))\n"
     )
     done = subprocess.run(
         [sys.executable, "-c", script],
@@ -173,9 +175,30 @@ def test_rothc_command_never_loads_the_geospatial_and_learning_stack(tmp_path: P
         check=False,
     )
     assert done.returncode == 0, done.stderr
+    loaded: list[str] = json.loads(done.stdout.strip().splitlines()[-1])
+    return loaded
+
+
+def test_rothc_command_never_loads_the_geospatial_and_learning_stack(tmp_path: Path) -> None:
+    heavy = ["xarray", "dask", "sklearn", "matplotlib", "rasterio", "rioxarray", "zarr"]
+    loaded = _loaded_by_command(["rothc", "--example", "--out", str(tmp_path / "out")], heavy)
     assert (tmp_path / "out" / "month_results.csv").exists()
-    loaded = json.loads(done.stdout.strip().splitlines()[-1])
     assert loaded == [], f"socseq rothc imported {loaded}"
+
+
+def test_validate_with_a_dsm_section_never_loads_the_learning_stack_or_the_engine(
+    tmp_path: Path,
+) -> None:
+    # validate reads the [dsm] samples and covariates but fits nothing and runs no phase: the
+    # learning stack (over a second of imports) and the phase engine and its scratch stores
+    # (numba, zarr: a few tenths of a second) are for socseq dsm and socseq run only.
+    from socseq.demo import build_region
+
+    config = build_region(tmp_path / "region")
+    assert "[dsm." in config.read_text(encoding="utf-8")
+    heavy = ["sklearn", "quantile_forest", "joblib", "numba", "zarr"]
+    loaded = _loaded_by_command(["validate", str(config), "-q"], heavy)
+    assert loaded == [], f"socseq validate imported {loaded}"
 
 
 def _is_exception_class(node: ast.ClassDef) -> bool:

@@ -13,7 +13,7 @@ from rich.table import Table
 
 from socseq.cli.progress import progress_bars
 from socseq.pipeline.config import load_run_config
-from socseq.pipeline.run import run_pipeline, validate_config
+from socseq.pipeline.validate import validate_config
 from socseq.report.numbers import fmt_number, timing_line
 
 console = Console()
@@ -109,6 +109,10 @@ def run_command(
     quiet: bool,
 ) -> None:
     """Run the whole chain on CONFIG: (DSM →) spin-up → warm-up → scenarios → products."""
+    # Imported here: `socseq validate` lives in this module too and needs none of the run's
+    # engine, scratch stores and products (numba, zarr: half a second of imports).
+    from socseq.pipeline.run import run_pipeline
+
     if workers is not None and scheduler is not None:
         raise click.UsageError("give --workers or --scheduler, not both")
     config = load_run_config(config_path)

@@ -4,7 +4,10 @@
   pedotransfer function) and coarse fragments; depth harmonisation (weighted, equal-area
   spline).
 - :mod:`socseq.dsm.covariates`: covariate rasters aligned on the template grid, values at
-  points, one-hot encoding of class layers.
+  points.
+- :mod:`socseq.dsm.sampling`: :func:`prepare_samples`, the samples read, harmonised to stocks
+  and placed on the covariates (what ``socseq validate`` checks, without scikit-learn).
+- :mod:`socseq.dsm.encoding`: :class:`FeatureEncoder`, one-hot encoding of class layers.
 - :mod:`socseq.dsm.model`: :class:`SOCStockModel`, a scikit-learn regressor (quantile
   regression forest, random forest, gradient boosting; optional residual kriging).
 - :mod:`socseq.dsm.validation`: spatially blocked and k-fold cross-validation, metrics.
@@ -62,7 +65,7 @@ _HOMES = {
     "CovariateStack": "socseq.dsm.covariates",
     "DSMConfig": "socseq.dsm.config",
     "EqualAreaSpline": "socseq.dsm.spline",
-    "FeatureEncoder": "socseq.dsm.covariates",
+    "FeatureEncoder": "socseq.dsm.encoding",
     "METRICS": "socseq.dsm.validation",
     "ResidualKriging": "socseq.dsm.kriging",
     "SOCStockModel": "socseq.dsm.model",
@@ -79,7 +82,7 @@ _HOMES = {
     "parse_config": "socseq.dsm.config",
     "predict": "socseq.dsm.api",
     "predict_grid": "socseq.dsm.prediction",
-    "prepare_samples": "socseq.dsm.api",
+    "prepare_samples": "socseq.dsm.sampling",
     "run_cv": "socseq.dsm.api",
     "soc_stock_t_ha": "socseq.dsm.stocks",
     "train": "socseq.dsm.api",

@@ -1,11 +1,13 @@
-"""Covariate rasters on one grid, their values at sample points, and the feature encoding.
+"""Covariate rasters on one grid and their values at sample points.
 
 :class:`CovariateStack` opens every covariate with :func:`socseq.io.raster.open_raster` and
 aligns it to the template grid with :func:`socseq.io.grid.align_to_template`, the pipeline's own
 alignment (continuous layers: bilinear or average; class layers: mode), so the DSM sees exactly
-the grid the RothC runs use. Class layers (land cover, soil map units) keep their codes and are
-treated as categories by :class:`FeatureEncoder`, which one-hot encodes them: a tree split on a
-code number would otherwise order land-cover classes as if they were quantities.
+the grid the RothC runs use. Class layers (land cover, soil map units) keep their codes; the
+model one-hot encodes them (:class:`socseq.dsm.encoding.FeatureEncoder`).
+
+No scikit-learn here: ``socseq validate`` opens the covariates to place the ``[dsm]`` samples
+(:mod:`socseq.dsm.sampling`) and fits nothing.
 """
 
 from __future__ import annotations
@@ -19,14 +21,12 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 from pyproj import CRS, Transformer
-from sklearn.base import BaseEstimator, TransformerMixin
-from sklearn.utils.validation import check_is_fitted
 
 from socseq.exceptions import InputValidationError
 from socseq.io.grid import GridSpec, align_to_template
 from socseq.io.raster import open_raster
 
-__all__ = ["CovariateLayer", "CovariateStack", "FeatureEncoder"]
+__all__ = ["CovariateLayer", "CovariateStack"]
 
 
 @dataclass(frozen=True)
@@ -218,92 +218,16 @@ class CovariateStack:
             yield window, frame.iloc[index].reset_index(drop=True), index
 
 
-class FeatureEncoder(TransformerMixin, BaseEstimator):
-    """Pass continuous covariates through and one-hot encode categorical ones.
+def __getattr__(name: str) -> type:
+    """Find :class:`~socseq.dsm.encoding.FeatureEncoder` for models pickled before it moved.
 
-    Parameters
-    ----------
-    categorical : sequence of str or int, default ()
-        Categorical columns: names (for DataFrames) or positions (for arrays).
-
-    Attributes
-    ----------
-    columns_ : list
-        Input columns seen in ``fit`` (names, or positions for arrays).
-    categories_ : dict
-        Category codes seen in ``fit`` per categorical column, sorted.
-    feature_names_out_ : list of str
-        Encoded column names (``"LCEE10=2"`` for indicators).
-    source_ : numpy.ndarray of int
-        For every encoded column, the index of the input column it comes from (to add up
-        importances per covariate).
-
-    Notes
-    -----
-    A class code not seen in ``fit``, or missing (NaN), sets all indicators of its layer to 0,
-    i.e. "none of the known classes"; the model then predicts from the other covariates.
+    ``dsm_model.joblib`` files written by ``socseq dsm train`` before the encoder left this
+    module name it ``socseq.dsm.covariates.FeatureEncoder``; unpickling looks it up here, and
+    ``socseq dsm predict`` then reuses the model when its key still matches. The import waits
+    for that lookup so that this module stays free of scikit-learn.
     """
+    if name == "FeatureEncoder":
+        from socseq.dsm.encoding import FeatureEncoder
 
-    def __init__(self, categorical: Sequence[str | int] = ()):
-        self.categorical = categorical
-
-    def _columns(self, X: pd.DataFrame | np.ndarray) -> list[str | int]:
-        if isinstance(X, pd.DataFrame):
-            return list(X.columns)
-        return list(range(np.asarray(X).shape[1]))
-
-    @staticmethod
-    def _column(X: pd.DataFrame | np.ndarray, key: str | int) -> np.ndarray:
-        if isinstance(X, pd.DataFrame):
-            return X[key].to_numpy(dtype=float)
-        return np.asarray(X, dtype=float)[:, int(key)]
-
-    def fit(self, X: pd.DataFrame | np.ndarray, y: object = None) -> FeatureEncoder:
-        """Learn the columns and the categories of the categorical ones."""
-        columns = self._columns(X)
-        unknown = [c for c in self.categorical if c not in columns]
-        if unknown:
-            raise InputValidationError(
-                f"categorical covariate '{unknown[0]}' is not among the covariates "
-                f"({', '.join(map(str, columns))}); check the names"
-            )
-        self.columns_ = columns
-        self.categories_ = {}
-        names, source = [], []
-        for i, col in enumerate(columns):
-            if col in self.categorical:
-                values = self._column(X, col)
-                codes = np.unique(values[np.isfinite(values)])
-                self.categories_[col] = codes
-                names += [f"{col}={code:g}" for code in codes]
-                source += [i] * len(codes)
-            else:
-                names.append(str(col))
-                source.append(i)
-        self.feature_names_out_ = names
-        self.source_ = np.asarray(source, dtype=int)
-        return self
-
-    def transform(self, X: pd.DataFrame | np.ndarray) -> np.ndarray:
-        """Return the encoded float64 matrix (n_samples, len(feature_names_out_))."""
-        check_is_fitted(self, "columns_")
-        columns = self._columns(X)
-        if columns != self.columns_:
-            raise InputValidationError(
-                f"covariates ({', '.join(map(str, columns))}) differ from those the model was "
-                f"fitted with ({', '.join(map(str, self.columns_))}); give the same covariates "
-                "in the same order"
-            )
-        parts = []
-        for col in self.columns_:
-            values = self._column(X, col)
-            if col in self.categories_:
-                parts.append((values[:, None] == self.categories_[col][None, :]).astype(float))
-            else:
-                parts.append(values[:, None])
-        return np.hstack(parts) if parts else np.empty((len(X), 0))
-
-    def get_feature_names_out(self, input_features: object = None) -> np.ndarray:
-        """Return the encoded column names (scikit-learn's feature-name protocol)."""
-        check_is_fitted(self, "columns_")
-        return np.asarray(self.feature_names_out_, dtype=object)
+        return FeatureEncoder
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

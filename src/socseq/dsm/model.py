@@ -43,7 +43,7 @@ from sklearn.ensemble import GradientBoostingRegressor, RandomForestRegressor
 from sklearn.model_selection import KFold, cross_val_predict
 from sklearn.utils.validation import check_is_fitted, validate_data
 
-from socseq.dsm.covariates import FeatureEncoder
+from socseq.dsm.encoding import FeatureEncoder
 from socseq.dsm.kriging import ResidualKriging
 from socseq.exceptions import InputValidationError
 
@@ -82,7 +82,7 @@ class SOCStockModel(RegressorMixin, BaseEstimator):
     subsample : float, default 0.8
         Fraction of samples per boosting stage (gbm only; stochastic gradient boosting).
     categorical : sequence of str or int, default ()
-        Categorical covariates, one-hot encoded (:class:`~socseq.dsm.covariates.FeatureEncoder`).
+        Categorical covariates, one-hot encoded (:class:`~socseq.dsm.encoding.FeatureEncoder`).
     kriging : bool, default False
         Add ordinary kriging of the out-of-sample residuals; ``fit`` and every prediction
         then need ``coords``.

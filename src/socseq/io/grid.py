@@ -26,7 +26,6 @@ from pyproj import CRS, Transformer
 from rasterio.enums import Resampling
 from rasterio.transform import array_bounds
 from rasterio.warp import reproject, transform_bounds
-from scipy.spatial import cKDTree
 
 from socseq.exceptions import GridMismatchError, InputValidationError, MissingCRSError
 
@@ -815,6 +814,10 @@ def _nearest_source(
     which part of the grid an array holds, so a window with a margin of ``limit`` fills its
     cells exactly as the whole grid does.
     """
+    # Imported here: scipy.spatial (with scipy.linalg) is a tenth of a second that every
+    # command reading rasters would pay, and only coastal filling uses it.
+    from scipy.spatial import cKDTree
+
     k = min(_TIE_CANDIDATES, len(sources))
     dist, idx = cKDTree(sources).query(targets, k=k, distance_upper_bound=limit * (1 + 1e-9))
     dist, idx = dist.reshape(len(targets), k), idx.reshape(len(targets), k)

@@ -25,7 +25,6 @@ fills exactly as the whole grid would.
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 from typing import Any
 
@@ -39,25 +38,20 @@ from socseq.climate.pet import thornthwaite_heat_index
 from socseq.io.grid import GridSpec, cell_area_ha
 from socseq.io.stores import stored_array
 from socseq.pipeline.domain import domain_cells
-from socseq.pipeline.landuse import ClassTable, esa_cci_to_fao
+from socseq.pipeline.landuse import class_codes
 from socseq.pipeline.npp import miami_npp_g_dm_m2
 from socseq.pipeline.plan import CLIMATE_VARIABLES, InputPlan, Window
 from socseq.pipeline.sources import BlockReader, LayerSpec, read_block, read_filled
 
 __all__ = [
-    "NO_CLASS",
     "SCRATCH_CODEC",
     "WindowData",
-    "class_codes",
     "read_window",
 ]
 
 #: Compression of the scratch stores, which live for one run: LZ4 with byte shuffle wrote a
 #: smooth 12-month float32 slab of 10^6 cells 1.8x faster than zarr's default zstd, 20 % smaller.
 SCRATCH_CODEC = BloscCodec(cname="lz4", clevel=1, shuffle="shuffle")
-
-#: No class (outside the land-use map or a code missing from the class table).
-NO_CLASS = -1
 
 
 # --------------------------------------------------------------------------------------------
@@ -99,24 +93,6 @@ class WindowData:
     yearly: np.ndarray | None
     uncertainty: dict[str, np.ndarray]
     filled: dict[str, int]
-
-
-def class_codes(
-    values: np.ndarray, nodata: Any, source_classes: str, table: ClassTable
-) -> np.ndarray:
-    """FAO class codes of a land-use block (``NO_CLASS`` for nodata and unknown codes)."""
-    raw = np.asarray(values)
-    valid = np.isfinite(raw) if raw.dtype.kind == "f" else np.ones(raw.shape, bool)
-    if nodata is not None and not (isinstance(nodata, float) and math.isnan(nodata)):
-        valid &= raw != nodata
-    # Codes outside 0–255 belong to no legend (validation reports them); they count as none.
-    valid &= (raw >= 0) & (raw <= 255)
-    codes = np.where(valid, raw, 0)
-    if source_classes == "esa_cci":
-        codes = esa_cci_to_fao(codes)
-    codes = codes.astype(np.int16)
-    known = np.isin(codes, table.codes)
-    return np.where(valid & known, codes, NO_CLASS).astype(np.int16)
 
 
 def _read_static(

@@ -6,11 +6,15 @@ The built-in table holds the GSOCseq FAO classes (GSOCseq Technical Manual Table
 NPP factors 0.53 / 0.72 / 0.88 of manual eqs. 6.10–6.12; the paddy flag; and 12 monthly cover
 factors (0.6 covered, 1 bare). The default cover keeps every vegetated class covered all
 year; give a cover raster or an NDVI series for real seasonal cover.
+
+:func:`class_codes` turns the codes of a land-use block into FAO classes, for the window tasks
+of a run and for the survey of ``socseq validate`` alike.
 """
 
 from __future__ import annotations
 
 import functools
+import math
 import os
 from dataclasses import dataclass
 from importlib import resources
@@ -27,8 +31,10 @@ from socseq.io.tables import read_csv_table
 __all__ = [
     "ESA_CCI_PADDY",
     "LEGEND_DOC",
+    "NO_CLASS",
     "WORLDCOVER_CODES",
     "ClassTable",
+    "class_codes",
     "esa_cci_codes",
     "esa_cci_to_fao",
     "legend_fixes",
@@ -38,6 +44,9 @@ __all__ = [
 
 #: Where the legends, the ESA CCI → FAO table and the paddy choice are documented.
 LEGEND_DOC = "docs/configuration.md#land-use-codes-and-the-esa-cci-table"
+
+#: No class (outside the land-use map or a code missing from the class table).
+NO_CLASS = -1
 
 #: The ESA CCI class that the FAO matrix maps to paddy fields (13).
 ESA_CCI_PADDY = 20
@@ -269,3 +278,23 @@ def esa_cci_to_fao(codes: NDArray[np.integer]) -> NDArray[np.int16]:
     out = np.zeros(values.shape, np.int16)
     out[valid] = lut[values[valid].astype(np.int64)]
     return out
+
+
+# Here rather than with the window inputs (socseq.pipeline.inputs): socseq validate classifies
+# the grid too, and the window inputs import zarr for the run's scratch stores.
+def class_codes(
+    values: np.ndarray, nodata: Any, source_classes: str, table: ClassTable
+) -> np.ndarray:
+    """FAO class codes of a land-use block (``NO_CLASS`` for nodata and unknown codes)."""
+    raw = np.asarray(values)
+    valid = np.isfinite(raw) if raw.dtype.kind == "f" else np.ones(raw.shape, bool)
+    if nodata is not None and not (isinstance(nodata, float) and math.isnan(nodata)):
+        valid &= raw != nodata
+    # Codes outside 0–255 belong to no legend (validation reports them); they count as none.
+    valid &= (raw >= 0) & (raw <= 255)
+    codes = np.where(valid, raw, 0)
+    if source_classes == "esa_cci":
+        codes = esa_cci_to_fao(codes)
+    codes = codes.astype(np.int16)
+    known = np.isin(codes, table.codes)
+    return np.where(valid & known, codes, NO_CLASS).astype(np.int16)

@@ -15,13 +15,13 @@ import numpy as np
 from socseq import __version__
 from socseq.io.grid import GridSpec
 from socseq.pipeline.config import RunConfig
-from socseq.pipeline.phases import (
+from socseq.pipeline.exclusions import (
     EXCLUSION_REASONS,
     NO_LAND_USE,
     NOT_AGRICULTURAL,
     SIMULATED,
-    STAGES,
 )
+from socseq.pipeline.phases import STAGES
 from socseq.pipeline.run_notes import cited_sources, climate_method
 
 __all__ = ["apportion", "filled_cells", "run_manifest", "space_needs"]

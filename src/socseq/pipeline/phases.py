@@ -22,44 +22,23 @@ import zarr
 from socseq._heap import collect_cycles
 from socseq.io.stores import stored_array
 from socseq.pipeline.engine import CellInputs, EngineSettings, Members, simulate
-from socseq.pipeline.inputs import NO_CLASS, SCRATCH_CODEC, read_window
+from socseq.pipeline.exclusions import (
+    NO_LAND_USE,
+    NOT_AGRICULTURAL,
+    OUTSIDE_DOMAIN,
+    SIMULATED,
+)
+from socseq.pipeline.inputs import SCRATCH_CODEC, read_window
+from socseq.pipeline.landuse import NO_CLASS
 from socseq.pipeline.members import UncertaintySettings
 from socseq.pipeline.plan import InputPlan, Window
 from socseq.pipeline.uncertainty import members_window
 
 __all__ = [
-    "EXCLUSION_REASONS",
-    "NOT_AGRICULTURAL",
-    "NO_LAND_USE",
-    "OUTSIDE_DOMAIN",
-    "SIMULATED",
     "PhaseSettings",
     "create_results",
     "window_task",
 ]
-
-SIMULATED = 0
-#: Agricultural cells outside the ``[domain]``: tested first, so the domain bounds every area.
-OUTSIDE_DOMAIN = 11
-#: Exclusion reasons of candidate cells (agricultural classes), in the order they are tested;
-#: the first that applies is recorded. (Codes are stable across versions: the domain, added
-#: last, has the next free code but is tested first.)
-EXCLUSION_REASONS = {
-    OUTSIDE_DOMAIN: "outside the domain",
-    1: "land-use class not simulated",
-    2: "paddy (excluded by configuration)",
-    3: "no SOC baseline",
-    4: "no clay",
-    5: "no climate",
-    6: "SOC above the mask limit",
-    7: "sand above the mask limit",
-    8: "EC above the mask limit",
-    9: "implausible value (SOC ≤ 0, clay outside 0–100 %, zero NPP)",
-    10: "no decomposition (every spin-up month below −5 °C)",
-}
-#: Cells outside the agricultural classes, and cells without land-use data.
-NOT_AGRICULTURAL = 254
-NO_LAND_USE = 255
 
 #: Stages of a window task, in order; their task-seconds are reported per run.
 STAGES = ("inputs", "spin-up", "warm-up", "forward", "uncertainty")

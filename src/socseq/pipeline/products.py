@@ -41,15 +41,15 @@ from socseq.io.raster import write_geotiff, write_netcdf
 from socseq.io.stores import read_stored, stored_array
 from socseq.io.tables import read_zone_names
 from socseq.pipeline.config import RunConfig
-from socseq.pipeline.landuse import read_class_table
-from socseq.pipeline.npp import npp_t_c_ha
-from socseq.pipeline.phases import (
+from socseq.pipeline.exclusions import (
     EXCLUSION_REASONS,
     NO_LAND_USE,
     NOT_AGRICULTURAL,
     OUTSIDE_DOMAIN,
     SIMULATED,
 )
+from socseq.pipeline.landuse import read_class_table
+from socseq.pipeline.npp import npp_t_c_ha
 from socseq.pipeline.rates import (
     FOUR_PER_1000_RULE,
     absolute_rate,

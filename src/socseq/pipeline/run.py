@@ -38,16 +38,12 @@ from socseq.outputs import (
 )
 from socseq.pipeline.config import RunConfig
 from socseq.pipeline.engine import EngineSettings, ScenarioSpec
+from socseq.pipeline.exclusions import EXCLUSION_REASONS
 from socseq.pipeline.execute import Executor
 from socseq.pipeline.inputs import SCRATCH_CODEC
 from socseq.pipeline.landuse import read_class_table
 from socseq.pipeline.manifest import apportion, filled_cells, run_manifest, space_needs
-from socseq.pipeline.phases import (
-    EXCLUSION_REASONS,
-    PhaseSettings,
-    create_results,
-    window_task,
-)
+from socseq.pipeline.phases import PhaseSettings, create_results, window_task
 from socseq.pipeline.plan import BASELINE_MAPS, InputPlan, plan_inputs, windows
 from socseq.pipeline.products import compute_products
 from socseq.pipeline.run_notes import run_notes

@@ -3,7 +3,7 @@
 :func:`survey` aligns the static layers, the ``[domain]`` and the first month of each climate
 series to the whole grid and applies the exclusion rules a run applies (climate is known in
 every month only once a run reads it), in the same order
-(:data:`socseq.pipeline.phases.EXCLUSION_REASONS`). ``socseq validate`` prints it, and every
+(:data:`socseq.pipeline.exclusions.EXCLUSION_REASONS`). ``socseq validate`` prints it, and every
 run surveys the grid before it computes anything (:mod:`socseq.pipeline.validate`).
 """
 
@@ -17,8 +17,9 @@ from socseq.io.grid import GridSpec, cell_area_ha
 from socseq.io.tables import check_zone_codes, read_zone_names
 from socseq.pipeline.config import RunConfig
 from socseq.pipeline.domain import domain_cells
+from socseq.pipeline.exclusions import EXCLUSION_REASONS, OUTSIDE_DOMAIN
 from socseq.pipeline.guards import soc_median
-from socseq.pipeline.inputs import NO_CLASS, class_codes
+from socseq.pipeline.landuse import NO_CLASS, class_codes
 from socseq.pipeline.plan import InputPlan
 from socseq.pipeline.sources import BlockReader, read_block, read_filled
 
@@ -150,8 +151,6 @@ def _survey_exclusions(
     climate_ok: np.ndarray,
 ) -> tuple[np.ndarray, dict[str, int]]:
     """Apply the exclusion rules a survey can test, in a run's order: cells left, per rule."""
-    from socseq.pipeline.phases import EXCLUSION_REASONS, OUTSIDE_DOMAIN
-
     lu_config, masks = config.land_use, config.masks
     paddy = plan.table.paddy[np.clip(classes, 0, 255)] & (lu_config.paddy == "exclude")
     soc_v, clay_v = layers["soc"], layers["clay"]

@@ -37,7 +37,7 @@ from socseq.io.metadata import RATE_UNITS, STOCK_UNITS, netcdf_attrs
 from socseq.io.raster import write_geotiff, write_netcdf
 from socseq.io.stores import read_stored, stored_array
 from socseq.pipeline.config import RunConfig
-from socseq.pipeline.phases import SIMULATED
+from socseq.pipeline.exclusions import SIMULATED
 from socseq.pipeline.products import _grid_da, _provenance, _zone_names
 from socseq.pipeline.rates import FOUR_PER_1000_RULE, absolute_rate, relative_rate
 

@@ -237,9 +237,9 @@ def run_grid(config: RunConfig) -> GridSpec:
     """Return the template grid without running the DSM (the covariates' grid for [dsm])."""
     if config.dsm is not None and config.grid.crs is None and config.inputs.soc is None:
         if config.grid.template is None:
-            from socseq.dsm import api as dsm_api
+            from socseq.dsm.sampling import open_covariates
 
-            return dsm_api.open_covariates(config.dsm, None).grid
+            return open_covariates(config.dsm, None).grid
     return resolve_grid(config)
 
 
@@ -323,12 +323,14 @@ def check_dsm_samples(config: RunConfig, grid: GridSpec) -> SampleReport | None:
     """
     if config.dsm is None:
         return None
-    from socseq.dsm import api as dsm_api
+    # Not socseq.dsm.api: that imports the learners (scikit-learn, joblib), which take longer
+    # to import than validate takes to run; reading the samples needs none of them.
+    from socseq.dsm.sampling import open_covariates, prepare_samples
 
-    stack = dsm_api.open_covariates(
+    stack = open_covariates(
         config.dsm, grid if config.grid.crs is not None or config.inputs.soc else None
     )
-    samples = dsm_api.prepare_samples(config.dsm, stack)
+    samples = prepare_samples(config.dsm, stack)
     median, n = soc_median(samples.samples["stock_t_ha"].to_numpy())
     check_soc_median(median, n, config.checks, _samples_source(config))
     return samples.report
