@@ -343,7 +343,8 @@ def read_filled(
     if distance_m > 0 and block is not None and not np.isnan(block.values).any():
         values = np.asarray(reader.place(block, own).values, dtype=np.float64)
         # Cells first, then the targets: a boolean pick of every month would copy the block.
-        if not np.isnan(values).any(axis=tuple(range(values.ndim - 2)))[target].any():
+        missing = np.asarray(np.isnan(values).any(axis=tuple(range(values.ndim - 2))))
+        if not missing[target].any():
             return values, 0
     values = np.asarray(reader.place(block, wide).values, dtype=np.float64)
     filled = 0
