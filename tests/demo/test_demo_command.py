@@ -56,4 +56,10 @@ def test_demo_runs_the_whole_chain_twice(demo_run, tmp_path, monkeypatch, capsys
     before = (out / "summary.csv").read_bytes()
     _demo(out, monkeypatch)  # re-running into the same folder is safe
     assert (out / "summary.csv").read_bytes() == before
+    # The copy moved the folder, which the DSM settings name (as the outputs' provenance does),
+    # so dsm/ was computed again; the region's files kept their content, so the next run here
+    # would reuse it (tests/pipeline/test_dsm_reuse.py).
+    dsm = json.loads((out / "run.json").read_text())["dsm"]
+    key = manifest["dsm"]["key"]
+    assert dsm["note"] == f"computed: settings changed since the earlier run (key {key})"
     assert not list(out.glob(".socseq-*"))

@@ -107,6 +107,63 @@ evaporation = {{ path = "pet.nc", variable = "pet", units = "mm" }}
     return Region(root=root, grid=grid, config=config)
 
 
+#: A ``[dsm]`` section that maps the baseline of :func:`write_dsm_region` in a second or two.
+DSM_TOML = """
+[dsm.samples]
+path = "samples.csv"
+x = "x"
+y = "y"
+crs = "EPSG:3826"
+interval_cm = [0, 30]
+stock = {{ column = "stock", units = "{units}" }}
+check_units = false
+
+[[dsm.covariates]]
+name = "clay"
+path = "clay.tif"
+
+[dsm.model]
+n_estimators = 10
+n_jobs = 1
+seed = 1
+
+[dsm.cv]
+methods = ["kfold"]
+n_splits = 2
+importance = false
+
+[dsm.aoa]
+enabled = false
+
+[dsm.output]
+plots = false
+"""
+
+
+def write_dsm_region(
+    root: Path, cells: np.ndarray, stock: np.ndarray, *, units: str = "t/ha", extra: str = ""
+) -> Region:
+    """An 8 × 10 region whose baseline is mapped by ``[dsm]`` from ``samples.csv``.
+
+    One sample per cell in ``cells`` (flat indices), at the cell's centre, with the stocks
+    ``stock``; ``extra`` is appended to the configuration.
+    """
+    region = write_region(root, ny=8, nx=10)
+    rows, cols = cells // 10, cells % 10
+    pd.DataFrame(
+        {
+            "x": 200_000.0 + (cols + 0.5) * 1000.0,
+            "y": 2_600_000.0 - (rows + 0.5) * 1000.0,
+            "stock": stock,
+        }
+    ).to_csv(root / "samples.csv", index=False)
+    text = region.config.read_text()
+    soc = 'soc = { path = "soc.tif", units = "t/ha" }\n'
+    assert soc in text
+    region.config.write_text(text.replace(soc, "") + DSM_TOML.format(units=units) + extra)
+    return region
+
+
 @pytest.fixture
 def region(tmp_path: Path) -> Region:
     return write_region(tmp_path / "region")

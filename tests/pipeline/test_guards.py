@@ -20,8 +20,8 @@ import rasterio
 
 from socseq.pipeline.landuse import LEGEND_DOC
 
-from .conftest import Region, write_region
-from .test_bad_inputs import _invoke, _replace
+from .conftest import Region, write_dsm_region, write_region
+from .test_bad_inputs import _invoke
 
 ROOT = Path(__file__).resolve().parents[2]
 CANDIDATE = [2, 3, 5, 12, 13]  # land_use.simulate ∪ cropland (defaults)
@@ -234,62 +234,12 @@ def test_the_soc_range_can_be_relaxed(relaxed, tmp_path, monkeypatch, capsys):
     _validates(region, monkeypatch, capsys)
 
 
-_DSM_TOML = """
-[dsm.samples]
-path = "samples.csv"
-x = "x"
-y = "y"
-crs = "EPSG:3826"
-interval_cm = [0, 30]
-stock = {{ column = "stock", units = "{units}" }}
-check_units = false
-
-[[dsm.covariates]]
-name = "clay"
-path = "clay.tif"
-
-[dsm.model]
-n_estimators = 10
-n_jobs = 1
-seed = 1
-
-[dsm.cv]
-methods = ["kfold"]
-n_splits = 2
-importance = false
-
-[dsm.aoa]
-enabled = false
-
-[dsm.output]
-plots = false
-"""
-
-
-def _dsm_region(
-    tmp_path: Path, cells: np.ndarray, stock: np.ndarray, units: str, extra: str = ""
-) -> Region:
-    """The region with a [dsm] baseline from one sample per cell in ``cells`` (flat indices)."""
-    region = write_region(tmp_path / "r", ny=8, nx=10)
-    rows, cols = cells // 10, cells % 10
-    pd.DataFrame(
-        {
-            "x": 200_000.0 + (cols + 0.5) * 1000.0,
-            "y": 2_600_000.0 - (rows + 0.5) * 1000.0,
-            "stock": stock,
-        }
-    ).to_csv(region.root / "samples.csv", index=False)
-    _replace(region.config, 'soc = { path = "soc.tif", units = "t/ha" }\n', "")
-    region.config.write_text(region.config.read_text() + _DSM_TOML.format(units=units) + extra)
-    return region
-
-
 def _mislabelled_samples(tmp_path: Path, extra: str = "") -> tuple[Region, np.ndarray]:
     """40 samples of about 55 t C/ha declared kg/m² (the unit trap switched off)."""
     rng = np.random.default_rng(3)
     cells = rng.choice(80, 40, replace=False)  # one sample per cell: none is merged
     stock = 55.0 + rng.normal(0, 5, 40)
-    region = _dsm_region(tmp_path, cells, stock, "kg/m2", extra)
+    region = write_dsm_region(tmp_path / "r", cells, stock, units="kg/m2", extra=extra)
     return region, stock * 10.0  # kg/m² → t/ha: what socseq reads
 
 
@@ -318,7 +268,7 @@ def test_a_dsm_map_with_an_implausible_median_on_the_farmland_stops_the_run(
         [rng.uniform(340, 390, other_cells.size), rng.uniform(440, 480, farm_cells.size)]
     )
     assert np.median(stock) < 400 and other_cells.size > farm_cells.size
-    region = _dsm_region(tmp_path, cells, stock, "t/ha")
+    region = write_dsm_region(tmp_path / "r", cells, stock)
     _rewrite(region.root / "clay.tif", np.where(farm, 45.0, 15.0) + rng.uniform(-3, 3, land.shape))
     code, _ = _invoke(["validate", str(region.config), "-q"], monkeypatch, capsys)
     assert code == 0  # validate cannot see the map; the samples are plausible

@@ -9,7 +9,7 @@ import click
 from rich.console import Console
 
 from socseq.cli.progress import progress_bars
-from socseq.cli.run import print_summary, run_line
+from socseq.cli.run import no_reuse_option, print_dsm_line, print_summary, run_line
 from socseq.demo.region import DEFAULT_SEED, build_region
 from socseq.pipeline.config import load_run_config
 from socseq.pipeline.run import run_pipeline
@@ -48,12 +48,14 @@ DEMO_NOTES = (
     show_default=True,
     help="Seed of the synthetic fields of the region.",
 )
+@no_reuse_option
 @click.option("-q", "--quiet", is_flag=True, help="No progress bars.")
-def demo(out_dir: Path, workers: int | None, seed: int, quiet: bool) -> None:
+def demo(out_dir: Path, workers: int | None, seed: int, no_reuse: bool, quiet: bool) -> None:
     """Run DSM → spin-up → warm-up → BAU, SSM1–3 → products → report on the demo region.
 
-    Safe to re-run into the same folder: the region is rebuilt only when missing, and the
-    products are replaced only when the new run has succeeded.
+    Safe to re-run into the same folder: the region is rebuilt only when missing, the DSM of
+    the previous run is reused when its inputs are unchanged, and the products are replaced
+    only when the new run has succeeded.
     """
     from socseq.outputs import lock_output
     from socseq.report import build_report
@@ -83,12 +85,14 @@ def demo(out_dir: Path, workers: int | None, seed: int, quiet: bool) -> None:
                 progress=progress,
                 notes=list(DEMO_NOTES),
                 before_publish=report_into,
+                reuse_dsm=not no_reuse,
             )
     report = result.output_dir / "report.html"
     print_summary(result.summary_csv)
     # One timing source: the run's stage times are run.json's; the region and the report
     # are timed here, outside the run, and named so.
     console.print(run_line(result.manifest["timings_s"]), highlight=False, markup=False)
+    print_dsm_line(result.manifest)
     console.print(
         f"besides the run: region {fmt_number(built, 'seconds')} s (built on the first run, "
         f"then reused), report {fmt_number(reported, 'seconds')} s",

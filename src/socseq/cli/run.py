@@ -72,6 +72,23 @@ def run_line(timings: dict[str, float]) -> str:
     return f"run: {timing_line(timings)} (as in run.json and the report)"
 
 
+def print_dsm_line(manifest: dict[str, Any]) -> None:
+    """Say whether the ``[dsm]`` baseline was reused or computed, and why (``run.json``'s note)."""
+    dsm = manifest.get("dsm")
+    if isinstance(dsm, dict) and dsm.get("note"):
+        # One line, unwrapped: the key is copied from it.
+        console.print(f"dsm: {dsm['note']}", highlight=False, markup=False, soft_wrap=True)
+
+
+#: The ``--no-reuse`` option of ``socseq run`` and ``socseq demo``.
+no_reuse_option = click.option(
+    "--no-reuse",
+    is_flag=True,
+    help="Recompute the [dsm] baseline even when the previous run's dsm/ was made from the "
+    "same inputs, settings and software.",
+)
+
+
 @click.command("run")
 @click.argument("config_path", type=click.Path(dir_okay=False, path_type=Path))
 @click.option(
@@ -97,6 +114,7 @@ def run_line(timings: dict[str, float]) -> str:
     help="Keep the scratch stores: DSM maps and window results (OUTPUT/.socseq-work).",
 )
 @click.option("--no-report", is_flag=True, help="Skip the HTML report.")
+@no_reuse_option
 @click.option("-q", "--quiet", is_flag=True, help="No progress bars.")
 def run_command(
     config_path: Path,
@@ -106,6 +124,7 @@ def run_command(
     threads: int | None,
     keep_work: bool,
     no_report: bool,
+    no_reuse: bool,
     quiet: bool,
 ) -> None:
     """Run the whole chain on CONFIG: (DSM →) spin-up → warm-up → scenarios → products."""
@@ -139,6 +158,7 @@ def run_command(
             threads=threads,
             # The report is built into the stage and published with the products.
             before_publish=report_into if wants_report else None,
+            reuse_dsm=not no_reuse,
         )
     print_summary(result.summary_csv)
     cells = result.manifest["cells"]
@@ -149,6 +169,7 @@ def run_command(
         highlight=False,
     )
     console.print(run_line(result.manifest["timings_s"]), highlight=False, markup=False)
+    print_dsm_line(result.manifest)
     if reported is not None:
         console.print(
             f"report: {result.output_dir / 'report.html'} ({fmt_number(reported, 'seconds')} s)",

@@ -15,6 +15,8 @@
 - :mod:`socseq.dsm.prediction`: windowed prediction over the grid and COG/NetCDF outputs.
 - :mod:`socseq.dsm.api`: :func:`run_cv`, :func:`train`, :func:`predict` from a
   :class:`DSMConfig` (the ``[dsm]`` section of the run configuration).
+- :mod:`socseq.dsm.keys`: the keys of what shapes the model and the outputs (settings, input
+  files by content, grid, software versions), which decide when a result may be reused.
 
 The names are imported on first use, so that the run configuration (which embeds
 :class:`DSMConfig`) does not pull in scikit-learn and scipy for commands that map nothing.

@@ -22,13 +22,11 @@ Each command holds the output folder's lock while it runs and publishes its file
 (:func:`socseq.outputs.output_transaction`): a failure or a kill leaves the previous files as
 they were. ``socseq run`` passes ``into`` (its own staging folder) instead, and publishes the
 DSM outputs with the run's other products. :func:`predict` reuses a saved model only when it
-was fitted with the current settings (:func:`model_key`).
+was fitted with the current settings (:func:`model_key`, from :mod:`socseq.dsm.keys`).
 """
 
 from __future__ import annotations
 
-import hashlib
-import json
 import os
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -47,6 +45,7 @@ from socseq.atomic import atomic_path, write_csv_atomic, write_json_atomic
 from socseq.dsm.aoa import AreaOfApplicability
 from socseq.dsm.config import DSMConfig
 from socseq.dsm.geometry import PlanarFrame
+from socseq.dsm.keys import model_key
 from socseq.dsm.model import SOCStockModel
 from socseq.dsm.prediction import predict_grid, write_prediction
 from socseq.dsm.qa import SampleReport
@@ -106,35 +105,6 @@ class ValidationResult:
 def _notify(progress: Progress | None, stage: str, done: int, total: int) -> None:
     if progress is not None:
         progress(stage, done, total)
-
-
-def model_key(config: DSMConfig) -> str:
-    """Return a short SHA-256 of everything that shapes the fitted model.
-
-    A saved model is reused only when its key equals the current one. The key covers the
-    sample settings, the stock computation, the covariates, the template grid, the model
-    settings (not ``n_jobs``), the cross-validation folds the area of applicability uses and
-    the AOA settings, plus the size and modification time of the sample and covariate files
-    (so an edited sample table is not silently ignored). The output settings and the
-    prediction mask do not shape the model and are left out.
-    """
-    settings = config.model_dump(
-        mode="json",
-        include={"samples", "stocks", "covariates", "grid", "model", "cv", "aoa"},
-        exclude={"model": {"n_jobs"}, "grid": {"mask"}, "cv": {"methods", "importance"}},
-    )
-    files = [config.samples.path, *(c.path for c in config.covariates)]
-    if config.grid.template is not None:
-        files.append(config.grid.template)
-    stamps: dict[str, list[int] | None] = {}
-    for path in files:
-        try:
-            st = os.stat(path)
-            stamps[str(path)] = [st.st_size, st.st_mtime_ns]
-        except OSError:
-            stamps[str(path)] = None
-    text = json.dumps({"settings": settings, "files": stamps}, sort_keys=True)
-    return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
 def _provenance(config: DSMConfig) -> dict[str, str]:

@@ -26,6 +26,10 @@ A command that writes products into an output folder (``socseq run``, ``socseq d
 Readers can rely on the marker: a folder holding ``run.json`` holds the complete set that
 ``run.json`` describes; while a publish is being applied ``run.json`` is absent.
 
+Reuse: :func:`link_verified` carries a previous product's files into a new stage after checking
+each against the :func:`file_digest` its run recorded (hard links: the previous files are only
+read, so 1 and 3 hold).
+
 Disk space: :func:`require_free_space` refuses a run before its big writes when the file system
 has less room than the run needs, and :func:`disk_full_guard` turns a
 ``No space left on device`` raised anywhere inside it (Python, GDAL or HDF5) into one line that
@@ -40,6 +44,7 @@ from socseq.exceptions import DiskFullError, OutputBusyError, PublishError
 from socseq.outputs._common import JOURNAL, KEPT_WORK, LOCK_FILE, RUN_PRODUCTS
 from socseq.outputs._lock import Holder, OutputLock, lock_output
 from socseq.outputs._publish import Staging, output_transaction, product_entries, recover
+from socseq.outputs._reuse import file_digest, folder_digests, link_verified
 from socseq.outputs._space import (
     disk_full_guard,
     exit_after_hdf5_failure,
@@ -60,7 +65,10 @@ __all__ = [
     "Staging",
     "disk_full_guard",
     "exit_after_hdf5_failure",
+    "file_digest",
+    "folder_digests",
     "format_bytes",
+    "link_verified",
     "lock_output",
     "output_transaction",
     "product_entries",

@@ -7,12 +7,15 @@ DSM baseline maps and the window tasks' results, chunked Zarr; no copy of the in
 writes every product, ``run.json`` and the report included, into
 ``OUTPUT/.socseq-run-<id>/stage``; only when everything succeeded is the staged set published,
 all at once (:mod:`socseq.outputs`). An interrupted or failed run therefore leaves the
-previous products byte-identical.
+previous products byte-identical. With ``[dsm]``, the folder's previous ``dsm/`` is published
+again instead of recomputed when it was made from the same inputs, settings and software and
+its files are intact (:mod:`socseq.pipeline.dsm_baseline`).
 """
 
 from __future__ import annotations
 
 import dataclasses
+import json
 import os
 import time
 from collections.abc import Callable
@@ -37,6 +40,7 @@ from socseq.outputs import (
     require_free_space,
 )
 from socseq.pipeline.config import RunConfig
+from socseq.pipeline.dsm_baseline import dsm_baseline
 from socseq.pipeline.engine import EngineSettings, ScenarioSpec
 from socseq.pipeline.exclusions import EXCLUSION_REASONS
 from socseq.pipeline.execute import Executor
@@ -134,47 +138,6 @@ def phase_settings(
     )
 
 
-def _dsm_baseline(
-    config: RunConfig, output_dir: Path, stage: Path, progress: Progress | None
-) -> Any:
-    """Map the SOC baseline with the ``[dsm]`` section; outputs go to ``OUTPUT/dsm``.
-
-    They are written into ``stage/dsm`` and published with the run's other products; the DSM
-    configuration keeps ``OUTPUT/dsm`` as its folder, so its hash does not depend on the stage.
-    """
-    from socseq.dsm import api as dsm_api
-
-    assert config.dsm is not None
-    dsm_config = config.dsm.model_copy(
-        update={"output": config.dsm.output.model_copy(update={"dir": output_dir / "dsm"})}
-    )
-
-    def notify(stage: str, done: int, total: int) -> None:
-        if progress is not None:
-            progress(f"dsm: {stage}", done, total)
-
-    explicit = (
-        GridSpec.from_bounds(config.grid.crs, config.grid.resolution, config.grid.bounds)  # type: ignore[arg-type]
-        if config.grid.crs is not None
-        else None
-    )
-    into = stage / "dsm"
-    validation = dsm_api.run_cv(dsm_config, grid=explicit, progress=notify, into=into)
-    trained = dsm_api.train(dsm_config, grid=explicit, progress=notify, into=into)
-    prediction = dsm_api.predict(
-        dsm_config, trained=trained, grid=explicit, progress=notify, into=into
-    )
-    return prediction, validation
-
-
-def _metrics(validation: Any) -> dict[str, Any]:
-    """Cross-validation (and test-set) metrics as plain JSON values."""
-    out: dict[str, Any] = {method: dict(result.metrics) for method, result in validation.cv.items()}
-    if validation.test_metrics is not None:
-        out["test"] = dict(validation.test_metrics)
-    return out
-
-
 def _write_baseline(prediction: Any, grid: GridSpec, path: Path, chunk: int) -> None:
     """Keep the DSM baseline maps on the grid in scratch, chunked like the windows."""
     store = zarr.open_group(str(path), mode="w")
@@ -204,6 +167,7 @@ def run_pipeline(
     notes: list[str] | None = None,
     threads: int | None = None,
     before_publish: Callable[[Path], Any] | None = None,
+    reuse_dsm: bool = True,
 ) -> RunSummary:
     """Run the whole chain and publish the products.
 
@@ -232,6 +196,10 @@ def run_pipeline(
         Called with the staged folder (holding every product and ``run.json``) just before it
         is published, to add derived products that must be published with them (the CLI
         builds the HTML report here).
+    reuse_dsm : bool, default True
+        Publish the previous run's ``dsm/`` again instead of recomputing it when it was made
+        from the same inputs, settings and software and its files are intact
+        (:mod:`socseq.pipeline.dsm_baseline`); False always recomputes.
 
     Returns
     -------
@@ -264,6 +232,7 @@ def run_pipeline(
             threads,
             needs,
             before_publish,
+            reuse_dsm,
         )
 
 
@@ -277,12 +246,13 @@ def _run(
     threads: int | None,
     needs: dict[str, int],
     before_publish: Callable[[Path], Any] | None,
+    reuse_dsm: bool,
 ) -> RunSummary:
     out, work, stage = staging.folder, staging.work, staging.stage
     started_all = time.perf_counter()
     timings: dict[str, float] = {}
     grid, plan, checked = _check_inputs(config, work, needs, out, timings)
-    dsm_info = _map_baseline(config, grid, plan, staging, progress, timings)
+    dsm_info = _map_baseline(config, grid, plan, staging, progress, timings, reuse_dsm)
     settings, parts, scheduler_name = _simulate_windows(
         config, grid, plan, work, workers, scheduler, threads, progress, timings
     )
@@ -365,22 +335,46 @@ def _map_baseline(
     staging: Staging,
     progress: Progress | None,
     timings: dict[str, float],
+    reuse: bool,
 ) -> dict[str, Any] | None:
     """Run the ``[dsm]`` section, if any; keep its maps in scratch when they are the baseline.
 
-    The baseline map's median stock on the agricultural cells is checked before any phase
+    The DSM outputs of the folder's previous run are reused when they were made from the same
+    inputs (:func:`~socseq.pipeline.dsm_baseline.dsm_baseline`). The baseline map's median
+    stock on the agricultural cells is checked before any phase
     (:func:`~socseq.pipeline.validate.check_baseline`).
     """
     if config.dsm is None:
         return None
     started = time.perf_counter()
-    prediction, validation = _dsm_baseline(config, staging.folder, staging.stage, progress)
+    baseline = dsm_baseline(
+        config,
+        staging.folder,
+        staging.stage,
+        progress,
+        previous=_previous_dsm(staging.folder),
+        reuse=reuse,
+    )
+    prediction = baseline.prediction
     if config.inputs.soc is None:
         path = staging.work / "baseline.zarr"
         _write_baseline(prediction, grid, path, config.run.chunk_size)
         check_baseline(plan, config, np.asarray(prediction["soc_mean_t_ha"].values))
     timings["dsm"] = time.perf_counter() - started
-    return {"metrics": _metrics(validation), "output_dir": "dsm"}
+    return baseline.info
+
+
+def _previous_dsm(folder: Path) -> dict[str, Any] | None:
+    """Return the ``dsm`` entry of the folder's ``run.json`` (None: none readable, or no DSM).
+
+    The caller holds the folder's lock and has recovered it, so a ``run.json`` present
+    describes the complete set beside it.
+    """
+    try:
+        entry = json.loads((folder / MANIFEST).read_text(encoding="utf-8")).get("dsm")
+    except (OSError, ValueError, AttributeError):
+        return None
+    return entry if isinstance(entry, dict) else None
 
 
 def _simulate_windows(

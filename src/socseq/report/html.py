@@ -180,8 +180,15 @@ def _warmup_climate(run: RunFolder) -> str:
 
 def _inputs(run: RunFolder) -> list[list[str]]:
     rows = [[str(k), str(v)] for k, v in (run.manifest.get("inputs") or {}).items()]
-    if run.manifest.get("dsm") and not any(r[0] == "soc" for r in rows):
-        rows.insert(0, ["soc", "mapped by this run's digital soil mapping (dsm/)"])
+    dsm = run.manifest.get("dsm")
+    if dsm and not any(r[0] == "soc" for r in rows):
+        how = "mapped by this run's digital soil mapping (dsm/)"
+        if isinstance(dsm, dict) and dsm.get("reused"):
+            how = (
+                f"mapped by digital soil mapping (dsm/) on {dsm.get('computed_utc')}, reused "
+                f"by this run: same inputs, settings and software (key {dsm.get('key')})"
+            )
+        rows.insert(0, ["soc", how])
     return rows
 
 
