@@ -20,6 +20,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from functools import lru_cache
 
 import numpy as np
 import pandas as pd
@@ -210,11 +211,22 @@ def _axes_frame(layer: MapLayer) -> tuple[tuple[float, float, float, float], str
 
 def _outline(mask: np.ndarray, extent: tuple[float, float, float, float]) -> MplPath | None:
     """One compound path of the cells where ``mask`` is True, traced along cell edges."""
-    from rasterio import features
-
     if not mask.any():
         return None
-    height, width = mask.shape
+    # Every map of a report outlines the same coast, and most the same land not simulated:
+    # each is traced once (the key is the mask packed to bits, not the array).
+    return _traced(np.packbits(mask).tobytes(), mask.shape, extent)
+
+
+@lru_cache(maxsize=4)
+def _traced(
+    packed: bytes, shape: tuple[int, ...], extent: tuple[float, float, float, float]
+) -> MplPath:
+    """Trace the cell edges of a mask given as :func:`numpy.packbits` bytes (see _outline)."""
+    from rasterio import features
+
+    height, width = shape
+    mask = np.unpackbits(np.frombuffer(packed, np.uint8), count=height * width).reshape(shape) != 0
     left, right, bottom, top = extent
     transform = Affine((right - left) / width, 0, left, 0, -(top - bottom) / height, top)
     vertices: list[np.ndarray] = []
@@ -228,7 +240,8 @@ def _outline(mask: np.ndarray, extent: tuple[float, float, float, float]) -> Mpl
             ring_codes[0] = MplPath.MOVETO
             ring_codes[-1] = MplPath.CLOSEPOLY
             codes.append(ring_codes)
-    return MplPath(np.concatenate(vertices), np.concatenate(codes))
+    # Read-only: the figures share it.
+    return MplPath(np.concatenate(vertices), np.concatenate(codes), readonly=True)
 
 
 def draw_map(
@@ -289,6 +302,10 @@ def draw_map(
         cmap=style.cmap,
         norm=style.norm,
         interpolation="nearest",
+        # Pick the cell of each screen pixel, then colour it: the same pixels as colouring the
+        # grid first (the nearest cell either way), in a third of the time on the demo's maps,
+        # with memory that follows the picture's size rather than the grid's.
+        interpolation_stage="data",
         zorder=2,
     )
     if land is not None and land.shape == layer.values.shape:
