@@ -4,6 +4,7 @@ import base64
 import json
 import re
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -281,3 +282,30 @@ def test_maps_name_the_crs_and_hatch_the_land_not_simulated(run_folder: Path) ->
     style = diverging_style([layer], "ASR")
     middle = np.array(style.cmap(0.5)[:3])
     assert np.abs(middle - np.array(LAND_GREY[:3])).max() > 0.15
+
+
+def test_each_map_and_the_cube_are_read_once(
+    run_folder: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The figures, their shared colour scales and the interactive map all ask for the same
+    # products; opening the cube costs as much as reading its small 2-D fields.
+    import xarray as xr
+
+    import socseq.report.run_folder as module
+
+    reads: list[str] = []
+    read_geotiff, open_dataset = module.read_geotiff, xr.open_dataset
+
+    def counted_read(path: Path, root: Path) -> MapLayer:
+        reads.append(path.name)
+        return read_geotiff(path, root)
+
+    def counted_open(path: Any, **kwargs: Any) -> Any:
+        reads.append(Path(path).name)
+        return open_dataset(path, **kwargs)
+
+    monkeypatch.setattr(module, "read_geotiff", counted_read)
+    monkeypatch.setattr(module.xr, "open_dataset", counted_open)
+    build_report(run_folder)
+    assert reads and len(reads) == len(set(reads))
+    assert reads.count("soc_stocks.nc") == 1

@@ -29,6 +29,7 @@ from socseq.report.figures import (
     sequential_style,
 )
 from socseq.report.numbers import fmt_number
+from socseq.report.png import figure_png
 from socseq.report.run_folder import MapLayer
 
 __all__ = [
@@ -55,16 +56,19 @@ DSM_MAP_LABELS: dict[str, tuple[str, str]] = {
 
 
 def save_figure(fig: Figure, path: str | os.PathLike[str], *, dpi: int = 150) -> Path:
-    """Save a figure as PNG (or the suffix's format) atomically and return the path."""
+    """Save a figure as PNG (or the suffix's format) atomically and return the path.
+
+    A PNG is rendered as the report's figures are (:func:`socseq.report.png.figure_png`:
+    drawn once, cut to what is drawn); other formats go through ``savefig`` with a tight
+    bounding box.
+    """
     final = Path(path)
+    fmt = final.suffix.lstrip(".").lower() or "png"
     with atomic_path(final) as tmp:
-        fig.savefig(
-            tmp,
-            dpi=dpi,
-            bbox_inches="tight",
-            facecolor="white",
-            format=final.suffix.lstrip(".") or "png",
-        )
+        if fmt == "png":
+            tmp.write_bytes(figure_png(fig, dpi=dpi))
+        else:
+            fig.savefig(tmp, dpi=dpi, bbox_inches="tight", facecolor="white", format=fmt)
     return final
 
 

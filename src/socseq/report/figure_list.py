@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 from matplotlib.figure import Figure
 
-from socseq.report.figures import figure_png
+from socseq.report.png import figure_png
 
 __all__ = ["FIGURES_DIR", "FigureList", "ReportFigure"]
 

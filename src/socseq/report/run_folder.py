@@ -116,6 +116,32 @@ def _require_columns(table: pd.DataFrame, path: Path, columns: list[str]) -> Non
         )
 
 
+@dataclass(frozen=True)
+class _CubeFields:
+    """What the report reads of the cube besides the products.
+
+    Attributes
+    ----------
+    extent : tuple of float
+        ``(left, right, bottom, top)`` of the grid in the CRS units.
+    crs : pyproj.CRS or None
+        Coordinate reference system of the grid.
+    south_up : bool
+        Whether the rows run south to north.
+    arrays : dict of str to numpy.ndarray
+        2-D variables as stored (float64, NaN for the fill value): ``exclusion_reason`` and
+        ``cropland``, or ``area_ha`` when the reasons are missing.
+    meanings : dict of int to str
+        Text of each exclusion code (``flag_meanings``).
+    """
+
+    extent: tuple[float, float, float, float]
+    crs: CRS | None
+    south_up: bool
+    arrays: dict[str, np.ndarray]
+    meanings: dict[int, str]
+
+
 class RunFolder:
     """A finished run folder, read lazily.
 
@@ -162,6 +188,10 @@ class RunFolder:
         summary["zone"] = summary["zone"].astype(str)
         summary["scenario"] = summary["scenario"].astype(str)
         self.summary = summary
+        # Maps read once: the figures, their shared colour scales and the interactive map all
+        # ask for the same products. The arrays are read-only, so no reader changes another's.
+        self._products: dict[tuple[str, str | None], MapLayer] = {}
+        self._dsm_maps: dict[str, MapLayer | None] = {}
 
     # -- manifest --------------------------------------------------------------------------
 
@@ -251,10 +281,16 @@ class RunFolder:
             ) from exc
 
     @cached_property
-    def _cube_grid(self) -> tuple[tuple[float, float, float, float], CRS | None, bool]:
-        """Extent, CRS and whether rows run south to north, read from the cube."""
+    def _cube(self) -> _CubeFields | None:
+        """The cube's grid, 2-D fields and exclusion meanings, or None without a cube.
 
-        def grid(ds: xr.Dataset) -> tuple[tuple[float, float, float, float], CRS | None, bool]:
+        Read in one opening: reasons, cropland, land and the interactive map's labels all come
+        from here, and each opening of the file costs as much as reading these small fields.
+        """
+        if self.cube_file is None:
+            return None
+
+        def read(ds: xr.Dataset) -> _CubeFields:
             x, y = ds["x"].values, ds["y"].values
             dx = float(x[1] - x[0]) if x.size > 1 else 1.0
             dy = float(y[1] - y[0]) if y.size > 1 else -1.0
@@ -262,9 +298,25 @@ class RunFolder:
             ys = (float(y[0]) - dy / 2, float(y[-1]) + dy / 2)
             crs = ds.rio.crs
             crs = CRS.from_user_input(crs.to_wkt()) if crs is not None else None
-            return (min(xs), max(xs), min(ys), max(ys)), crs, dy > 0
+            # The cell area stands in for the land only when the reasons are missing.
+            names = ["exclusion_reason", "cropland"] if "exclusion_reason" in ds else ["area_ha"]
+            arrays = {n: np.asarray(ds[n].values, np.float64) for n in names if n in ds}
+            attrs = ds["exclusion_reason"].attrs if "exclusion_reason" in ds else {}
+            values = np.atleast_1d(attrs.get("flag_values", []))
+            words = str(attrs.get("flag_meanings", "")).split()
+            meanings = {int(v): w.replace("_", " ") for v, w in zip(values, words, strict=False)}
+            extent = (min(xs), max(xs), min(ys), max(ys))
+            return _CubeFields(extent, crs, dy > 0, arrays, meanings)
 
-        return self._read_cube(grid)
+        fields: _CubeFields = self._read_cube(read)
+        return fields
+
+    @property
+    def _cube_grid(self) -> tuple[tuple[float, float, float, float], CRS | None, bool]:
+        """Extent, CRS and whether rows run south to north, read from the cube."""
+        fields = self._cube
+        assert fields is not None
+        return fields.extent, fields.crs, fields.south_up
 
     def _north_up(self, values: np.ndarray) -> np.ndarray:
         return values[::-1] if self._cube_grid[2] else values
@@ -317,32 +369,30 @@ class RunFolder:
         RunFolderError
             When neither the GeoTIFF nor the cube exists.
         """
+        if (kind, scenario) in self._products:
+            return self._products[kind, scenario]
         path = (
             self.four_per_1000_file(scenario)
             if kind == "4p1000" and scenario is not None
             else self.map_file(kind, scenario)
         )
-        if path.is_file():
-            return read_geotiff(path, self.path)
-        layer = self._from_cube(kind, scenario)
+        layer = read_geotiff(path, self.path) if path.is_file() else self._from_cube(kind, scenario)
         if layer is None:
             raise RunFolderError(
                 f"{path}: is missing and soc_stocks.nc cannot stand in for it; the report needs "
                 f"the product maps (outputs.geotiff = true, or outputs.netcdf = true), so "
                 f"{_RERUN}"
             )
+        layer.values.flags.writeable = False
+        self._products[kind, scenario] = layer
         return layer
 
     def _cube_array(self, name: str) -> np.ndarray | None:
         """Return a 2-D cube variable north up, float64 with NaN for its fill value, or None."""
-        if self.cube_file is None:
+        fields = self._cube
+        if fields is None or name not in fields.arrays:
             return None
-
-        def read(ds: xr.Dataset) -> np.ndarray | None:
-            return np.asarray(ds[name].values, np.float64) if name in ds else None
-
-        values = self._read_cube(read)
-        return None if values is None else self._north_up(values)
+        return self._north_up(fields.arrays[name])
 
     @cached_property
     def reasons(self) -> np.ndarray | None:
@@ -357,15 +407,8 @@ class RunFolder:
         table = self.exclusions
         if table is not None and "code" in table.columns:
             labels = {int(c): str(r) for c, r in zip(table["code"], table["reason"], strict=True)}
-        if self.cube_file is not None:
-
-            def meanings(ds: xr.Dataset) -> dict[int, str]:
-                attrs = ds["exclusion_reason"].attrs if "exclusion_reason" in ds else {}
-                values = np.atleast_1d(attrs.get("flag_values", []))
-                words = str(attrs.get("flag_meanings", "")).split()
-                return {int(v): w.replace("_", " ") for v, w in zip(values, words, strict=False)}
-
-            for code, text in self._read_cube(meanings).items():
+        if self._cube is not None:
+            for code, text in self._cube.meanings.items():
                 labels.setdefault(code, text)
         return labels
 
@@ -395,8 +438,13 @@ class RunFolder:
         """Read a DSM prediction map (``soc_mean_t_ha``, ``soc_sd_t_ha``, ``aoa``...) if written."""
         if self.dsm_dir is None:
             return None
-        hits = sorted(self.dsm_dir.glob(f"*_{variable}.tif"))
-        return read_geotiff(hits[0], self.path) if hits else None
+        if variable not in self._dsm_maps:
+            hits = sorted(self.dsm_dir.glob(f"*_{variable}.tif"))
+            layer = read_geotiff(hits[0], self.path) if hits else None
+            if layer is not None:
+                layer.values.flags.writeable = False
+            self._dsm_maps[variable] = layer
+        return self._dsm_maps[variable]
 
     @cached_property
     def dsm_metrics(self) -> dict[str, dict[str, float]]:
