@@ -329,7 +329,7 @@ def read_filled(
     The source is loaded once for the window and its margin. When that part of the source has
     no missing value (inland windows), it is placed on the window alone, and on the margin
     too only if some target cell still lacks a value (a window beyond the source's edge): the
-    margin is then not resampled for nothing (it was 40 % of the cells placed per window at
+    margin is then not resampled for nothing (31 % of the cells placed per 256-cell window at
     the default fill distance). A warp of a window is the window of the whole grid's warp
     (:func:`~socseq.io.grid.resample_to`), so both ways give the same values.
     """
