@@ -63,3 +63,25 @@ def test_demo_runs_the_whole_chain_twice(demo_run, tmp_path, monkeypatch, capsys
     key = manifest["dsm"]["key"]
     assert dsm["note"] == f"computed: settings changed since the earlier run (key {key})"
     assert not list(out.glob(".socseq-*"))
+
+
+def test_demo_passes_its_thread_budget_to_the_run(tmp_path, monkeypatch):
+    """``socseq demo --threads N`` runs the chain within N cores, as ``socseq run`` does."""
+    from click.testing import CliRunner
+
+    import socseq.cli.demo as demo_cli
+
+    seen: dict = {}
+
+    class StopBeforeRunError(Exception):
+        pass
+
+    def fake_run(config, **kwargs):
+        seen.update(kwargs)
+        raise StopBeforeRunError
+
+    monkeypatch.setattr(demo_cli, "run_pipeline", fake_run)
+    args = ["--out", str(tmp_path / "d"), "--threads", "1", "-q"]
+    result = CliRunner().invoke(demo_cli.demo, args)
+    assert isinstance(result.exception, StopBeforeRunError), result.output
+    assert seen["threads"] == 1

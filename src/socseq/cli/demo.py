@@ -9,7 +9,13 @@ import click
 from rich.console import Console
 
 from socseq.cli.progress import progress_bars
-from socseq.cli.run import no_reuse_option, print_dsm_line, print_summary, run_line
+from socseq.cli.run import (
+    no_reuse_option,
+    print_dsm_line,
+    print_summary,
+    run_line,
+    threads_option,
+)
 from socseq.demo.region import DEFAULT_SEED, build_region
 from socseq.pipeline.config import load_run_config
 from socseq.pipeline.run import run_pipeline
@@ -48,9 +54,17 @@ DEMO_NOTES = (
     show_default=True,
     help="Seed of the synthetic fields of the region.",
 )
+@threads_option
 @no_reuse_option
 @click.option("-q", "--quiet", is_flag=True, help="No progress bars.")
-def demo(out_dir: Path, workers: int | None, seed: int, no_reuse: bool, quiet: bool) -> None:
+def demo(
+    out_dir: Path,
+    workers: int | None,
+    seed: int,
+    threads: int | None,
+    no_reuse: bool,
+    quiet: bool,
+) -> None:
     """Run DSM → spin-up → warm-up → BAU, SSM1–3 → products → report on the demo region.
 
     Safe to re-run into the same folder: the region is rebuilt only when missing, the DSM of
@@ -82,6 +96,7 @@ def demo(out_dir: Path, workers: int | None, seed: int, no_reuse: bool, quiet: b
                 config,
                 output_dir=out_dir,
                 workers=workers,
+                threads=threads,
                 progress=progress,
                 notes=list(DEMO_NOTES),
                 before_publish=report_into,

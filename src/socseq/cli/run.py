@@ -81,6 +81,12 @@ def print_dsm_line(manifest: dict[str, Any]) -> None:
 
 
 #: The ``--no-reuse`` option of ``socseq run`` and ``socseq demo``.
+threads_option = click.option(
+    "--threads",
+    type=click.IntRange(min=1),
+    help="Cores the run may use (default: all); tasks × threads per task stay within it.",
+)
+
 no_reuse_option = click.option(
     "--no-reuse",
     is_flag=True,
@@ -103,11 +109,7 @@ no_reuse_option = click.option(
     help="Run on a dask.distributed LocalCluster with N worker processes.",
 )
 @click.option("--scheduler", help="Address of an existing dask.distributed scheduler.")
-@click.option(
-    "--threads",
-    type=click.IntRange(min=1),
-    help="Cores the run may use (default: all); tasks × threads per task stay within it.",
-)
+@threads_option
 @click.option(
     "--keep-work",
     is_flag=True,
