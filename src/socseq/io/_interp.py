@@ -20,7 +20,8 @@ def bilinear_bands(
     """Interpolate ``values`` ``(n, sy, sx)`` at ``(fx, fy)`` ``(m,)`` into ``out`` ``(n, m)``.
 
     ``fx``/``fy`` are source pixel coordinates with integer values at pixel centres. A cell
-    whose centre falls outside the block gets NaN, as GDAL leaves it. Otherwise, with
+    whose centre falls outside the block gets NaN, as GDAL leaves it (``out`` may be
+    uninitialised: every cell not left to GDAL is written here). Otherwise, with
     ``rx``/``ry`` the weights of the upper-left pixel, the value is
     ``(v00·rx + v01·(1 − rx))·ry + (v10·rx + v11·(1 − rx))·(1 − ry)`` (GDAL's bilinear), where a
     neighbour beyond the block's edge is replaced by the edge pixel: GDAL drops such a
@@ -48,6 +49,7 @@ def bilinear_bands(
             continue
         if x + 0.5 < 0.0 or y + 0.5 < 0.0 or x + 0.5 >= sx or y + 0.5 >= sy:
             done[k] = True  # outside the source: no data, as GDAL
+            out[:, k] = np.nan
             continue
         j0 = int(np.floor(x))
         i0 = int(np.floor(y))

@@ -558,15 +558,10 @@ def _bilinear_many(da: xr.DataArray, grid: GridSpec, threads: int | None) -> np.
     bands = values.reshape(-1, *values.shape[-2:])
     src = _source_grid(da)
     fx, fy = _source_coords(src, grid)
-    # Not filled with NaN first (a pass over every band): the kernel writes every cell whose
-    # centre is inside the block, GDAL the ones it leaves, and only the others get NaN here.
+    # Not filled with NaN first (a pass over every band): the kernel writes every cell it does
+    # not leave to GDAL, NaN outside the block included.
     out = np.empty((bands.shape[0], grid.height * grid.width))
-    fx, fy = fx.ravel(), fy.ravel()
-    sy, sx = bands.shape[-2:]
-    outside = ~((fx + 0.5 >= 0) & (fy + 0.5 >= 0) & (fx + 0.5 < sx) & (fy + 0.5 < sy))
-    if outside.any():
-        out[:, outside] = np.nan
-    done = bilinear_bands(bands, fx, fy, out)
+    done = bilinear_bands(bands, fx.ravel(), fy.ravel(), out)
     if not done.all():
         dirty = ~done.reshape(grid.shape)
         warped = _warp(bands, src, grid, "bilinear", threads, tiles=_tiles_of(dirty))
