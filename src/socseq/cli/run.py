@@ -80,13 +80,14 @@ def print_dsm_line(manifest: dict[str, Any]) -> None:
         console.print(f"dsm: {dsm['note']}", highlight=False, markup=False, soft_wrap=True)
 
 
-#: The ``--no-reuse`` option of ``socseq run`` and ``socseq demo``.
+#: The ``--threads`` option of ``socseq run`` and ``socseq demo``.
 threads_option = click.option(
     "--threads",
     type=click.IntRange(min=1),
     help="Cores the run may use (default: all); tasks × threads per task stay within it.",
 )
 
+#: The ``--no-reuse`` option of ``socseq run`` and ``socseq demo``.
 no_reuse_option = click.option(
     "--no-reuse",
     is_flag=True,
