@@ -553,19 +553,27 @@ def _bilinear_many(da: xr.DataArray, grid: GridSpec, threads: int | None) -> np.
     """
     from socseq.io._interp import bilinear_bands
 
-    values = np.asarray(da.values, dtype=np.float64)
+    values = np.asarray(da.values)
     lead_shape = values.shape[:-2]
     bands = values.reshape(-1, *values.shape[-2:])
+    # Cell-major, in float64: one copy of the (small) source block, so that the kernel reads
+    # and writes each cell's bands as one run (see bilinear_bands).
+    by_pixel = np.empty((*bands.shape[1:], bands.shape[0]))
+    by_pixel[...] = np.moveaxis(bands, 0, -1)
     src = _source_grid(da)
     fx, fy = _source_coords(src, grid)
     # Not filled with NaN first (a pass over every band): the kernel writes every cell it does
     # not leave to GDAL, NaN outside the block included.
-    out = np.empty((bands.shape[0], grid.height * grid.width))
-    done = bilinear_bands(bands, fx.ravel(), fy.ravel(), out)
+    by_cell = np.empty((grid.height * grid.width, bands.shape[0]))
+    done = bilinear_bands(by_pixel, fx.ravel(), fy.ravel(), by_cell)
+    # The usual (bands, y, x) axes, as a view of the cell-major array: a cell's series stays
+    # contiguous for the window tasks that pick cells next.
+    out = by_cell.T.reshape(-1, *grid.shape)
     if not done.all():
         dirty = ~done.reshape(grid.shape)
-        warped = _warp(bands, src, grid, "bilinear", threads, tiles=_tiles_of(dirty))
-        out.reshape(-1, *grid.shape)[:, dirty] = warped[:, dirty]
+        band_major = np.asarray(bands, dtype=np.float64)
+        warped = _warp(band_major, src, grid, "bilinear", threads, tiles=_tiles_of(dirty))
+        out[:, dirty] = warped[:, dirty]
     return out.reshape(*lead_shape, *grid.shape)
 
 
