@@ -272,7 +272,9 @@ def _run(
             timings.get("uncertainty", 0.0),
             scheduler_name,
         )
-    written = _write_products(config, grid, settings, parts, uncertainty, stage, progress, needs)
+    written = _write_products(
+        config, grid, settings, parts, uncertainty, stage, progress, needs, threads
+    )
     timings["products"] = time.perf_counter() - written.pop("started")
     timings["total"] = time.perf_counter() - started_all
 
@@ -427,11 +429,13 @@ def _write_products(
     stage: Path,
     progress: Progress | None,
     needs: dict[str, int],
+    threads: int | None,
 ) -> dict[str, Any]:
     """Write every product into the stage; return their paths and when this step started.
 
-    The products run after the windows, in this process; the memory the windows freed is
-    given back first, so that the products' peak does not stack on it.
+    The products run after the windows, in this process, on the run's thread budget (the
+    files' compression); the memory the windows freed is given back first, so that the
+    products' peak does not stack on it.
     """
     started = time.perf_counter()
     collect_cycles()
@@ -445,18 +449,14 @@ def _write_products(
     }
     fwd = np.sum([p["forward_area_soc"] for p in parts], axis=0)
     results = zarr.open_group(settings.results, mode="r")
+    budget = threads or os.cpu_count() or 1
     written = compute_products(
-        config,
-        grid,
-        results,
-        stage,
-        warmup_sums=warm,
-        forward_sums=fwd,
+        config, grid, results, stage, warmup_sums=warm, forward_sums=fwd, threads=budget
     )
     if uncertainty is not None:
         from socseq.pipeline.uncertainty_products import write_uncertainty_products
 
-        written += write_uncertainty_products(uncertainty, config, grid, results, stage)
+        written += write_uncertainty_products(uncertainty, config, grid, results, stage, budget)
     if progress is not None:
         progress("products", 1, 1)
     return {"files": written, "started": started}

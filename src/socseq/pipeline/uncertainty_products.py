@@ -79,6 +79,7 @@ def write_uncertainty_products(
     grid: GridSpec,
     results: zarr.Group,
     stage: Path,
+    threads: int = 1,
 ) -> list[str]:
     """Write maps, the NetCDF and the summary table of the uncertainty runs.
 
@@ -92,6 +93,8 @@ def write_uncertainty_products(
         The deterministic results (``results.zarr``).
     stage : pathlib.Path
         Folder published with the run's other products.
+    threads : int, default 1
+        Threads that compress the files.
 
     Returns
     -------
@@ -306,6 +309,7 @@ def write_uncertainty_products(
             folder / file,
             tags=tags,
             dtype="float32",
+            threads=threads,
         )
         written.append(f"{FOLDER}/{file}")
     # CF coordinate variables are numeric: the names of runs, statistics and scenarios are
@@ -330,7 +334,7 @@ def write_uncertainty_products(
         ),
     )
     ds = ds.rio.write_crs(grid.crs).rio.write_transform(grid.transform)
-    write_netcdf(ds, folder / "uncertainty.nc", complevel=1)
+    write_netcdf(ds, folder / "uncertainty.nc", complevel=1, threads=threads)
     written.append(f"{FOLDER}/uncertainty.nc")
     zones = read_stored(results, "zones") if "zones" in results else None
     write_csv_atomic(summary_table(unc, config, zones), folder / "summary.csv")
