@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -61,16 +62,21 @@ def test_results_do_not_depend_on_chunks_or_scheduler(reference_run, tmp_path):
 
 def test_cluster_workers_keep_glibc_adaptive_trim_and_one_thread_libraries() -> None:
     """The worker processes lack dask's 64 KiB ``MALLOC_TRIM_THRESHOLD_`` (socseq.pipeline.execute)
-    and keep dask's other settings (one OpenMP/BLAS thread)."""
+    and keep dask's other settings (one OpenMP/BLAS thread); their statistical profiler is off."""
     import os
 
     from socseq.pipeline.execute import Executor
 
+    def worker_state(dask_worker: Any) -> tuple[dict[str, str], list[str]]:
+        return dict(os.environ), list(dask_worker.periodic_callbacks)
+
     with Executor(workers=1, threads=1) as executor:
-        environ = executor.client.run(lambda: dict(os.environ))
-    (worker,) = environ.values()
+        states = executor.client.run(worker_state)
+    ((worker, callbacks),) = states.values()
     assert "MALLOC_TRIM_THRESHOLD_" not in worker
     assert worker["OMP_NUM_THREADS"] == "1"
+    assert "heartbeat" in callbacks  # the worker's periodic callbacks are seen here
+    assert "profile" not in callbacks
 
 
 def _file_inputs(region: Region, row: int, col: int) -> dict[str, np.ndarray | float]:
