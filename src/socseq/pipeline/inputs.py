@@ -239,9 +239,10 @@ def read_window(plan: InputPlan, window: Window, threads: int = 1) -> WindowData
     else:
         fp = plan.forward
         fwd = {
-            short: read(spec, slice(fp.first[short], fp.first[short] + fp.months), group=12)[
-                :, candidate
-            ]
+            short: _pick_cells(
+                read(spec, slice(fp.first[short], fp.first[short] + fp.months), group=12),
+                candidate,
+            )
             for short, spec in fp.layers.items()
         }
         _mean_temperature(fwd)
@@ -332,7 +333,26 @@ def _read_spinup(
     layers["cold"] = np.all(spin["tas"] < -5.0, axis=0)
     pet.add_heat_index(spin["tas"])
     pet.add(spin, 1)
-    return {f"spin_{k}": np.ascontiguousarray(spin[k][:, candidate].T) for k in CLIMATE_VARIABLES}
+    return {
+        f"spin_{k}": np.ascontiguousarray(_pick_cells(spin[k], candidate).T)
+        for k in CLIMATE_VARIABLES
+    }
+
+
+def _pick_cells(values: np.ndarray, candidate: np.ndarray) -> np.ndarray:
+    """``values[:, candidate]`` of ``(months, rows, cols)`` values, laid out cell by cell.
+
+    Returns the ``(months, cells)`` transpose of a C-contiguous ``(cells, months)`` array,
+    the layout the phases take: each cell's months are one run. The resampled climate is
+    already cell-major (:func:`socseq.io._interp.bilinear_bands`), so a window whose every
+    cell is a candidate takes it as it is, and otherwise each candidate's run is copied whole.
+    """
+    by_cell = np.moveaxis(values, 0, -1)
+    if candidate.all():
+        picked = by_cell.reshape(-1, by_cell.shape[-1])
+    else:
+        picked = by_cell[candidate]
+    return np.ascontiguousarray(picked).T
 
 
 def _read_warmup(
@@ -353,21 +373,22 @@ def _read_warmup(
     warm: dict[str, np.ndarray] = {}
     for short, spec in wp.layers.items():
         values = read(spec, slice(wp.first[short], wp.first[short] + wp.months), group=12)
-        cells = values[:, candidate]
-        warm[short] = np.tile(cells, (wp.repeat, 1)) if wp.repeat > 1 else cells
+        cells = _pick_cells(values, candidate)
+        warm[short] = np.tile(cells.T, (1, wp.repeat)).T if wp.repeat > 1 else cells
         del values, cells
     _mean_temperature(warm)
     pet.add(warm, n_warm, candidate)
     fwd_means = {}
     for short in CLIMATE_VARIABLES:
-        cells = warm.pop(short)
+        by_cell = np.ascontiguousarray(warm.pop(short).T)
+        years = by_cell.reshape(n, n_warm, 12)
         # Year after year, in year order, with a temporary of one year instead of the phase.
-        total = cells[0:12] / n_warm
+        total = years[:, 0] / n_warm
         for year in range(1, n_warm):
-            total += cells[12 * year : 12 * year + 12] / n_warm
-        fwd_means[short] = total
-        climate[f"warm_{short}"] = np.ascontiguousarray(cells.T)
-        del cells
+            total += years[:, year] / n_warm
+        fwd_means[short] = total.T
+        climate[f"warm_{short}"] = by_cell
+        del by_cell, years
     by_year = {k: climate[f"warm_{k}"].reshape(n, n_warm, 12) for k in ("tas", "pr")}
     climate["npp_warm"] = miami_npp_g_dm_m2(
         by_year["tas"].sum(axis=2) / 12.0, by_year["pr"].sum(axis=2)
