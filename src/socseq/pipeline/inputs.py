@@ -378,17 +378,14 @@ def _read_warmup(
         del values, cells
     _mean_temperature(warm)
     pet.add(warm, n_warm, candidate)
+    from socseq.pipeline._climatology import monthly_means
+
     fwd_means = {}
     for short in CLIMATE_VARIABLES:
         by_cell = np.ascontiguousarray(warm.pop(short).T)
-        years = by_cell.reshape(n, n_warm, 12)
-        # Year after year, in year order, with a temporary of one year instead of the phase.
-        total = years[:, 0] / n_warm
-        for year in range(1, n_warm):
-            total += years[:, year] / n_warm
-        fwd_means[short] = total.T
+        fwd_means[short] = monthly_means(by_cell, n_warm).T
         climate[f"warm_{short}"] = by_cell
-        del by_cell, years
+        del by_cell
     by_year = {k: climate[f"warm_{k}"].reshape(n, n_warm, 12) for k in ("tas", "pr")}
     climate["npp_warm"] = miami_npp_g_dm_m2(
         by_year["tas"].sum(axis=2) / 12.0, by_year["pr"].sum(axis=2)

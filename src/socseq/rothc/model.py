@@ -74,9 +74,28 @@ def per_cell_rows(arr: FloatArray, n_cells: int) -> FloatArray:
     return np.repeat(arr, n_cells // arr.shape[0], axis=0)
 
 
+def _all_finite(arr: FloatArray) -> bool:
+    """Whether every value is finite: one summing pass in the usual case.
+
+    A sum is finite only if every term is (NaN and infinities survive any sum, and opposite
+    infinities give NaN), so a finite sum settles it without a boolean temporary of the
+    array's size; a sum that overflows is checked value by value.
+    """
+    with np.errstate(over="ignore", invalid="ignore"):
+        if np.isfinite(np.sum(arr)):
+            return True
+    return bool(np.all(np.isfinite(arr)))
+
+
 def _check_range(
     name: str, arr: FloatArray, low: float, high: float, units: str, low_open: bool = False
 ) -> None:
+    # The extremes first (two passes, no temporaries); the position only for the message.
+    if arr.size == 0:
+        return
+    lowest, highest = np.min(arr), np.max(arr)
+    if (lowest > low if low_open else lowest >= low) and highest <= high:
+        return
     too_low = arr <= low if low_open else arr < low
     bad = too_low | (arr > high)
     if np.any(bad):
@@ -284,7 +303,7 @@ class MonthlyForcing:
                 )
             if arr.shape[1] == 0:
                 raise InputValidationError(f"forcing '{name}': has no months")
-            if not np.all(np.isfinite(arr)):
+            if not _all_finite(arr):
                 cell, month = np.argwhere(~np.isfinite(arr))[0]
                 raise InputValidationError(
                     f"forcing '{name}': missing value (NaN) at cell {cell}, month {month}; "
