@@ -20,6 +20,7 @@ from dsm.conftest import make_region, write_config  # tests/ is on sys.path (roo
 from socseq.cli import cli
 from socseq.dsm import load_config
 from socseq.dsm.api import MODEL_FILE, load_trained, model_key
+from socseq.exceptions import InputValidationError
 
 
 def _files(folder: Path) -> dict[str, str]:
@@ -76,6 +77,31 @@ def test_a_saved_model_is_reused_only_with_the_settings_it_was_fitted_with(
     assert load_trained(out / MODEL_FILE).provenance["model_key"] == new_key
     with rasterio.open(out / "soc_0_30cm_soc_mean_t_ha.tif") as src:
         assert src.tags()["model_key"] == new_key
+
+
+def test_a_damaged_saved_model_is_refitted_and_named(
+    trained: tuple[Path, Path], tmp_path: Path
+) -> None:
+    """A truncated model file (a full disk, a copy cut short) or one another scikit-learn cannot
+    unpickle: loading it is one line naming the file and the fix, and predict fits anew."""
+    root, config = trained
+    copy = tmp_path / "r"
+    shutil.copytree(root, copy, ignore=shutil.ignore_patterns("*.toml"))
+    shutil.copy(config, copy / config.name)
+    saved = copy / "out" / MODEL_FILE
+    saved.write_bytes(saved.read_bytes()[:200])
+
+    with pytest.raises(InputValidationError) as caught:
+        load_trained(saved)
+    message = str(caught.value)
+    assert "\n" not in message
+    assert f"trained model {saved}: cannot be loaded" in message
+    assert "fit it again with `socseq dsm train`" in message
+
+    result = _predict(copy / config.name)
+    assert result.exit_code == 0, result.output
+    assert f"retrained: the saved {MODEL_FILE} cannot be loaded" in result.output
+    assert load_trained(saved).provenance["model_key"] == model_key(load_config(copy / config.name))
 
 
 def test_an_edited_sample_table_changes_the_key(trained: tuple[Path, Path], tmp_path: Path) -> None:

@@ -28,6 +28,7 @@ was fitted with the current settings (:func:`model_key`, from :mod:`socseq.dsm.k
 from __future__ import annotations
 
 import os
+import pickle
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -332,10 +333,34 @@ def load_trained(path: str | Path) -> TrainedDSM:
         raise InputValidationError(
             f"trained model {path}: does not exist; run `socseq dsm train` first"
         )
-    trained = joblib.load(path)
+    try:
+        trained = joblib.load(path)
+    except (
+        EOFError,
+        OSError,
+        ValueError,
+        TypeError,
+        AttributeError,
+        ImportError,
+        KeyError,
+        pickle.UnpicklingError,
+    ) as exc:
+        # A truncated or damaged file, or classes renamed by another version of scikit-learn,
+        # quantile-forest or socseq: the model cannot be rebuilt, only fitted again.
+        raise InputValidationError(
+            f"trained model {path}: cannot be loaded ({type(exc).__name__}: {_first_line(exc)}); "
+            "it is damaged "
+            "or was saved by other versions of socseq or scikit-learn; fit it again with "
+            "`socseq dsm train`"
+        ) from exc
     if not isinstance(trained, TrainedDSM):
         raise InputValidationError(f"trained model {path}: is not a socseq DSM model")
     return trained
+
+
+def _first_line(exc: BaseException) -> str:
+    lines = str(exc).strip().splitlines()
+    return lines[0] if lines else "no message"
 
 
 def prediction_mask(config: DSMConfig, grid: GridSpec) -> np.ndarray | None:
@@ -357,7 +382,10 @@ def _saved_model(config: DSMConfig) -> tuple[TrainedDSM | None, str]:
     saved = Path(config.output.dir) / MODEL_FILE
     if not saved.exists():
         return None, f"trained: no saved model in {saved.parent}"
-    candidate = load_trained(saved)
+    try:
+        candidate = load_trained(saved)
+    except InputValidationError as exc:
+        return None, f"retrained: the saved {MODEL_FILE} cannot be loaded ({exc.__cause__!r})"
     old, new = candidate.provenance.get("model_key"), model_key(config)
     if old != new:
         return None, (
