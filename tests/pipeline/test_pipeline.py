@@ -62,21 +62,25 @@ def test_results_do_not_depend_on_chunks_or_scheduler(reference_run, tmp_path):
 
 def test_cluster_workers_keep_glibc_adaptive_trim_and_one_thread_libraries() -> None:
     """The worker processes lack dask's 64 KiB ``MALLOC_TRIM_THRESHOLD_`` (socseq.pipeline.execute)
-    and keep dask's other settings (one OpenMP/BLAS thread); their statistical profiler is off."""
+    and keep dask's other settings (one OpenMP/BLAS thread); their statistical profiler is off,
+    and the long-lived objects are frozen out of garbage collections (socseq._heap)."""
     import os
 
     from socseq.pipeline.execute import Executor
 
-    def worker_state(dask_worker: Any) -> tuple[dict[str, str], list[str]]:
-        return dict(os.environ), list(dask_worker.periodic_callbacks)
+    def worker_state(dask_worker: Any) -> tuple[dict[str, str], list[str], int]:
+        import gc
+
+        return dict(os.environ), list(dask_worker.periodic_callbacks), gc.get_freeze_count()
 
     with Executor(workers=1, threads=1) as executor:
         states = executor.client.run(worker_state)
-    ((worker, callbacks),) = states.values()
+    ((worker, callbacks, frozen),) = states.values()
     assert "MALLOC_TRIM_THRESHOLD_" not in worker
     assert worker["OMP_NUM_THREADS"] == "1"
     assert "heartbeat" in callbacks  # the worker's periodic callbacks are seen here
     assert "profile" not in callbacks
+    assert frozen > 10_000  # the modules' objects are left out of the cycle collections
 
 
 def _file_inputs(region: Region, row: int, col: int) -> dict[str, np.ndarray | float]:
