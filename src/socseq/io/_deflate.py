@@ -35,6 +35,9 @@ __all__ = ["append_deflated", "is_deflated"]
 #: yearly cube at once, so that dask's per-task cost stays small against zlib's).
 _BLOCK_BYTES = 32 * 2**20
 
+#: At most this many bytes of blocks computed ahead of the writer, beyond one per thread.
+_AHEAD_BYTES = 2**30
+
 
 def is_deflated(encoding: dict[str, Any] | None, var: xr.Variable) -> bool:
     """Whether ``var`` is written by :func:`append_deflated`: chunked, zlib, two dims or more."""
@@ -99,18 +102,25 @@ def append_deflated(
 def _write_chunks(
     dataset: Any, var: xr.Variable, encoding: dict[str, Any], pool: ThreadPoolExecutor, threads: int
 ) -> None:
-    """Compute, filter and store every chunk of ``var``, at most ``2 × threads`` blocks ahead."""
+    """Compute, filter and store every chunk of ``var``, a few blocks ahead of the writer.
+
+    Up to ``2 × threads`` blocks are in flight, fewer when they would hold more than
+    :data:`_AHEAD_BYTES` (blocks follow the stored chunks, which a large ``chunk_size``
+    makes large), never fewer than one per thread.
+    """
     chunks = tuple(int(c) for c in encoding["chunksizes"])
     # ISA-L has levels 0-3; its level 1 already matches zlib's level 1 in size.
     level = min(int(encoding.get("complevel", 4)), isal_zlib.ISAL_BEST_COMPRESSION)
     shuffle = bool(encoding.get("shuffle", False))
     blocks = _aligned(var, chunks)
+    block_bytes = max(1, int(np.prod([max(c) for c in blocks.chunks])) * blocks.dtype.itemsize)
+    ahead = max(threads, min(2 * threads, _AHEAD_BYTES // block_bytes))
     pending: deque[Future[list[tuple[tuple[int, ...], bytes]]]] = deque()
     for index in itertools.product(*(range(n) for n in blocks.numblocks)):
         corner = tuple(sum(c[:i]) for c, i in zip(blocks.chunks, index, strict=True))
         block = blocks.blocks[index]
         pending.append(pool.submit(_filtered, block, corner, chunks, var.dtype, level, shuffle))
-        if len(pending) >= 2 * threads:
+        if len(pending) >= ahead:
             _store(dataset, pending.popleft().result())
     while pending:
         _store(dataset, pending.popleft().result())
