@@ -18,6 +18,13 @@ exist only here: the child process clears the private switch of
 :mod:`socseq.pipeline.balance` before it starts ``socseq run``, which no configuration, option
 or environment variable can do (threaded scheduler only: ``--workers`` processes would not
 see the switch).
+
+``--rechunk-cost`` measures what rewriting the climate into scratch saves
+(:mod:`socseq.pipeline.rechunk`): the same inputs are run ``--repeat`` times with the rule
+deciding (at 10^6 cells and more, the benchmark's climate is rewritten) and as often with the
+rewrite switched off through the module's private switch, alternating (ABBA) after one
+unmeasured run, and the ``inputs`` phase of ``run.json``, the wall time and their medians are
+printed (``--workers`` is fine: the decision is made in the run's own process).
 """
 
 from __future__ import annotations
@@ -117,8 +124,14 @@ WITHOUT_BALANCE_CHECK = (
 )
 
 
+#: The child's entry point with the climate rewrite switched off (``--rechunk-cost`` only).
+WITHOUT_RECHUNK = (
+    "import socseq.pipeline.rechunk as r; r._FORCE = False; from socseq.cli import main; main()"
+)
+
+
 def timed_run(
-    config: Path, workers: int | None = None, balance_check: bool = True
+    config: Path, workers: int | None = None, balance_check: bool = True, rechunk: bool = True
 ) -> tuple[list[str], float, float, dict]:
     """Run ``socseq run CONFIG`` in a child process under GNU time.
 
@@ -131,6 +144,8 @@ def timed_run(
     socseq = [str(Path(sys.executable).parent / "socseq")]
     if not balance_check:
         socseq = [sys.executable, "-c", WITHOUT_BALANCE_CHECK]
+    if not rechunk:
+        socseq = [sys.executable, "-c", WITHOUT_RECHUNK]
     command = [*socseq, "run", str(config), "-q"]
     if workers:
         command += ["--workers", str(workers)]
@@ -176,6 +191,32 @@ def check_cost(config: Path, repeat: int) -> None:
         print(f"check {'on ' if check else 'off'}: " + " / ".join(f"{v:.2f}" for v in medians))
 
 
+def rechunk_cost(config: Path, repeat: int, workers: int | None) -> None:
+    """Run with the climate rewrite decided by its rule and switched off, alternating."""
+    timed_run(config, workers)  # fills the numba cache; not measured
+    rows: dict[bool, list[list[float]]] = {True: [], False: []}
+    for r in range(repeat):
+        for rechunk in (True, False) if r % 2 == 0 else (False, True):
+            _, wall, _, manifest = timed_run(config, workers, rechunk=rechunk)
+            timings = manifest["timings_s"]
+            rows[rechunk].append([wall, timings["inputs"], timings["total"]])
+            rewritten = [
+                name
+                for name, s in manifest["staging"]["rechunked_sources"].items()
+                if s["rewritten"]
+            ]
+            print(
+                f"rewrite {'on ' if rechunk else 'off'}: wall {wall:.1f} s, inputs "
+                f"{timings['inputs']:.1f} s, total {timings['total']:.1f} s; rewritten: "
+                f"{', '.join(rewritten) or 'none'}"
+            )
+    print("medians (s): wall / inputs / total")
+    for rechunk in (True, False):
+        medians = np.median(np.array(rows[rechunk]), axis=0)
+        label = "on " if rechunk else "off"
+        print(f"rewrite {label}: " + " / ".join(f"{v:.1f}" for v in medians))
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--side", type=int, default=1000, help="cells per side")
@@ -185,7 +226,14 @@ def main() -> None:
     parser.add_argument(
         "--check-cost", action="store_true", help="time runs with and without the balance check"
     )
-    parser.add_argument("--repeat", type=int, default=5, help="runs of each kind (--check-cost)")
+    parser.add_argument(
+        "--rechunk-cost",
+        action="store_true",
+        help="time runs with and without rewriting the climate into scratch",
+    )
+    parser.add_argument(
+        "--repeat", type=int, default=5, help="runs of each kind (--check-cost, --rechunk-cost)"
+    )
     args = parser.parse_args()
     started = time.perf_counter()
     config = write_inputs(args.work, args.side)
@@ -195,6 +243,8 @@ def main() -> None:
     )
     if args.check_cost:
         check_cost(config, args.repeat)
+    elif args.rechunk_cost:
+        rechunk_cost(config, args.repeat, args.workers)
     else:
         _, wall, peak, manifest = timed_run(config, args.workers)
         print(f"simulated cells: {manifest['cells']['simulated']:,}")

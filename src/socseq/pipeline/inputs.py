@@ -6,7 +6,8 @@ reads the window's part of each source (cropped in the source's CRS with a resam
 converts its units once, aligns it to the window's cells with the layer's rule and fills
 coastal cells from the nearest cell with climate. There is no staged copy of the inputs and no
 1 km monthly climate cube: the work runs where the window runs, on the threads of this process
-or on cluster workers.
+or on cluster workers. (A climate series whose chunks the windows would decompress many times
+over is read from a copy on its own grid that the run writes once: :mod:`socseq.pipeline.rechunk`.)
 
 Climate per window:
 

@@ -166,7 +166,8 @@ def space_needs(config: RunConfig, grid: GridSpec) -> dict[str, int]:
     warm-up stocks, the float64 layers of ``soc_stocks.nc``, the GeoTIFFs, the uncertainty
     layers and the DSM maps, plus 2 MB for tables, report and figures. Scratch: the window
     results (float64 stocks per scenario and year, warm-up stocks, inputs the products need)
-    and the ``[dsm]`` baseline maps; no input is staged.
+    and the ``[dsm]`` baseline maps; no input is staged (the climate series a run rewrites,
+    :mod:`socseq.pipeline.rechunk`, are counted when it decides to, as ``"sources"``).
     """
     cells = int(grid.width) * int(grid.height)
     n_scen = len(config.scenarios)

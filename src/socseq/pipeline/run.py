@@ -3,7 +3,9 @@
 A run first checks every input (:mod:`socseq.pipeline.validate`: metadata, sampled values,
 a survey of the grid), so a wrong path or unit fails in seconds, before the DSM or any phase.
 It holds the output folder's lock, works in a private ``OUTPUT/.socseq-run-<id>/work`` (the
-DSM baseline maps and the window tasks' results, chunked Zarr; no copy of the inputs) and
+DSM baseline maps and the window tasks' results, chunked Zarr; no copy of the inputs on the
+grid, only the climate series whose chunks the windows would decompress many times over,
+rewritten once on their own grid: :mod:`socseq.pipeline.rechunk`) and
 writes every product, ``run.json`` and the report included, into
 ``OUTPUT/.socseq-run-<id>/stage``; only when everything succeeded is the staged set published,
 all at once (:mod:`socseq.outputs`). An interrupted or failed run therefore leaves the
@@ -50,6 +52,7 @@ from socseq.pipeline.manifest import apportion, filled_cells, run_manifest, spac
 from socseq.pipeline.phases import PhaseSettings, create_results, window_task
 from socseq.pipeline.plan import BASELINE_MAPS, InputPlan, plan_inputs, windows
 from socseq.pipeline.products import compute_products
+from socseq.pipeline.rechunk import rechunk_for_windows
 from socseq.pipeline.run_notes import run_notes
 from socseq.pipeline.validate import (
     check_baseline,
@@ -253,8 +256,8 @@ def _run(
     timings: dict[str, float] = {}
     grid, plan, checked = _check_inputs(config, work, needs, out, timings)
     dsm_info = _map_baseline(config, grid, plan, staging, progress, timings, reuse_dsm)
-    settings, parts, scheduler_name = _simulate_windows(
-        config, grid, plan, work, workers, scheduler, threads, progress, timings
+    settings, parts, scheduler_name, rechunked = _simulate_windows(
+        config, grid, plan, work, workers, scheduler, threads, progress, timings, needs
     )
     if sum(p["cells"] for p in parts) == 0:
         raise InputValidationError(
@@ -285,6 +288,7 @@ def _run(
         },
         "coastal_filled_cells": filled_cells(parts),
         "threads_per_task": settings.threads,
+        "rechunked_sources": rechunked,
     }
     manifest = run_manifest(
         config,
@@ -389,11 +393,20 @@ def _simulate_windows(
     threads: int | None,
     progress: Progress | None,
     timings: dict[str, float],
-) -> tuple[PhaseSettings, list[dict[str, Any]], str]:
-    """Run every window task (inputs, phases, members) on the executor."""
+    needs: dict[str, int],
+) -> tuple[PhaseSettings, list[dict[str, Any]], str, dict[str, Any]]:
+    """Run every window task (inputs, phases, members) on the executor.
+
+    Climate sources whose chunks the windows would decompress many times over are first
+    rewritten into ``work/sources`` (:mod:`socseq.pipeline.rechunk`); that time is part of the
+    ``inputs`` phase.
+    """
     results_path = work / "results.zarr"
     tiles = windows(grid, config.run.chunk_size)
     with Executor(workers=workers, scheduler=scheduler, threads=threads) as executor:
+        started = time.perf_counter()
+        plan, rechunked = rechunk_for_windows(plan, tiles, work, executor, progress, needs)
+        timings["inputs"] = time.perf_counter() - started
         settings = phase_settings(
             config, plan, results_path, threads=executor.threads_per_task(len(tiles))
         )
@@ -417,7 +430,7 @@ def _simulate_windows(
             report(0, len(tiles))  # the bar's clock starts with the windows
         parts = executor.map(window_task, settings, tiles, report)
         apportion(timings, parts, time.perf_counter() - started)
-        return settings, parts, executor.description
+        return settings, parts, executor.description, rechunked
 
 
 def _write_products(

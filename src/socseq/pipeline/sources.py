@@ -35,6 +35,7 @@ from socseq.io.units import convert_units
 __all__ = [
     "BlockReader",
     "LayerSpec",
+    "fill_extent",
     "halo_cells",
     "open_layer",
     "open_spec",
@@ -285,6 +286,18 @@ def halo_cells(grid: GridSpec, distance_m: float) -> tuple[int, int]:
     return rows, cols + 1
 
 
+def fill_extent(grid: GridSpec, window: tuple[int, int, int, int], distance_m: float) -> GridSpec:
+    """Return the part of ``grid`` a window's climate is loaded on: window and fill margin.
+
+    :func:`read_filled` loads the source over this grid (the window plus :func:`halo_cells`
+    rows and columns, clipped to the grid); :mod:`socseq.pipeline.rechunk` counts what the
+    windows read from it.
+    """
+    y0, y1, x0, x1 = window
+    hy, hx = halo_cells(grid.window(y0, y1, x0, x1), distance_m)
+    return grid.window(y0 - hy, y1 + hy, x0 - hx, x1 + hx)
+
+
 def read_filled(
     reader: BlockReader,
     grid: GridSpec,
@@ -336,7 +349,7 @@ def read_filled(
     y0, y1, x0, x1 = window
     own = grid.window(y0, y1, x0, x1)
     hy, hx = halo_cells(own, distance_m)
-    wide = grid.window(y0 - hy, y1 + hy, x0 - hx, x1 + hx)
+    wide = fill_extent(grid, window, distance_m)
     oy, ox = y0 - max(0, y0 - hy), x0 - max(0, x0 - hx)
     crop = (slice(oy, oy + target.shape[0]), slice(ox, ox + target.shape[1]))
     block = reader.load(wide)
