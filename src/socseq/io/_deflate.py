@@ -18,9 +18,8 @@ reads it through HDF5's filters and through netCDF-C).
 from __future__ import annotations
 
 import itertools
-from collections import deque
+import threading
 from collections.abc import Iterator
-from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -34,9 +33,6 @@ __all__ = ["append_deflated", "is_deflated"]
 #: Aim for blocks of about this many bytes per compression task (a few map tiles of a
 #: yearly cube at once, so that dask's per-task cost stays small against zlib's).
 _BLOCK_BYTES = 32 * 2**20
-
-#: At most this many bytes of blocks computed ahead of the writer, beyond one per thread.
-_AHEAD_BYTES = 2**30
 
 
 def is_deflated(encoding: dict[str, Any] | None, var: xr.Variable) -> bool:
@@ -65,7 +61,7 @@ def append_deflated(
     names : list of str
         Variables to add, each accepted by :func:`is_deflated`.
     threads : int
-        Threads that compute and compress the chunks (HDF5 itself writes on this thread).
+        Threads that compute and compress the chunks (dask's threaded scheduler).
     """
     import h5netcdf
     import h5py
@@ -94,41 +90,43 @@ def append_deflated(
             )
             for key, value in attrs.items():
                 out.attrs[key] = value
-    with h5py.File(path, "r+") as h5, ThreadPoolExecutor(max(1, threads)) as pool:
-        for name, var in encoded.items():
-            _write_chunks(h5[name], var, encoding[name], pool, threads)
+    lock = threading.Lock()
+    with h5py.File(path, "r+") as h5:
+        sources = [
+            _aligned(var, tuple(encoding[name]["chunksizes"])) for name, var in encoded.items()
+        ]
+        # Any object with __setitem__ is a target (dask's annotation names arrays only).
+        targets: list[Any] = [
+            _ChunkWriter(h5[name], encoding[name], var.dtype, lock) for name, var in encoded.items()
+        ]
+        dsa.store(sources, targets, lock=False, scheduler="threads", num_workers=max(1, threads))
 
 
-def _write_chunks(
-    dataset: Any, var: xr.Variable, encoding: dict[str, Any], pool: ThreadPoolExecutor, threads: int
-) -> None:
-    """Compute, filter and store every chunk of ``var``, a few blocks ahead of the writer.
+class _ChunkWriter:
+    """Where :func:`dask.array.store` puts the blocks of one variable: its HDF5 dataset.
 
-    Up to ``2 × threads`` blocks are in flight, fewer when they would hold more than
-    :data:`_AHEAD_BYTES` (blocks follow the stored chunks, which a large ``chunk_size``
-    makes large), never fewer than one per thread.
+    Each block arrives on a worker thread of dask's threaded scheduler, which cuts it into its
+    HDF5 chunks, shuffles and deflates them there (:func:`_filtered`, in parallel) and stores
+    them with the direct chunk write under a lock (HDF5 writes one at a time). dask computes
+    the blocks from one graph, a few at a time, so memory holds about one block per thread.
     """
-    chunks = tuple(int(c) for c in encoding["chunksizes"])
-    # ISA-L has levels 0-3; its level 1 already matches zlib's level 1 in size.
-    level = min(int(encoding.get("complevel", 4)), isal_zlib.ISAL_BEST_COMPRESSION)
-    shuffle = bool(encoding.get("shuffle", False))
-    blocks = _aligned(var, chunks)
-    block_bytes = max(1, int(np.prod([max(c) for c in blocks.chunks])) * blocks.dtype.itemsize)
-    ahead = max(threads, min(2 * threads, _AHEAD_BYTES // block_bytes))
-    pending: deque[Future[list[tuple[tuple[int, ...], bytes]]]] = deque()
-    for index in itertools.product(*(range(n) for n in blocks.numblocks)):
-        corner = tuple(sum(c[:i]) for c, i in zip(blocks.chunks, index, strict=True))
-        block = blocks.blocks[index]
-        pending.append(pool.submit(_filtered, block, corner, chunks, var.dtype, level, shuffle))
-        if len(pending) >= ahead:
-            _store(dataset, pending.popleft().result())
-    while pending:
-        _store(dataset, pending.popleft().result())
 
+    def __init__(
+        self, dataset: Any, encoding: dict[str, Any], dtype: np.dtype, lock: threading.Lock
+    ) -> None:
+        self.dataset, self.dtype, self.lock = dataset, dtype, lock
+        self.chunks = tuple(int(c) for c in encoding["chunksizes"])
+        # ISA-L has levels 0-3; its level 1 already matches zlib's level 1 in size.
+        self.level = min(int(encoding.get("complevel", 4)), isal_zlib.ISAL_BEST_COMPRESSION)
+        self.shuffle = bool(encoding.get("shuffle", False))
 
-def _store(dataset: Any, filtered: list[tuple[tuple[int, ...], bytes]]) -> None:
-    for offset, data in filtered:
-        dataset.id.write_direct_chunk(offset, data, filter_mask=0)
+    def __setitem__(self, region: tuple[slice, ...], block: np.ndarray) -> None:
+        corner = tuple(int(s.start or 0) for s in region)
+        values = np.asarray(block, dtype=self.dtype)
+        filtered = _filtered(values, corner, self.chunks, self.dtype, self.level, self.shuffle)
+        with self.lock:
+            for offset, data in filtered:
+                self.dataset.id.write_direct_chunk(offset, data, filter_mask=0)
 
 
 def _aligned(var: xr.Variable, chunks: tuple[int, ...]) -> dsa.Array:
@@ -152,7 +150,7 @@ def _aligned(var: xr.Variable, chunks: tuple[int, ...]) -> dsa.Array:
 
 
 def _filtered(
-    block: dsa.Array,
+    values: np.ndarray,
     corner: tuple[int, ...],
     chunks: tuple[int, ...],
     dtype: np.dtype,
@@ -160,7 +158,6 @@ def _filtered(
     shuffle: bool,
 ) -> list[tuple[tuple[int, ...], bytes]]:
     """Cut one block into its HDF5 chunks, each shuffled and deflated as HDF5 stores them."""
-    values = np.asarray(block.compute(scheduler="synchronous"), dtype=dtype)
     out = []
     for start in _chunk_starts(values.shape, chunks):
         part = values[tuple(slice(s, s + c) for s, c in zip(start, chunks, strict=True))]
