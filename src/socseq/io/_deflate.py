@@ -6,8 +6,9 @@ cube, was compressed on one core while the others waited (about 9 s of a 10^6-ce
 most of the 142 s products step at 10^7 cells, docs/benchmarks.md). Here each chunk is
 filtered in Python into what HDF5's pipeline stores: the byte shuffle
 (``H5Z_FILTER_SHUFFLE``: byte ``k`` of every element, for ``k`` = 0 … size − 1), then a
-zlib stream (``H5Z_FILTER_DEFLATE`` stores zlib's ``compress2`` output), on a pool of threads
-that release the GIL, and the finished chunks are stored with h5py's direct chunk write. The
+zlib stream (``H5Z_FILTER_DEFLATE`` stores zlib's ``compress2`` output), on the worker threads
+of :func:`dask.array.store` (both steps release the GIL), and the finished chunks are stored
+with h5py's direct chunk write. The
 zlib streams are made by Intel's ISA-L (``isal``): on a 10^6-cell stock cube, shuffled, it
 deflated 545 MB/s against zlib's 67 MB/s at level 1, to 0.713 of the size against 0.707.
 Any inflate reads them, so the file carries the same filter pipeline as one HDF5 writes
