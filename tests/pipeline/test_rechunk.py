@@ -200,7 +200,7 @@ evaporation = { path = "pet.nc", variable = "pet", units = "mm" }
 
 def _survey(config_path: Path, chunk: int = 128) -> list[rechunk.SourceSurvey]:
     config = load_run_config(config_path)
-    grid = run_grid(config)
+    grid, _ = run_grid(config)
     return rechunk.survey(plan_inputs(config, grid), windows(grid, chunk), slots=2, force=None)
 
 
@@ -246,7 +246,7 @@ def test_a_failed_rewrite_leaves_no_store_and_a_store_it_did_not_write_is_not_tr
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     config = load_run_config(reading_the_files["packed-int16"][0])
-    grid = run_grid(config)
+    grid, _ = run_grid(config)
     plan = plan_inputs(config, grid)
     tiles = windows(grid, config.run.chunk_size)
     surveys = rechunk.survey(plan, tiles, slots=2, force=True)

@@ -22,7 +22,7 @@ from socseq.io.raster import open_raster
 from socseq.pipeline.config import CLIMATE_KEYS, ClimateLayer, ClimateSet, InputLayer, RunConfig
 from socseq.pipeline.domain import DOMAIN_KEY, DomainSpec, polygon_domain
 from socseq.pipeline.landuse import ClassTable, read_class_table
-from socseq.pipeline.sources import LayerSpec, open_spec, source_path
+from socseq.pipeline.sources import LayerSpec, open_layer, source_path
 
 __all__ = [
     "BASELINE_MAPS",
@@ -219,7 +219,7 @@ def _layer_spec(
         pattern=pattern,
         years=layer.years if isinstance(layer, ClimateLayer) else None,
     )
-    da = open_spec(spec)
+    da = open_layer(spec)
     method = choose_resampling(
         da,
         grid,

@@ -322,10 +322,10 @@ def _check_inputs(
     would simulate no cell.
     """
     started = time.perf_counter()
-    grid = run_grid(config)
+    grid, covariates = run_grid(config)
     uses_dsm = config.dsm is not None and config.inputs.soc is None
     plan = plan_inputs(config, grid, baseline=work / "baseline.zarr" if uses_dsm else None)
-    check_dsm_samples(config, grid)
+    check_dsm_samples(config, grid, covariates)
     check_values(plan, config.checks)
     checked = check_grid(plan, config)
     needs.update(space_needs(config, grid))

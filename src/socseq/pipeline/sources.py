@@ -11,8 +11,9 @@ before a run starts, so a window with few or no valid cells is simply a window, 
 from __future__ import annotations
 
 import math
+import os
 import threading
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Literal
 
@@ -122,22 +123,36 @@ def open_spec(spec: LayerSpec) -> xr.DataArray:
 _OPEN = threading.local()
 
 
+def _file_identity(path: str) -> tuple[int, int, int] | None:
+    """Inode, size and modification time of ``path`` (None for patterns and missing files)."""
+    try:
+        st = os.stat(path)
+    except OSError:
+        return None
+    return st.st_ino, st.st_size, st.st_mtime_ns
+
+
 def open_layer(spec: LayerSpec) -> xr.DataArray:
-    """Open a layer lazily; the opened file is kept for the thread's next windows.
+    """Open a layer lazily; the opened file is kept for the thread's next reads.
+
+    The opened array does not depend on the resampling method, so planning (which opens a
+    layer to choose it) and the reads after share one open. A file replaced or rewritten
+    since (another inode, size or modification time) is opened again.
 
     Raises
     ------
     InputValidationError
         The file cannot be read (truncated or corrupt), naming the layer and the file.
     """
-    cache: dict[LayerSpec, xr.DataArray] = getattr(_OPEN, "layers", None) or {}
+    cache: dict[tuple[LayerSpec, Any], xr.DataArray] = getattr(_OPEN, "layers", None) or {}
     _OPEN.layers = cache
-    if spec not in cache:
+    key = (replace(spec, method=""), _file_identity(spec.path))
+    if key not in cache:
         try:
-            cache[spec] = open_spec(spec)
+            cache[key] = open_spec(spec)
         except READ_ERRORS as exc:
             raise read_failure(spec.name, spec.path, exc) from exc
-    return cache[spec]
+    return cache[key]
 
 
 @dataclass(frozen=True)

@@ -48,6 +48,7 @@ from socseq.pipeline.sources import LayerSpec, open_layer
 from socseq.pipeline.survey import agricultural_cells, survey
 
 if TYPE_CHECKING:
+    from socseq.dsm.covariates import CovariateStack
     from socseq.dsm.qa import SampleReport
 
 __all__ = [
@@ -233,14 +234,23 @@ def _check_legend(
     )
 
 
-def run_grid(config: RunConfig) -> GridSpec:
-    """Return the template grid without running the DSM (the covariates' grid for [dsm])."""
+def run_grid(config: RunConfig) -> tuple[GridSpec, CovariateStack | None]:
+    """Return the template grid without running the DSM (the covariates' grid for [dsm]).
+
+    Returns
+    -------
+    grid : GridSpec
+    covariates : CovariateStack or None
+        The ``[dsm]`` covariates when they were opened to find the grid (pass them on to
+        :func:`check_dsm_samples`, which would open them again on the same grid), else None.
+    """
     if config.dsm is not None and config.grid.crs is None and config.inputs.soc is None:
         if config.grid.template is None:
             from socseq.dsm.sampling import open_covariates
 
-            return open_covariates(config.dsm, None).grid
-    return resolve_grid(config)
+            stack = open_covariates(config.dsm, None)
+            return stack.grid, stack
+    return resolve_grid(config), None
 
 
 def validate_config(config: RunConfig) -> dict[str, Any]:
@@ -260,10 +270,10 @@ def validate_config(config: RunConfig) -> dict[str, Any]:
         The first problem found, as one line that names the layer and the fix.
     """
     check_tables(config)
-    grid = run_grid(config)
+    grid, covariates = run_grid(config)
     baseline = "dsm" if config.dsm is not None and config.inputs.soc is None else None
     plan = plan_inputs(config, grid, baseline=baseline)
-    samples = check_dsm_samples(config, grid)
+    samples = check_dsm_samples(config, grid, covariates)
     check_values(plan, config.checks)
     report = check_grid(plan, config)
     layers = {spec.name: spec.method for spec in _all_layers(plan)}
@@ -307,8 +317,18 @@ def _sample_warnings(report: SampleReport | None) -> list[str]:
     ]
 
 
-def check_dsm_samples(config: RunConfig, grid: GridSpec) -> SampleReport | None:
+def check_dsm_samples(
+    config: RunConfig, grid: GridSpec, covariates: CovariateStack | None = None
+) -> SampleReport | None:
     """Read the ``[dsm]`` samples as the DSM will, and check their median stock (if any).
+
+    Parameters
+    ----------
+    config : RunConfig
+    grid : GridSpec
+        The run's grid (:func:`run_grid`).
+    covariates : CovariateStack, optional
+        The covariates :func:`run_grid` opened, if it did; else they are opened here.
 
     Returns
     -------
@@ -327,7 +347,7 @@ def check_dsm_samples(config: RunConfig, grid: GridSpec) -> SampleReport | None:
     # to import than validate takes to run; reading the samples needs none of them.
     from socseq.dsm.sampling import open_covariates, prepare_samples
 
-    stack = open_covariates(
+    stack = covariates or open_covariates(
         config.dsm, grid if config.grid.crs is not None or config.inputs.soc else None
     )
     samples = prepare_samples(config.dsm, stack)
