@@ -21,6 +21,8 @@ from socseq.io.grid import (
     GridSpec,
     align_to_template,
     cell_area_ha,
+    coord_bounds,
+    coord_transform,
     fill_from_nearest,
 )
 
@@ -350,3 +352,35 @@ def test_lazy_open_reads_a_block_as_the_eager_open():
         want = eager.isel(time=slice(12, 24), y=slice(3, 17), x=slice(5, 30))
         assert block.dtype == np.float64
         np.testing.assert_array_equal(block.values, want.values)
+
+
+def _centred(x: np.ndarray, y: np.ndarray, crs: str = "EPSG:4326") -> xr.DataArray:
+    da = xr.DataArray(np.zeros((y.size, x.size)), dims=("y", "x"), coords={"y": y, "x": x})
+    return da.rio.write_crs(crs)
+
+
+@pytest.mark.parametrize(
+    "x, y",
+    [
+        # 30" cells over Taiwan: spacings that are not exact binary fractions
+        (120.0 + ARCSEC30 * (np.arange(37) + 0.5), 24.0 - ARCSEC30 * (np.arange(23) + 0.5)),
+        (np.arange(14) * 1000.0 + 200_500.0, 2_649_500.0 - np.arange(12) * 1000.0),  # TM2
+        (np.arange(5) * 0.25 - 179.875, np.arange(4) * 0.25 - 89.875),  # south-up
+        (np.arange(6)[::-1] * 0.1 + 10.05, np.arange(3)[::-1] * 0.1 + 45.05),  # x decreasing
+        (np.array([0.5, 1.5]), np.array([1.5, 0.5])),  # two cells, the fewest with a spacing
+    ],
+)
+def test_coord_transform_and_bounds_are_rioxarrays_bit_for_bit(x, y) -> None:
+    da = _centred(np.asarray(x, dtype=float), np.asarray(y, dtype=float))
+    assert tuple(coord_transform(da)) == tuple(da.rio.transform(recalc=True))
+    assert coord_bounds(da) == da.rio.bounds(recalc=True)
+    cropped = da.isel(x=slice(1, None), y=slice(1, None))  # a stored transform gone stale
+    if cropped.sizes["x"] > 1 and cropped.sizes["y"] > 1:
+        assert tuple(coord_transform(cropped)) == tuple(cropped.rio.transform(recalc=True))
+
+
+def test_coord_transform_of_a_single_row_is_the_stored_one() -> None:
+    stored = Affine(0.5, 0, 10.0, 0, -0.5, 50.0)
+    da = _centred(np.arange(4) * 0.5 + 10.25, np.array([49.75])).rio.write_transform(stored)
+    assert coord_transform(da) == stored == da.rio.transform(recalc=True)
+    assert coord_bounds(da) == da.rio.bounds(recalc=True) == (10.0, 49.5, 12.0, 50.0)

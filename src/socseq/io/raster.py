@@ -39,6 +39,7 @@ from socseq.exceptions import (
     RasterFileNotFoundError,
     SocseqError,
 )
+from socseq.io.grid import coord_transform
 
 __all__ = [
     "READ_ERRORS",
@@ -368,7 +369,7 @@ def _north_up(da: xr.DataArray) -> xr.DataArray:
     if da.sizes["x"] > 1 and float(da["x"][0]) > float(da["x"][-1]):
         da = da.isel(x=slice(None, None, -1))
     # A GeoTransform stored by the reader describes the file's order, not the flipped one.
-    return da.rio.write_transform(da.rio.transform(recalc=True))
+    return da.rio.write_transform(coord_transform(da))
 
 
 def _select_band(da: xr.DataArray, band: int, name: str, path: Path) -> xr.DataArray:
@@ -680,7 +681,7 @@ def write_geotiff(
         "count": count,
         "dtype": out_dtype.name,
         "crs": crs,
-        "transform": da.rio.transform(recalc=True),
+        "transform": coord_transform(da),
         "nodata": nodata,
         "tiled": True,
         "blockxsize": COG_BLOCKSIZE,

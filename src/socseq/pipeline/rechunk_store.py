@@ -26,6 +26,7 @@ import numpy as np
 import xarray as xr
 from numcodecs import Blosc
 
+from socseq.io.grid import coord_transform
 from socseq.io.layout import ChunkLayout
 from socseq.pipeline.sources import LayerSpec, open_spec
 
@@ -273,7 +274,7 @@ def store_part(da: xr.DataArray, layout: StoreLayout) -> xr.DataArray:
     nt, ny, nx = layout.shape
     part = da.isel(time=slice(t, t + nt), y=slice(y, y + ny), x=slice(x, x + nx))
     # The reader recomputes the transform from the coordinates (socseq.io.raster._north_up).
-    return part.rio.write_transform(part.rio.transform(recalc=True))
+    return part.rio.write_transform(coord_transform(part))
 
 
 def same_clips(a: Sequence[Clip], b: Sequence[Clip]) -> bool:
