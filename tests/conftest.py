@@ -11,6 +11,17 @@ import pytest
 SHARED = Path(__file__).resolve().parents[1].parent / "shared"
 
 
+# Each worker runs whole pipelines with thread pools of their own: capped so that a many-core
+# machine does not start dozens of them at once.
+MAX_WORKERS = 4
+
+
+def pytest_xdist_auto_num_workers(config: pytest.Config) -> int:
+    """Workers for ``-n auto``: one per core this process may use, at most :data:`MAX_WORKERS`."""
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    return max(1, min(MAX_WORKERS, cores or 1))
+
+
 def pytest_addoption(parser: pytest.Parser) -> None:
     parser.addoption("--runslow", action="store_true", default=False, help="run slow tests")
 

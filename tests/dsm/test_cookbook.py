@@ -26,7 +26,8 @@ def _load_script():
 @pytest.mark.shared
 def test_cookbook_region_meets_the_published_accuracy(shared, tmp_path):
     data = shared.path("data", "mkd-soc-cookbook")
-    metrics = _load_script().main(["--data", str(data), "--out", str(tmp_path)])
+    # The cross-validation, which doubles the time, has its own (slow) test below.
+    metrics = _load_script().main(["--data", str(data), "--out", str(tmp_path), "--no-cv"])
 
     # The stock socseq computes from SOC (%), BLD and CRFVOL is 100 × the Cookbook's OCSKGM
     # on every profile: the Cookbook divided SOC in % by 1000 as if it were g/kg.
@@ -47,9 +48,24 @@ def test_cookbook_region_meets_the_published_accuracy(shared, tmp_path):
     same = test["cookbook"]["rf"]
     assert same["socseq_on_common_points"]["RMSE"] <= same["common_points"]["RMSE"]
 
-    assert set(metrics["cv"]) == {"spatial", "kfold"}
+    assert metrics["cv"] == {}
     written = json.loads((tmp_path / "cookbook_metrics.json").read_text())
     assert written["test"]["socseq"]["RMSE"] == pytest.approx(ours["RMSE"])
     assert (tmp_path / "cookbook_observed_vs_predicted.png").stat().st_size > 10_000
     table = (tmp_path / "cookbook_table.md").read_text()
     assert "| Cookbook random forest" in table and "PICP90" in table
+
+
+@pytest.mark.shared
+@pytest.mark.slow
+def test_cookbook_cross_validation_scores_both_schemes(shared, tmp_path):
+    data = shared.path("data", "mkd-soc-cookbook")
+    metrics = _load_script().main(["--data", str(data), "--out", str(tmp_path)])
+    assert set(metrics["cv"]) == {"spatial", "kfold"}
+    # Held-out 20 km blocks lie farther from the training samples than random folds do, so
+    # they are predicted worse (docs/dsm.md: RMSE 0.575 against 0.519); both intervals keep
+    # the target coverage.
+    spatial, kfold = metrics["cv"]["spatial"], metrics["cv"]["kfold"]
+    assert spatial["RMSE"] > kfold["RMSE"]
+    assert all(0.85 <= r["PICP90"] <= 0.95 for r in (spatial, kfold))
+    assert "spatial blocks" in (tmp_path / "cookbook_table.md").read_text()
