@@ -17,6 +17,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import rasterio
+from affine import Affine
 
 from socseq.pipeline.landuse import LEGEND_DOC
 
@@ -454,3 +455,40 @@ def test_the_report_states_the_legend_and_the_paddy_choice(tmp_path):
     ) in text
     assert "<th>study area ([domain])</th><td>/data/study_area.gpkg</td>" in text
     assert "soc_median_range_t_ha = [1, 400]" in text
+
+
+def test_a_dsm_baseline_is_mapped_on_the_grid_of_the_grid_template(tmp_path) -> None:
+    # [grid] template = "land_use" whose grid is the covariates' lattice shifted one cell east,
+    # same size: the baseline of run cell (r, c) must be the DSM's value at covariate cell
+    # (r, c + 1), which a run without the template maps on the covariates' own grid.
+    import zarr
+
+    from socseq.pipeline.config import load_run_config
+    from socseq.pipeline.run import WORK, run_pipeline
+
+    cells = np.array([1, 3, 5, 7, 12, 14, 16, 18, 21, 23, 25, 27, 32, 34, 36, 38, 41, 43, 45])
+    stock = np.linspace(35.0, 75.0, cells.size)  # no sample in column 0, which the shift drops
+    region = write_dsm_region(tmp_path / "r", cells, stock)
+    run = load_run_config(region.config)
+    own = run_pipeline(run, output_dir=tmp_path / "own", keep_work=True)
+    assert own.manifest["dsm"]["reused"] is False
+
+    with rasterio.open(region.root / "landuse.tif") as src:
+        land, profile = src.read(1), src.profile
+    shifted = np.full_like(land, 11)  # the column beyond the covariates: water
+    shifted[:, :-1] = land[:, 1:]
+    profile["transform"] = profile["transform"] * Affine.translation(1, 0)
+    with rasterio.open(region.root / "landuse_east.tif", "w", **profile) as dst:
+        dst.write(shifted, 1)
+    text = region.config.read_text().replace('"landuse.tif"', '"landuse_east.tif"')
+    config = region.root / "template.toml"
+    config.write_text(text.replace("[inputs]", '[grid]\ntemplate = "land_use"\n\n[inputs]'))
+    east_run = run_pipeline(load_run_config(config), output_dir=tmp_path / "east", keep_work=True)
+
+    def baseline(out: Path) -> np.ndarray:
+        return zarr.open_group(str(out / WORK / "baseline.zarr"), mode="r")["soc_mean_t_ha"][:]
+
+    east, west = baseline(tmp_path / "east"), baseline(tmp_path / "own")
+    assert east_run.manifest["grid"]["transform"][2] == 201_000.0
+    np.testing.assert_array_equal(east[:, :-1], west[:, 1:])
+    assert np.isnan(east[:, -1]).all()  # no covariate there

@@ -135,6 +135,7 @@ def dsm_baseline(
     stage: Path,
     progress: Progress | None,
     *,
+    grid: GridSpec | None = None,
     previous: dict[str, Any] | None = None,
     reuse: bool = True,
 ) -> DSMBaseline:
@@ -151,6 +152,9 @@ def dsm_baseline(
         The run's stage; the outputs go to ``stage/dsm``.
     progress : callable, optional
         ``progress(stage, done, total)``; the DSM's stages are prefixed ``dsm:``.
+    grid : GridSpec, optional
+        The grid to map on (:func:`socseq.pipeline.validate.dsm_grid`: the run's grid); None:
+        the DSM's own template or first covariate.
     previous : dict, optional
         The ``dsm`` entry of the folder's ``run.json`` before this run.
     reuse : bool, default True
@@ -171,13 +175,8 @@ def dsm_baseline(
         if progress is not None:
             progress(f"dsm: {stage}", done, total)
 
-    explicit = (
-        GridSpec.from_bounds(config.grid.crs, config.grid.resolution, config.grid.bounds)  # type: ignore[arg-type]
-        if config.grid.crs is not None
-        else None
-    )
     out = stage / "dsm"
-    key, parts = outputs_key(dsm_config, explicit)
+    key, parts = outputs_key(dsm_config, grid)
     why = _why_not(reuse, key, parts, dsm_config, previous)
     reused = None
     if why is None:
@@ -191,10 +190,10 @@ def dsm_baseline(
         notify(f"reused (key {key})", 1, 1)
     else:
         computed = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
-        dsm_api.run_cv(dsm_config, grid=explicit, progress=notify, into=out)
-        trained = dsm_api.train(dsm_config, grid=explicit, progress=notify, into=out)
+        dsm_api.run_cv(dsm_config, grid=grid, progress=notify, into=out)
+        trained = dsm_api.train(dsm_config, grid=grid, progress=notify, into=out)
         prediction = dsm_api.predict(
-            dsm_config, trained=trained, grid=explicit, progress=notify, into=out
+            dsm_config, trained=trained, grid=grid, progress=notify, into=out
         )
         metrics, files, note = _metrics(dsm_config, out), folder_digests(out), f"computed: {why}"
     return DSMBaseline(

@@ -60,6 +60,7 @@ from socseq.pipeline.validate import (
     check_grid,
     check_tables,
     check_values,
+    dsm_grid,
     run_grid,
     validate_config,
 )
@@ -358,6 +359,7 @@ def _map_baseline(
         staging.folder,
         staging.stage,
         progress,
+        grid=dsm_grid(config, grid),
         previous=_previous_dsm(staging.folder),
         reuse=reuse,
     )

@@ -58,6 +58,7 @@ __all__ = [
     "check_grid",
     "check_tables",
     "check_values",
+    "dsm_grid",
     "run_grid",
     "survey",
     "validate_config",
@@ -234,6 +235,16 @@ def _check_legend(
     )
 
 
+def _grid_of_covariates(config: RunConfig) -> bool:
+    """Tell whether the run's grid is the ``[dsm]`` covariates' (nothing else sets one)."""
+    return (
+        config.dsm is not None
+        and config.grid.crs is None
+        and config.grid.template is None
+        and config.inputs.soc is None
+    )
+
+
 def run_grid(config: RunConfig) -> tuple[GridSpec, CovariateStack | None]:
     """Return the template grid without running the DSM (the covariates' grid for [dsm]).
 
@@ -244,13 +255,24 @@ def run_grid(config: RunConfig) -> tuple[GridSpec, CovariateStack | None]:
         The ``[dsm]`` covariates when they were opened to find the grid (pass them on to
         :func:`check_dsm_samples`, which would open them again on the same grid), else None.
     """
-    if config.dsm is not None and config.grid.crs is None and config.inputs.soc is None:
-        if config.grid.template is None:
-            from socseq.dsm.sampling import open_covariates
+    if _grid_of_covariates(config):
+        from socseq.dsm.sampling import open_covariates
 
-            stack = open_covariates(config.dsm, None)
-            return stack.grid, stack
+        assert config.dsm is not None
+        stack = open_covariates(config.dsm, None)
+        return stack.grid, stack
     return resolve_grid(config), None
+
+
+def dsm_grid(config: RunConfig, grid: GridSpec) -> GridSpec | None:
+    """Return the grid on which a run's ``[dsm]`` section maps: the run's grid, ``grid``.
+
+    None when that grid is the DSM's own (its ``[dsm.grid] template`` or first covariate),
+    which the DSM then finds itself. A run whose grid is set otherwise (``[grid] crs`` or
+    ``template``, or the grid of ``inputs.soc``) has the DSM map on it, so the baseline of a
+    run cell is the DSM's prediction for that cell.
+    """
+    return None if _grid_of_covariates(config) else grid
 
 
 def validate_config(config: RunConfig) -> dict[str, Any]:
@@ -347,9 +369,7 @@ def check_dsm_samples(
     # to import than validate takes to run; reading the samples needs none of them.
     from socseq.dsm.sampling import open_covariates, prepare_samples
 
-    stack = covariates or open_covariates(
-        config.dsm, grid if config.grid.crs is not None or config.inputs.soc else None
-    )
+    stack = covariates or open_covariates(config.dsm, dsm_grid(config, grid))
     samples = prepare_samples(config.dsm, stack)
     median, n = soc_median(samples.samples["stock_t_ha"].to_numpy())
     check_soc_median(median, n, config.checks, _samples_source(config))
