@@ -68,14 +68,23 @@ def test_cluster_workers_keep_glibc_adaptive_trim_and_one_thread_libraries() -> 
 
     from socseq.pipeline.execute import Executor
 
-    def worker_state(dask_worker: Any) -> tuple[dict[str, str], list[str], int]:
+    def worker_state(dask_worker: Any) -> tuple[dict[str, str], list[str], int, Any]:
         import gc
 
-        return dict(os.environ), list(dask_worker.periodic_callbacks), gc.get_freeze_count()
+        import zarr
+
+        codec_threads = zarr.config.get("threading.max_workers", None)
+        return (
+            dict(os.environ),
+            list(dask_worker.periodic_callbacks),
+            gc.get_freeze_count(),
+            codec_threads,
+        )
 
     with Executor(workers=1, threads=1) as executor:
         states = executor.client.run(worker_state)
-    ((worker, callbacks, frozen),) = states.values()
+    ((worker, callbacks, frozen, codec_threads),) = states.values()
+    assert codec_threads == 1  # zarr's codec pool within the worker's share of --threads
     assert "MALLOC_TRIM_THRESHOLD_" not in worker
     assert worker["OMP_NUM_THREADS"] == "1"
     assert "heartbeat" in callbacks  # the worker's periodic callbacks are seen here

@@ -7,6 +7,10 @@ threads it was given and the GDAL warper threads passed to its reads.
 
 from __future__ import annotations
 
+import json
+import os
+import subprocess
+import sys
 import threading
 import time
 from pathlib import Path
@@ -83,3 +87,32 @@ def test_tasks_times_threads_stay_within_the_budget(
         assert peak_tasks == budget  # the budget is used, not only respected
     else:
         assert {t for _, t, _ in recorder.seen} == {min(budget, numba.config.NUMBA_NUM_THREADS)}
+
+
+def test_zarr_codecs_stay_within_the_budget(tmp_path: Path) -> None:
+    # zarr 3 decodes and encodes chunks on a pool of its own (asyncio's default: cores + 4
+    # threads). Threads are counted after a whole run in a fresh process: a pool only grows.
+    script = f"""
+import json, threading
+from pathlib import Path
+from pipeline.conftest import write_region
+from socseq.pipeline.config import load_run_config
+from socseq.pipeline.run import run_pipeline
+
+region = write_region(Path({str(tmp_path)!r}) / "region", ny=12, nx=18)
+run_pipeline(load_run_config(region.config), output_dir=Path({str(tmp_path)!r}) / "out", threads=1)
+print(json.dumps(sorted(t.name for t in threading.enumerate())))
+"""
+    tests = Path(__file__).resolve().parents[1]
+    done = subprocess.run(
+        [sys.executable, "-c", script],
+        capture_output=True,
+        text=True,
+        cwd=tests,
+        env={**os.environ, "PYTHONPATH": str(tests)},
+        timeout=300,
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    names = json.loads(done.stdout.strip().splitlines()[-1])
+    assert not [n for n in names if n.startswith("asyncio")], names
+    assert len([n for n in names if n.startswith("zarr_pool")]) <= 1, names

@@ -91,6 +91,22 @@ def _freeze_worker_modules() -> None:
     gc.freeze()
 
 
+def cap_codec_threads(threads: int) -> None:
+    """Let zarr decode and encode chunks on at most ``threads`` threads of this process.
+
+    zarr 3 runs its codecs (the Blosc/LZ4 of the scratch stores and rewritten sources) on a
+    thread pool of its own, by default asyncio's: cores + 4 threads, whatever ``--threads``
+    says. The pool is replaced by one of ``threads`` threads (``threading.max_workers``); zarr
+    creates it at its next call.
+    """
+    import zarr
+    from zarr.core import sync
+
+    if zarr.config.get("threading.max_workers", None) != threads:
+        zarr.config.set({"threading.max_workers": threads})
+        sync.cleanup_resources()
+
+
 class Executor(AbstractContextManager["Executor"]):
     """Runs lists of independent tasks and reports progress.
 
@@ -141,12 +157,14 @@ class Executor(AbstractContextManager["Executor"]):
         return f"dask threaded scheduler, {self.concurrent} threads"
 
     def __enter__(self) -> Executor:
+        cap_codec_threads(self.threads)
         if self.workers is not None or self.scheduler is not None:
             from dask.distributed import Client, LocalCluster
 
             if self.scheduler is not None:
                 self.client = Client(self.scheduler)
             else:
+                assert self.workers is not None
                 with dask.config.set({_SPAWN_ENVIRON: _worker_environ(), **_WORKER_CONFIG}):
                     self.cluster = LocalCluster(
                         n_workers=self.workers,
@@ -156,6 +174,7 @@ class Executor(AbstractContextManager["Executor"]):
                     )
                 self.client = Client(self.cluster)
                 self.client.run(_freeze_worker_modules)
+                self.client.run(cap_codec_threads, max(1, self.threads // self.workers))
         return self
 
     def __exit__(
