@@ -384,3 +384,21 @@ def test_coord_transform_of_a_single_row_is_the_stored_one() -> None:
     da = _centred(np.arange(4) * 0.5 + 10.25, np.array([49.75])).rio.write_transform(stored)
     assert coord_transform(da) == stored == da.rio.transform(recalc=True)
     assert coord_bounds(da) == da.rio.bounds(recalc=True) == (10.0, 49.5, 12.0, 50.0)
+
+
+def test_coord_transform_of_a_rotated_raster_is_its_stored_one(tmp_path) -> None:
+    import warnings
+
+    import rasterio
+    import rioxarray
+
+    rotated = Affine(1000.0, 200.0, 200_000.0, 100.0, -1000.0, 2_650_000.0)
+    with rasterio.open(
+        tmp_path / "rotated.tif", "w", driver="GTiff", width=5, height=4, count=1,
+        dtype="float32", crs="EPSG:3826", transform=rotated,
+    ) as dst:  # fmt: skip
+        dst.write(np.ones((1, 4, 5), "float32"))
+    da = rioxarray.open_rasterio(tmp_path / "rotated.tif")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)  # rioxarray: "Unable to recalculate"
+        assert coord_transform(da) == rotated

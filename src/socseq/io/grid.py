@@ -87,7 +87,9 @@ def coord_transform(da: xr.DataArray) -> Affine:
     Bit for bit ``da.rio.transform(recalc=True)``, with rioxarray's formulas (resolution
     ``(last - first) / (n - 1)``, origin half a cell before the first centre), read from the
     coordinate arrays at once: rioxarray indexes each coordinate through xarray for every
-    figure, which took a tenth of a small run. Coordinates without spacing go to rioxarray.
+    figure, which took a tenth of a small run. Coordinates without spacing go to rioxarray,
+    and so do rotated rasters, which rioxarray opens with 2-D ``xc``/``yc`` coordinates only
+    (it returns their stored transform).
     """
     centres = _centre_coords(da)
     if centres is None:

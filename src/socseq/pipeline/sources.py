@@ -144,15 +144,15 @@ def open_layer(spec: LayerSpec) -> xr.DataArray:
     InputValidationError
         The file cannot be read (truncated or corrupt), naming the layer and the file.
     """
-    cache: dict[tuple[LayerSpec, Any], xr.DataArray] = getattr(_OPEN, "layers", None) or {}
+    cache: dict[LayerSpec, tuple[Any, xr.DataArray]] = getattr(_OPEN, "layers", None) or {}
     _OPEN.layers = cache
-    key = (replace(spec, method=""), _file_identity(spec.path))
-    if key not in cache:
+    key, identity = replace(spec, method=""), _file_identity(spec.path)
+    if key not in cache or cache[key][0] != identity:
         try:
-            cache[key] = open_spec(spec)
+            cache[key] = (identity, open_spec(spec))
         except READ_ERRORS as exc:
             raise read_failure(spec.name, spec.path, exc) from exc
-    return cache[key]
+    return cache[key][1]
 
 
 @dataclass(frozen=True)

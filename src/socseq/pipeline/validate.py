@@ -369,7 +369,11 @@ def check_dsm_samples(
     # to import than validate takes to run; reading the samples needs none of them.
     from socseq.dsm.sampling import open_covariates, prepare_samples
 
-    stack = covariates or open_covariates(config.dsm, dsm_grid(config, grid))
+    stack = (
+        covariates
+        if covariates is not None
+        else open_covariates(config.dsm, dsm_grid(config, grid))
+    )
     samples = prepare_samples(config.dsm, stack)
     median, n = soc_median(samples.samples["stock_t_ha"].to_numpy())
     check_soc_median(median, n, config.checks, _samples_source(config))
