@@ -389,16 +389,13 @@ def test_coord_transform_of_a_single_row_is_the_stored_one() -> None:
 def test_coord_transform_of_a_rotated_raster_is_its_stored_one(tmp_path) -> None:
     import warnings
 
-    import rasterio
     import rioxarray
 
+    from geotiffs import write_tif
+
     rotated = Affine(1000.0, 200.0, 200_000.0, 100.0, -1000.0, 2_650_000.0)
-    with rasterio.open(
-        tmp_path / "rotated.tif", "w", driver="GTiff", width=5, height=4, count=1,
-        dtype="float32", crs="EPSG:3826", transform=rotated,
-    ) as dst:  # fmt: skip
-        dst.write(np.ones((1, 4, 5), "float32"))
-    da = rioxarray.open_rasterio(tmp_path / "rotated.tif")
+    path = write_tif(tmp_path / "rotated.tif", np.ones((4, 5), "float32"), transform=rotated)
+    da = rioxarray.open_rasterio(path)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", UserWarning)  # rioxarray: "Unable to recalculate"
         assert coord_transform(da) == rotated

@@ -13,6 +13,7 @@ import xarray as xr
 from affine import Affine
 from pyproj import CRS
 
+from geotiffs import write_tif
 from socseq.exceptions import (
     ConfigError,
     InputFormatError,
@@ -32,33 +33,8 @@ from socseq.io.raster import (
 
 pytestmark = pytest.mark.filterwarnings("ignore:Use `@` matmul:PendingDeprecationWarning")
 
-# A 30″ grid over Taiwan and a 1 km grid in TWD97 / TM2 (EPSG:3826).
-GEO = Affine(1 / 120, 0, 120.0, 0, -1 / 120, 24.0)
+# A 1 km grid in TWD97 / TM2 (EPSG:3826); write_tif defaults to a 30″ grid over Taiwan.
 TM2 = Affine(1000.0, 0, 200_000.0, 0, -1000.0, 2_650_000.0)
-
-
-def _tif(path, data, *, crs="EPSG:4326", transform=GEO, nodata=None, scale=None, desc=None):
-    """Write a GeoTIFF with rasterio so tests control nodata, scales and descriptions."""
-    data = np.asarray(data)
-    bands = data if data.ndim == 3 else data[None]
-    with rasterio.open(
-        path,
-        "w",
-        driver="GTiff",
-        width=bands.shape[2],
-        height=bands.shape[1],
-        count=bands.shape[0],
-        dtype=bands.dtype,
-        crs=crs,
-        transform=transform,
-        nodata=nodata,
-    ) as dst:
-        dst.write(bands)
-        if scale is not None:
-            dst.scales = (scale,) * bands.shape[0]
-        if desc is not None:
-            dst.descriptions = desc
-    return path
 
 
 def _one_line(exc: pytest.ExceptionInfo) -> str:
@@ -95,7 +71,7 @@ def _lonlat_netcdf(path, *, times, lat_ascending=True):
 def test_geotiff_reads_as_float64_yx_with_nan_for_nodata(tmp_path):
     data = np.arange(12, dtype="int16").reshape(3, 4)
     data[0, 0] = -9999
-    path = _tif(tmp_path / "soc.tif", data, nodata=-9999)
+    path = write_tif(tmp_path / "soc.tif", data, nodata=-9999)
     da = open_raster(path, name="soc")
     assert da.dims == ("y", "x")
     assert da.dtype == np.float64
@@ -109,14 +85,16 @@ def test_geotiff_reads_as_float64_yx_with_nan_for_nodata(tmp_path):
 
 
 def test_projected_geotiff_keeps_its_crs(tmp_path):
-    path = _tif(tmp_path / "clay.tif", np.ones((2, 3), "float32"), crs="EPSG:3826", transform=TM2)
+    path = write_tif(
+        tmp_path / "clay.tif", np.ones((2, 3), "float32"), crs="EPSG:3826", transform=TM2
+    )
     da = open_raster(path, name="clay")
     assert da.rio.crs.to_epsg() == 3826
     np.testing.assert_allclose(da["x"].values, [200_500.0, 201_500.0, 202_500.0])
 
 
 def test_geotiff_scale_is_applied_exactly_once(tmp_path):
-    path = _tif(tmp_path / "t.tif", np.full((2, 2), 250, "int16"), scale=0.1, nodata=-1)
+    path = write_tif(tmp_path / "t.tif", np.full((2, 2), 250, "int16"), scale=0.1, nodata=-1)
     da = open_raster(path, name="tas")
     np.testing.assert_allclose(da.values, 25.0)
     assert "scale_factor" not in da.attrs
@@ -124,7 +102,7 @@ def test_geotiff_scale_is_applied_exactly_once(tmp_path):
 
 def test_categorical_geotiff_keeps_integer_codes_and_nodata(tmp_path):
     classes = np.array([[10, 20], [30, 255]], dtype="uint8")
-    path = _tif(tmp_path / "lu.tif", classes, nodata=255)
+    path = write_tif(tmp_path / "lu.tif", classes, nodata=255)
     da = open_raster(path, name="landuse", categorical=True)
     assert da.dtype == np.uint8
     assert da.rio.nodata == 255
@@ -133,7 +111,7 @@ def test_categorical_geotiff_keeps_integer_codes_and_nodata(tmp_path):
 
 def test_multiband_geotiff_band_selection_and_errors(tmp_path):
     data = np.stack([np.full((2, 2), v, "float32") for v in (1, 2, 3)])
-    path = _tif(tmp_path / "gsoc.tif", data, desc=("soc_mean", "soc_sd", "other"))
+    path = write_tif(tmp_path / "gsoc.tif", data, desc=("soc_mean", "soc_sd", "other"))
     da = open_raster(path, name="soc")
     assert da.dims == ("band", "y", "x")
     assert float(open_raster(path, name="soc", band=2).mean()) == 2.0
@@ -148,7 +126,7 @@ def test_multiband_geotiff_band_selection_and_errors(tmp_path):
 
 
 def test_geotiff_without_crs_is_refused(tmp_path):
-    path = _tif(tmp_path / "nocrs.tif", np.ones((2, 2), "float32"), crs=None, transform=TM2)
+    path = write_tif(tmp_path / "nocrs.tif", np.ones((2, 2), "float32"), crs=None, transform=TM2)
     with pytest.raises(MissingCRSError) as exc:
         open_raster(path, name="clay")
     message = _one_line(exc)
@@ -334,7 +312,7 @@ def test_open_monthly_refuses_daily_data_and_partial_years(tmp_path):
 
 def test_open_monthly_multiband_geotiff_needs_start_and_whole_years(tmp_path):
     stack = np.arange(24 * 4, dtype="float32").reshape(24, 2, 2)
-    path = _tif(tmp_path / "pr.tif", stack)
+    path = write_tif(tmp_path / "pr.tif", stack)
     da = open_monthly(path, name="pr", start="2001-01")
     assert da.dims == ("time", "y", "x")
     assert pd.Timestamp(da["time"].values[13]) == pd.Timestamp("2002-02-01")
@@ -342,13 +320,13 @@ def test_open_monthly_multiband_geotiff_needs_start_and_whole_years(tmp_path):
     with pytest.raises(InputValidationError) as exc:
         open_monthly(path, name="pr")
     assert "start" in _one_line(exc)
-    odd = _tif(tmp_path / "odd.tif", stack[:13])
+    odd = write_tif(tmp_path / "odd.tif", stack[:13])
     with pytest.raises(InputValidationError) as exc:
         open_monthly(odd, name="pr", start="2001-01")
     assert "13 bands" in _one_line(exc)
     with pytest.raises(ConfigError):
         open_monthly(path, name="pr", start="January")
-    single = _tif(tmp_path / "one.tif", stack[0])
+    single = write_tif(tmp_path / "one.tif", stack[0])
     with pytest.raises(InputValidationError):
         open_monthly(single, name="pr", start="2001-01")
 

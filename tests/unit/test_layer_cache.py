@@ -8,28 +8,13 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-import rasterio
 from affine import Affine
 
+from geotiffs import write_tif
 from socseq.pipeline import sources
 from socseq.pipeline.sources import LayerSpec, open_layer
 
 TM2 = Affine(1000.0, 0, 200_000.0, 0, -1000.0, 2_650_000.0)
-
-
-def _write(path: Path, values: np.ndarray) -> None:
-    with rasterio.open(
-        path,
-        "w",
-        driver="GTiff",
-        width=values.shape[1],
-        height=values.shape[0],
-        count=1,
-        dtype=values.dtype,
-        crs="EPSG:3826",
-        transform=TM2,
-    ) as dst:
-        dst.write(values[None])
 
 
 def _spec(path: Path, method: str) -> LayerSpec:
@@ -47,10 +32,10 @@ def _spec(path: Path, method: str) -> LayerSpec:
 
 def test_a_rewritten_file_is_opened_again(tmp_path: Path) -> None:
     path = tmp_path / "clay.tif"
-    _write(path, np.full((4, 5), 20.0, dtype="float32"))
+    write_tif(path, np.full((4, 5), 20.0, dtype="float32"), crs="EPSG:3826", transform=TM2)
     assert float(open_layer(_spec(path, "bilinear")).load().mean()) == 20.0
     # Same path and size, other values and modification time: what a user's re-export does.
-    _write(path, np.full((4, 5), 35.0, dtype="float32"))
+    write_tif(path, np.full((4, 5), 35.0, dtype="float32"), crs="EPSG:3826", transform=TM2)
     stat = path.stat()
     os.utime(path, ns=(stat.st_atime_ns, stat.st_mtime_ns + 1_000_000_000))
     assert float(open_layer(_spec(path, "bilinear")).load().mean()) == 35.0
@@ -60,7 +45,7 @@ def test_the_resampling_method_does_not_open_a_layer_again(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     path = tmp_path / "clay.tif"
-    _write(path, np.full((4, 5), 20.0, dtype="float32"))
+    write_tif(path, np.full((4, 5), 20.0, dtype="float32"), crs="EPSG:3826", transform=TM2)
     opens = Counter[str]()
     real = sources.open_spec
 
