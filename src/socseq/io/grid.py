@@ -66,11 +66,12 @@ def describe_source(da: xr.DataArray, name: str | None = None) -> str:
     return f"layer '{label}' (file {source})" if source else f"layer '{label}'"
 
 
-def _centre_coords(da: xr.DataArray) -> tuple[float, float, float, float, int, int] | None:
-    """First and last x and y cell centres and the axis lengths; None without spacing to derive.
+def _centre_coords(da: xr.DataArray) -> tuple[float, float, float, float, float, float] | None:
+    """First and last x and y cell centres and the resolution they imply, as rioxarray's.
 
-    None when a spatial coordinate is missing or an axis has one cell: rioxarray then falls back
-    to the stored transform.
+    Returns ``(x0, x1, y0, y1, res_x, res_y)`` with ``res = (last - first) / (n - 1)``; None
+    when a spatial coordinate is missing or an axis has one cell, which rioxarray answers
+    from the stored transform.
     """
     coords = da.coords
     if "x" not in coords or "y" not in coords or coords["x"].ndim != 1 or coords["y"].ndim != 1:
@@ -78,24 +79,23 @@ def _centre_coords(da: xr.DataArray) -> tuple[float, float, float, float, int, i
     x, y = coords["x"].values, coords["y"].values
     if x.size < 2 or y.size < 2:
         return None
-    return float(x[0]), float(x[-1]), float(y[0]), float(y[-1]), x.size, y.size
+    x0, x1, y0, y1 = float(x[0]), float(x[-1]), float(y[0]), float(y[-1])
+    return x0, x1, y0, y1, (x1 - x0) / (x.size - 1), (y1 - y0) / (y.size - 1)
 
 
 def coord_transform(da: xr.DataArray) -> Affine:
     """Return the transform that ``da``'s cell-centre coordinates imply.
 
-    Bit for bit ``da.rio.transform(recalc=True)``, with rioxarray's formulas (resolution
-    ``(last - first) / (n - 1)``, origin half a cell before the first centre), read from the
-    coordinate arrays at once: rioxarray indexes each coordinate through xarray for every
-    figure, which took a tenth of a small run. Coordinates without spacing go to rioxarray,
-    and so do rotated rasters, which rioxarray opens with 2-D ``xc``/``yc`` coordinates only
-    (it returns their stored transform).
+    Bit for bit ``da.rio.transform(recalc=True)``, with rioxarray's formulas (origin half a
+    cell before the first centre), read from the coordinate arrays at once: rioxarray indexes
+    each coordinate through xarray for every figure, which took a tenth of a small run.
+    Coordinates without spacing go to rioxarray, and so do rotated rasters, which rioxarray
+    opens with 2-D ``xc``/``yc`` coordinates only (it returns their stored transform).
     """
     centres = _centre_coords(da)
     if centres is None:
         return da.rio.transform(recalc=True)
-    x0, x1, y0, y1, nx, ny = centres
-    res_x, res_y = (x1 - x0) / (nx - 1), (y1 - y0) / (ny - 1)
+    x0, _, y0, _, res_x, res_y = centres
     return Affine.translation(x0 - res_x / 2.0, y0 - res_y / 2.0) * Affine.scale(res_x, res_y)
 
 
@@ -107,8 +107,7 @@ def coord_bounds(da: xr.DataArray) -> tuple[float, float, float, float]:
     centres = _centre_coords(da)
     if centres is None:
         return da.rio.bounds(recalc=True)
-    x0, x1, y0, y1, nx, ny = centres
-    res_x, res_y = (x1 - x0) / (nx - 1), (y1 - y0) / (ny - 1)
+    x0, x1, y0, y1, res_x, res_y = centres
     first_x, last_x = x0 - res_x / 2.0, x1 + res_x / 2.0
     first_y, last_y = y0 - res_y / 2.0, y1 + res_y / 2.0
     left, right = (first_x, last_x) if res_x >= 0 else (last_x, first_x)
